@@ -1,0 +1,1 @@
+"""The v6ops command line."""

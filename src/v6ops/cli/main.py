@@ -1,0 +1,48 @@
+"""The ``v6ops`` command: one sub-command group per area."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from v6ops import __version__
+from v6ops.cli import addr
+from v6ops.cli.output import fail
+
+app = typer.Typer(help="v6ops: plan, secure, watch and verify an IPv6 / dual-stack network.", no_args_is_help=True)
+app.add_typer(addr.app, name="addr")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"v6ops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    pass
+
+
+@app.command()
+def serve(
+    port: int = typer.Option(None, help="TCP port (default 8600, or V6OPS_PORT)."),
+    listen: list[str] = typer.Option(None, help="Address to listen on; repeat for several (default :: and 0.0.0.0)."),
+    config: Path = typer.Option(None, help="TOML settings file (or V6OPS_CONFIG)."),
+) -> None:
+    """Run the API and dashboard on IPv6 and IPv4."""
+    from v6ops.api.server import ServerError, serve as run
+    from v6ops.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(config, port=port, listen=listen or None)
+        run(settings)
+    except (SettingsError, ServerError) as exc:
+        fail(str(exc))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""v6ops.policy"""

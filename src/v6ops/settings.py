@@ -1,0 +1,64 @@
+"""Settings from ``V6OPS_*`` environment variables and an optional TOML file.
+
+Precedence, highest first: explicit arguments, environment, the TOML file named
+by ``V6OPS_CONFIG`` (or passed as ``config_file``), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "v6ops"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="V6OPS_", extra="forbid")
+
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir")
+    data_dir: Path = Field(default_factory=default_data_dir)
+    listen: list[str] = Field(default_factory=lambda: ["::", "0.0.0.0"])
+    port: int = Field(default=8600, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = "json"
+    api_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict, description="token -> tenant; empty disables authentication (single-tenant)"
+    )
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'v6ops.db'}"
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read the TOML file (if any) under the environment, then apply overrides."""
+    path = config_file or os.environ.get("V6OPS_CONFIG")
+    file_values: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                file_values = tomllib.load(fh).get("v6ops", {})
+        except FileNotFoundError as exc:
+            raise SettingsError(f"config file {str(path)!r} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {str(path)!r} is not valid TOML: {exc}") from exc
+    env_keys = {k[len("V6OPS_"):].lower() for k in os.environ if k.startswith("V6OPS_")}
+    values = {k: v for k, v in file_values.items() if k not in env_keys}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"invalid settings: {problems}") from exc
