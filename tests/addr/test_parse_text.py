@@ -1,0 +1,198 @@
+"""Parse every RFC 4291 2.2 form and print RFC 5952 text, judged against ipaddress values."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from v6ops.addr import Address, AddressValueError, format_ipv6
+
+ipv6_ints = st.one_of(
+    st.integers(0, 2**128 - 1),
+    # Bias towards zero runs so '::' placement and ties get exercised.
+    st.lists(st.sampled_from([0, 0, 0, 1, 0xFFFF, 0xDB8, 0x2001]), min_size=8, max_size=8).map(
+        lambda fs: int("".join(f"{f:04x}" for f in fs), 16)
+    ),
+    st.integers(0, 2**32 - 1).map(lambda v: 0xFFFF00000000 | v),
+)
+
+
+def _fields(value: int) -> list[int]:
+    return [(value >> s) & 0xFFFF for s in range(112, -1, -16)]
+
+
+@st.composite
+def ipv6_spellings(draw: st.DrawFn) -> tuple[int, str]:
+    """Any RFC 4291 2.2 spelling of a random value: full, leading zeros, mixed case, '::', dotted tail."""
+    value = draw(ipv6_ints)
+    fields = _fields(value)
+    texts = [draw(st.sampled_from([f"{f:x}", f"{f:04x}", f"{f:X}", f"{f:04X}", f"{f:0{len(f'{f:x}') + 1}x}"[-4:]])) for f in fields]
+    dotted = draw(st.booleans())
+    if dotted:
+        v4 = value & 0xFFFFFFFF
+        texts = texts[:6] + [f"{v4 >> 24}.{(v4 >> 16) & 255}.{(v4 >> 8) & 255}.{v4 & 255}"]
+    zero_runs = [
+        (i, j) for i in range(len(texts)) for j in range(i + 1, len(texts) + 1)
+        if all(f == 0 for f in fields[i:j]) and not (dotted and j > 6)
+    ]
+    if zero_runs and draw(st.booleans()):
+        i, j = draw(st.sampled_from(zero_runs))
+        text = ":".join(texts[:i]) + "::" + ":".join(texts[j:])
+    else:
+        text = ":".join(texts)
+    return value, text
+
+
+@settings(max_examples=3000)
+@given(ipv6_spellings())
+def test_every_rfc4291_spelling_parses_to_the_ipaddress_value(case: tuple[int, str]) -> None:
+    value, text = case
+    assert int(ipaddress.IPv6Address(text)) == value
+    assert Address.parse(text).value == value
+
+
+def _rfc5952_ok(text: str, value: int) -> None:
+    """The RFC 5952 section 4 rules, checked on the output independently of our formatter."""
+    assert text == text.lower()  # 4.3
+    if value >> 32 == 0xFFFF:  # section 5, IPv4-mapped in mixed notation
+        v4 = value & 0xFFFFFFFF
+        assert text == f"::ffff:{v4 >> 24}.{(v4 >> 16) & 255}.{(v4 >> 8) & 255}.{v4 & 255}"
+        return
+    assert text.count("::") <= 1
+    for field in re.split(":+", text.strip(":")):
+        if field:
+            assert field == field.lstrip("0") or field == "0"  # 4.1
+    fields = _fields(value)
+    runs = []
+    i = 0
+    while i < 8:
+        if fields[i] == 0:
+            j = i
+            while j < 8 and fields[j] == 0:
+                j += 1
+            runs.append((i, j - i))
+            i = j
+        else:
+            i += 1
+    longest = max((n for _, n in runs), default=0)
+    if longest >= 2:  # 4.2.2 and 4.2.3: the longest run, the first of equals
+        start = next(s for s, n in runs if n == longest)
+        head = text.split("::")[0]
+        assert "::" in text
+        assert (len(head.split(":")) if head else 0) == start
+        assert 8 - len([f for f in text.replace("::", ":X:").strip(":").split(":") if f != "X"]) == longest
+    else:
+        assert "::" not in text  # 4.2.2: never for a single zero field
+
+
+@settings(max_examples=3000)
+@given(ipv6_ints)
+def test_canonical_text_follows_rfc5952_and_round_trips(value: int) -> None:
+    text = format_ipv6(value)
+    _rfc5952_ok(text, value)
+    assert Address.parse(text).value == value
+    if value >> 32 != 0xFFFF:
+        # Python 3.11 prints mapped addresses in hex; elsewhere it follows RFC 5952 too.
+        assert text == ipaddress.IPv6Address(value).compressed
+
+
+@settings(max_examples=2000)
+@given(st.integers(0, 2**32 - 1))
+def test_ipv4_round_trip(value: int) -> None:
+    text = str(ipaddress.IPv4Address(value))
+    parsed = Address.parse(text)
+    assert (parsed.version, parsed.value, str(parsed)) == (4, value, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("2001:DB8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),  # RFC 5952 4.2.3: first of equal runs
+        ("2001:0db8::0001", "2001:db8::1"),  # 4.1 leading zeros
+        ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"),  # 4.2.2 single zero not compressed
+        ("2001:db8:0:0:1:0:0:0", "2001:db8:0:0:1::"),  # longest run wins
+        ("0:0:0:0:0:0:0:0", "::"),
+        ("0:0:0:0:0:0:0:1", "::1"),
+        ("::FFFF:192.0.2.1", "::ffff:192.0.2.1"),  # section 5 mixed notation for mapped
+        ("0:0:0:0:0:ffff:c000:201", "::ffff:192.0.2.1"),
+        ("64:ff9b::192.0.2.33", "64:ff9b::c000:221"),
+        ("1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"),
+        ("::2:3:4:5:6:7:8", "0:2:3:4:5:6:7:8"),
+        ("FE80::1", "fe80::1"),
+    ],
+)
+def test_rfc5952_examples(text: str, canonical: str) -> None:
+    assert str(Address.parse(text)) == canonical
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("2001:db8::g", r"field 3 \('g'\) is not 1-4 hexadecimal digits"),
+        ("2001:db8::12345", r"'12345'\) is not 1-4 hexadecimal digits"),
+        ("1::2::3", r"'::' may appear only once"),
+        ("1:::2", r"'::' may appear only once"),
+        ("1:2:3:4:5:6:7:8::", r"at least one zero field"),
+        ("::1:2:3:4:5:6:7:8", r"at least one zero field"),
+        ("1:2:3:4:5:6:7", r"expected 8 fields"),
+        ("1:2:3:4:5:6:7:8:9", r"expected 8 fields"),
+        (":1:2:3:4:5:6:7", r"field 1 is empty"),
+        ("1:2:3:4:5:6:7:", r"is empty"),
+        ("1:2:3:4:5:6:7:1.2.3.4", r"expected 6 fields before the dotted IPv4 part"),
+        ("::1.2.3", r"expected 4 dot-separated octets"),
+        ("::1.2.3.256", r"octet 4 \('256'\) is greater than 255"),
+        ("::1.2.3.04", r"leading zero"),
+        ("1.2.3.4:1::", r"is not 1-4 hexadecimal digits"),
+        ("1.2.3", r"expected 4 dot-separated octets"),
+        ("1.2.3.4.5", r"expected 4 dot-separated octets"),
+        ("01.2.3.4", r"leading zero, which is ambiguous"),
+        ("1.2.3.-4", r"not a decimal number"),
+        ("1..2.3", r"octet 2 is empty"),
+        ("256.0.0.1", r"greater than 255"),
+        ("fe80::1%eth0", r"zone ID .* is not allowed here"),
+        ("", r"empty"),
+        (" ::1", r"white space"),
+        ("::1\n", r"white space"),
+        ("2001:db8::１", r"non-ASCII"),
+        ("hello", r"neither ':' \(IPv6\) nor '\.' \(IPv4\)"),
+        ("1.2.3.4%eth0", r"IPv4 addresses have no zone ID"),
+        ("2001:db8::/32", r"use Prefix.parse"),
+    ],
+)
+def test_invalid_text_is_rejected_with_the_input_and_the_reason(text: str, reason: str) -> None:
+    with pytest.raises(AddressValueError, match=reason) as info:
+        Address.parse(text)
+    assert repr(text) in str(info.value)
+
+
+@settings(max_examples=2000)
+@given(st.text(alphabet="0123456789abcdefABCDEF:.%/xg ", max_size=45))
+def test_we_accept_exactly_what_ipaddress_accepts(text: str) -> None:
+    """Outside zones (3.11's ipaddress has scope IDs), both parsers agree on validity and value."""
+    if "%" in text or "/" in text:
+        return
+    try:
+        expected = int(ipaddress.ip_address(text))
+    except ValueError:
+        expected = None
+    try:
+        got = Address.parse(text).value
+    except AddressValueError:
+        got = None
+    assert got == expected, text
+
+
+def test_zone_ids_only_when_asked() -> None:
+    a = Address.parse("fe80::1%eth0", allow_zone=True)
+    assert (a.value, a.zone, str(a)) == (0xFE800000000000000000000000000001, "eth0", "fe80::1%eth0")
+    with pytest.raises(AddressValueError, match="zone ID after '%' is empty"):
+        Address.parse("fe80::1%", allow_zone=True)
+
+
+def test_non_string_input_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="expected a str, got int"):
+        Address.parse(42)  # type: ignore[arg-type]
