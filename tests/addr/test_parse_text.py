@@ -34,7 +34,7 @@ def ipv6_spellings(draw: st.DrawFn) -> tuple[int, str]:
     dotted = draw(st.booleans())
     if dotted:
         v4 = value & 0xFFFFFFFF
-        texts = texts[:6] + [f"{v4 >> 24}.{(v4 >> 16) & 255}.{(v4 >> 8) & 255}.{v4 & 255}"]
+        texts = [*texts[:6], f"{v4 >> 24}.{v4 >> 16 & 255}.{v4 >> 8 & 255}.{v4 & 255}"]
     zero_runs = [
         (i, j) for i in range(len(texts)) for j in range(i + 1, len(texts) + 1)
         if all(f == 0 for f in fields[i:j]) and not (dotted and j > 6)

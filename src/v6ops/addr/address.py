@@ -42,7 +42,7 @@ def _parse_any(text: str, allow_zone: bool) -> tuple[int, int, str | None]:
 class Address:
     """One IPv4 or IPv6 address, optionally with an RFC 4007 zone."""
 
-    __slots__ = ("version", "value", "zone")
+    __slots__ = ("value", "version", "zone")
 
     version: int
     value: int
@@ -123,7 +123,7 @@ class Address:
 class Prefix:
     """A CIDR block: network integer plus length. Host bits are always zero."""
 
-    __slots__ = ("version", "network", "length")
+    __slots__ = ("length", "network", "version")
 
     version: int
     network: int

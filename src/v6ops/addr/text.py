@@ -17,7 +17,7 @@ def format_ipv6(value: int) -> str:
         return "::ffff:" + format_ipv4(value & 0xFFFFFFFF)
     fields = [(value >> shift) & 0xFFFF for shift in range(112, -1, -16)]
     best_start, best_len, run_start = -1, 1, -1
-    for i, f in enumerate(fields + [1]):
+    for i, f in enumerate([*fields, 1]):
         if f == 0:
             if run_start < 0:
                 run_start = i

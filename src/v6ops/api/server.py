@@ -19,7 +19,7 @@ class ServerError(RuntimeError):
 
 
 def bind_sockets(addresses: list[str], port: int) -> list[socket.socket]:
-    sockets = []
+    sockets: list[socket.socket] = []
     for host in addresses:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)

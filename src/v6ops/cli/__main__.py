@@ -1,0 +1,3 @@
+from v6ops.cli.main import main
+
+main()
