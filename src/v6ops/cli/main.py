@@ -8,10 +8,12 @@ import typer
 
 from v6ops import __version__
 from v6ops.cli import addr
+from v6ops.cli import ipam as ipam_cli
 from v6ops.cli.output import fail
 
 app = typer.Typer(help="v6ops: plan, secure, watch and verify an IPv6 / dual-stack network.", no_args_is_help=True)
 app.add_typer(addr.app, name="addr")
+app.add_typer(ipam_cli.app, name="ipam")
 
 
 def _version(value: bool) -> None:
@@ -34,7 +36,8 @@ def serve(
     config: Path = typer.Option(None, help="TOML settings file (or V6OPS_CONFIG)."),
 ) -> None:
     """Run the API and dashboard on IPv6 and IPv4."""
-    from v6ops.api.server import ServerError, serve as run
+    from v6ops.api.server import ServerError
+    from v6ops.api.server import serve as run
     from v6ops.settings import SettingsError, load_settings
 
     try:
