@@ -153,6 +153,10 @@ ComplianceFrameworkField = Annotated[ComplianceFramework, BeforeValidator(Compli
 SiemLogFormatField = Annotated[SiemLogFormat, BeforeValidator(SiemLogFormat.coerce)]
 
 
+def _number_as_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
 class Message(BaseModel):
     """Base for every proto message: unknown keys are errors (a typo must not silently disable a control)."""
 
@@ -236,7 +240,10 @@ class AuditConfig(Message):
 
 class EncryptionConfig(Message):
     require_tls: bool = False
-    min_tls_version: str = Field(default="", description="'1.0'..'1.3'; 'TLSv1.2', 'TLS 1.2' also accepted.")
+    # YAML reads an unquoted 1.3 as a float; the version is text.
+    min_tls_version: Annotated[str, BeforeValidator(_number_as_text)] = Field(
+        default="", description="'1.0'..'1.3'; 'TLSv1.2', 'TLS 1.2' also accepted."
+    )
     require_encryption_at_rest: bool = False
     allowed_ciphers: list[str] = Field(default_factory=list)
 
@@ -353,6 +360,7 @@ class PolicyTarget(BaseModel):
     addresses: list[str] = Field(default_factory=list)
     interface: NetworkInterfaceConfig | None = None
     document_path: str = Field(default="", description="Where this target's own settings live in the document.")
+    config_path: str = Field(default="", description="Document path of the VM's ipv6_config (addresses, interface).")
     origins: dict[str, str] = Field(default_factory=dict, repr=False)
 
     def source_of(self, field_path: str) -> str:

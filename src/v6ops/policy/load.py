@@ -1,0 +1,430 @@
+"""Read a policy file (JSON or YAML) into targets with their effective policy.
+
+Steps, each collecting problems instead of stopping at the first:
+
+1. parse the text (duplicate keys are errors: last-wins would silently drop a setting);
+2. expand ``${ENV_VAR}`` (``$${X}`` is a literal ``${X}``); expanded values are
+   treated as secrets and scrubbed from every message;
+3. recognise the layout (bare ``IPv6SecurityConfig``, ``IPv6Config``, ``CreateVm``
+   request, ``metald.network.ipv6`` host or multi-tenant file) and check its
+   structure with the schema, reporting every error at its document path;
+4. merge, per target, these layers, later ones winning field by field
+   (mappings merge recursively, lists and scalars replace, ``null`` = not given):
+   profile defaults < host-wide sections < ``default_security`` < ``customer_configs[name]``.
+   The profile is the first one stated in customer config, ``default_security``, host section.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from v6ops.policy.problems import Problem, error, warning
+from v6ops.policy.profiles import PROFILE_DEFAULTS
+from v6ops.policy.schema import (
+    CreateVmRequest,
+    DocumentShape,
+    HostFile,
+    IPv6Config,
+    IPv6SecurityConfig,
+    NetworkInterfaceConfig,
+    PolicyDocument,
+    PolicyTarget,
+    SecurityProfile,
+)
+
+HOST_PATH = "metald.network.ipv6"
+PROFILE_ORIGIN = "profile:"  # origin prefix of a value filled in from profile defaults
+HOST_ONLY_KEYS = ("enabled", "default_security", "customer_configs")
+_ENV_REF = re.compile(r"\$(\$?)\{([^}]*)\}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class PolicyLoadError(ValueError):
+    """The document could not be turned into targets; ``problems`` says every reason."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        first = problems[0].message if problems else "unknown error"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{source}: {first}{more}")
+
+
+@dataclass
+class LoadResult:
+    """A document (``None`` when its structure is broken) plus every problem met on the way."""
+
+    source: str
+    document: PolicyDocument | None
+    problems: list[Problem]
+    secrets: frozenset[str] = field(default=frozenset(), repr=False)
+
+    def scrub(self, text: str) -> str:
+        """Replace every expanded environment value in ``text`` with ``***``."""
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
+    def scrubbed(self, problems: Iterable[Problem]) -> list[Problem]:
+        return [p.model_copy(update={"message": self.scrub(p.message), "path": self.scrub(p.path)}) for p in problems]
+
+
+def format_path(loc: Iterable[str | int]) -> str:
+    """``("a", "b", 0, "c")`` -> ``a.b[0].c``; keys that are not plain words are quoted."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out
+
+
+def join_path(base: str, rel: str) -> str:
+    if not base or not rel:
+        return base or rel
+    return base + rel if rel.startswith("[") else f"{base}.{rel}"
+
+
+# -- 1. text ---------------------------------------------------------------
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(f"duplicate key {key!r}: the earlier value would be silently lost")
+        out[key] = value
+    return out
+
+
+class _StrictLoader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}: the earlier value would be silently lost", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def detect_format(source: str, text: str) -> str:
+    suffix = Path(source).suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return "yaml"
+    if suffix == ".json":
+        return "json"
+    return "json" if text.lstrip().startswith(("{", "[")) else "yaml"
+
+
+def parse_text(text: str, source: str, fmt: str | None = None) -> Any:
+    """JSON or YAML text -> plain data; raises ``PolicyLoadError`` with the line of a syntax error."""
+    fmt = fmt or detect_format(source, text)
+    try:
+        if fmt == "json":
+            return json.loads(text, object_pairs_hook=_no_duplicates)
+        return yaml.load(text, Loader=_StrictLoader)
+    except json.JSONDecodeError as exc:
+        problem = error("", "syntax", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    except _DuplicateKeyError as exc:
+        problem = error("", "duplicate-key", str(exc))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        code = "duplicate-key" if "duplicate key" in reason else "syntax"
+        problem = error("", code, f"not valid YAML: {reason}{where}")
+    raise PolicyLoadError(source, [problem])
+
+
+# -- 2. environment --------------------------------------------------------
+
+
+def expand_env(data: Any, environ: Mapping[str, str], path: str = "") -> tuple[Any, set[str], list[Problem]]:
+    """Replace ``${NAME}`` in every string; unset or malformed references are problems at their path."""
+    secrets: set[str] = set()
+    problems: list[Problem] = []
+
+    def walk(node: Any, at: str) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v, join_path(at, format_path([str(k)]))) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, f"{at}[{i}]") for i, v in enumerate(node)]
+        if not isinstance(node, str) or "${" not in node:
+            return node
+
+        def substitute(match: re.Match[str]) -> str:
+            escaped, name = match.group(1), match.group(2)
+            if escaped:
+                return "${" + name + "}"
+            if not _ENV_NAME.fullmatch(name):
+                problems.append(error(at, "env-reference", f"'${{{name}}}' is not a valid environment variable name"))
+                return match.group(0)
+            if name not in environ:
+                problems.append(error(at, "env-unset", f"environment variable {name} is not set"))
+                return match.group(0)
+            value = environ[name]
+            if value:
+                secrets.add(value)
+            return value
+
+        return _ENV_REF.sub(substitute, node)
+
+    return walk(data, path), secrets, problems
+
+
+# -- 3. structure ----------------------------------------------------------
+
+
+def _field_names(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The fields a mapping at ``loc`` may hold, for 'did you mean' hints."""
+    current: Any = model
+    for part in loc:
+        while True:
+            origin = typing.get_origin(current)
+            if origin is typing.Annotated:
+                current = typing.get_args(current)[0]
+            elif origin in (typing.Union, types.UnionType):
+                current = next(a for a in typing.get_args(current) if a is not type(None))
+            elif origin in (list, dict):
+                current = typing.get_args(current)[-1]
+                break
+            else:
+                break
+        if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
+            info = current.model_fields.get(part)
+            if info is None:
+                return []
+            current = info.annotation
+    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
+
+
+def structure_problems(model: type[BaseModel], data: Any, base: str = "") -> list[Problem]:
+    """Every schema error in ``data``, each at its document path."""
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            path = join_path(base, format_path(loc))
+            if err["type"] == "extra_forbidden":
+                allowed = _field_names(model, loc[:-1])
+                close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else (
+                    f"; expected one of {', '.join(allowed)}" if allowed else "")
+                problems.append(error(path, "unknown-field", f"unknown field {loc[-1]!r}{hint}"))
+            else:
+                message = err["msg"].removeprefix("Value error, ")
+                problems.append(error(path, "schema", message))
+        return problems
+    return []
+
+
+def detect_shape(data: dict[str, Any]) -> DocumentShape:
+    if "metald" in data:
+        ipv6 = (((data.get("metald") or {}).get("network") or {}).get("ipv6") or {})
+        return DocumentShape.MULTI_TENANT if isinstance(ipv6, dict) and ipv6.get("customer_configs") \
+            else DocumentShape.HOST
+    if "config" in data:
+        return DocumentShape.VM_REQUEST
+    if {"enabled", "addresses", "security", "interface"} & data.keys():
+        return DocumentShape.IPV6_CONFIG
+    return DocumentShape.SECURITY
+
+
+# -- 4. layers -------------------------------------------------------------
+
+
+def _drop_nulls(data: Any) -> Any:
+    """``key: null`` (or YAML ``key:``) means not given, as in proto3 JSON."""
+    if isinstance(data, dict):
+        return {k: _drop_nulls(v) for k, v in data.items() if v is not None}
+    if isinstance(data, list):
+        return [_drop_nulls(v) for v in data]
+    return data
+
+
+def _as_security_layer(data: Any) -> dict[str, Any]:
+    layer = dict(data) if isinstance(data, dict) else {}
+    if "security_profile" in layer:
+        layer["profile"] = layer.pop("security_profile")
+    return layer
+
+
+def _merge_into(dst: dict[str, Any], src: Mapping[str, Any], base: str, rel: str, origins: dict[str, str]) -> None:
+    for key, value in src.items():
+        if value is None:
+            continue
+        rel_key = f"{rel}.{key}" if rel else key
+        if isinstance(value, Mapping):
+            sub = dst.get(key)
+            if not isinstance(sub, dict):
+                sub = dst[key] = {}
+            _merge_into(sub, value, base, rel_key, origins)
+        else:
+            dst[key] = value
+            origins[rel_key] = join_path(base, format_path(rel_key.split(".")))
+
+
+def merge_layers(layers: list[tuple[str, Mapping[str, Any]]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Deep-merge ``(document_path, data)`` layers, later wins; also where each leaf came from."""
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for base, layer in layers:
+        _merge_into(merged, layer, base, "", origins)
+    return merged, origins
+
+
+def _profile_of(layers: list[tuple[str, dict[str, Any]]]) -> tuple[SecurityProfile, str | None]:
+    """The profile of the most specific layer that states one, and that layer's path."""
+    for base, layer in reversed(layers):
+        if layer.get("profile") is not None:
+            return SecurityProfile.coerce(layer["profile"]), join_path(base, "profile")
+    return SecurityProfile.UNSPECIFIED, None
+
+
+def from_profile(origins: Mapping[str, str], field_path: str) -> bool:
+    """True when ``field_path`` was filled in by profile defaults, not written in the document."""
+    return origins.get(field_path, PROFILE_ORIGIN).startswith(PROFILE_ORIGIN)
+
+
+def _scale_profile_burst(merged: dict[str, Any], origins: dict[str, str]) -> None:
+    """A profile's burst is a time slice of the rate: keep it so when the document changes only the rate."""
+    rates = merged.get("rate_limits", {})
+    burst = rates.get("burst_config", {})
+    packets = "rate_limits.burst_config.burst_packets"
+    if burst.get("burst_packets") and from_profile(origins, packets) and not from_profile(
+            origins, "rate_limits.max_pps_per_vm") and from_profile(origins, "rate_limits.burst_config.burst_duration_ms"):
+        burst["burst_packets"] = int(rates.get("max_pps_per_vm", 0)) * int(burst["burst_duration_ms"]) // 1000
+
+
+def build_target(name: str, layers: list[tuple[str, dict[str, Any]]], **extra: Any) -> PolicyTarget:
+    """The effective policy of one target: its profile's defaults under the given layers."""
+    profile, profile_path = _profile_of(layers)
+    defaults = (f"{PROFILE_ORIGIN}{profile.value}", PROFILE_DEFAULTS[profile])
+    merged, origins = merge_layers([defaults, *layers])
+    merged["profile"] = profile.value
+    origins.pop("profile", None)
+    if profile_path:
+        origins["profile"] = profile_path
+    _scale_profile_burst(merged, origins)
+    return PolicyTarget(
+        name=name, security=IPv6SecurityConfig.model_validate(merged),
+        document_path=layers[-1][0] if layers else "", origins=origins, **extra,
+    )
+
+
+def _targets(shape: DocumentShape, data: dict[str, Any], name: str) -> list[PolicyTarget]:
+    if shape is DocumentShape.SECURITY:
+        return [build_target(name, [("", _as_security_layer(data))])]
+    if shape is DocumentShape.IPV6_CONFIG or shape is DocumentShape.VM_REQUEST:
+        base = "config.ipv6_config" if shape is DocumentShape.VM_REQUEST else ""
+        raw = data["config"].get("ipv6_config") or {} if base else data
+        vm = IPv6Config.model_validate({k: v for k, v in raw.items() if k != "security"})
+        interface = NetworkInterfaceConfig.model_validate(raw["interface"]) if raw.get("interface") else None
+        layers = [(join_path(base, "security"), _as_security_layer(raw.get("security")))]
+        return [build_target(name, layers, enabled=vm.enabled, addresses=vm.addresses, interface=interface,
+                             config_path=base)]
+    section = data["metald"]["network"]["ipv6"]
+    host = {k: v for k, v in _as_security_layer(section).items() if k not in HOST_ONLY_KEYS}
+    enabled = bool(section.get("enabled", False))
+    if shape is DocumentShape.HOST:
+        return [build_target(name, [(HOST_PATH, host)], enabled=enabled)]
+    shared = [(HOST_PATH, host)]
+    if section.get("default_security"):
+        shared.append((f"{HOST_PATH}.default_security", _as_security_layer(section["default_security"])))
+    return [
+        build_target(
+            customer,
+            [*shared, (join_path(f"{HOST_PATH}.customer_configs", format_path([customer])), _as_security_layer(cfg))],
+            enabled=enabled,
+        )
+        for customer, cfg in section["customer_configs"].items()
+    ]
+
+
+_SHAPE_MODEL: dict[DocumentShape, type[BaseModel]] = {
+    DocumentShape.SECURITY: IPv6SecurityConfig,
+    DocumentShape.IPV6_CONFIG: IPv6Config,
+    DocumentShape.VM_REQUEST: CreateVmRequest,
+    DocumentShape.HOST: HostFile,
+    DocumentShape.MULTI_TENANT: HostFile,
+}
+
+
+def load_data(
+    data: Any, source: str, *, name: str | None = None, environ: Mapping[str, str] | None = None,
+    expand: bool = True,
+) -> LoadResult:
+    """Plain data -> ``LoadResult``. ``expand=False`` keeps ``${X}`` literally (the API never reads our env)."""
+    name = name or Path(source).stem or "policy"
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else type(data).__name__
+        return LoadResult(source, None, [error("", "not-a-mapping", f"the document must be a mapping, not {kind}")])
+    secrets: set[str] = set()
+    problems: list[Problem] = []
+    if expand:
+        data, secrets, problems = expand_env(data, os.environ if environ is None else environ)
+    data = _drop_nulls(data)
+    shape = detect_shape(data)
+    problems += structure_problems(_SHAPE_MODEL[shape], data)
+    if shape is DocumentShape.VM_REQUEST and isinstance(data.get("config"), dict) \
+            and "ipv6_config" not in data["config"]:
+        problems.append(warning("config", "no-ipv6-config", "config has no ipv6_config: there is nothing to secure"))
+    result = LoadResult(source, None, problems, frozenset(secrets))
+    if any(p.severity == "error" and p.code not in ("env-unset", "env-reference") for p in problems):
+        result.problems = result.scrubbed(problems)
+        return result
+    result.document = PolicyDocument(source=source, shape=shape, targets=_targets(shape, data, name))
+    result.problems = result.scrubbed(problems)
+    return result
+
+
+def load_text(text: str, source: str, *, fmt: str | None = None, **kwargs: Any) -> LoadResult:
+    try:
+        data = parse_text(text, source, fmt)
+    except PolicyLoadError as exc:
+        return LoadResult(source, None, exc.problems)
+    return load_data(data, source, **kwargs)
+
+
+def load_file(path: str | Path, **kwargs: Any) -> LoadResult:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return LoadResult(source, None, [error("", "unreadable", f"cannot read {source}: {reason}")])
+    return load_text(text, source, **kwargs)
+
+
+def load_policy(path: str | Path, **kwargs: Any) -> PolicyDocument:
+    """Load or raise ``PolicyLoadError``; structure only (use ``validate.load_validated`` before applying)."""
+    result = load_file(path, **kwargs)
+    errors = [p for p in result.problems if p.severity == "error"]
+    if result.document is None or errors:
+        raise PolicyLoadError(result.source, errors or result.problems)
+    return result.document

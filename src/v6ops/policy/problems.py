@@ -1,0 +1,33 @@
+"""A problem found in a policy document: where it is, how bad, and why it matters."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # the config is not applied
+    WARNING = "warning"  # applied, but probably not what the author meant
+
+
+class Problem(BaseModel):
+    """One finding; ``path`` is the dotted document path (``ra_guard.allowed_routers[0]``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    severity: Severity
+    code: str
+    message: str
+    target: str | None = None
+    reference: str = ""
+
+
+def error(path: str, code: str, message: str, reference: str = "", target: str | None = None) -> Problem:
+    return Problem(path=path, severity=Severity.ERROR, code=code, message=message, reference=reference, target=target)
+
+
+def warning(path: str, code: str, message: str, reference: str = "", target: str | None = None) -> Problem:
+    return Problem(path=path, severity=Severity.WARNING, code=code, message=message, reference=reference, target=target)

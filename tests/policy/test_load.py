@@ -1,0 +1,256 @@
+"""Loading: formats, environment expansion without leaking secrets, layouts, and the merge order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from v6ops.policy.load import (
+    PolicyLoadError,
+    expand_env,
+    format_path,
+    load_data,
+    load_file,
+    load_policy,
+    load_text,
+    merge_layers,
+)
+from v6ops.policy.profiles import PROFILE_DEFAULTS
+from v6ops.policy.schema import (
+    DocumentShape,
+    ExtensionHeaderMode,
+    FragmentPolicy,
+    LogLevel,
+    SecurityProfile,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
+SECRET = "tok-9f8e7d6c5b4a"
+
+
+def codes(problems: list) -> set[str]:
+    return {p.code for p in problems}
+
+
+def test_json_and_yaml_of_the_same_document_load_identically() -> None:
+    yaml_text = (EXAMPLES / "ipv6-production.yaml").read_text()
+    data = yaml.safe_load(yaml_text)
+    env = {"SIEM_AUTH_TOKEN": SECRET}
+    from_yaml = load_text(yaml_text, "prod.yaml", environ=env)
+    from_json = load_text(json.dumps(data), "prod.json", environ=env)
+    assert from_yaml.document is not None and from_json.document is not None
+    assert from_yaml.document.targets == from_json.document.targets
+    assert from_yaml.problems == from_json.problems == []
+
+
+def test_format_is_detected_from_content_without_suffix() -> None:
+    assert load_text('{"profile": "low"}', "-").document.targets[0].security.profile is SecurityProfile.LOW
+    assert load_text("profile: low\n", "-").document.targets[0].security.profile is SecurityProfile.LOW
+
+
+@pytest.mark.parametrize(("text", "source", "where"), [
+    ('{"profile": "high",}', "a.json", "line 1"),
+    ("ra_guard:\n  enabled: [\n", "a.yaml", "line 3"),
+])
+def test_syntax_errors_name_the_line(text: str, source: str, where: str) -> None:
+    result = load_text(text, source)
+    assert result.document is None
+    assert codes(result.problems) == {"syntax"}
+    assert where in result.problems[0].message
+
+
+@pytest.mark.parametrize(("text", "source"), [
+    ('{"ra_guard": {"enabled": true, "enabled": false}}', "a.json"),
+    ("ra_guard:\n  enabled: true\n  enabled: false\n", "a.yaml"),
+])
+def test_duplicate_keys_are_errors_not_last_wins(text: str, source: str) -> None:
+    result = load_text(text, source)
+    assert result.document is None
+    assert codes(result.problems) == {"duplicate-key"}
+    assert "'enabled'" in result.problems[0].message
+
+
+def test_not_a_mapping_and_unreadable_file(tmp_path: Path) -> None:
+    assert codes(load_text("- 1\n- 2\n", "a.yaml").problems) == {"not-a-mapping"}
+    assert codes(load_text("", "a.yaml").problems) == {"not-a-mapping"}
+    missing = load_file(tmp_path / "nope.yaml")
+    assert codes(missing.problems) == {"unreadable"}
+    assert "nope.yaml" in missing.problems[0].message
+
+
+def test_env_expansion_escapes_and_problems() -> None:
+    data = {"monitoring": {"siem_config": {
+        "endpoint": "https://${SIEM_HOST}/api", "auth_token": "${TOKEN}", "log_format": "$${LITERAL}",
+    }}, "isolation": {"network_namespace": "${UNSET_VAR}", "bridge_interface": "${bad-name}"}}
+    out, secrets, problems = expand_env(data, {"SIEM_HOST": "siem.example.net", "TOKEN": SECRET})
+    assert out["monitoring"]["siem_config"]["endpoint"] == "https://siem.example.net/api"
+    assert out["monitoring"]["siem_config"]["auth_token"] == SECRET
+    assert out["monitoring"]["siem_config"]["log_format"] == "${LITERAL}"
+    assert secrets == {"siem.example.net", SECRET}
+    assert {(p.code, p.path) for p in problems} == {
+        ("env-unset", "isolation.network_namespace"), ("env-reference", "isolation.bridge_interface"),
+    }
+
+
+def test_expanded_secret_never_appears_in_problems_reprs_or_dumps() -> None:
+    # The secret lands in an enum field and in a field that is wrong, so messages would quote it.
+    data = {"profile": "${TOKEN}", "monitoring": {"siem_config": {"auth_token": "${TOKEN}", "enabled": True,
+                                                                  "endpoint": "ftp://${TOKEN}"}}}
+    result = load_data(data, "x.json", environ={"TOKEN": SECRET})
+    assert result.problems, "the bad profile must be reported"
+    assert SECRET not in repr(result)
+    assert all(SECRET not in p.model_dump_json() for p in result.problems)
+    assert any("***" in p.message for p in result.problems)
+    good = load_data({"monitoring": {"siem_config": {"auth_token": "${TOKEN}"}}}, "x.json", environ={"TOKEN": SECRET})
+    assert good.document is not None
+    assert SECRET not in good.document.model_dump_json()
+    assert SECRET not in repr(good.document)
+    token = good.document.targets[0].security.monitoring.siem_config.auth_token
+    assert token.get_secret_value() == SECRET
+
+
+def test_expand_false_keeps_placeholders_and_reads_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKEN", SECRET)
+    result = load_data({"monitoring": {"siem_config": {"auth_token": "${TOKEN}"}}}, "api", expand=False)
+    assert result.problems == []
+    assert result.document.targets[0].security.monitoring.siem_config.auth_token.get_secret_value() == "${TOKEN}"
+
+
+def test_unset_env_var_is_an_error_at_its_path() -> None:
+    result = load_file(EXAMPLES / "ipv6-production.yaml", environ={})
+    assert [(p.code, p.path) for p in result.problems] == [
+        ("env-unset", "metald.network.ipv6.monitoring.siem_config.auth_token")
+    ]
+
+
+@pytest.mark.parametrize(("name", "shape", "targets"), [
+    ("ipv6-production.yaml", DocumentShape.HOST, ["ipv6-production"]),
+    ("ipv6-multi-tenant.yaml", DocumentShape.MULTI_TENANT, ["customer-001", "customer-002"]),
+    ("webserver-high-security.json", DocumentShape.VM_REQUEST, ["webserver-high-security"]),
+    ("migration-phase3-full-security.json", DocumentShape.SECURITY, ["migration-phase3-full-security"]),
+    ("scalability-test-vm.json", DocumentShape.VM_REQUEST, ["scalability-test-vm"]),
+])
+def test_layouts_are_recognised(name: str, shape: DocumentShape, targets: list[str]) -> None:
+    document = load_policy(EXAMPLES / name, environ={"SIEM_AUTH_TOKEN": SECRET})
+    assert document.shape is shape
+    assert [t.name for t in document.targets] == targets
+
+
+def test_ipv6_config_layout_carries_addresses_and_interface() -> None:
+    data = {"enabled": True, "addresses": ["2001:db8::10/64"], "security": {"profile": "low"},
+            "interface": {"name": "eth0", "mtu": 1500, "vlan": {"vlan_id": 10}}}
+    target = load_data(data, "vm.json").document.targets[0]
+    assert target.enabled and target.addresses == ["2001:db8::10/64"]
+    assert target.interface is not None and target.interface.vlan is not None and target.interface.vlan.vlan_id == 10
+    assert target.security.profile is SecurityProfile.LOW
+
+
+def test_webserver_example_round_trips_every_field() -> None:
+    target = load_policy(EXAMPLES / "webserver-high-security.json").targets[0]
+    sec = target.security
+    assert sec.profile is SecurityProfile.HIGH
+    assert sec.extension_headers.mode is ExtensionHeaderMode.SELECTIVE
+    assert sec.extension_headers.allowed_types == [0, 6, 17]
+    assert sec.extension_headers.fragment_policy is FragmentPolicy.REASSEMBLE
+    assert sec.monitoring.security_log_level is LogLevel.INFO
+    assert sec.rate_limits.burst_config.burst_packets == 500
+    assert sec.compliance.data_retention_days == 2555
+    assert target.interface is not None and target.interface.vlan is not None
+    assert target.interface.vlan.priority == 7
+    assert target.addresses == ["2001:db8:1000::10/64"]
+
+
+def test_multi_tenant_merge_order_and_origins() -> None:
+    document = load_policy(EXAMPLES / "ipv6-multi-tenant.yaml")
+    one, two = document.targets
+    # customer config wins over the profile (block_all_ra false) ...
+    assert one.security.ra_guard.block_all_ra is False
+    assert one.security.ra_guard.allowed_routers == ["2001:db8:1001::1"]
+    # ... default_security wins over the profile (WARN instead of HIGH's INFO) ...
+    assert one.security.monitoring.security_log_level is LogLevel.WARN
+    # ... and the profile fills what nobody wrote.
+    assert one.security.ra_guard.block_config.block_rdnss is True
+    assert one.security.compliance.encryption.min_tls_version == "1.3"
+    assert two.security.ra_guard.block_all_ra is True
+    assert two.security.rate_limits.max_pps_per_vm == 15000
+    base = "metald.network.ipv6"
+    assert one.source_of("ra_guard.allowed_routers[0]") == f"{base}.customer_configs.customer-001.ra_guard.allowed_routers[0]"
+    assert one.source_of("monitoring.security_log_level") == f"{base}.default_security.monitoring.security_log_level"
+    assert one.source_of("ra_guard.block_config.block_rdnss") == "profile:HIGH.ra_guard.block_config.block_rdnss"
+    assert one.source_of("profile") == f"{base}.security_profile".replace("security_profile", "profile")
+
+
+def test_layer_precedence_lists_replace_and_null_means_not_given() -> None:
+    data = {"metald": {"network": {"ipv6": {
+        "security_profile": "medium",
+        "extension_headers": {"allowed_types": [0]},
+        "default_security": {"profile": "low", "extension_headers": {"allowed_types": [44, 60]},
+                             "rate_limits": {"max_pps_per_vm": 100}},
+        "customer_configs": {
+            "a": {"profile": "high", "rate_limits": {"max_pps_per_vm": None}},
+            "b": {"extension_headers": {"allowed_types": [60]}},
+        },
+    }}}}
+    a, b = load_data(data, "mt.yaml").document.targets
+    assert a.security.profile is SecurityProfile.HIGH  # customer's profile wins
+    assert b.security.profile is SecurityProfile.LOW  # then default_security's
+    assert a.security.extension_headers.allowed_types == [44, 60]  # list replaced, not concatenated
+    assert b.security.extension_headers.allowed_types == [60]
+    assert a.security.rate_limits.max_pps_per_vm == 100  # null in the customer layer = not given
+    assert a.security.rate_limits.method.value == "TOKEN_BUCKET"  # from HIGH defaults
+    assert b.security.extension_headers.mode is ExtensionHeaderMode.ALLOW_ALL  # LOW defaults
+
+
+def test_profile_burst_scales_with_a_written_rate_but_a_written_burst_is_kept() -> None:
+    scaled = load_data({"profile": "high", "rate_limits": {"max_pps_per_vm": 5000}}, "p").document.targets[0]
+    assert scaled.security.rate_limits.burst_config.burst_packets == 500  # 100 ms of 5000 pps
+    kept = load_data({"profile": "high", "rate_limits": {"max_pps_per_vm": 5000,
+                                                         "burst_config": {"burst_packets": 900}}}, "p")
+    assert kept.document.targets[0].security.rate_limits.burst_config.burst_packets == 900
+
+
+def test_unknown_field_suggests_the_closest_name() -> None:
+    result = load_data({"ra_guard": {"block_all_ras": True}, "source_validaton": {}}, "x.json")
+    messages = {p.path: p.message for p in result.problems}
+    assert "did you mean 'block_all_ra'" in messages["ra_guard.block_all_ras"]
+    assert "did you mean 'source_validation'" in messages["source_validaton"]
+
+
+def test_structure_errors_are_all_collected_at_document_paths() -> None:
+    data = {"metald": {"network": {"ipv6": {"customer_configs": {
+        "c1": {"isolation": {"customer_vlan": "ten"}}, "c2": {"rate_limits": {"method": "FASTEST"}},
+    }}}}}
+    result = load_data(data, "mt.yaml")
+    assert result.document is None
+    assert {p.path for p in result.problems} == {
+        "metald.network.ipv6.customer_configs.c1.isolation.customer_vlan",
+        "metald.network.ipv6.customer_configs.c2.rate_limits.method",
+    }
+    assert str(PolicyLoadError("mt.yaml", result.problems)).endswith("(and 1 more)")
+
+
+def test_load_policy_raises_with_every_problem(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"ra_guard": {"enabled": "sometimes"}, "isolation": {"customer_vlan": -1}}')
+    with pytest.raises(PolicyLoadError) as info:
+        load_policy(path)
+    assert {p.path for p in info.value.problems} == {"ra_guard.enabled", "isolation.customer_vlan"}
+
+
+def test_merge_layers_records_leaf_origins() -> None:
+    merged, origins = merge_layers([("A", {"x": {"y": 1, "z": [1]}}), ("B", {"x": {"y": 2}})])
+    assert merged == {"x": {"y": 2, "z": [1]}}
+    assert origins == {"x.y": "B.x.y", "x.z": "A.x.z"}
+
+
+def test_format_path_quotes_odd_keys() -> None:
+    assert format_path(["a", 0, "b-c", "d.e"]) == 'a[0].b-c["d.e"]'
+
+
+def test_every_profile_default_is_schema_valid() -> None:
+    for profile, defaults in PROFILE_DEFAULTS.items():
+        result = load_data({"profile": profile.value, **defaults}, "p")
+        assert result.document is not None, (profile, result.problems)
