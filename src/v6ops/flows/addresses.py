@@ -1,0 +1,92 @@
+"""Address columns of the flow table, built with the vector address ops of ``v6ops.addr.vector``.
+
+Each distinct text is parsed once (flow logs repeat the same few addresses millions of times), then
+expanded back to the rows. IPv4-mapped addresses are unmapped here, before anything is counted, so
+an IPv4 peer written as ``::ffff:a.b.c.d`` counts as IPv4 (see docs/flows.md, "Counting rules").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from v6ops.addr import vector
+from v6ops.flows.schema import TRAFFIC_IPV4, TRAFFIC_IPV6, TRAFFIC_NAT64
+
+_KIND_TYPE = pa.dictionary(pa.int32(), pa.string())
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """One side (source or destination) of every row: family, 128-bit value halves, kind."""
+
+    family: pa.Array
+    hi: pa.Array
+    lo: pa.Array
+    kind: pa.Array
+    invalid: np.ndarray  # text present but not an address
+
+    def columns(self, side: str) -> dict[str, pa.Array]:
+        return {
+            f"{side}_family": self.family,
+            f"{side}_hi": self.hi,
+            f"{side}_lo": self.lo,
+            f"{side}_kind": self.kind,
+        }
+
+    def filter(self, keep: pa.Array) -> Endpoints:
+        mask = keep.to_numpy(zero_copy_only=False)
+        return Endpoints(
+            self.family.filter(keep), self.hi.filter(keep), self.lo.filter(keep), self.kind.filter(keep),
+            self.invalid[mask],
+        )
+
+
+def endpoints(text: pa.Array) -> Endpoints:
+    """Parse a column of address text (nulls allowed, dictionary-encoded or plain)."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    encoded = text if pa.types.is_dictionary(text.type) else pc.dictionary_encode(text)
+    indices = encoded.indices
+    parsed = vector.unmap_ipv4(vector.parse_addresses(encoded.dictionary.cast(pa.string())))
+    missing = ~parsed.valid
+    family = pa.array(parsed.family, mask=missing)
+    hi = pa.array(parsed.hi, mask=missing)
+    lo = pa.array(parsed.lo, mask=missing)
+    row_invalid = pc.fill_null(pc.take(pa.array(parsed.invalid), indices), False)
+    return Endpoints(
+        family=pc.take(family, indices),
+        hi=pc.take(hi, indices),
+        lo=pc.take(lo, indices),
+        kind=pc.take(vector.address_kinds(parsed), indices).cast(_KIND_TYPE),
+        invalid=row_invalid.to_numpy(zero_copy_only=False),
+    )
+
+
+def traffic_class(family: pa.Array, src: Endpoints, dst: Endpoints) -> pa.Array:
+    """ipv4, ipv6, or nat64 (IPv6 on the wire to or from a NAT64 prefix, RFC 6052 / RFC 8215)."""
+    nat64 = pc.or_(
+        pc.fill_null(pc.equal(src.kind.cast(pa.string()), "nat64"), False),
+        pc.fill_null(pc.equal(dst.kind.cast(pa.string()), "nat64"), False),
+    )
+    v6 = pc.if_else(nat64, pa.scalar(TRAFFIC_NAT64), pa.scalar(TRAFFIC_IPV6))
+    return pc.if_else(
+        pc.equal(family, 6), v6,
+        pc.if_else(pc.equal(family, 4), pa.scalar(TRAFFIC_IPV4), pa.scalar(None, pa.string())),
+    )
+
+
+def prefix_text(family: pa.Array, hi: pa.Array, lo: pa.Array, length4: int, length6: int) -> list[str | None]:
+    """Canonical text of addresses (lengths 32/128) or of the prefixes they fall in."""
+    column = vector.from_parts(family, hi, lo)
+    if (length4, length6) != (32, 128):
+        column = vector.truncate(column, length4, length6)
+    text = vector.format_addresses(column).to_pylist()
+    fam = family.to_pylist()
+    return [
+        None if t is None else (t if (length4, length6) == (32, 128) else f"{t}/{length4 if f == 4 else length6}")
+        for t, f in zip(text, fam, strict=True)
+    ]

@@ -1,0 +1,372 @@
+"""The analyses, defined once: SQL text over the normalized ``flows`` table plus Arrow post-processing.
+
+Nothing here knows which engine runs it. An engine supplies a ``Dialect`` (the few functions whose
+spelling differs between SQL engines) and runs statements; DuckDB does it here, Spark can run the
+same definitions. Counting rules (docs/flows.md):
+
+- a *flow* is a VPC or pcap row that is not a NODATA/SKIPDATA status row; a *request* is an ALB row;
+- the family is ``type`` when logged, else the endpoints' family after unmapping IPv4-mapped
+  addresses, so ``::ffff:a.b.c.d`` counts as IPv4;
+- IPv6 traffic to or from a NAT64 prefix (RFC 6052 64:ff9b::/96, RFC 8215 64:ff9b:1::/48) is class
+  ``nat64``: it is IPv6 on the wire (in the IPv6 share) and reported separately;
+- when ``flow-direction`` is logged, an ingress record whose 5-tuple also appears as an egress record
+  on another interface within 60 s is the same conversation seen at the other end, and is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from v6ops.flows.addresses import prefix_text
+from v6ops.flows.protocols import protocol_name
+from v6ops.flows.schema import SOURCE_ALB, TRAFFIC_IPV4, TRAFFIC_IPV6, TRAFFIC_NAT64
+
+CLASSES = (TRAFFIC_IPV4, TRAFFIC_IPV6, TRAFFIC_NAT64)
+DEDUP_WINDOW_SECONDS = 60
+# (label, IPv4 length, IPv6 length): privacy addresses (RFC 8981) rotate inside a /64.
+LEVELS: tuple[tuple[str, int, int], ...] = (("address", 32, 128), ("/64", 24, 64), ("/56", 24, 56), ("/48", 24, 48))
+TREND_BINS = (60, 300, 600, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
+MAX_TREND_BINS = 96
+LATENCY = "(request_processing_time + target_processing_time + response_processing_time)"
+
+
+class Dialect(Protocol):
+    def epoch(self, column: str) -> str:
+        """Seconds since the epoch of a timestamp column."""
+
+    def quantile(self, expression: str, fraction: float) -> str:
+        """Continuous (interpolated) quantile aggregate."""
+
+    def keep_high_bits(self, expression: str, bits: int) -> str:
+        """An unsigned 64-bit value with all but its ``bits`` most significant bits cleared."""
+
+
+class Engine(Protocol):
+    @property
+    def dialect(self) -> Dialect: ...
+
+    def materialize(self, name: str, sql: str) -> None:
+        """Compute ``sql`` once and keep it as table ``name`` for later statements."""
+
+    def view(self, name: str, sql: str) -> None:
+        """Name ``sql`` for later statements without computing it."""
+
+    def query(self, sql: str) -> pa.Table: ...
+
+
+@dataclass(frozen=True)
+class Options:
+    top: int = 10
+    bin_seconds: int | None = None  # None: chosen from the records' own time span
+
+
+def _half_masks(d: Dialect, side: str, length4: int, length6: int) -> tuple[str, str]:
+    """SQL for the (hi, lo) halves of ``side``'s prefix: IPv4 lives in the low 32 bits of ``lo``."""
+    fam, hi, lo = f"{side}_family", f"{side}_hi", f"{side}_lo"
+    hi6 = hi if length6 >= 64 else d.keep_high_bits(hi, length6)
+    lo6 = lo if length6 == 128 else ("0" if length6 <= 64 else d.keep_high_bits(lo, length6 - 64))
+    lo4 = lo if length4 == 32 else d.keep_high_bits(lo, 32 + length4)
+    return (f"CASE WHEN {fam} = 6 THEN {hi6} ELSE {hi} END", f"CASE WHEN {fam} = 6 THEN {lo6} ELSE {lo4} END")
+
+
+def dedup_sql(d: Dialect) -> str:
+    keys = ["src_hi", "src_lo", "dst_hi", "dst_lo", "src_port", "dst_port", "protocol"]
+    same = " AND ".join(f"e.{k} = i.{k}" for k in keys)
+    return (
+        "SELECT DISTINCT i.interface_id, i.start, " + ", ".join(f"i.{k}" for k in keys) + " FROM flows i JOIN flows e "
+        f"ON {same} AND e.interface_id <> i.interface_id "
+        f"AND abs({d.epoch('e.start')} - {d.epoch('i.start')}) <= {DEDUP_WINDOW_SECONDS} "
+        "WHERE i.flow_direction = 'ingress' AND e.flow_direction = 'egress'"
+    )
+
+
+def counted_sql(with_duplicates: bool) -> str:
+    if not with_duplicates:
+        return "SELECT * FROM flows"
+    keys = ["interface_id", "start", "src_hi", "src_lo", "dst_hi", "dst_lo", "src_port", "dst_port", "protocol"]
+    same = " AND ".join(f"x.{k} = f.{k}" for k in keys)
+    return f"SELECT f.* FROM flows f WHERE NOT EXISTS (SELECT 1 FROM duplicates x WHERE {same})"
+
+
+FACTS_SQL = (
+    "SELECT source, log_status, traffic_class, action, protocol, src_kind, dst_kind, "
+    "count(*) AS records, sum(packets) AS packets, sum(bytes) AS bytes, "
+    "min(start) AS first_start, max(\"end\") AS last_end FROM counted "
+    "GROUP BY source, log_status, traffic_class, action, protocol, src_kind, dst_kind"
+)
+
+
+def _talker_sql(sides: tuple[str, ...]) -> str:
+    cols = ", ".join(f"{s}_family, {s}_hi, {s}_lo" for s in sides)
+    present = " AND ".join(f"{s}_family IS NOT NULL" for s in sides)
+    return (
+        f"SELECT {cols}, count(*) AS flows, sum(packets) AS packets, sum(bytes) AS bytes FROM counted "
+        f"WHERE source <> '{SOURCE_ALB}' AND (log_status IS NULL OR log_status = 'OK') AND {present} GROUP BY {cols}"
+    )
+
+
+def _top_sql(d: Dialect, table: str, sides: tuple[str, ...], length4: int, length6: int, top: int,
+             measure: str = "bytes", where: str = "TRUE", count: str = "sum(flows)") -> str:
+    keys: list[str] = []
+    for s in sides:
+        hi, lo = _half_masks(d, s, length4, length6)
+        keys += [f"{s}_family", f"{hi} AS {s}_hi", f"{lo} AS {s}_lo"]
+    group = ", ".join(str(i + 1) for i in range(len(keys)))
+    order = ", ".join(f"{s}_family, {s}_hi, {s}_lo" for s in sides)
+    return (
+        f"SELECT {', '.join(keys)}, {count} AS flows, sum(packets) AS packets, sum(bytes) AS bytes "
+        f"FROM {table} WHERE {where} GROUP BY {group} ORDER BY {measure} DESC, {order} LIMIT {top}"
+    )
+
+
+def _keys(table: pa.Table, side: str, length4: int, length6: int) -> list[str | None]:
+    return prefix_text(
+        table.column(f"{side}_family").combine_chunks(), table.column(f"{side}_hi").combine_chunks(),
+        table.column(f"{side}_lo").combine_chunks(), length4, length6,
+    )
+
+
+def _int(value: Any) -> int:
+    return int(value) if value is not None else 0
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 6) if whole else None
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+def run(engine: Engine, options: Options = Options()) -> dict[str, Any]:
+    """Every report section from one engine; the report module adds inputs and rejections."""
+    d = engine.dialect
+    engine.materialize("duplicates", dedup_sql(d))
+    duplicates = _int(engine.query("SELECT count(*) AS n FROM duplicates").column("n")[0].as_py())
+    engine.view("counted", counted_sql(duplicates > 0))
+    engine.materialize("facts", FACTS_SQL)
+    facts = engine.query("SELECT * FROM facts").to_pylist()
+    sections: dict[str, Any] = {}
+    sections["summary"] = _summary(facts, duplicates)
+    sections["adoption"] = _adoption(facts)
+    sections["actions"] = _actions(facts)
+    sections["protocols"] = _protocols(facts)
+    sections["address_types"] = _address_types(facts)
+    sections["trends"] = _trends(engine, sections["summary"], options)
+    sections["top_talkers"] = _top_talkers(engine, options)
+    sections["alb"] = _alb(engine, options)
+    return sections
+
+
+def _is_flow(row: dict[str, Any]) -> bool:
+    return row["source"] != SOURCE_ALB and row["log_status"] in (None, "OK")
+
+
+def _summary(facts: list[dict[str, Any]], duplicates: int) -> dict[str, Any]:
+    flows = [r for r in facts if _is_flow(r)]
+    requests = [r for r in facts if r["source"] == SOURCE_ALB]
+    status: dict[str, int] = {}
+    sources: dict[str, int] = {}
+    for r in facts:
+        sources[r["source"]] = sources.get(r["source"], 0) + r["records"]
+        if r["source"] != SOURCE_ALB and r["log_status"] not in (None, "OK"):
+            status[r["log_status"]] = status.get(r["log_status"], 0) + r["records"]
+    starts = [r["first_start"] for r in facts if r["first_start"] is not None]
+    ends = [r["last_end"] for r in facts if r["last_end"] is not None]
+    return {
+        "records": sum(r["records"] for r in facts),
+        "flows": sum(r["records"] for r in flows),
+        "requests": sum(r["records"] for r in requests),
+        "packets": sum(_int(r["packets"]) for r in flows),
+        "bytes": sum(_int(r["bytes"]) for r in flows),
+        "request_bytes": sum(_int(r["bytes"]) for r in requests),
+        "status_rows": dict(sorted(status.items())),
+        "duplicates_removed": duplicates,
+        "by_source": dict(sorted(sources.items())),
+        "first_seen": _iso(min(starts)) if starts else None,
+        "last_seen": _iso(max(ends)) if ends else None,
+    }
+
+
+def _by_class(rows: Iterable[dict[str, Any]], measure: str) -> dict[str, Any]:
+    totals = {c: 0 for c in (*CLASSES, "unknown")}
+    for r in rows:
+        value = r["records"] if measure == "records" else _int(r[measure])
+        totals[r["traffic_class"] or "unknown"] += value
+    known = sum(totals[c] for c in CLASSES)
+    return {
+        **totals,
+        "ipv6_share": _share(totals[TRAFFIC_IPV6] + totals[TRAFFIC_NAT64], known),
+        "native_ipv6_share": _share(totals[TRAFFIC_IPV6], known),
+        "nat64_share": _share(totals[TRAFFIC_NAT64], known),
+    }
+
+
+def _adoption(facts: list[dict[str, Any]]) -> dict[str, Any]:
+    flows = [r for r in facts if _is_flow(r)]
+    requests = [r for r in facts if r["source"] == SOURCE_ALB]
+    return {
+        "flows": _by_class(flows, "records"),
+        "packets": _by_class(flows, "packets"),
+        "bytes": _by_class(flows, "bytes"),
+        "requests": _by_class(requests, "records"),
+        "request_bytes": _by_class(requests, "bytes"),
+    }
+
+
+def _grouped(rows: Iterable[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in rows:
+        k = tuple(r[c] for c in key)
+        entry = out.setdefault(k, {**dict(zip(key, k, strict=True)), "flows": 0, "packets": 0, "bytes": 0})
+        entry["flows"] += r["records"]
+        entry["packets"] += _int(r["packets"])
+        entry["bytes"] += _int(r["bytes"])
+    return sorted(out.values(), key=lambda e: (-e["flows"], tuple(str(e[c]) for c in key)))
+
+
+def _actions(facts: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = [r for r in facts if _is_flow(r)]
+    by_action = _grouped(rows, ("action",))
+    return {
+        "by_action": by_action,
+        "by_action_and_class": _grouped(({**r, "traffic_class": r["traffic_class"] or "unknown"} for r in rows),
+                                        ("action", "traffic_class")),
+    }
+
+
+def _protocols(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = [r for r in facts if _is_flow(r)]
+    out = _grouped(rows, ("protocol",))
+    per_class = _grouped(({**r, "traffic_class": r["traffic_class"] or "unknown"} for r in rows),
+                         ("protocol", "traffic_class"))
+    for entry in out:
+        entry["name"] = protocol_name(entry["protocol"])
+        entry["flows_by_class"] = {e["traffic_class"]: e["flows"] for e in per_class if e["protocol"] == entry["protocol"]}
+    return out
+
+
+def _address_types(facts: list[dict[str, Any]]) -> dict[str, Any]:
+    flows = [r for r in facts if _is_flow(r)]
+    requests = [r for r in facts if r["source"] == SOURCE_ALB]
+    return {
+        "flow_sources": _grouped(flows, ("src_kind",)),
+        "flow_destinations": _grouped(flows, ("dst_kind",)),
+        "request_clients": _grouped(requests, ("src_kind",)),
+    }
+
+
+def choose_bin(first: datetime | None, last: datetime | None) -> int:
+    """The smallest standard bin that keeps the series under MAX_TREND_BINS over the records' own span."""
+    if first is None or last is None:
+        return TREND_BINS[0]
+    span = max(1, int((last - first).total_seconds()))
+    return next((b for b in TREND_BINS if span / b <= MAX_TREND_BINS), TREND_BINS[-1])
+
+
+def _trends(engine: Engine, summary: dict[str, Any], options: Options) -> dict[str, Any]:
+    d = engine.dialect
+    parse = lambda s: datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if s else None  # noqa: E731
+    size = options.bin_seconds or choose_bin(parse(summary["first_seen"]), parse(summary["last_seen"]))
+    table = engine.query(
+        f"SELECT {d.epoch('start')} - ({d.epoch('start')} % {size}) AS bin, "
+        "CASE WHEN source = 'alb' THEN 'requests' ELSE 'flows' END AS kind, traffic_class, "
+        "count(*) AS records, sum(packets) AS packets, sum(bytes) AS bytes FROM counted "
+        "WHERE start IS NOT NULL AND (log_status IS NULL OR log_status = 'OK') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    )
+    bins: dict[tuple[int, str], dict[str, Any]] = {}
+    for r in table.to_pylist():
+        entry = bins.setdefault((int(r["bin"]), r["kind"]), {
+            "start": _iso(datetime.fromtimestamp(int(r["bin"]), UTC)), "kind": r["kind"],
+            **{c: {"records": 0, "packets": 0, "bytes": 0} for c in (*CLASSES, "unknown")},
+        })
+        cell = entry[r["traffic_class"] or "unknown"]
+        cell["records"] += r["records"]
+        cell["packets"] += _int(r["packets"])
+        cell["bytes"] += _int(r["bytes"])
+    series = [bins[k] for k in sorted(bins)]
+    for entry in series:
+        known = sum(entry[c]["records"] for c in CLASSES)
+        entry["ipv6_share"] = _share(entry[TRAFFIC_IPV6]["records"] + entry[TRAFFIC_NAT64]["records"], known)
+    return {"bin_seconds": size, "bins": series}
+
+
+def _top_talkers(engine: Engine, options: Options) -> dict[str, Any]:
+    d = engine.dialect
+    roles = {"source": ("src",), "destination": ("dst",), "pair": ("src", "dst")}
+    out: dict[str, Any] = {}
+    for role, sides in roles.items():
+        stage = f"talk_{role}"
+        engine.materialize(stage, _talker_sql(sides))
+        out[role] = {}
+        for label, length4, length6 in LEVELS:
+            table = engine.query(_top_sql(d, stage, sides, length4, length6, options.top))
+            keys = {s: _keys(table, s, length4, length6) for s in sides}
+            rows = table.to_pylist()
+            out[role][label] = [
+                {
+                    **({"key": keys[sides[0]][i]} if len(sides) == 1 else
+                       {"source": keys["src"][i], "destination": keys["dst"][i]}),
+                    "family": rows[i][f"{sides[0]}_family"],
+                    "flows": rows[i]["flows"], "packets": _int(rows[i]["packets"]), "bytes": _int(rows[i]["bytes"]),
+                }
+                for i in range(len(rows))
+            ]
+    return out
+
+
+def _alb(engine: Engine, options: Options) -> dict[str, Any]:
+    d = engine.dialect
+    ok = "NOT dispatch_failed"
+    table = engine.query(
+        "SELECT coalesce(CAST(traffic_class AS VARCHAR), 'unknown') AS traffic_class, count(*) AS requests, "
+        "sum(CASE WHEN dispatch_failed THEN 1 ELSE 0 END) AS failed_dispatch, "
+        "sum(CASE WHEN elb_status_code BETWEEN 400 AND 499 THEN 1 ELSE 0 END) AS status_4xx, "
+        "sum(CASE WHEN elb_status_code BETWEEN 500 AND 599 THEN 1 ELSE 0 END) AS status_5xx, "
+        f"avg(CASE WHEN {ok} THEN {LATENCY} END) AS mean, "
+        + ", ".join(f"{d.quantile(f'CASE WHEN {ok} THEN {LATENCY} END', q)} AS p{int(q * 100)}"
+                    for q in (0.5, 0.95, 0.99))
+        + f", avg(CASE WHEN {ok} THEN target_processing_time END) AS target_mean "
+        f"FROM counted WHERE source = '{SOURCE_ALB}' GROUP BY 1 ORDER BY 1"
+    )
+    per_class = []
+    for r in table.to_pylist():
+        n = r["requests"]
+        per_class.append({
+            "traffic_class": r["traffic_class"], "requests": n,
+            "failed_dispatch": _int(r["failed_dispatch"]), "failed_dispatch_rate": _share(_int(r["failed_dispatch"]), n),
+            "status_4xx": _int(r["status_4xx"]), "rate_4xx": _share(_int(r["status_4xx"]), n),
+            "status_5xx": _int(r["status_5xx"]), "rate_5xx": _share(_int(r["status_5xx"]), n),
+            "latency_seconds": {k: None if r[k] is None else round(r[k], 6) for k in ("mean", "p50", "p95", "p99")},
+            "target_processing_mean_seconds": None if r["target_mean"] is None else round(r["target_mean"], 6),
+        })
+    histogram = engine.query(
+        "SELECT coalesce(CAST(traffic_class AS VARCHAR), 'unknown') AS traffic_class, "
+        f"floor(log10(greatest({LATENCY}, 0.0001)) * 10) AS bucket, count(*) AS requests FROM counted "
+        f"WHERE source = '{SOURCE_ALB}' AND {ok} GROUP BY 1, 2 ORDER BY 1, 2"
+    ).to_pylist()
+    top = engine.query(_top_sql(
+        d, "counted", ("src",), 24, 64, options.top, measure="flows",
+        where=f"source = '{SOURCE_ALB}' AND src_family = 6", count="count(*)",
+    ))
+    keys = _keys(top, "src", 24, 64)
+    return {
+        "per_class": per_class,
+        "latency_histogram": [
+            {"traffic_class": h["traffic_class"], "from_seconds": round(10 ** (h["bucket"] / 10), 6),
+             "to_seconds": round(10 ** ((h["bucket"] + 1) / 10), 6), "requests": h["requests"]}
+            for h in histogram
+        ],
+        "top_ipv6_clients_by_64": [
+            {"prefix": keys[i], "requests": r["flows"], "bytes": _int(r["bytes"])} for i, r in enumerate(top.to_pylist())
+        ],
+    }

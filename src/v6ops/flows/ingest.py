@@ -1,0 +1,185 @@
+"""Read any mix of VPC Flow Logs (text, gzip, Parquet), ALB access logs and captures into flow batches.
+
+The format of each file is recognized from its content (magic bytes, header line, first record),
+not from its name, so S3 keys and rotated files need no naming convention.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import pyarrow as pa
+
+from v6ops.flows import alb, pcap, vpc
+from v6ops.flows.problems import FlowInputError, Rejections
+from v6ops.flows.schema import conform
+from v6ops.flows.sources import (
+    CHUNK_BYTES,
+    GZIP_MAGIC,
+    PARQUET_MAGIC,
+    LocalFile,
+    Source,
+    decompressed,
+    expand,
+    text_chunks,
+)
+
+Advance = Callable[[int], None]
+
+
+@dataclass
+class FileSummary:
+    name: str
+    format: str
+    records: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "format": self.format, "records": self.records}
+
+
+@dataclass
+class Ingest:
+    """What was read: per-file summaries and everything that was rejected."""
+
+    rejections: Rejections = field(default_factory=Rejections)
+    files: list[FileSummary] = field(default_factory=list)
+
+    @property
+    def records(self) -> int:
+        return sum(f.records for f in self.files)
+
+
+class _Counted(io.RawIOBase):
+    """A raw stream that reports bytes read (for the progress bar) and can replay a peeked head."""
+
+    def __init__(self, inner: IO[bytes], advance: Advance | None, head: bytes = b"") -> None:
+        self._inner = inner
+        self._advance = advance
+        self._head = head
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            data, self._head = (self._head, b"") if size < 0 or size >= len(self._head) else (
+                self._head[:size], self._head[size:])
+            return data
+        data = self._inner.read(size)
+        if self._advance is not None and data:
+            self._advance(len(data))
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def read_batches(
+    paths: list[str],
+    ingest: Ingest,
+    vpc_format: str | None = None,
+    s3_client: Any | None = None,
+    advance: Advance | None = None,
+    sources: list[Source] | None = None,
+) -> Iterator[pa.Table]:
+    """Normalized flow tables, one per chunk, from every input; problems land in ``ingest``."""
+    fields = vpc.parse_format(vpc_format, ingest.rejections) if vpc_format else None
+    for source in sources if sources is not None else expand(paths, s3_client):
+        try:
+            yield from _read_source(source, ingest, fields, advance)
+        except FlowInputError as exc:  # truncated gzip, unknown layout: this file stops, the others go on
+            ingest.rejections.file_error(source.name, str(exc))
+        except OSError as exc:
+            ingest.rejections.file_error(source.name, f"cannot read: {exc}")
+
+
+def _read_source(source: Source, ingest: Ingest, fields: list[str] | None, advance: Advance | None) -> Iterator[pa.Table]:
+    raw = source.open()
+    try:
+        head = raw.read(4)
+        stream: IO[bytes] = io.BufferedReader(_Counted(raw, advance, head), buffer_size=1 << 20)
+        if advance is not None:
+            advance(len(head))
+        if head[:2] == GZIP_MAGIC:
+            stream = decompressed(stream, source.name)
+            head = stream.read(4)
+            stream = io.BufferedReader(_Counted(stream, None, head), buffer_size=1 << 20)
+        if head == PARQUET_MAGIC:
+            summary = _summary(ingest, source, "vpc-parquet")
+            parquet_input: Any = source.path if isinstance(source, LocalFile) else io.BytesIO(stream.read())
+            for table in vpc.read_parquet(parquet_input, source.name, ingest.rejections):
+                summary.records += table.num_rows
+                yield table
+            return
+        if head in pcap.PCAP_MAGICS or head == pcap.PCAPNG_MAGIC:
+            summary = _summary(ingest, source, "pcapng" if head == pcap.PCAPNG_MAGIC else "pcap")
+            table = pcap.read_capture(stream, head, source.name, ingest.rejections)
+            summary.records += table.num_rows
+            yield table
+            return
+        yield from _read_text(stream, source, ingest, fields)
+    finally:
+        raw.close()
+
+
+def _summary(ingest: Ingest, source: Source, kind: str) -> FileSummary:
+    summary = FileSummary(source.name, kind)
+    ingest.files.append(summary)
+    return summary
+
+
+def _read_text(stream: IO[bytes], source: Source, ingest: Ingest, fields: list[str] | None) -> Iterator[pa.Table]:
+    chunks = text_chunks(stream, CHUNK_BYTES)
+    first = next(chunks, b"")
+    first_line = first.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    if not first_line:
+        _summary(ingest, source, "empty")
+        return
+    if alb.looks_like_alb(first_line):
+        summary = _summary(ingest, source, "alb")
+        for chunk in _with_first(first, chunks):
+            table = alb.parse_lines(chunk.decode("utf-8", "replace").splitlines(), source.name, ingest.rejections)
+            summary.records += table.num_rows
+            yield table
+        return
+    if vpc.looks_like_header(first_line):
+        fields = vpc.parse_format(first_line, ingest.rejections)
+        first = first.split(b"\n", 1)[1] if b"\n" in first else b""
+        kind = "vpc-flow-log"
+    elif fields is None:
+        tokens = first_line.split()
+        if not (tokens[0].isdigit() and len(tokens) == len(vpc.DEFAULT_FORMAT)):
+            raise FlowInputError(
+                f"{source.name}: not a recognized log (no VPC header line, not the default v2 format, not ALB); "
+                "pass the custom format with --format"
+            )
+        fields = vpc.DEFAULT_FORMAT
+        kind = "vpc-flow-log"
+    else:
+        kind = "vpc-flow-log"
+    summary = _summary(ingest, source, kind)
+    parser = vpc.TextChunkParser(fields, source.name, ingest.rejections)
+    for chunk in _with_first(first, chunks):
+        if chunk:
+            table = parser.parse(chunk)
+            summary.records += table.num_rows
+            yield table
+
+
+def _with_first(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def read_table(paths: list[str], vpc_format: str | None = None, s3_client: Any | None = None) -> tuple[pa.Table, Ingest]:
+    """Everything in one Arrow table (small inputs, tests, the API); reports use the streaming path."""
+    ingest = Ingest()
+    tables = list(read_batches(paths, ingest, vpc_format, s3_client))
+    if not tables:
+        return conform({}, 0), ingest
+    return pa.concat_tables(tables, promote_options="permissive").combine_chunks(), ingest

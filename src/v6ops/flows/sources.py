@@ -1,0 +1,150 @@
+"""Where flow records come from: files, directories, globs, gzip, and S3 objects.
+
+Everything is read as a stream of byte chunks cut on line ends, so a 10 GB log never has to fit
+in memory, and a truncated gzip member is reported as a file error after the lines before it.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol
+from urllib.parse import urlparse
+
+from v6ops.flows.problems import FlowInputError
+
+CHUNK_BYTES = 32 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+
+
+class Source(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def open(self) -> IO[bytes]: ...
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    def open(self) -> IO[bytes]:
+        return self.path.open("rb")
+
+
+@dataclass(frozen=True)
+class S3Object:
+    bucket: str
+    key: str
+    client: Any
+
+    @property
+    def name(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def open(self) -> IO[bytes]:
+        body = self.client.get_object(Bucket=self.bucket, Key=self.key)["Body"]
+        return io.BytesIO(body.read())
+
+
+def expand(paths: list[str], s3_client: Any | None = None) -> list[Source]:
+    """Files named, found under directories, matched by globs, or listed under an s3:// prefix."""
+    found: list[Source] = []
+    for text in paths:
+        if text.startswith("s3://"):
+            found.extend(_s3_objects(text, s3_client))
+            continue
+        path = Path(text)
+        if path.is_dir():
+            found.extend(LocalFile(p) for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            found.append(LocalFile(path))
+        elif glob.has_magic(text):
+            matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+            if not matches:
+                raise FlowInputError(f"{text}: the pattern matches no file")
+            found.extend(LocalFile(p) for p in matches)
+        else:
+            raise FlowInputError(f"{text}: no such file or directory")
+    if not found:
+        raise FlowInputError(f"no input files under {', '.join(paths)}")
+    return found
+
+
+def _s3_objects(url: str, client: Any | None) -> list[Source]:
+    import fnmatch
+
+    if client is None:
+        import boto3
+
+        client = boto3.client("s3")
+    parsed = urlparse(url)
+    bucket, pattern = parsed.netloc, parsed.path.lstrip("/")
+    prefix = pattern.split("*", 1)[0].split("?", 1)[0]
+    objects: list[Source] = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if key.endswith("/") or (glob.has_magic(pattern) and not fnmatch.fnmatchcase(key, pattern)):
+                continue
+            objects.append(S3Object(bucket, key, client))
+    if not objects:
+        raise FlowInputError(f"{url}: no objects under this prefix")
+    return objects
+
+
+def text_chunks(stream: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """Chunks of whole lines; the last one may lack a final newline."""
+    rest = b""
+    while True:
+        block = stream.read(chunk_bytes)
+        if not block:
+            break
+        block = rest + block
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            rest = block
+            continue
+        rest = block[cut + 1 :]
+        yield block[: cut + 1]
+    if rest:
+        yield rest
+
+
+class TruncatedInputError(FlowInputError):
+    """The compressed stream ended early; the lines read before that point were kept."""
+
+
+def decompressed(stream: IO[bytes], name: str) -> IO[bytes]:
+    """Wrap a gzip stream so that a truncated or corrupt member raises TruncatedInputError naming the file."""
+    return io.BufferedReader(_CheckedGzip(gzip.GzipFile(fileobj=stream, mode="rb"), name), buffer_size=1 << 20)
+
+
+class _CheckedGzip(io.RawIOBase):
+    def __init__(self, inner: gzip.GzipFile, name: str) -> None:
+        self._inner = inner
+        self._name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._inner.read(size)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise TruncatedInputError(f"{self._name}: gzip data is truncated or corrupt ({exc})") from exc

@@ -1,0 +1,271 @@
+"""AWS VPC Flow Logs: the default v2 format, any custom format (v2-v8 fields in any order), Parquet.
+
+Field names and versions follow the AWS VPC user guide, "Flow log records". Missing values are
+``-`` and become nulls; NODATA/SKIPDATA rows are status rows whose traffic fields stay null (never
+zero). ``pkt-srcaddr``/``pkt-dstaddr``, when logged, are the true endpoints; ``type`` is the family.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from v6ops.flows.addresses import Endpoints, endpoints, traffic_class
+from v6ops.flows.problems import SAMPLES_PER_REASON, FlowInputError, Rejections
+from v6ops.flows.schema import SOURCE_VPC, conform
+
+DEFAULT_FORMAT = [
+    "version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets",
+    "bytes", "start", "end", "action", "log-status",
+]
+
+# Field -> the flow log version that introduced it (AWS VPC user guide, "Available fields").
+FIELD_VERSIONS: dict[str, int] = {
+    **dict.fromkeys(DEFAULT_FORMAT, 2),
+    **dict.fromkeys(
+        ["vpc-id", "subnet-id", "instance-id", "tcp-flags", "type", "pkt-srcaddr", "pkt-dstaddr"], 3
+    ),
+    **dict.fromkeys(["region", "az-id", "sublocation-type", "sublocation-id"], 4),
+    **dict.fromkeys(["pkt-src-aws-service", "pkt-dst-aws-service", "flow-direction", "traffic-path"], 5),
+    **dict.fromkeys(
+        [
+            "ecs-cluster-arn", "ecs-cluster-name", "ecs-container-instance-arn", "ecs-container-instance-id",
+            "ecs-container-id", "ecs-second-container-id", "ecs-service-name", "ecs-task-definition-arn",
+            "ecs-task-arn", "ecs-task-id",
+        ],
+        7,
+    ),
+    **dict.fromkeys(["reject-reason"], 8),
+}
+INT32_FIELDS = frozenset({"version", "srcport", "dstport", "protocol", "tcp-flags", "traffic-path"})
+INT64_FIELDS = frozenset({"packets", "bytes", "start", "end"})
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_DIGITS = r"^[0-9]+$"
+
+
+def parse_format(text: str, rejections: Rejections | None = None) -> list[str]:
+    """Field list from a ``--format`` string (``${srcaddr} ${dstaddr}`` or ``srcaddr dstaddr``) or a header line.
+
+    Unknown names are carried as text columns (AWS adds fields over time) and noted in the report.
+    """
+    names = [token.removeprefix("${").removesuffix("}").replace("_", "-") for token in text.split()]
+    if not names:
+        raise FlowInputError("empty flow log format")
+    for name in names:
+        if not _FIELD_NAME.match(name):
+            raise FlowInputError(f"flow log format: {name!r} is not a field name (expected e.g. ${{srcaddr}})")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise FlowInputError(f"flow log format: field {duplicates[0]!r} appears twice")
+    unknown = [n for n in names if n not in FIELD_VERSIONS]
+    if unknown and rejections is not None:
+        rejections.note(f"unknown flow log field(s) carried as text: {', '.join(unknown)}")
+    return names
+
+
+def looks_like_header(first_line: str) -> bool:
+    tokens = first_line.split()
+    return bool(tokens) and all(_FIELD_NAME.match(t.replace("_", "-")) for t in tokens) and (
+        sum(t.replace("_", "-") in FIELD_VERSIONS for t in tokens) >= max(1, len(tokens) // 2)
+    )
+
+
+def _convert_options(fields: list[str], typed: bool) -> pacsv.ConvertOptions:
+    types: dict[str, pa.DataType] = {}
+    for name in fields:
+        if typed and name in INT32_FIELDS:
+            types[name] = pa.int32()
+        elif typed and name in INT64_FIELDS:
+            types[name] = pa.int64()
+        else:
+            types[name] = pa.string()
+    return pacsv.ConvertOptions(
+        column_types=types, null_values=["-"], strings_can_be_null=True, quoted_strings_can_be_null=True
+    )
+
+
+class TextChunkParser:
+    """Parses chunks of whole lines of one file: a fast typed path, and a checked path on bad values."""
+
+    def __init__(self, fields: list[str], where: str, rejections: Rejections) -> None:
+        self.fields = fields
+        self.where = where
+        self.rejections = rejections
+
+    def parse(self, data: bytes) -> pa.Table:
+        odd_lines: list[str] = []
+
+        def odd_row(row: pacsv.InvalidRow) -> str:
+            odd_lines.append(row.text)
+            return "skip"
+
+        try:
+            raw = self._read(data, typed=True, on_invalid=odd_row)
+        except pa.ArrowInvalid:
+            odd_lines.clear()
+            raw = self._checked(self._read(data, typed=False, on_invalid=odd_row))
+        if odd_lines:
+            raw = pa.concat_tables([raw, self._resplit(odd_lines)], promote_options="permissive")
+        return normalize(raw, self.where, self.rejections)
+
+    def _read(self, data: bytes, typed: bool, on_invalid: Callable[[pacsv.InvalidRow], str]) -> pa.Table:
+        return pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(column_names=self.fields, block_size=4 << 20),
+            parse_options=pacsv.ParseOptions(
+                delimiter=" ", quote_char=False, escape_char=False, invalid_row_handler=on_invalid,
+                ignore_empty_lines=True,
+            ),
+            convert_options=_convert_options(self.fields, typed),
+        )
+
+    def _resplit(self, lines: list[str]) -> pa.Table:
+        """Lines whose field count was off on single spaces (AWS prints some with a doubled space)."""
+        rows: list[list[str | None]] = []
+        for line in lines:
+            tokens = line.split()
+            if len(tokens) != len(self.fields):
+                self.rejections.reject(f"expected {len(self.fields)} fields, found {len(tokens)}", line, self.where)
+                continue
+            rows.append([None if t == "-" else t for t in tokens])
+        columns = {name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(self.fields)}
+        return self._checked(pa.table(columns))
+
+    def _checked(self, raw: pa.Table) -> pa.Table:
+        """Reject rows whose integer fields are not integers, then cast the rest."""
+        bad = np.zeros(raw.num_rows, dtype=bool)
+        for name in self.fields:
+            if name not in INT32_FIELDS and name not in INT64_FIELDS:
+                continue
+            column = raw.column(name)
+            wrong = pc.fill_null(pc.invert(pc.match_substring_regex(column, _DIGITS)), False).to_numpy(
+                zero_copy_only=False
+            )
+            new = wrong & ~bad
+            self.rejections.reject_many(
+                f"not an integer in {name}", int(new.sum()),
+                [_row_text(raw, int(i)) for i in np.flatnonzero(new)[:SAMPLES_PER_REASON]], self.where,
+            )
+            bad |= wrong
+        kept = raw.filter(pa.array(~bad)) if bad.any() else raw
+        columns = {}
+        for name in self.fields:
+            column = kept.column(name)
+            if name in INT32_FIELDS:
+                column = column.cast(pa.int32())
+            elif name in INT64_FIELDS:
+                column = column.cast(pa.int64())
+            columns[name] = column
+        return pa.table(columns)
+
+
+def _row_text(table: pa.Table, index: int) -> str:
+    return " ".join("-" if v is None else str(v) for v in table.slice(index, 1).to_pylist()[0].values())
+
+
+def _chunked(table: pa.Table, name: str) -> pa.Array | None:
+    if name not in table.column_names:
+        return None
+    return table.column(name).combine_chunks()
+
+
+def normalize(raw: pa.Table, where: str, rejections: Rejections) -> pa.Table:
+    """Map a table of VPC fields (AWS names, hyphens or underscores) onto the normalized flow table."""
+    raw = raw.rename_columns([n.replace("_", "-") for n in raw.column_names])
+    n = raw.num_rows
+    src_text = _endpoint_text(raw, "pkt-srcaddr", "srcaddr", n)
+    dst_text = _endpoint_text(raw, "pkt-dstaddr", "dstaddr", n)
+    src, dst = endpoints(src_text), endpoints(dst_text)
+    bad = src.invalid | dst.invalid
+    if bad.any():
+        for side, ends in (("source", src), ("destination", dst)):
+            new = ends.invalid & ~src.invalid if side == "destination" else ends.invalid
+            rejections.reject_many(
+                f"invalid {side} address", int(new.sum()),
+                [_row_text(raw, int(i)) for i in np.flatnonzero(new)[:SAMPLES_PER_REASON]], where,
+            )
+        keep = pa.array(~bad)
+        raw, src, dst = raw.filter(keep), src.filter(keep), dst.filter(keep)
+        n = raw.num_rows
+    family = _family(_chunked(raw, "type"), src, dst)
+    columns: dict[str, pa.Array] = {
+        "source": pa.array(np.full(n, SOURCE_VPC, dtype=object), pa.string()) if n else pa.array([], pa.string()),
+        "family": family,
+        "traffic_class": traffic_class(family, src, dst),
+        **src.columns("src"),
+        **dst.columns("dst"),
+    }
+    renames = {
+        "srcport": "src_port", "dstport": "dst_port", "protocol": "protocol", "packets": "packets",
+        "bytes": "bytes", "action": "action", "log-status": "log_status", "flow-direction": "flow_direction",
+        "interface-id": "interface_id", "tcp-flags": "tcp_flags",
+    }
+    for field, target in renames.items():
+        value = _chunked(raw, field)
+        if value is not None:
+            columns[target] = value
+    for field in ("start", "end"):
+        value = _chunked(raw, field)
+        if value is not None:
+            columns[field] = value.cast(pa.int64()).cast(pa.timestamp("s", tz="UTC"))
+    for name in raw.column_names:
+        if name in renames or name in ("start", "end", "type", "srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"):
+            continue
+        value = _chunked(raw, name)
+        if name == "account-id":
+            value = pc.if_else(pc.equal(value, "unknown"), pa.scalar(None, pa.string()), value)
+        columns[name.replace("-", "_")] = value
+    if "pkt-srcaddr" in raw.column_names:
+        # The ENI-level addresses stay available next to the true endpoints.
+        columns["eni_srcaddr"] = _chunked(raw, "srcaddr")
+        columns["eni_dstaddr"] = _chunked(raw, "dstaddr")
+    return conform(columns, n)
+
+
+def _endpoint_text(raw: pa.Table, packet_field: str, eni_field: str, n: int) -> pa.Array:
+    packet, eni = _chunked(raw, packet_field), _chunked(raw, eni_field)
+    if packet is not None and eni is not None:
+        return pc.coalesce(*(c.cast(pa.string()) if pa.types.is_dictionary(c.type) else c for c in (packet, eni)))
+    chosen = packet if packet is not None else eni
+    return chosen if chosen is not None else pa.nulls(n, pa.string())
+
+
+def _family(type_column: pa.Array | None, src: Endpoints, dst: Endpoints) -> pa.Array:
+    """``type`` (IPv4/IPv6/EFA) when logged, else the endpoints' family after unmapping IPv4-mapped."""
+    from_addresses = pc.coalesce(src.family, dst.family)
+    if type_column is None:
+        return from_addresses
+    from_type = pc.if_else(
+        pc.equal(type_column, "IPv6"), pa.scalar(6, pa.uint8()),
+        pc.if_else(pc.equal(type_column, "IPv4"), pa.scalar(4, pa.uint8()), pa.scalar(None, pa.uint8())),
+    )
+    return pc.coalesce(from_type, from_addresses)
+
+
+def read_parquet(stream: pa.NativeFile | object, where: str, rejections: Rejections) -> Iterator[pa.Table]:
+    """AWS Parquet delivery: INT_32/INT_64/STRING columns named with underscores."""
+    try:
+        parquet = pq.ParquetFile(stream)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FlowInputError(f"{where}: not a readable Parquet file ({exc})") from exc
+    names = parquet.schema_arrow.names
+    address_columns = [n for n in names if n.replace("_", "-") in ("srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr")]
+    parse_format(" ".join(names), rejections)
+    parquet = pq.ParquetFile(stream, read_dictionary=address_columns)
+    for batch in parquet.iter_batches(batch_size=1 << 20):
+        table = pa.Table.from_batches([batch])
+        columns = {}
+        for name in table.column_names:
+            column = table.column(name).combine_chunks()
+            if name.replace("_", "-") in INT32_FIELDS:
+                column = column.cast(pa.int32())
+            elif name.replace("_", "-") in INT64_FIELDS:
+                column = column.cast(pa.int64())
+            columns[name] = column
+        yield normalize(pa.table(columns), where, rejections)
