@@ -1,0 +1,81 @@
+"""``AddressColumn``: many addresses as numpy arrays, the unit the vector ops work on."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from v6ops.addr.address import Address
+from v6ops.addr.errors import AddressValueError
+
+
+@dataclass(frozen=True, eq=False)
+class AddressColumn:
+    """Row ``i`` is the address ``(hi[i] << 64) | lo[i]`` of family ``family[i]``.
+
+    IPv4 addresses keep their 32-bit value in ``lo`` with ``hi`` = 0, so one
+    (family, hi, lo) triple is a grouping key for both families. ``family`` is 0
+    and ``valid`` False where the input was null (``null`` True) or not an
+    address; ``source`` keeps the input text so ``errors()`` can say why.
+    """
+
+    family: np.ndarray  # uint8: 4, 6, or 0
+    hi: np.ndarray  # uint64
+    lo: np.ndarray  # uint64
+    valid: np.ndarray  # bool
+    null: np.ndarray  # bool: the input row was null (missing), not wrong
+    source: pa.Array | pa.ChunkedArray | None = None
+
+    def __len__(self) -> int:
+        return len(self.family)
+
+    @property
+    def invalid(self) -> np.ndarray:
+        """Rows that had text which is not an address (nulls excluded)."""
+        return ~self.valid & ~self.null
+
+    def errors(self) -> pa.StringArray:
+        """Per row: why its text is not an address, or null (valid or missing rows).
+
+        Computed on demand with the scalar parser, once per distinct bad text,
+        so the reasons are word for word those of ``Address.parse``.
+        """
+        bad = self.invalid
+        out = np.full(len(self), None, dtype=object)
+        if not bad.any():
+            return pa.array(out, pa.string())
+        if self.source is None:
+            out[bad] = "not a valid IPv4 or IPv6 address"
+            return pa.array(out, pa.string())
+        texts = pc.dictionary_encode(self.source.filter(pa.array(bad)))
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.combine_chunks()
+        reasons = np.array([_reason(t) for t in texts.dictionary.to_pylist()], dtype=object)
+        out[bad] = reasons[texts.indices.to_numpy(zero_copy_only=False)]
+        return pa.array(out, pa.string())
+
+    def error_counts(self) -> Counter[str]:
+        """How many rows were rejected for each reason."""
+        reasons = self.errors()
+        return Counter({item["values"]: item["counts"] for item in pc.value_counts(reasons.drop_null()).to_pylist()})
+
+    def to_arrow(self) -> pa.Table:
+        """family/hi/lo columns, null where the row is not a valid address."""
+        mask = ~self.valid
+        return pa.table({
+            "family": pa.array(self.family, mask=mask),
+            "hi": pa.array(self.hi, mask=mask),
+            "lo": pa.array(self.lo, mask=mask),
+        })
+
+
+def _reason(text: str) -> str:
+    try:
+        Address.parse(text)
+    except AddressValueError as exc:
+        return exc.reason
+    raise AssertionError(f"the vector parser rejected {text!r}, which Address.parse accepts")
