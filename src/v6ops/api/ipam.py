@@ -1,0 +1,172 @@
+"""REST endpoints under /api/v1/ipam; each returns the same object as ``v6ops ipam ... --json``."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from v6ops.api.deps import get_store
+from v6ops.ipam import service
+from v6ops.ipam.errors import IpamError
+from v6ops.ipam.plan import parse_plan
+from v6ops.ipam.subscribers import SubscriberSpec
+from v6ops.ipam.utilization import metrics_text
+from v6ops.store.db import Store
+
+router = APIRouter(prefix="/ipam", tags=["ipam"])
+T = TypeVar("T")
+
+
+def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Turn IPAM errors into 4xx; a database constraint (the last line of defence) into 409."""
+    try:
+        return fn(*args, **kwargs)
+    except IpamError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    except IntegrityError as exc:
+        raise HTTPException(409, f"conflicts with an existing record: {str(exc.orig).splitlines()[0]}") from exc
+
+
+class AllocationRequest(BaseModel):
+    """Either ``pool`` plus one of ``subscriber``/``device`` (dual-stack), or ``prefix`` (a reservation)."""
+
+    model_config = ConfigDict(extra="forbid")
+    pool: str | None = None
+    subscriber: str | None = None
+    device: str | None = None
+    dns_name: str | None = None
+    prefix: str | None = None
+    vrf: str = "global"
+    description: str = Field("", max_length=255)
+
+
+class DeviceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    region: str
+    dns_name: str | None = None
+    last_seen: str | None = None
+    pool: str | None = None
+    vrf: str = "global"
+
+
+@router.get("/prefixes", summary="Every plan prefix with exact utilization")
+def prefixes(store: Store = Depends(get_store)) -> list[dict[str, Any]]:
+    return run(service.list_prefixes, store)
+
+
+@router.get("/prefixes/{name:path}/available-prefixes")
+def available_prefixes(
+    name: str, length: int | None = Query(None, ge=0, le=128), limit: int = Query(10, ge=1, le=1000),
+    store: Store = Depends(get_store),
+) -> list[str]:
+    return run(service.available_prefixes, store, name, length, limit)
+
+
+@router.get("/prefixes/{name:path}/available-ips")
+def available_ips(name: str, limit: int = Query(10, ge=1, le=1000), store: Store = Depends(get_store)) -> list[str]:
+    return run(service.available_ips, store, name, limit)
+
+
+@router.post("/plan", summary="Diff (dry_run) or apply a prefix plan given as JSON")
+def plan(body: dict[str, Any], dry_run: bool = False, store: Store = Depends(get_store)) -> list[dict[str, str]]:
+    parsed = run(parse_plan, body, "request body")
+    return run(service.plan_diff if dry_run else service.plan_apply, store, parsed)
+
+
+@router.get("/allocations")
+def allocations(
+    pool: str | None = None, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+    store: Store = Depends(get_store),
+) -> list[dict[str, Any]]:
+    return run(service.list_allocations, store, pool, limit, offset)
+
+
+@router.post("/allocations", status_code=201)
+def allocate(body: AllocationRequest, store: Store = Depends(get_store)) -> dict[str, Any]:
+    if body.prefix is not None:
+        return run(service.reserve, store, body.prefix, body.vrf, body.description)
+    if body.pool is None or (body.subscriber is None) == (body.device is None):
+        raise HTTPException(422, "give 'prefix' for a reservation, or 'pool' and one of 'subscriber' or 'device'")
+    return run(service.provision, store, body.pool, body.subscriber, body.device, body.dns_name)
+
+
+@router.delete("/allocations/{prefix:path}")
+def release(prefix: str, vrf: str = "global", store: Store = Depends(get_store)) -> dict[str, Any]:
+    return run(service.release, store, prefix, vrf)
+
+
+@router.get("/subscribers")
+def subscribers(
+    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0), store: Store = Depends(get_store)
+) -> list[dict[str, Any]]:
+    return run(service.list_subscribers, store, limit, offset)
+
+
+@router.post("/subscribers", status_code=201, summary="Create a subscriber; with 'pool' also provision it")
+def add_subscriber(body: SubscriberSpec, store: Store = Depends(get_store)) -> dict[str, Any]:
+    return run(service.add_subscriber, store, body)
+
+
+@router.get("/subscribers/{name}")
+def subscriber(name: str, store: Store = Depends(get_store)) -> dict[str, Any]:
+    return run(service.get_subscriber, store, name)
+
+
+@router.get("/devices")
+def devices(
+    region: str | None = None, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+    store: Store = Depends(get_store),
+) -> list[dict[str, Any]]:
+    return run(service.list_devices, store, region, limit, offset)
+
+
+@router.post("/devices", status_code=201)
+def add_device(body: DeviceRequest, store: Store = Depends(get_store)) -> dict[str, Any]:
+    raw = body.model_dump(include={"name", "region", "dns_name", "last_seen"})
+    return run(service.add_device, store, raw, body.pool, body.vrf)
+
+
+@router.get("/devices/stats", summary="Devices per region, seen in the last 24 h, connectivity rate")
+def device_stats(store: Store = Depends(get_store)) -> list[dict[str, Any]]:
+    return run(service.device_stats, store)
+
+
+@router.post("/devices/import", summary="Bulk import: CSV (text/csv) or JSON Lines (application/x-ndjson) body")
+async def import_devices(
+    request: Request, pool: str, format: Literal["csv", "jsonl"] | None = None, store: Store = Depends(get_store)
+) -> dict[str, Any]:
+    kind = format or ("jsonl" if "json" in request.headers.get("content-type", "") else "csv")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"import.{kind}"
+        with path.open("wb") as fh:
+            async for chunk in request.stream():
+                fh.write(chunk)
+        report = await run_in_threadpool(run, service.import_devices, store, path, pool)
+    if report["rejected"]:
+        raise HTTPException(422, {"message": "import rejected: fix these rows; nothing was imported", **report})
+    return report
+
+
+@router.get("/adoption", summary="Dual-stack adoption: dual-stack / IPv4-only / IPv6-only subscribers")
+def adoption(store: Store = Depends(get_store)) -> dict[str, Any]:
+    return run(service.adoption_metrics, store)
+
+
+@router.get("/events")
+def events(limit: int = Query(100, ge=1, le=1000), store: Store = Depends(get_store)) -> list[dict[str, Any]]:
+    return run(service.list_events, store, limit)
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(store: Store = Depends(get_store)) -> Response:
+    with store.read() as session:
+        return Response(metrics_text(session), media_type="text/plain; version=0.0.4")

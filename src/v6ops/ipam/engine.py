@@ -1,0 +1,192 @@
+"""Allocate, reserve and release inside the ranges of the plan, keeping utilization exact.
+
+Every function runs inside the caller's write transaction (``Store.write``): on SQLite
+that transaction began with BEGIN IMMEDIATE; on PostgreSQL ``lock_ranges`` takes
+row locks on just the ranges involved, so different pools allocate in parallel.
+Any exception rolls the whole transaction back, so a failed allocation changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from v6ops.addr import Prefix
+from v6ops.ipam.bounds import check_customer_space
+from v6ops.ipam.errors import ConflictError, IpamError, NotFoundError, PoolExhaustedError
+from v6ops.ipam.freespace import FreeSpace
+from v6ops.store.db import is_postgres
+from v6ops.store.models import Allocation, Event, PlanPrefix, Pool
+from v6ops.store.types import network_from_key, network_key
+
+RECLAIM_BATCH = 16
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def range_prefix(row: PlanPrefix | Allocation) -> Prefix:
+    return Prefix(row.family, network_from_key(row.network), row.length)
+
+
+def lock_ranges(session: Session, ids: list[int]) -> list[PlanPrefix]:
+    """The range rows, locked for this transaction in id order (no deadlock between two pools)."""
+    stmt = select(PlanPrefix).where(PlanPrefix.id.in_(ids)).order_by(PlanPrefix.id)
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    return list(session.scalars(stmt))
+
+
+def record_event(
+    session: Session, kind: str, severity: str, message: str, pool: Pool | None = None, subject: str = "", **data: object
+) -> None:
+    session.add(
+        Event(at=utcnow(), kind=kind, severity=severity, pool_id=pool.id if pool else None, subject=subject,
+              message=message, data=data)
+    )
+
+
+class RangeAllocator:
+    """One locked range of a pool and its free space, for the duration of a transaction."""
+
+    def __init__(self, session: Session, row: PlanPrefix, pool: Pool) -> None:
+        if row.customer_length is None:
+            raise IpamError(f"prefix {row.name} ({row.cidr}) is a container, not an allocatable range")
+        self.session = session
+        self.row = row
+        self.pool = pool
+        self.prefix = range_prefix(row)
+        self.space = FreeSpace(session, row.id, self.prefix, row.customer_length)
+
+    def _check_length(self, length: int) -> None:
+        if not self.prefix.length <= length <= self.prefix.width:
+            raise IpamError(
+                f"prefix length /{length} does not fit range {self.prefix} of pool {self.pool.name!r} "
+                f"(must be /{self.prefix.length} to /{self.prefix.width})"
+            )
+
+    def allocate(self, length: int, kind: str, now: datetime, **owner: object) -> Allocation:
+        """First fit: the lowest-addressed free /length; exhaustion names the pool and its utilization."""
+        self._check_length(length)
+        self.reclaim_expired(now)
+        network = self.space.take_first(length)
+        if network is None:
+            self._settle(now)
+            raise PoolExhaustedError(
+                self.pool.name, str(self.prefix), self.row.used_units, self.row.total_units, length
+            )
+        return self._record(Prefix(self.prefix.version, network, length), kind, now, owner)
+
+    def reserve(self, prefix: Prefix, kind: str, now: datetime, **owner: object) -> Allocation:
+        """Take exactly ``prefix`` (a reservation or a manual assignment)."""
+        if not self.prefix.contains(prefix):
+            raise IpamError(f"{prefix} is not inside range {self.prefix} of pool {self.pool.name!r}")
+        self.reclaim_expired(now)
+        if not self.space.take_exact(prefix):
+            raise ConflictError(
+                f"{prefix} is not free in pool {self.pool.name!r}: it overlaps an allocation, a quarantined "
+                f"release or an address the range keeps back"
+            )
+        return self._record(prefix, kind, now, owner)
+
+    def _record(self, prefix: Prefix, kind: str, now: datetime, owner: dict[str, object]) -> Allocation:
+        check_customer_space(prefix, self.pool.lab, f"pool {self.pool.name!r} would assign")
+        allocation = Allocation(
+            vrf_id=self.row.vrf_id, prefix_id=self.row.id, family=prefix.version,
+            network=network_key(prefix.version, prefix.network), length=prefix.length, cidr=str(prefix),
+            kind=kind, status="active", created_at=now, description="", **owner,
+        )
+        self.session.add(allocation)
+        self._settle(now)
+        return allocation
+
+    def release(self, allocation: Allocation, now: datetime) -> None:
+        """Quarantine the allocation, or free it at once when the pool has no quarantine."""
+        if allocation.status != "active":
+            raise ConflictError(f"allocation {allocation.id} ({allocation.cidr}) is already {allocation.status}")
+        if self.pool.quarantine_seconds > 0:
+            allocation.status = "quarantined"
+            allocation.reusable_at = now + timedelta(seconds=self.pool.quarantine_seconds)
+            allocation.subscriber_id = None
+            allocation.device_id = None
+        else:
+            self._free(allocation)
+        self._settle(now)
+
+    def _free(self, allocation: Allocation) -> None:
+        self.space.give_back(range_prefix(allocation))
+        self.session.delete(allocation)
+
+    def reclaim_expired(self, now: datetime) -> int:
+        """Free quarantined allocations whose time is up (bounded per call, indexed)."""
+        expired = list(
+            self.session.scalars(
+                select(Allocation)
+                .where(Allocation.prefix_id == self.row.id, Allocation.status == "quarantined",
+                       Allocation.reusable_at <= now)
+                .order_by(Allocation.reusable_at)
+                .limit(RECLAIM_BATCH)
+            )
+        )
+        for allocation in expired:
+            self._free(allocation)
+        if expired:
+            self.session.flush()
+        return len(expired)
+
+    def _settle(self, now: datetime) -> None:
+        """Apply the utilization change and raise or clear the threshold alert."""
+        delta, self.space.unit_delta = self.space.unit_delta, 0
+        if not delta:
+            return
+        row = self.row
+        row.used_units += delta
+        percent = 100.0 * row.used_units / row.total_units if row.total_units else 100.0
+        above = percent >= self.pool.threshold_percent
+        if above and not row.alerting:
+            row.alerting = True
+            record_event(
+                self.session, "utilization-high", "warning",
+                f"pool {self.pool.name!r} range {row.cidr} is {percent:.1f}% used "
+                f"(threshold {self.pool.threshold_percent}%)",
+                self.pool, row.cidr, percent=round(percent, 3), threshold=self.pool.threshold_percent,
+            )
+        elif not above and row.alerting:
+            row.alerting = False
+            record_event(
+                self.session, "utilization-recovered", "info",
+                f"pool {self.pool.name!r} range {row.cidr} is back to {percent:.1f}% used",
+                self.pool, row.cidr, percent=round(percent, 3),
+            )
+
+
+def pool_by_name(session: Session, name: str) -> Pool:
+    pool = session.scalar(select(Pool).where(Pool.name == name))
+    if pool is None:
+        raise NotFoundError(f"unknown pool {name!r}")
+    return pool
+
+
+def pool_ranges(session: Session, pool: Pool, lock: bool) -> dict[str, PlanPrefix]:
+    """The pool's ranges by purpose (ipv4, ipv6-address, ipv6-delegation)."""
+    ids = list(session.scalars(select(PlanPrefix.id).where(PlanPrefix.pool_id == pool.id)))
+    rows = lock_ranges(session, ids) if lock else [session.get(PlanPrefix, i) for i in ids]
+    return {r.purpose: r for r in rows if r is not None and r.purpose}
+
+
+def range_for(session: Session, vrf_id: int, prefix: Prefix) -> PlanPrefix:
+    """The pool range of this VRF that contains ``prefix`` (ranges never overlap)."""
+    key = network_key(prefix.version, prefix.network)
+    candidates = session.scalars(
+        select(PlanPrefix).where(
+            PlanPrefix.vrf_id == vrf_id, PlanPrefix.family == prefix.version,
+            PlanPrefix.pool_id.is_not(None), PlanPrefix.network <= key,
+        )
+    )
+    for row in candidates:
+        if range_prefix(row).contains(prefix):
+            return lock_ranges(session, [row.id])[0]
+    raise NotFoundError(f"{prefix} is not inside any pool range of this VRF")

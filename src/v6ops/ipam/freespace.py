@@ -1,0 +1,148 @@
+"""The free-space index of one range: a buddy system of maximal aligned free blocks.
+
+Every free address of a range lies in exactly one row of ``free_blocks``, and two
+free buddies are always merged, so the rows are the canonical decomposition of the
+free space. Then the lowest free aligned /L is the first /L of the lowest-addressed
+block whose length is <= L: one primary-key seek per length class, whatever the
+number of allocations. Splitting or merging touches at most one row per length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from v6ops.addr import Prefix
+from v6ops.store.types import network_from_key, network_key
+
+WIDTH = {4: 32, 6: 128}
+
+
+@cache
+def _lowest_blocks_sql(classes: int) -> str:
+    # One UNION ALL of per-length "ORDER BY network LIMIT k" seeks, so one round trip.
+    parts = [
+        f"SELECT * FROM (SELECT length, network FROM free_blocks WHERE prefix_id = :r AND length = :l{i} "
+        f"ORDER BY network LIMIT :k) AS c{i}"
+        for i in range(classes)
+    ]
+    return "SELECT length, network FROM (" + " UNION ALL ".join(parts) + ") AS u ORDER BY network LIMIT :k"
+
+
+_INSERT = text("INSERT INTO free_blocks (prefix_id, length, network) VALUES (:r, :l, :n)")
+_DELETE = text("DELETE FROM free_blocks WHERE prefix_id = :r AND length = :l AND network = :n")
+
+
+class FreeSpace:
+    """Operations on the free blocks of the range ``prefix_id`` (``range_prefix``) inside a transaction.
+
+    ``unit_delta`` accumulates the change in used customer blocks (of ``customer_length``)
+    so the caller can keep the range's utilization counter exact in the same transaction.
+    """
+
+    def __init__(self, session: Session, prefix_id: int, range_prefix: Prefix, customer_length: int) -> None:
+        self.session = session
+        self.prefix_id = prefix_id
+        self.range = range_prefix
+        self.width = WIDTH[range_prefix.version]
+        self.customer_length = customer_length
+        self.unit_delta = 0
+
+    def _units(self, length: int) -> int:
+        return 1 << (self.customer_length - length) if length <= self.customer_length else 0
+
+    def _key(self, network: int) -> bytes:
+        return network_key(self.range.version, network)
+
+    def _insert(self, blocks: Iterable[tuple[int, int]]) -> None:
+        pairs = list(blocks)
+        if pairs:
+            self.session.execute(_INSERT, [{"r": self.prefix_id, "l": ln, "n": self._key(net)} for ln, net in pairs])
+            self.unit_delta -= sum(self._units(ln) for ln, _ in pairs)
+
+    def _delete(self, length: int, network: int) -> None:
+        self.session.execute(_DELETE, {"r": self.prefix_id, "l": length, "n": self._key(network)})
+        self.unit_delta += self._units(length)
+
+    def seed(self, blocks: Iterable[Prefix]) -> None:
+        """Start a new range with these free blocks (already aligned and disjoint)."""
+        self._insert((b.length, b.network) for b in blocks)
+
+    def lowest_free(self, length: int, count: int = 1) -> list[tuple[int, int]]:
+        """(block length, block network) of the ``count`` lowest-addressed free blocks that can hold a /length."""
+        lengths = range(self.range.length, length + 1)
+        params: dict[str, object] = {"r": self.prefix_id, "k": count}
+        params.update({f"l{i}": ln for i, ln in enumerate(lengths)})
+        rows = self.session.execute(text(_lowest_blocks_sql(len(lengths))), params)
+        return [(int(ln), network_from_key(bytes(n))) for ln, n in rows]
+
+    def available(self, length: int, limit: int) -> list[Prefix]:
+        """The first ``limit`` free /length prefixes in address order (never bigger blocks, cf. NetBox 9395)."""
+        out: list[Prefix] = []
+        for block_length, network in self.lowest_free(length, limit):
+            step = 1 << (self.width - length)
+            for i in range(min(1 << (length - block_length), limit - len(out))):
+                out.append(Prefix(self.range.version, network + i * step, length))
+            if len(out) >= limit:
+                break
+        return out
+
+    def take_first(self, length: int) -> int | None:
+        """Allocate the lowest free /length (first fit); None when no block is big enough."""
+        found = self.lowest_free(length)
+        if not found:
+            return None
+        block_length, network = found[0]
+        self._delete(block_length, network)
+        # The upper halves split off on the way down to /length stay free.
+        self._insert((k, network + (1 << (self.width - k))) for k in range(block_length + 1, length + 1))
+        return network
+
+    def take_exact(self, prefix: Prefix) -> bool:
+        """Allocate exactly ``prefix``; False when any part of it is not free."""
+        candidates = {
+            k: prefix.network & ~((1 << (self.width - k)) - 1) for k in range(self.range.length, prefix.length + 1)
+        }
+        clauses = " OR ".join(f"(length = :l{k} AND network = :n{k})" for k in candidates)
+        params: dict[str, object] = {"r": self.prefix_id}
+        for k, net in candidates.items():
+            params[f"l{k}"] = k
+            params[f"n{k}"] = self._key(net)
+        row = self.session.execute(
+            text(f"SELECT length FROM free_blocks WHERE prefix_id = :r AND ({clauses})"), params
+        ).first()
+        if row is None:
+            return False
+        block_length = int(row[0])
+        self._delete(block_length, candidates[block_length])
+        # Keep the sibling of every ancestor between the found block and the prefix.
+        self._insert(
+            (k, candidates[k] ^ (1 << (self.width - k))) for k in range(block_length + 1, prefix.length + 1)
+        )
+        return True
+
+    def give_back(self, prefix: Prefix) -> None:
+        """Free ``prefix``, merging with free buddies up to the range boundary."""
+        length, network = prefix.length, prefix.network
+        while length > self.range.length:
+            buddy = network ^ (1 << (self.width - length))
+            gone = self.session.execute(
+                _DELETE, {"r": self.prefix_id, "l": length, "n": self._key(buddy)}
+            ).rowcount  # type: ignore[attr-defined]
+            if not gone:
+                break
+            self.unit_delta += self._units(length)
+            network &= buddy
+            length -= 1
+        self._insert([(length, network)])
+
+    def blocks(self) -> list[Prefix]:
+        """Every free block in address order (for views and tests; not used when allocating)."""
+        rows = self.session.execute(
+            text("SELECT length, network FROM free_blocks WHERE prefix_id = :r ORDER BY network"),
+            {"r": self.prefix_id},
+        )
+        return [Prefix(self.range.version, network_from_key(bytes(n)), int(ln)) for ln, n in rows]

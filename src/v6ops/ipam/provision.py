@@ -1,0 +1,91 @@
+"""Dual-stack provisioning: IPv4, IPv6 address and delegated prefix under one DNS name, in one transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from v6ops.addr import Prefix
+from v6ops.ipam.engine import RangeAllocator, pool_by_name, pool_ranges, range_prefix, record_event, utcnow
+from v6ops.ipam.errors import IpamError, NotFoundError, PoolExhaustedError
+from v6ops.store.models import Allocation, Device, Pool, Subscriber
+from v6ops.store.types import network_key
+
+KIND_BY_PURPOSE = {"ipv4": "address", "ipv6-address": "address", "ipv6-delegation": "delegated-prefix"}
+
+
+def allocate_dual_stack(
+    session: Session, pool_name: str, *, subscriber: Subscriber | None = None, device: Device | None = None,
+    dns_name: str | None = None,
+) -> dict[str, Any]:
+    """Allocate what the pool's family policy asks for, or raise and leave the database unchanged.
+
+    ``prefer-dual-stack`` falls back to IPv4 only when the IPv6 ranges are exhausted and
+    records a warning event; every other shortage raises PoolExhaustedError.
+    """
+    if (subscriber is None) == (device is None):
+        raise IpamError("allocate_dual_stack needs exactly one of a subscriber or a device")
+    pool = pool_by_name(session, pool_name)
+    ranges = pool_ranges(session, pool, lock=True)
+    subject = subscriber.name if subscriber else device.name if device else ""
+    dns_name = dns_name or (subscriber.dns_name if subscriber else device.dns_name if device else None)
+    owner: dict[str, object] = {"subscriber_id": subscriber.id if subscriber else None,
+                                "device_id": device.id if device else None, "dns_name": dns_name}
+    now = utcnow()
+    policy = pool.family_policy
+    got: dict[str, Allocation] = {}
+    warnings: list[str] = []
+    if policy != "ipv6-only":
+        got["ipv4"] = _allocate(session, pool, ranges, "ipv4", now, owner)
+    if policy != "ipv4-only":
+        v6 = [p for p in ("ipv6-delegation", "ipv6-address") if p in ranges]
+        if policy == "prefer-dual-stack":
+            savepoint = session.begin_nested()
+            try:
+                got.update({p: _allocate(session, pool, ranges, p, now, owner) for p in v6})
+                savepoint.commit()
+            except PoolExhaustedError as exc:
+                savepoint.rollback()
+                warnings.append(f"IPv6 unavailable, provisioned IPv4 only: {exc}")
+                record_event(session, "ipv6-fallback", "warning", f"{subject}: {warnings[-1]}", pool, subject)
+        else:
+            got.update({p: _allocate(session, pool, ranges, p, now, owner) for p in v6})
+    session.flush()
+    if device is not None:
+        if "ipv4" in got:
+            device.ipv4 = got["ipv4"].network
+        if "ipv6-address" in got:
+            device.ipv6 = got["ipv6-address"].network
+    return {
+        "pool": pool.name, "family_policy": policy, "subscriber": subscriber.name if subscriber else None,
+        "device": device.name if device else None, "dns_name": dns_name,
+        "ipv4": _text(got.get("ipv4")), "ipv6_address": _text(got.get("ipv6-address")),
+        "ipv6_prefix": _text(got.get("ipv6-delegation")),
+        "allocation_ids": sorted(a.id for a in got.values()), "warnings": warnings,
+    }
+
+
+def _allocate(session: Session, pool: Pool, ranges: dict[str, Any], purpose: str, now: Any,
+              owner: dict[str, object]) -> Allocation:
+    row = ranges.get(purpose)
+    if row is None:
+        raise IpamError(f"pool {pool.name!r} has no {purpose} range")
+    assert row.customer_length is not None
+    return RangeAllocator(session, row, pool).allocate(row.customer_length, KIND_BY_PURPOSE[purpose], now, **owner)
+
+
+def _text(allocation: Allocation | None) -> str | None:
+    if allocation is None:
+        return None
+    prefix = range_prefix(allocation)
+    return str(prefix.first) if prefix.length == prefix.width else str(prefix)
+
+
+def find_allocation(session: Session, vrf_id: int, prefix: Prefix) -> Allocation:
+    allocation = session.query(Allocation).filter_by(
+        vrf_id=vrf_id, family=prefix.version, network=network_key(prefix.version, prefix.network), length=prefix.length
+    ).one_or_none()
+    if allocation is None:
+        raise NotFoundError(f"no allocation {prefix} in this VRF")
+    return allocation

@@ -1,0 +1,207 @@
+"""IPAM operations as the CLI and the REST API call them: each one transaction, each returns plain objects."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from v6ops.addr import Prefix
+from v6ops.ipam import devices as device_ops
+from v6ops.ipam.engine import RangeAllocator, range_for, range_prefix, utcnow
+from v6ops.ipam.errors import IpamError, NotFoundError
+from v6ops.ipam.freespace import FreeSpace
+from v6ops.ipam.plan import Plan, apply_plan, diff_plan
+from v6ops.ipam.provision import allocate_dual_stack, find_allocation
+from v6ops.ipam.subscribers import SubscriberSpec, create_subscriber, subscriber_by_name
+from v6ops.ipam.utilization import adoption, prefix_utilizations
+from v6ops.ipam.views import allocation_view, device_view, subscriber_view
+from v6ops.store.db import Store
+from v6ops.store.models import Allocation, Device, Event, PlanPrefix, Pool, Subscriber, Vrf
+
+MAX_LIST = 1000
+
+
+@cache
+def open_store(url: str) -> Store:
+    """One migrated Store per database URL per process."""
+    store = Store(url)
+    store.migrate()
+    return store
+
+
+def _vrf(session: Session, name: str) -> Vrf:
+    vrf = session.scalar(select(Vrf).where(Vrf.name == name))
+    if vrf is None:
+        raise NotFoundError(f"unknown VRF {name!r}")
+    return vrf
+
+
+def _prefix_row(session: Session, name: str) -> PlanPrefix:
+    row = session.scalar(select(PlanPrefix).where(PlanPrefix.name == name))
+    if row is None:
+        raise NotFoundError(f"unknown prefix {name!r} (use the name from the plan, e.g. 'pool-name/ipv6-address')")
+    return row
+
+
+def _pool_names(session: Session) -> dict[int, str]:
+    return {p.id: p.name for p in session.scalars(select(Pool))}
+
+
+def plan_diff(store: Store, plan: Plan) -> list[dict[str, str]]:
+    with store.read() as session:
+        return [c.as_dict() for c in diff_plan(session, plan)]
+
+
+def plan_apply(store: Store, plan: Plan) -> list[dict[str, str]]:
+    with store.write() as session:
+        return [c.as_dict() for c in apply_plan(session, plan)]
+
+
+def list_prefixes(store: Store) -> list[dict[str, Any]]:
+    with store.read() as session:
+        return prefix_utilizations(session)
+
+
+def available_prefixes(store: Store, name: str, length: int | None, limit: int) -> list[str]:
+    """The first free prefixes of a range (default length: its customer size), lowest first."""
+    with store.read() as session:
+        row = _prefix_row(session, name)
+        if row.customer_length is None:
+            raise IpamError(f"prefix {name!r} is a container; ask one of its pool ranges")
+        prefix = range_prefix(row)
+        length = row.customer_length if length is None else length
+        if not prefix.length <= length <= prefix.width:
+            raise IpamError(f"prefix length /{length} does not fit {prefix} (must be /{prefix.length} to /{prefix.width})")
+        space = FreeSpace(session, row.id, prefix, row.customer_length)
+        return [str(p) for p in space.available(length, min(limit, MAX_LIST))]
+
+
+def available_ips(store: Store, name: str, limit: int) -> list[str]:
+    width = {4: 32, 6: 128}
+    with store.read() as session:
+        row = _prefix_row(session, name)
+        if row.customer_length is None:
+            raise IpamError(f"prefix {name!r} is a container; ask one of its pool ranges")
+        space = FreeSpace(session, row.id, range_prefix(row), row.customer_length)
+        return [str(p.first) for p in space.available(width[row.family], min(limit, MAX_LIST))]
+
+
+def provision(store: Store, pool: str, subscriber: str | None = None, device: str | None = None,
+              dns_name: str | None = None) -> dict[str, Any]:
+    with store.write() as session:
+        sub = subscriber_by_name(session, subscriber) if subscriber else None
+        dev = device_ops.device_by_name(session, device) if device else None
+        return allocate_dual_stack(session, pool, subscriber=sub, device=dev, dns_name=dns_name)
+
+
+def add_subscriber(store: Store, spec: SubscriberSpec) -> dict[str, Any]:
+    """Create the subscriber and, with ``spec.pool``, provision it in the same transaction."""
+    with store.write() as session:
+        subscriber = create_subscriber(session, spec)
+        if spec.pool:
+            allocate_dual_stack(session, spec.pool, subscriber=subscriber)
+        return _subscriber_view(session, subscriber)
+
+
+def _subscriber_view(session: Session, subscriber: Subscriber) -> dict[str, Any]:
+    allocations = list(session.scalars(select(Allocation).where(Allocation.subscriber_id == subscriber.id)))
+    return subscriber_view(subscriber, allocations)
+
+
+def get_subscriber(store: Store, name: str) -> dict[str, Any]:
+    with store.read() as session:
+        return _subscriber_view(session, subscriber_by_name(session, name))
+
+
+def list_subscribers(store: Store, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+    with store.read() as session:
+        subs = list(session.scalars(select(Subscriber).order_by(Subscriber.id).offset(offset).limit(min(limit, MAX_LIST))))
+        allocations: dict[int, list[Allocation]] = {}
+        if subs:
+            for a in session.scalars(select(Allocation).where(Allocation.subscriber_id.in_([s.id for s in subs]))):
+                allocations.setdefault(a.subscriber_id or 0, []).append(a)
+        return [subscriber_view(s, allocations.get(s.id, [])) for s in subs]
+
+
+def add_device(store: Store, raw: dict[str, Any], pool: str | None, vrf: str = "global") -> dict[str, Any]:
+    row = device_ops.check_device(raw)
+    with store.write() as session:
+        device = device_ops.register_device(session, row, _vrf(session, vrf).id)
+        if pool:
+            allocate_dual_stack(session, pool, device=device)
+        return device_view(device)
+
+
+def list_devices(store: Store, region: str | None, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+    with store.read() as session:
+        stmt = select(Device).order_by(Device.id).offset(offset).limit(min(limit, MAX_LIST))
+        if region:
+            stmt = stmt.where(Device.region == region)
+        return [device_view(d) for d in session.scalars(stmt)]
+
+
+def device_stats(store: Store) -> list[dict[str, Any]]:
+    with store.read() as session:
+        return device_ops.connectivity_stats(session)
+
+
+def reserve(store: Store, text: str, vrf: str, description: str) -> dict[str, Any]:
+    prefix = Prefix.parse(text)
+    with store.write() as session:
+        row = range_for(session, _vrf(session, vrf).id, prefix)
+        pool = session.get(Pool, row.pool_id)
+        assert pool is not None
+        allocation = RangeAllocator(session, row, pool).reserve(prefix, "reservation", utcnow())
+        allocation.description = description
+        session.flush()
+        return allocation_view(allocation, pool.name)
+
+
+def release(store: Store, text: str, vrf: str) -> dict[str, Any]:
+    prefix = Prefix.parse(text)
+    with store.write() as session:
+        vrf_id = _vrf(session, vrf).id
+        row = range_for(session, vrf_id, prefix)
+        allocation = find_allocation(session, vrf_id, prefix)
+        pool = session.get(Pool, row.pool_id)
+        assert pool is not None
+        view = allocation_view(allocation, pool.name)
+        RangeAllocator(session, row, pool).release(allocation, utcnow())
+        view["status"] = "quarantined" if pool.quarantine_seconds else "released"
+        view["reusable_at"] = allocation.reusable_at.isoformat() if allocation.reusable_at else None
+        return view
+
+
+def list_allocations(store: Store, pool: str | None, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+    with store.read() as session:
+        names = _pool_names(session)
+        range_pool = {r.id: r.pool_id for r in session.scalars(select(PlanPrefix).where(PlanPrefix.pool_id.is_not(None)))}
+        stmt = select(Allocation).order_by(Allocation.id).offset(offset).limit(min(limit, MAX_LIST))
+        if pool:
+            ids = [rid for rid, pid in range_pool.items() if names.get(pid or -1) == pool]
+            if not ids:
+                raise NotFoundError(f"unknown pool {pool!r}")
+            stmt = stmt.where(Allocation.prefix_id.in_(ids))
+        return [allocation_view(a, names.get(range_pool.get(a.prefix_id) or -1)) for a in session.scalars(stmt)]
+
+
+def import_devices(store: Store, path: Path, pool: str, progress: Any = None) -> dict[str, Any]:
+    return device_ops.import_devices(store, path, pool, progress).as_dict()
+
+
+def adoption_metrics(store: Store) -> dict[str, Any]:
+    with store.read() as session:
+        return adoption(session)
+
+
+def list_events(store: Store, limit: int) -> list[dict[str, Any]]:
+    with store.read() as session:
+        names = _pool_names(session)
+        events = session.scalars(select(Event).order_by(Event.id.desc()).limit(min(limit, MAX_LIST)))
+        return [{"id": e.id, "at": e.at.isoformat(), "kind": e.kind, "severity": e.severity,
+                 "pool": names.get(e.pool_id or -1), "subject": e.subject, "message": e.message, "data": e.data}
+                for e in events]

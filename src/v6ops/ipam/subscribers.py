@@ -1,0 +1,82 @@
+"""Subscribers: who gets a dual-stack service, on which tier, with which per-family rate limits."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from v6ops.ipam.dnsname import check_dns_name
+from v6ops.ipam.engine import utcnow
+from v6ops.ipam.errors import ConflictError, NotFoundError
+from v6ops.store.models import Subscriber
+
+_RATE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:bps|bit/s)?$")
+_SI = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+
+
+def parse_rate(value: int | str) -> int:
+    """Bits per second from ``100M``, ``1.5G``, ``500k`` (SI, as the seed writes them) or an integer."""
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"rate {value} must not be negative")
+        return value
+    match = _RATE.match(value.strip())
+    if not match:
+        raise ValueError(f"rate {value!r} is not a number with an optional k/M/G/T suffix, e.g. '100M'")
+    return int(float(match.group(1)) * _SI[match.group(2).lower()])
+
+
+class DirectionRates(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    download: int | None = None
+    upload: int | None = None
+
+    _rates = field_validator("download", "upload", mode="before")(
+        lambda v: None if v is None else parse_rate(v)
+    )
+
+
+class RateLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ipv4: DirectionRates = Field(default_factory=DirectionRates)
+    ipv6: DirectionRates = Field(default_factory=DirectionRates)
+
+
+class SubscriberSpec(BaseModel):
+    """A new subscriber; with ``pool`` it is provisioned in the same transaction."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=128)
+    tenant: str = Field("default", min_length=1, max_length=64)
+    service_tier: str = Field("residential", min_length=1, max_length=32)
+    status: Literal["active", "suspended", "terminated"] = "active"
+    dns_name: str | None = None
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    pool: str | None = None
+
+    _dns = field_validator("dns_name")(lambda v: None if v is None else check_dns_name(v))
+
+
+def create_subscriber(session: Session, spec: SubscriberSpec) -> Subscriber:
+    if session.scalar(select(Subscriber.id).where(Subscriber.name == spec.name)) is not None:
+        raise ConflictError(f"subscriber {spec.name!r} already exists")
+    r = spec.rate_limits
+    subscriber = Subscriber(
+        name=spec.name, tenant=spec.tenant, service_tier=spec.service_tier, status=spec.status,
+        dns_name=spec.dns_name, ipv4_download_bps=r.ipv4.download, ipv4_upload_bps=r.ipv4.upload,
+        ipv6_download_bps=r.ipv6.download, ipv6_upload_bps=r.ipv6.upload, created_at=utcnow(),
+    )
+    session.add(subscriber)
+    session.flush()
+    return subscriber
+
+
+def subscriber_by_name(session: Session, name: str) -> Subscriber:
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.name == name))
+    if subscriber is None:
+        raise NotFoundError(f"unknown subscriber {name!r}")
+    return subscriber

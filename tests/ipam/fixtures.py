@@ -1,0 +1,71 @@
+"""Databases for IPAM tests: a fresh SQLite file per test, a fresh PostgreSQL schema per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.resources import POSTGRES_URL, check_resource
+from v6ops.ipam import service
+from v6ops.ipam.plan import load_plan
+from v6ops.store.db import Store
+
+PLAN = Path(__file__).resolve().parents[2] / "docs" / "ipam-plan.yaml"
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ipam.db'}"
+
+
+@pytest.fixture(scope="session")
+def postgres_schemas() -> Iterator[list[str]]:
+    """Schemas made by this test session; all dropped at the end."""
+    made: list[str] = []
+    yield made
+    if made and check_resource("postgres") is None:
+        engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as conn:
+            for schema in made:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def new_postgres_url(made: list[str]) -> str:
+    schema = f"v6ops_ipam_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        # The extension lives in public so dropping a test schema never drops it for anyone else.
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public"))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    made.append(schema)
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{sep}options={quote(f'-csearch_path={schema},public')}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.requires("postgres"))])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_schemas: list[str]) -> str:
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path)
+    return new_postgres_url(postgres_schemas)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    store = service.open_store(db_url)
+    yield store
+    service.open_store.cache_clear()
+    store.close()
+
+
+@pytest.fixture
+def planned(store: Store) -> Store:
+    """A store with the example plan (docs/ipam-plan.yaml) applied."""
+    service.plan_apply(store, load_plan(PLAN))
+    return store
