@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import json
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
@@ -150,3 +152,19 @@ def prometheus(report: dict[str, Any]) -> str:
             if r[kind] is not None:
                 rates.labels(r["traffic_class"], kind.replace("_rate", "").replace("rate_", "")).set(r[kind])
     return generate_latest(registry).decode()
+
+
+def write_outputs(report: dict[str, Any], out: Path) -> dict[str, str]:
+    """report.json, report.md, report.html and metrics.prom in ``out``; returns what was written."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "json": ("report.json", json.dumps(report, indent=1, default=str)),
+        "markdown": ("report.md", markdown(report)),
+        "html": ("report.html", html_page(report)),
+        "prometheus": ("metrics.prom", prometheus(report)),
+    }
+    written = {}
+    for kind, (name, text) in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+        written[kind] = str(out / name)
+    return written

@@ -54,7 +54,11 @@ def parse_format(text: str, rejections: Rejections | None = None) -> list[str]:
 
     Unknown names are carried as text columns (AWS adds fields over time) and noted in the report.
     """
-    names = [token.removeprefix("${").removesuffix("}").replace("_", "-") for token in text.split()]
+    names = []
+    for token in text.split():
+        if token.startswith("${") != token.endswith("}"):
+            raise FlowInputError(f"flow log format: {token!r} is not a field name (expected e.g. ${{srcaddr}})")
+        names.append(token.removeprefix("${").removesuffix("}").replace("_", "-"))
     if not names:
         raise FlowInputError("empty flow log format")
     for name in names:

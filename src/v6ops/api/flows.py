@@ -1,0 +1,74 @@
+"""``/api/v1/flows``: the same JSON report as ``v6ops flows report --json``, for posted paths or an upload."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+router = APIRouter(prefix="/flows", tags=["flows"])
+
+MAX_UPLOAD_BYTES = 512 << 20
+
+
+class ReportRequest(BaseModel):
+    paths: list[str] = Field(min_length=1, description="Files, directories or globs under the data directory, "
+                             "or s3://bucket/prefix URLs")
+    format: str | None = Field(default=None, description="VPC custom format for files without a header line")
+    top: int = Field(default=10, ge=1, le=1000)
+    bin_seconds: int | None = Field(default=None, ge=1)
+
+
+def _report(paths: list[str], body: ReportRequest | None = None) -> dict[str, Any]:
+    from v6ops.flows.analyses import Options
+    from v6ops.flows.pipeline import build_report
+    from v6ops.flows.problems import FlowInputError
+
+    options = Options(top=body.top, bin_seconds=body.bin_seconds) if body else Options()
+    try:
+        report = build_report(paths, options, vpc_format=body.format if body else None)
+    except FlowInputError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+    if report["inputs"]["records_read"] == 0 and report["inputs"]["file_errors"]:
+        raise HTTPException(status_code=422, detail=[e["error"] for e in report["inputs"]["file_errors"]])
+    return report
+
+
+def _inside(data_dir: Path, text: str) -> str:
+    """Local paths must stay under the data directory: the API never reads arbitrary server files."""
+    if text.startswith("s3://"):
+        return text
+    root = data_dir.resolve()
+    path = (root / text).resolve() if not Path(text).is_absolute() else Path(text).resolve()
+    base = Path(str(path).split("*", 1)[0].split("?", 1)[0])
+    if not (base == root or root in base.parents):
+        raise HTTPException(status_code=403, detail=f"{text}: outside the data directory {root}")
+    return str(path)
+
+
+@router.post("/report")
+def report_for_paths(body: ReportRequest, request: Request) -> dict[str, Any]:
+    """Report over files already on the server (under the data directory) or in S3."""
+    data_dir = request.app.state.settings.data_dir
+    return _report([_inside(data_dir, p) for p in body.paths], body)
+
+
+@router.post("/report/upload")
+async def report_for_upload(
+    request: Request, name: str = Query("upload.log", description="Name for the uploaded file in the report"),
+) -> dict[str, Any]:
+    """Report over one uploaded log or capture sent as the raw request body (gzip allowed)."""
+    if "/" in name or name.startswith("."):
+        raise HTTPException(status_code=400, detail=f"{name!r}: a plain file name is needed")
+    data = await request.body()
+    if not data:
+        raise HTTPException(status_code=400, detail="empty upload: send the log as the request body")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise HTTPException(status_code=413, detail=f"upload larger than {MAX_UPLOAD_BYTES} bytes")
+    with tempfile.TemporaryDirectory(prefix="v6ops-flows-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        return _report([str(path)])
