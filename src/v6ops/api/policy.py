@@ -1,0 +1,59 @@
+"""``/api/v1/policy``: the same reports as ``v6ops policy validate --json`` and ``compliance --format json``.
+
+A document comes as a JSON object or as JSON/YAML text. ``${VAR}`` references are
+kept literally: the server never reads its own environment on behalf of a caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from v6ops.policy import compliance as compliance_engine
+from v6ops.policy.load import LoadResult, load_data, load_text
+from v6ops.policy.schema import ComplianceFramework
+from v6ops.policy.validate import ValidationReport, report_for
+
+router = APIRouter(prefix="/policy", tags=["policy"])
+
+
+class PolicyRequest(BaseModel):
+    document: dict[str, Any] | str = Field(description="The policy: a JSON object, or JSON/YAML text.")
+    format: Literal["json", "yaml"] | None = Field(default=None, description="Format of text; guessed when absent.")
+    name: str = Field(default="request", description="Names the source; its stem names a single target.")
+
+    def load(self) -> LoadResult:
+        if isinstance(self.document, str):
+            return load_text(self.document, self.name, fmt=self.format, expand=False)
+        return load_data(self.document, self.name, expand=False)
+
+
+class ComplianceRequest(PolicyRequest):
+    frameworks: list[str] = Field(default_factory=list, description="Default: each target's configured ones, else all.")
+
+
+@router.post("/validate", response_model=ValidationReport,
+             responses={422: {"model": ValidationReport, "description": "The policy has errors."}},
+             summary="Validate a policy (same object as `v6ops policy validate --json`)")
+def validate_policy(request: PolicyRequest) -> Any:
+    report = report_for(request.load())
+    if not report.valid:
+        return JSONResponse(status_code=422, content=report.model_dump(mode="json"))
+    return report
+
+
+@router.post("/compliance", response_model=compliance_engine.ComplianceReport,
+             responses={422: {"model": compliance_engine.ComplianceReport, "description": "Unloadable policy."}},
+             summary="Compliance report (same object as `v6ops policy compliance --format json`)")
+def check_compliance(request: ComplianceRequest) -> Any:
+    try:
+        frameworks = [ComplianceFramework.coerce(name) for name in request.frameworks]
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=f"frameworks: {exc}") from exc
+    report = compliance_engine.report_for(request.load(), frameworks)
+    if not report.loaded:
+        return JSONResponse(status_code=422, content=report.model_dump(mode="json"))
+    return report

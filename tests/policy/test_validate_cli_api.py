@@ -1,0 +1,102 @@
+"""`v6ops policy validate` and POST /api/v1/policy/validate return the same report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from v6ops.api.app import create_app
+from v6ops.cli.main import app as main_app
+from v6ops.cli.policy import app
+from v6ops.settings import Settings
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
+runner = CliRunner()
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> TestClient:
+    return TestClient(create_app(Settings(data_dir=tmp_path)))
+
+
+def test_valid_file_exits_zero_with_a_table() -> None:
+    result = runner.invoke(app, ["validate", str(EXAMPLES / "webserver-high-security.json")])
+    assert result.exit_code == 0, result.output
+    assert "valid (vm-request; targets: webserver-high-security)" in " ".join(result.stdout.split())
+
+
+def test_invalid_file_exits_one_and_lists_every_problem_as_json() -> None:
+    result = runner.invoke(app, ["validate", "--json", str(EXAMPLES / "invalid" / "multi-tier-backend.json")])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["valid"] is False and report["errors"] == 5
+    assert {p["path"] for p in report["problems"]} >= {
+        "config.ipv6_config.addresses[0]",
+        "config.ipv6_config.security.source_validation.allowed_egress_prefixes[1]",
+    }
+
+
+def test_missing_file_exits_non_zero_naming_it(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(tmp_path / "absent.yaml")])
+    assert result.exit_code == 1
+    assert "absent.yaml" in result.stdout
+
+
+def test_policy_group_is_registered_in_the_main_cli() -> None:
+    result = runner.invoke(main_app, ["policy", "validate", "--json", str(EXAMPLES / "scalability-test-vm.json")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["targets"] == ["scalability-test-vm"]
+
+
+def test_secret_from_env_is_not_printed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("V6OPS_TEST_SECRET", "hunter2-very-secret")
+    path = tmp_path / "p.yaml"
+    path.write_text("monitoring:\n  siem_config:\n    enabled: true\n    endpoint: 'ftp://${V6OPS_TEST_SECRET}'\n"
+                    "    auth_token: ${V6OPS_TEST_SECRET}\n")
+    for args in (["validate", str(path)], ["validate", "--json", str(path)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1
+        assert "hunter2-very-secret" not in result.output
+        assert "bad-url" in result.output
+
+
+def test_api_returns_the_cli_object(client: TestClient) -> None:
+    path = EXAMPLES / "ipv6-multi-tenant.yaml"
+    cli = json.loads(runner.invoke(app, ["validate", "--json", str(path)]).stdout)
+    response = client.post("/api/v1/policy/validate", json={"document": path.read_text(), "name": str(path)})
+    assert response.status_code == 200
+    assert response.json() == cli
+
+
+def test_api_accepts_a_json_object_and_answers_422_with_the_report(client: TestClient) -> None:
+    body = {"document": {"isolation": {"customer_vlan": 4095}}, "name": "vm-7"}
+    response = client.post("/api/v1/policy/validate", json=body)
+    assert response.status_code == 422
+    report = response.json()
+    assert report["targets"] == ["vm-7"]
+    assert [(p["code"], p["path"]) for p in report["problems"] if p["severity"] == "error"] == [
+        ("vlan-out-of-range", "isolation.customer_vlan")]
+
+
+def test_api_never_expands_server_environment(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("V6OPS_TEST_SECRET", "server-side-secret")
+    body = {"document": {"isolation": {"network_namespace": "${V6OPS_TEST_SECRET}/x"}}}
+    response = client.post("/api/v1/policy/validate", json=body)
+    assert response.status_code == 422
+    assert "server-side-secret" not in response.text
+    assert "${V6OPS_TEST_SECRET}/x" in response.text
+
+
+def test_api_reports_yaml_syntax_errors(client: TestClient) -> None:
+    response = client.post("/api/v1/policy/validate", json={"document": "a: [", "format": "yaml"})
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["code"] == "syntax"
+
+
+def test_api_rejects_a_malformed_request(client: TestClient) -> None:
+    assert client.post("/api/v1/policy/validate", json={"doc": {}}).status_code == 422
+    assert client.post("/api/v1/policy/validate", json={"document": 5}).status_code == 422
