@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from v6ops.cli import policy_engine
 from v6ops.cli.output import JsonOption, console, err_console, fail, print_json, print_table
 from v6ops.policy import compliance as compliance_engine
 from v6ops.policy.load import load_file
@@ -21,6 +22,7 @@ from v6ops.policy.schema import ComplianceFramework, PolicyDocument, SecurityPro
 from v6ops.policy.validate import ValidationReport, report_for
 
 app = typer.Typer(help="IPv6 security policy: validate, compliance.", no_args_is_help=True)
+policy_engine.register(app)
 
 PolicyFile = typer.Argument(..., metavar="FILE", help="Policy file, JSON or YAML.")
 

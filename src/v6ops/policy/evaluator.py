@@ -1,0 +1,504 @@
+"""Per-packet verdicts from the normalized policy, in the order the compiled nftables ruleset decides them.
+
+The evaluator models the kernel pipeline the compiler targets, stage by stage:
+
+1. ``pre_defrag`` (nft prerouting, priority -450): every frame as received, fragments included.
+2. reassembly (nf_defrag_ipv6 / nf_defrag_ipv4, priority -400): fragments are held
+   (verdict ``reassemble``) until the datagram is complete; the completing fragment
+   carries the datagram's verdict.
+3. ``filter`` (nft input, priority -10): source validation, extension headers, ICMPv6,
+   RA guard, rate limits, connections, services.
+4. the guard (NFQUEUE): RA validity and options, header-chain order and length, for
+   packets the filter marked.
+
+Rate limits copy the kernel's nft_limit token bucket (nanosecond tokens, bucket of
+``burst`` packets, or ``rate + burst`` bytes for byte limits), so verdicts agree
+packet by packet with the kernel when fed the capture's timestamps.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from v6ops.addr import Prefix, collapse
+from v6ops.policy import rules
+from v6ops.policy.normalized import (
+    BOGON_SOURCES_V4,
+    BOGON_SOURCES_V6,
+    FRAGMENT,
+    NFT_EXTHDR_NAMES,
+    PERMITTED_ROUTING_TYPES,
+    PRIVATE_SOURCES_V4,
+    PRIVATE_SOURCES_V6,
+    FragmentHandling,
+    InterTenant,
+    NormalizedPolicy,
+    ReversePath,
+)
+from v6ops.policy.packet import ND_FIXED, Packet, parse_ip
+from v6ops.policy.pcap import Frame
+
+NS = 1_000_000_000
+REASSEMBLY_TIMEOUT_NS = 60 * NS  # net.ipv6.ip6frag_time default
+_ND_TYPES = frozenset({133, 134, 135, 136, 137})
+_ICMP_ERRORS = frozenset({1, 2, 3, 4})
+_MOBILE = frozenset({144, 145, 146, 147})
+_MLD = frozenset({130, 131, 132, 143})
+_LINK_SCOPE_255 = frozenset({141, 142, 148, 149, 151, 152, 153})
+_DEPRECATED_ICMP = frozenset({138, 139, 140, 100, 101, 200, 201, 127, 255})
+_UNSPECIFIED = bytes(16)
+_VISIBLE_EXTHDRS = frozenset(NFT_EXTHDR_NAMES)
+
+
+class AddressSet:
+    """Membership in a set of prefixes via sorted, merged intervals (what an nft interval set does)."""
+
+    def __init__(self, prefixes: tuple[Prefix, ...] | list[Prefix], version: int) -> None:
+        spans = sorted((p.network, p.broadcast) for p in collapse([p for p in prefixes if p.version == version]))
+        self.starts = [s for s, _ in spans]
+        self.ends = [e for _, e in spans]
+        self.cache: dict[bytes, bool] = {}
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __contains__(self, packed: bytes) -> bool:
+        hit = self.cache.get(packed)
+        if hit is None:
+            value = int.from_bytes(packed, "big")
+            i = bisect.bisect_right(self.starts, value) - 1
+            hit = i >= 0 and value <= self.ends[i]
+            if len(self.cache) < 65536:
+                self.cache[packed] = hit
+        return hit
+
+
+class NftLimit:
+    """The kernel's nft_limit token bucket (net/netfilter/nft_limit.c), in nanosecond tokens."""
+
+    def __init__(self, rate: int, unit_s: int, burst: int, in_bytes: bool) -> None:
+        self.rate = rate
+        self.nsecs = unit_s * NS
+        self.in_bytes = in_bytes
+        if in_bytes:
+            self.tokens_max = self.nsecs * (rate + burst) // rate
+        else:
+            self.tokens_max = (self.nsecs // rate) * (burst or 5)
+        self.tokens = self.tokens_max
+        self.last: int | None = None
+        self.cost = self.nsecs // rate
+
+    def over(self, now_ns: int, length: int) -> bool:
+        """True when the packet exceeds the rate (``limit rate over`` matches)."""
+        if self.last is None:
+            self.last = now_ns
+        tokens = self.tokens + now_ns - self.last
+        if tokens > self.tokens_max:
+            tokens = self.tokens_max
+        self.last = now_ns
+        cost = self.nsecs * length // self.rate if self.in_bytes else self.cost
+        if tokens - cost >= 0:
+            self.tokens = tokens - cost
+            return False
+        self.tokens = tokens
+        return True
+
+
+@dataclass
+class Verdict:
+    index: int
+    timestamp_ns: int
+    verdict: str  # accept | drop | reassemble
+    rule: str
+    reason: str
+    length: int
+    src: str = ""
+    dst: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "timestamp_ns": self.timestamp_ns, "verdict": self.verdict, "rule": self.rule,
+                "reason": self.reason, "length": self.length, "src": self.src, "dst": self.dst}
+
+
+@dataclass
+class Event:
+    """A security event in the seed's ``SecurityEvent`` shape (types and severities as plain strings)."""
+
+    timestamp_ns: int
+    vm_id: str
+    event_type: str
+    severity: str
+    description: str
+    source_ip: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"timestamp_ns": self.timestamp_ns, "vm_id": self.vm_id, "event_type": self.event_type,
+                "severity": self.severity, "description": self.description, "source_ip": self.source_ip,
+                "details": self.details}
+
+
+class _Fragments:
+    """One datagram being reassembled."""
+
+    __slots__ = ("first", "first_ns", "parts", "total")
+
+    def __init__(self, now: int) -> None:
+        self.first: Packet | None = None
+        self.first_ns = now
+        self.parts: list[tuple[int, int, bytes]] = []  # (offset, end, payload)
+        self.total = -1
+
+
+class Evaluator:
+    """Stateful: token buckets, connections and reassembly queues persist across packets."""
+
+    def __init__(self, policy: NormalizedPolicy, keep_events: bool = True) -> None:
+        self.policy = policy
+        src = policy.source
+        ingress = src.ingress_prefixes
+        self.ingress6 = AddressSet(ingress, 6)
+        self.ingress4 = AddressSet(ingress, 4)
+        self.bogon6 = AddressSet(BOGON_SOURCES_V6, 6)
+        self.bogon4 = AddressSet(BOGON_SOURCES_V4, 4)
+        self.private6 = AddressSet(PRIVATE_SOURCES_V6, 6)
+        self.private4 = AddressSet(PRIVATE_SOURCES_V4, 4)
+        self.routed6 = AddressSet(src.routed_prefixes, 6)
+        self.routed4 = AddressSet(src.routed_prefixes, 4)
+        self.others6 = AddressSet(policy.isolation.other_tenant_prefixes, 6)
+        self.others4 = AddressSet(policy.isolation.other_tenant_prefixes, 4)
+        self.routers = frozenset(a.packed for a in policy.ra.allowed_routers)
+        self.spoof_check = src.strict_ingress and bool(len(self.ingress6))
+        ra = policy.ra
+        self.ra_limit = NftLimit(ra.max_per_minute, 60, ra.burst, False) if ra.max_per_minute else None
+        rates = policy.rates
+        self.pps = NftLimit(rates.pps, 1, rates.pps_burst, False) if rates.pps else None
+        self.bps = NftLimit(rates.bytes_per_second, 1, rates.bytes_burst, True) if rates.bytes_per_second else None
+        echo = policy.icmpv6.echo_per_second
+        self.echo_limit = NftLimit(echo, 1, echo, False) if echo else None
+        self.tcp_ports: frozenset[int] | None = None
+        self.udp_ports: frozenset[int] | None = None
+        if policy.services is not None:
+            self.tcp_ports = frozenset(p for s in policy.services if s.protocol == 6 for p in s.ports)
+            self.udp_ports = frozenset(p for s in policy.services if s.protocol == 17 for p in s.ports)
+        ext = policy.exthdr
+        self.blocked_visible = frozenset(h for h in _VISIBLE_EXTHDRS if h != FRAGMENT and ext.blocks(h))
+        self.rt_allowed = not ext.blocks(43)
+        self.connections: set[tuple[Any, ...]] = set()
+        self.queues: dict[tuple[Any, ...], _Fragments] = {}
+        self.counters: Counter[str] = Counter()
+        self.keep_events = keep_events
+        self.events: list[Event] = []
+
+    # ------------------------------------------------------------------ entry points
+
+    def evaluate(self, data: bytes, now_ns: int, index: int = 0) -> Verdict:
+        """One captured IP packet (link layer already removed)."""
+        p = parse_ip(data)
+        verdict, rule = self._decide(p, now_ns)
+        self.counters[rule] += 1
+        v = Verdict(index, now_ns, verdict, rule, rules.RULES[rule].summary if rule in rules.RULES else rule, len(data))
+        if p.src:
+            v.src = _text(p.src)
+            v.dst = _text(p.dst)
+        if verdict == "drop" and self.keep_events:
+            meta = rules.RULES[rule]
+            self.events.append(Event(now_ns, self.policy.name, meta.event.value, meta.severity.value,
+                                     f"{meta.summary} ({meta.source})", v.src,
+                                     {"rule": rule, "rfc": meta.source, "packet_index": index, "dst": v.dst}))
+        return v
+
+    def malformed(self, now_ns: int, index: int, length: int, reason: str) -> Verdict:
+        """A frame the capture reader could not even hand over as an IP packet."""
+        self.counters["malformed"] += 1
+        return Verdict(index, now_ns, "drop", "malformed", reason, length)
+
+    def guard_check(self, p: Packet) -> str | None:
+        """The checks nftables cannot express; the guard runs them on queued packets. None = pass."""
+        if p.version == 6 and p.icmp_type == 134 and p.upper == 58 and self.policy.ra.needs_guard:
+            icmp_len = len(p.data) - p.upper_off
+            if icmp_len < ND_FIXED[134] or p.nd_bad:
+                return "rfc4861-6.1.2-length"
+            blocked = self.policy.ra.blocked_options
+            if blocked and any(o in blocked for o in p.nd_options):
+                return "rfc6105-blocked-option"
+        if p.chain:
+            if p.order_bad:
+                return "rfc8200-4.1-order"
+            limit = self.policy.exthdr.max_chain_length
+            if limit and len(p.chain) > limit:
+                return "exthdr-chain-too-long"
+        return None
+
+    # ------------------------------------------------------------------ pipeline
+
+    def _decide(self, p: Packet, now: int) -> tuple[str, str]:
+        if p.error is not None:
+            return "drop", "malformed"
+        if p.version == 6:
+            rule = self._pre_defrag(p)
+            if rule is not None:
+                return "drop", rule
+        if p.frag_offset >= 0 and not p.atomic:
+            whole, rule = self._reassemble(p, now)
+            if whole is None:
+                return ("drop", rule) if rule else ("reassemble", "reassembly")
+            p = whole
+        rule, guard = self._filter(p, now)
+        if rule not in rules.ACCEPTING:
+            return "drop", rule
+        if guard:
+            failed = self.guard_check(p)
+            if failed is not None:
+                return "drop", failed
+            rule = "guard-accept"
+        self._confirm(p)
+        return "accept", rule
+
+    def _pre_defrag(self, p: Packet) -> str | None:
+        """Chain ``pre_defrag``: fragment rules must run before nf_defrag_ipv6 (priority -400) hides them."""
+        if p.frag_offset < 0:
+            return None
+        if p.frag_m and p.plen & 7:
+            return "rfc8200-4.5-fragment-length"
+        if p.frag_offset == 0 and p.upper == 58 and p.icmp_type in _ND_TYPES:
+            return "rfc6980-nd-fragment"
+        if p.atomic:
+            return None
+        handling = self.policy.exthdr.fragments
+        if handling is FragmentHandling.BLOCK:
+            return "fragment-policy-block"
+        if handling is FragmentHandling.REASSEMBLE and p.frag_offset == 0 and not p.chain_complete:
+            return "rfc7112-incomplete-chain"
+        return None
+
+    def _reassemble(self, p: Packet, now: int) -> tuple[Packet | None, str | None]:
+        key = (p.version, p.src, p.dst, p.frag_id, p.upper if p.version == 4 else 0)
+        q = self.queues.get(key)
+        if q is not None and now - q.first_ns > REASSEMBLY_TIMEOUT_NS:
+            q = None
+        if q is None:
+            q = self.queues[key] = _Fragments(now)
+        start = p.frag_pos + (8 if p.version == 6 else 0)
+        payload = p.data[start:(40 + p.plen) if p.version == 6 else len(p.data)]
+        begin, end = p.frag_offset, p.frag_offset + len(payload)
+        for o_begin, o_end, _ in q.parts:
+            if begin < o_end and o_begin < end:
+                del self.queues[key]  # RFC 5722: discard the whole datagram
+                return None, "rfc5722-overlap"
+        q.parts.append((begin, end, payload))
+        if begin == 0:
+            q.first = p
+        if not p.frag_m:
+            q.total = end
+        if q.first is None or q.total < 0:
+            return None, None
+        q.parts.sort()
+        cursor = 0
+        for o_begin, o_end, _ in q.parts:
+            if o_begin != cursor:
+                return None, None
+            cursor = o_end
+        if cursor != q.total:
+            return None, None
+        del self.queues[key]
+        return _rebuild(q.first, b"".join(part for _, _, part in q.parts)), None
+
+    def _filter(self, p: Packet, now: int) -> tuple[str, bool]:
+        """Chain ``filter`` (input): returns (rule, guard mark)."""
+        policy = self.policy
+        guard = False
+        if p.version == 6:
+            chain = p.chain
+            if chain:
+                if p.rt_type == 0:
+                    return "rfc5095-rh0", False
+                if self.rt_allowed and p.rt_type >= 0 and p.rt_type not in PERMITTED_ROUTING_TYPES:
+                    return "rfc9288-3.4-routing-type", False
+                blocked = self.blocked_visible
+                if blocked and any(h in blocked for h in chain):
+                    return "exthdr-not-allowed", False
+                if any(h in _VISIBLE_EXTHDRS for h in chain):
+                    guard = True
+            rule = self._source6(p)
+            if rule is not None:
+                return rule, False
+            if policy.isolation.inter_tenant is InterTenant.BLOCK_ALL and len(self.others6) and p.src in self.others6:
+                return "isolation-inter-tenant", False
+            if p.upper == 58:
+                rule, ra_guard = self._icmpv6(p, now)
+                if rule is not None:
+                    return rule, guard or ra_guard
+        else:
+            rule = self._source4(p)
+            if rule is not None:
+                return rule, False
+            if policy.isolation.inter_tenant is InterTenant.BLOCK_ALL and len(self.others4) and p.src in self.others4:
+                return "isolation-inter-tenant", False
+        if self.pps is not None and self.pps.over(now, 1):
+            return "rate-pps", False
+        if self.bps is not None and self.bps.over(now, len(p.data)):
+            return "rate-bandwidth", False
+        limit = policy.rates.connections
+        if limit:
+            conn = _connection(p)
+            if conn is not None and conn not in self.connections and len(self.connections) + 1 > limit:
+                return "rate-connections", False
+        if self.tcp_ports is not None and (p.upper == 6 or p.upper == 17):
+            ports = self.tcp_ports if p.upper == 6 else self.udp_ports
+            if ports is None or p.dport not in ports:
+                return "service-port-blocked", False
+        return "policy-accept", guard
+
+    def _source6(self, p: Packet) -> str | None:
+        """Chain ``source6`` (BCP 38 / BCP 84); link-local sources are valid on-link and exempt."""
+        src = p.src
+        if src[0] == 0xFE and src[1] & 0xC0 == 0x80:
+            return None
+        if src == _UNSPECIFIED and p.upper == 58 and p.icmp_type in (135, 143):
+            return None  # DAD (RFC 4862 5.4) and MLDv2 reports (RFC 3810 5.2.13) come from ::
+        sv = self.policy.source
+        allowed = src in self.ingress6
+        if sv.block_bogons and not allowed and src in self.bogon6:
+            return "bcp84-bogon-source"
+        if sv.block_private and not allowed and src in self.private6:
+            return "bcp38-private-source"
+        if self.spoof_check and not allowed:
+            return "bcp38-spoofed-source"
+        if sv.reverse_path is not ReversePath.OFF and src not in self.routed6:
+            return "bcp84-reverse-path"
+        return None
+
+    def _source4(self, p: Packet) -> str | None:
+        sv = self.policy.source
+        src = p.src
+        allowed = src in self.ingress4
+        if sv.block_bogons and not allowed and src in self.bogon4:
+            return "bcp84-bogon-source"
+        if sv.block_private and not allowed and src in self.private4:
+            return "bcp38-private-source"
+        if sv.strict_ingress and len(self.ingress4) and not allowed:
+            return "bcp38-spoofed-source"
+        if sv.reverse_path is not ReversePath.OFF and src not in self.routed4:
+            return "bcp84-reverse-path"
+        return None
+
+    def _icmpv6(self, p: Packet, now: int) -> tuple[str | None, bool]:
+        """Chain ``icmpv6`` (RFC 4890 4.3, RFC 4861): None means "continue with rate limits"."""
+        t = p.icmp_type
+        if t in _ICMP_ERRORS:
+            return "rfc4890-4.3.1", False
+        if t == 128 or t == 129:
+            if t == 128 and self.echo_limit is not None and self.echo_limit.over(now, 1):
+                return "icmpv6-echo-rate", False
+            return None, False
+        if t == 134:
+            return self._ra_guard(p, now)
+        if t in _ND_TYPES:
+            if p.hlim != 255 or (t == 137 and not _link_local(p.src)):
+                return "rfc4890-4.3.3-hop-limit", False
+            return "rfc4890-4.3.3-nd", False
+        if t in _MLD:
+            if p.hlim != 1 or not (_link_local(p.src) or p.src == _UNSPECIFIED):
+                return "rfc4890-4.3.3-hop-limit", False
+            return "rfc4890-4.3.3-mld", False
+        if t in _LINK_SCOPE_255:
+            return ("rfc4890-4.3.3-nd", False) if p.hlim == 255 else ("rfc4890-4.3.3-hop-limit", False)
+        if t in _MOBILE:
+            return "rfc4890-4.3.2", False
+        if t in _DEPRECATED_ICMP:
+            return "rfc4890-4.3.5", False
+        if self.policy.icmpv6.strict:
+            return "rfc4890-4.3.4-unallocated", False
+        return None, False
+
+    def _ra_guard(self, p: Packet, now: int) -> tuple[str, bool]:
+        """Chain ``ra_guard``: RFC 6105 RA-Guard with the RFC 4861 6.1.2 checks nft can express."""
+        ra = self.policy.ra
+        if not ra.enabled:
+            return "rfc4890-4.3.3-nd", False
+        if ra.block_all:
+            return "rfc6105-block-all", False
+        if p.hlim != 255:
+            return "rfc4861-6.1.2-hop-limit", False
+        if not _link_local(p.src):
+            return "rfc4861-6.1.2-source", False
+        if p.icmp_code != 0:
+            return "rfc4861-6.1.2-code", False
+        if self.routers and p.src not in self.routers:
+            return "rfc6105-unknown-router", False
+        if self.ra_limit is not None and self.ra_limit.over(now, 1):
+            return "rfc6105-ra-rate", False
+        return "rfc4890-4.3.3-nd", True
+
+    def _confirm(self, p: Packet) -> None:
+        """Conntrack confirms a connection only when its first packet is accepted."""
+        if self.policy.rates.connections:
+            conn = _connection(p)
+            if conn is not None and conn not in self.connections:
+                self.connections.add(conn)
+                self.connections.add((conn[0], conn[2], conn[1], conn[4], conn[3]))
+
+    def summary(self) -> dict[str, int]:
+        return dict(self.counters)
+
+
+def _connection(p: Packet) -> tuple[Any, ...] | None:
+    """The conntrack tuple a packet would create; ND/MLD and ICMP errors create none."""
+    if p.upper == 6 or p.upper == 17:
+        return (p.upper, p.src, p.dst, p.sport, p.dport)
+    if p.upper == 58 and p.icmp_type == 128:
+        ident = int.from_bytes(p.data[p.upper_off + 4:p.upper_off + 6], "big")
+        return (58, p.src, p.dst, ident, 0)
+    return None
+
+
+def _link_local(src: bytes) -> bool:
+    return src[0] == 0xFE and src[1] & 0xC0 == 0x80
+
+
+def _rebuild(first: Packet, payload: bytes) -> Packet:
+    """The reassembled datagram, as nf_defrag hands it on: the Fragment header removed (RFC 8200 4.5)."""
+    data = first.data
+    if first.version == 4:
+        ihl = first.frag_pos
+        head = bytearray(data[:ihl])
+        total = ihl + len(payload)
+        head[2:4] = total.to_bytes(2, "big")
+        head[6:8] = b"\x00\x00"
+        return parse_ip(bytes(head) + payload)
+    frag_pos = first.frag_pos
+    head = bytearray(data[:frag_pos])
+    # The Next Header field that pointed at the Fragment header now names what followed it.
+    nh_pos, pos, current = 6, 40, data[6]
+    while pos < frag_pos:
+        nh_pos = pos
+        hlen = (data[pos + 1] + 2) * 4 if current == 51 else (data[pos + 1] + 1) * 8
+        current = data[pos]
+        pos += hlen
+    head[nh_pos] = data[frag_pos]
+    total = len(head) - 40 + len(payload)
+    head[4:6] = total.to_bytes(2, "big")
+    return parse_ip(bytes(head) + payload)
+
+
+def _text(packed: bytes) -> str:
+    from v6ops.addr import Address
+
+    return str(Address(6 if len(packed) == 16 else 4, int.from_bytes(packed, "big")))
+
+
+def evaluate_frames(evaluator: Evaluator, frames: Iterable[Frame]) -> Iterator[Verdict]:
+    """Verdicts for capture frames; damaged frames are dropped as malformed, non-IP frames are passed through."""
+    for frame in frames:
+        if frame.ip is not None:
+            yield evaluator.evaluate(frame.ip, frame.timestamp_ns, frame.index)
+        elif frame.non_ip:
+            evaluator.counters["non-ip"] += 1
+            yield Verdict(frame.index, frame.timestamp_ns, "not-ip", "non-ip", frame.problem, frame.length)
+        else:
+            yield evaluator.malformed(frame.timestamp_ns, frame.index, frame.length, frame.problem)
