@@ -75,7 +75,7 @@ def conform(columns: dict[str, pa.Array], length: int) -> pa.Table:
         fields.append(field)
     for name, value in columns.items():
         if name not in CORE_NAMES:
-            if pa.types.is_string(value.type) and length:
+            if pa.types.is_string(value.type):
                 value = value.dictionary_encode()
             arrays.append(value)
             fields.append(pa.field(name, value.type))

@@ -113,7 +113,12 @@ class TextChunkParser:
             raw = self._read(data, typed=True, on_invalid=odd_row)
         except pa.ArrowInvalid:
             odd_lines.clear()
-            raw = self._checked(self._read(data, typed=False, on_invalid=odd_row))
+            try:
+                raw = self._checked(self._read(data, typed=False, on_invalid=odd_row))
+            except pa.ArrowInvalid:  # bytes that are not UTF-8: U+FFFD marks them, the field check rejects the row
+                odd_lines.clear()
+                data = data.decode("utf-8", "replace").encode()
+                raw = self._checked(self._read(data, typed=False, on_invalid=odd_row))
         if odd_lines:
             raw = pa.concat_tables([raw, self._resplit(odd_lines)], promote_options="permissive")
         return normalize(raw, self.where, self.rejections)
