@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from v6ops.addr import Address, Prefix, address_kind, summarize_range
+from v6ops.addr.registry import overlapping
 from v6ops.ipam.errors import ForbiddenAddressError
 
 NEVER_FOR_CUSTOMERS = frozenset({"link-local", "multicast", "loopback", "unspecified"})
@@ -27,16 +28,21 @@ def usable_blocks(prefix: Prefix, all_usable: bool) -> list[Prefix]:
 
 
 def check_customer_space(item: Prefix, lab: bool, what: str) -> None:
-    """Refuse space no customer may use (documentation only in a ``lab: true`` pool)."""
-    kinds = {address_kind(item), address_kind(item.first), address_kind(item.last)}
-    bad = sorted(kinds & NEVER_FOR_CUSTOMERS)
-    if bad:
-        raise ForbiddenAddressError(f"{what} {item} is {bad[0]} space, which is never assigned to customers")
-    if "documentation" in kinds and not lab:
-        raise ForbiddenAddressError(
-            f"{what} {item} is documentation space (RFC 3849 / RFC 5737); "
-            "only a pool marked 'lab: true' may use it"
-        )
+    """Refuse a range that is, or contains, space no customer may use.
+
+    Checked once for the whole range when the plan is applied, so every later
+    allocation inside it is safe. Documentation space is allowed only with ``lab: true``.
+    """
+    found = [(str(item), address_kind(item))] + [(str(r.prefix), r.kind) for r in overlapping(item)]
+    for where, kind in found:
+        inside = "" if where == str(item) else f"contains {where}, which "
+        if kind in NEVER_FOR_CUSTOMERS:
+            raise ForbiddenAddressError(f"{what} {item} {inside}is {kind} space, which is never assigned to customers")
+        if kind == "documentation" and not lab:
+            raise ForbiddenAddressError(
+                f"{what} {item} {inside}is documentation space (RFC 3849 / RFC 5737); "
+                "only a pool marked 'lab: true' may use it"
+            )
 
 
 def check_cgn(item: Prefix, what: str) -> None:

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from v6ops.addr import Prefix
-from v6ops.ipam.bounds import check_customer_space
 from v6ops.ipam.errors import ConflictError, IpamError, NotFoundError, PoolExhaustedError
 from v6ops.ipam.freespace import FreeSpace
 from v6ops.store.db import is_postgres
@@ -93,7 +92,6 @@ class RangeAllocator:
         return self._record(prefix, kind, now, owner)
 
     def _record(self, prefix: Prefix, kind: str, now: datetime, owner: dict[str, object]) -> Allocation:
-        check_customer_space(prefix, self.pool.lab, f"pool {self.pool.name!r} would assign")
         allocation = Allocation(
             vrf_id=self.row.vrf_id, prefix_id=self.row.id, family=prefix.version,
             network=network_key(prefix.version, prefix.network), length=prefix.length, cidr=str(prefix),
