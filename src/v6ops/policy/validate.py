@@ -211,7 +211,8 @@ class _TargetChecks:
             if number in UPPER_LAYER_NAMES:
                 self.warn(field, "not-an-extension-header",
                           f"{number} is {UPPER_LAYER_NAMES[number]}, an upper-layer protocol, not an IPv6 "
-                          "extension header", "IANA IPv6 Extension Header Types; RFC 7045 section 2")
+                          "extension header; allowed_types never filters upper layers, so it has no effect",
+                          "IANA IPv6 Extension Header Types; RFC 7045 section 2")
             else:
                 known = ", ".join(f"{n} {name}" for n, name in EXTENSION_HEADER_NAMES.items())
                 self.err(field, "unknown-extension-header",
@@ -238,8 +239,8 @@ class _TargetChecks:
         if eh.fragment_policy in (FragmentPolicy.ALLOW, FragmentPolicy.REASSEMBLE) and not listed \
                 and eh.mode is ExtensionHeaderMode.SELECTIVE:
             self.warn("extension_headers.fragment_policy", "fragment-not-listed",
-                      f"fragment_policy {eh.fragment_policy.value} admits fragments although 44 (Fragment) is not in "
-                      "allowed_types; fragment_policy decides for the Fragment header", "RFC 8200 section 4.5")
+                      f"fragment_policy {eh.fragment_policy.value} has no effect: mode SELECTIVE without 44 (Fragment) "
+                      "in allowed_types drops every fragment; add 44 to admit them", "RFC 8200 section 4.5")
         if eh.fragment_policy is FragmentPolicy.BLOCK and eh.mode is ExtensionHeaderMode.ALLOW_ALL:
             self.warn("extension_headers.fragment_policy", "fragment-blocked-in-allow-all",
                       "mode ALLOW_ALL but fragment_policy BLOCK: fragments are still dropped")
