@@ -1,0 +1,74 @@
+"""Two network namespaces joined by a veth pair, named with our pid, always deleted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+SENDER_ADDR = "2001:db8:1::1"
+RECEIVER_ADDR = "2001:db8:1::2"
+
+
+def run(*argv: str, ns: str | None = None, check: bool = True, input_text: str | None = None) -> str:
+    cmd = (["ip", "netns", "exec", ns] if ns else []) + list(argv)
+    done = subprocess.run(cmd, capture_output=True, text=True, input=input_text, timeout=60)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout
+
+
+@dataclass
+class Pair:
+    sender: str
+    receiver: str
+    sender_if: str
+    receiver_if: str
+    receiver_mac: str
+
+
+@contextmanager
+def netns_pair(tag: str, routes: tuple[str, ...] = ()) -> Iterator[Pair]:
+    """sender --veth-- receiver; the receiver routes ``routes`` back through the veth (for uRPF)."""
+    pid = os.getpid()
+    sender, receiver = f"v6s-{tag}-{pid}", f"v6r-{tag}-{pid}"
+    s_if, r_if = f"vs{pid % 100000}", f"vr{pid % 100000}"
+    created: list[str] = []
+    try:
+        for ns in (sender, receiver):
+            run("ip", "netns", "add", ns)
+            created.append(ns)
+        run("ip", "link", "add", s_if, "netns", sender, "type", "veth", "peer", "name", r_if, "netns", receiver)
+        for ns, iface, addr in ((sender, s_if, SENDER_ADDR), (receiver, r_if, RECEIVER_ADDR)):
+            run("sysctl", "-qw", "net.ipv6.conf.all.router_solicitations=0", ns=ns)
+            run("sysctl", "-qw", "net.ipv6.conf.all.accept_ra=0", ns=ns)
+            run("sysctl", "-qw", "net.ipv6.conf.default.accept_ra=0", ns=ns)
+            run("ip", "link", "set", "lo", "up", ns=ns)
+            run("ip", "link", "set", iface, "up", ns=ns)
+            run("ip", "-6", "addr", "add", f"{addr}/64", "dev", iface, "nodad", ns=ns)
+        for prefix in routes:
+            run("ip", "-6", "route", "replace", prefix, "dev", r_if, ns=receiver)
+        link = json.loads(run("ip", "-j", "link", "show", r_if, ns=receiver))
+        yield Pair(sender, receiver, s_if, r_if, link[0]["address"])
+    finally:
+        for ns in created:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+@contextmanager
+def throwaway_netns(tag: str) -> Iterator[str]:
+    name = f"v6c-{tag}-{os.getpid()}"
+    run("ip", "netns", "add", name)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def nft_check(ruleset: str, tag: str = "check") -> None:
+    """``nft -c -f``: the kernel parses and validates the ruleset without applying it."""
+    with throwaway_netns(tag) as ns:
+        run("nft", "-c", "-f", "-", ns=ns, input_text=ruleset)
