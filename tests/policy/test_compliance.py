@@ -168,3 +168,12 @@ def test_unloadable_document_is_reported_not_checked() -> None:
     report = report_for(load_text("{", "broken.json"))
     assert not report.loaded and not report.compliant and report.problems[0].code == "syntax"
     assert "could not be checked" in render_markdown(report)
+
+
+def test_every_check_is_documented() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text()
+    for check in CHECKS:
+        row = f"| {check.framework.value} | {check.requirement} | {check.title} | {check.severity.value} | `{check.field}` |"
+        assert row in docs, row

@@ -272,3 +272,45 @@ def test_burst_window_rule_is_exact(pps: int, duration_ms: int, burst: int) -> N
 def test_validate_file_reports_unreadable_path(tmp_path: Path) -> None:
     report = validate_file(tmp_path / "missing.json")
     assert not report.valid and report.problems[0].code == "unreadable"
+
+
+MULTI_CHANGE_WARNINGS = [
+    ({f"{EH}.mode": "BLOCK_ALL", f"{EH}.allowed_types": []}, "chain-length-ignored", f"{EH}.max_chain_length"),
+    ({f"{EH}.mode": "ALLOW_ALL", f"{EH}.allowed_types": [], f"{EH}.fragment_policy": "BLOCK"},
+     "fragment-blocked-in-allow-all", f"{EH}.fragment_policy"),
+    ({"compliance.frameworks": ["UNSPECIFIED"]}, "framework-unspecified", "compliance.frameworks[0]"),
+    ({"ra_guard.allowed_routers": [], "ra_guard.max_ra_rate": 0}, "ra-guard-open", "ra_guard"),
+    ({"ra_guard.allowed_routers": [], "ra_guard.block_all_ra": True}, "ra-rate-ignored", "ra_guard.max_ra_rate"),
+    ({"rate_limits.burst_config.burst_packets": 0}, "window-without-burst", "rate_limits.burst_config.burst_packets"),
+]
+
+
+@pytest.mark.parametrize(("changes", "code", "path"), MULTI_CHANGE_WARNINGS, ids=[w[1] for w in MULTI_CHANGE_WARNINGS])
+def test_warning_rules_needing_several_fields(changes: dict[str, Any], code: str, path: str) -> None:
+    data = CLEAN
+    for field, value in changes.items():
+        data = with_change(data, field, value)
+    report = validate_data(data, "t.json")
+    assert (code, path, Severity.WARNING) in {(p.code, p.path, p.severity) for p in report.problems}
+    assert report.valid
+
+
+def test_vm_request_without_ipv6_config_is_flagged() -> None:
+    assert ("no-ipv6-config", "config", Severity.WARNING) in found({"config": {"cpu": {"vcpu_count": 1}}})
+
+
+def test_every_rule_code_is_documented() -> None:
+    import re
+
+    import v6ops.policy.load as load_module
+    import v6ops.policy.validate as validate_module
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text()
+    codes = set()
+    for module in (validate_module, load_module):
+        source = Path(module.__file__ or "").read_text()
+        # the code is the first quoted kebab-case argument after the path: err(path, "code", ...)
+        codes |= set(re.findall(r'(?:err|warn|error|warning)\(\s*(?:"[^"]*"|[^,()"]+(?:\([^()]*\))?),\s*'
+                                r'"([a-z0-9]+(?:-[a-z0-9]+)+)"', source))
+    assert len(codes) > 50
+    assert {c for c in codes if f"`{c}`" not in docs} == set()
