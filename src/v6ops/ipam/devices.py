@@ -19,7 +19,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from v6ops.ipam.dnsname import check_dns_name
-from v6ops.ipam.engine import RangeAllocator, pool_by_name, pool_ranges, utcnow
+from v6ops.ipam.engine import RangeAllocator, pool_with_ranges, utcnow
 from v6ops.ipam.errors import ConflictError, IpamError, NotFoundError
 from v6ops.store.db import Store
 from v6ops.store.models import Device
@@ -150,8 +150,8 @@ def import_devices(
 
 def _import_batch(store: Store, pool_name: str, batch: list[DeviceRow], per_subnet: int, report: ImportReport) -> None:
     with store.write() as session:
-        pool = pool_by_name(session, pool_name)
-        row = pool_ranges(session, pool, lock=True).get("ipv6-address")
+        pool, ranges = pool_with_ranges(session, pool_name, lock=True)
+        row = ranges.get("ipv6-address")
         if row is None:
             raise IpamError(f"pool {pool_name!r} has no ipv6_address range to place devices in")
         conn = session.connection()

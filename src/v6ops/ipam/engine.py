@@ -1,8 +1,8 @@
 """Allocate, reserve and release inside the ranges of the plan, keeping utilization exact.
 
 Every function runs inside the caller's write transaction (``Store.write``): on SQLite
-that transaction began with BEGIN IMMEDIATE; on PostgreSQL ``lock_ranges`` takes
-row locks on just the ranges involved, so different pools allocate in parallel.
+that transaction began with BEGIN IMMEDIATE; on PostgreSQL ``pool_with_ranges`` and
+``lock_ranges`` take row locks on just the ranges involved, so different pools allocate in parallel.
 Any exception rolls the whole transaction back, so a failed allocation changes nothing.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from v6ops.addr import Prefix
@@ -108,6 +108,8 @@ class RangeAllocator:
         if self.pool.quarantine_seconds > 0:
             allocation.status = "quarantined"
             allocation.reusable_at = now + timedelta(seconds=self.pool.quarantine_seconds)
+            due = self.row.next_reclaim_at
+            self.row.next_reclaim_at = allocation.reusable_at if due is None else min(due, allocation.reusable_at)
             allocation.subscriber_id = None
             allocation.device_id = None
         else:
@@ -119,7 +121,10 @@ class RangeAllocator:
         self.session.delete(allocation)
 
     def reclaim_expired(self, now: datetime) -> int:
-        """Free quarantined allocations whose time is up (bounded per call, indexed)."""
+        """Free quarantined allocations whose time is up (only when one is due; bounded; indexed)."""
+        due = self.row.next_reclaim_at
+        if due is None or due > now:
+            return 0
         expired = list(
             self.session.scalars(
                 select(Allocation)
@@ -131,8 +136,11 @@ class RangeAllocator:
         )
         for allocation in expired:
             self._free(allocation)
-        if expired:
-            self.session.flush()
+        self.session.flush()
+        self.row.next_reclaim_at = self.session.scalar(
+            select(func.min(Allocation.reusable_at))
+            .where(Allocation.prefix_id == self.row.id, Allocation.status == "quarantined")
+        )
         return len(expired)
 
     def _settle(self, now: datetime) -> None:
@@ -161,18 +169,23 @@ class RangeAllocator:
             )
 
 
-def pool_by_name(session: Session, name: str) -> Pool:
-    pool = session.scalar(select(Pool).where(Pool.name == name))
-    if pool is None:
+def pool_with_ranges(session: Session, name: str, lock: bool) -> tuple[Pool, dict[str, PlanPrefix]]:
+    """The pool and its ranges by purpose (ipv4, ipv6-address, ipv6-delegation) in one query
+    (a plan never makes a pool without ranges).
+
+    With ``lock`` on PostgreSQL the range rows are locked (FOR UPDATE) in id order: this is the
+    per-pool lock; other pools allocate in parallel. SQLite already holds its write lock.
+    """
+    stmt = (
+        select(Pool, PlanPrefix).join(PlanPrefix, PlanPrefix.pool_id == Pool.id)
+        .where(Pool.name == name).order_by(PlanPrefix.id)
+    )
+    if lock and is_postgres(session):
+        stmt = stmt.with_for_update(of=PlanPrefix)
+    rows = session.execute(stmt).all()
+    if not rows:
         raise NotFoundError(f"unknown pool {name!r}")
-    return pool
-
-
-def pool_ranges(session: Session, pool: Pool, lock: bool) -> dict[str, PlanPrefix]:
-    """The pool's ranges by purpose (ipv4, ipv6-address, ipv6-delegation)."""
-    ids = list(session.scalars(select(PlanPrefix.id).where(PlanPrefix.pool_id == pool.id)))
-    rows = lock_ranges(session, ids) if lock else [session.get(PlanPrefix, i) for i in ids]
-    return {r.purpose: r for r in rows if r is not None and r.purpose}
+    return rows[0][0], {r.purpose: r for _, r in rows if r.purpose}
 
 
 def range_for(session: Session, vrf_id: int, prefix: Prefix) -> PlanPrefix:

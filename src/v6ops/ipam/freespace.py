@@ -9,10 +9,10 @@ number of allocations. Splitting or merging touches at most one row per length.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
+from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from v6ops.addr import Prefix
@@ -24,16 +24,16 @@ WIDTH = {4: 32, 6: 128}
 @cache
 def _lowest_blocks_sql(classes: int) -> str:
     # One UNION ALL of per-length "ORDER BY network LIMIT k" seeks, so one round trip.
-    parts = [
-        f"SELECT * FROM (SELECT length, network FROM free_blocks WHERE prefix_id = :r AND length = :l{i} "
-        f"ORDER BY network LIMIT :k) AS c{i}"
-        for i in range(classes)
-    ]
-    return "SELECT length, network FROM (" + " UNION ALL ".join(parts) + ") AS u ORDER BY network LIMIT :k"
+    part = (
+        "SELECT * FROM (SELECT length, network FROM free_blocks WHERE prefix_id = ? AND length = ? "
+        "ORDER BY network LIMIT ?) AS c"
+    )
+    parts = [f"{part}{i}" for i in range(classes)]
+    return "SELECT length, network FROM (" + " UNION ALL ".join(parts) + ") AS u ORDER BY network LIMIT ?"
 
 
-_INSERT = text("INSERT INTO free_blocks (prefix_id, length, network) VALUES (:r, :l, :n)")
-_DELETE = text("DELETE FROM free_blocks WHERE prefix_id = :r AND length = :l AND network = :n")
+_INSERT = "INSERT INTO free_blocks (prefix_id, length, network) VALUES (?, ?, ?)"
+_DELETE = "DELETE FROM free_blocks WHERE prefix_id = ? AND length = ? AND network = ?"
 
 
 class FreeSpace:
@@ -41,15 +41,26 @@ class FreeSpace:
 
     ``unit_delta`` accumulates the change in used customer blocks (of ``customer_length``)
     so the caller can keep the range's utilization counter exact in the same transaction.
+    Statements go straight to the DB-API cursor of the session's connection: this is the
+    hot path of every allocation and SQLAlchemy's per-statement overhead would dominate it.
     """
 
     def __init__(self, session: Session, prefix_id: int, range_prefix: Prefix, customer_length: int) -> None:
-        self.session = session
+        connection = session.connection()
+        self.cursor = connection.connection.cursor()
+        self.qmark = connection.dialect.paramstyle == "qmark"
         self.prefix_id = prefix_id
         self.range = range_prefix
         self.width = WIDTH[range_prefix.version]
         self.customer_length = customer_length
         self.unit_delta = 0
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.qmark else statement.replace("?", "%s")
+
+    def _run(self, statement: str, params: Sequence[Any]) -> Any:
+        self.cursor.execute(self._sql(statement), params)
+        return self.cursor
 
     def _units(self, length: int) -> int:
         return 1 << (self.customer_length - length) if length <= self.customer_length else 0
@@ -60,11 +71,11 @@ class FreeSpace:
     def _insert(self, blocks: Iterable[tuple[int, int]]) -> None:
         pairs = list(blocks)
         if pairs:
-            self.session.execute(_INSERT, [{"r": self.prefix_id, "l": ln, "n": self._key(net)} for ln, net in pairs])
+            self.cursor.executemany(self._sql(_INSERT), [(self.prefix_id, ln, self._key(net)) for ln, net in pairs])
             self.unit_delta -= sum(self._units(ln) for ln, _ in pairs)
 
     def _delete(self, length: int, network: int) -> None:
-        self.session.execute(_DELETE, {"r": self.prefix_id, "l": length, "n": self._key(network)})
+        self._run(_DELETE, (self.prefix_id, length, self._key(network)))
         self.unit_delta += self._units(length)
 
     def seed(self, blocks: Iterable[Prefix]) -> None:
@@ -74,9 +85,10 @@ class FreeSpace:
     def lowest_free(self, length: int, count: int = 1) -> list[tuple[int, int]]:
         """(block length, block network) of the ``count`` lowest-addressed free blocks that can hold a /length."""
         lengths = range(self.range.length, length + 1)
-        params: dict[str, object] = {"r": self.prefix_id, "k": count}
-        params.update({f"l{i}": ln for i, ln in enumerate(lengths)})
-        rows = self.session.execute(text(_lowest_blocks_sql(len(lengths))), params)
+        params: list[int] = []
+        for ln in lengths:
+            params += (self.prefix_id, ln, count)
+        rows = self._run(_lowest_blocks_sql(len(lengths)), [*params, count]).fetchall()
         return [(int(ln), network_from_key(bytes(n))) for ln, n in rows]
 
     def available(self, length: int, limit: int) -> list[Prefix]:
@@ -106,14 +118,11 @@ class FreeSpace:
         candidates = {
             k: prefix.network & ~((1 << (self.width - k)) - 1) for k in range(self.range.length, prefix.length + 1)
         }
-        clauses = " OR ".join(f"(length = :l{k} AND network = :n{k})" for k in candidates)
-        params: dict[str, object] = {"r": self.prefix_id}
+        clauses = " OR ".join("(length = ? AND network = ?)" for _ in candidates)
+        params: list[Any] = [self.prefix_id]
         for k, net in candidates.items():
-            params[f"l{k}"] = k
-            params[f"n{k}"] = self._key(net)
-        row = self.session.execute(
-            text(f"SELECT length FROM free_blocks WHERE prefix_id = :r AND ({clauses})"), params
-        ).first()
+            params += (k, self._key(net))
+        row = self._run(f"SELECT length FROM free_blocks WHERE prefix_id = ? AND ({clauses})", params).fetchone()
         if row is None:
             return False
         block_length = int(row[0])
@@ -129,10 +138,7 @@ class FreeSpace:
         length, network = prefix.length, prefix.network
         while length > self.range.length:
             buddy = network ^ (1 << (self.width - length))
-            gone = self.session.execute(
-                _DELETE, {"r": self.prefix_id, "l": length, "n": self._key(buddy)}
-            ).rowcount  # type: ignore[attr-defined]
-            if not gone:
+            if not self._run(_DELETE, (self.prefix_id, length, self._key(buddy))).rowcount:
                 break
             self.unit_delta += self._units(length)
             network &= buddy
@@ -141,8 +147,6 @@ class FreeSpace:
 
     def blocks(self) -> list[Prefix]:
         """Every free block in address order (for views and tests; not used when allocating)."""
-        rows = self.session.execute(
-            text("SELECT length, network FROM free_blocks WHERE prefix_id = :r ORDER BY network"),
-            {"r": self.prefix_id},
-        )
+        rows = self._run("SELECT length, network FROM free_blocks WHERE prefix_id = ? ORDER BY network",
+                         (self.prefix_id,)).fetchall()
         return [Prefix(self.range.version, network_from_key(bytes(n)), int(ln)) for ln, n in rows]

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from v6ops.addr import Prefix
-from v6ops.ipam.engine import RangeAllocator, pool_by_name, pool_ranges, range_prefix, record_event, utcnow
+from v6ops.ipam.engine import RangeAllocator, pool_with_ranges, range_prefix, record_event, utcnow
 from v6ops.ipam.errors import IpamError, NotFoundError, PoolExhaustedError
 from v6ops.store.models import Allocation, Device, Pool, Subscriber
 from v6ops.store.types import network_key
@@ -26,8 +26,7 @@ def allocate_dual_stack(
     """
     if (subscriber is None) == (device is None):
         raise IpamError("allocate_dual_stack needs exactly one of a subscriber or a device")
-    pool = pool_by_name(session, pool_name)
-    ranges = pool_ranges(session, pool, lock=True)
+    pool, ranges = pool_with_ranges(session, pool_name, lock=True)
     subject = subscriber.name if subscriber else device.name if device else ""
     dns_name = dns_name or (subscriber.dns_name if subscriber else device.dns_name if device else None)
     owner: dict[str, object] = {"subscriber_id": subscriber.id if subscriber else None,

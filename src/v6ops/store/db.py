@@ -70,8 +70,9 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        # No autoflush: writers flush explicitly when they need ids, so ORM rows go out in one batch.
         self._writer = sessionmaker(
-            self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+            self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False, autoflush=False
         )
 
     @property

@@ -76,6 +76,8 @@ class PlanPrefix(Base):
     used_units: Mapped[int] = mapped_column(BigCount(), default=0)
     total_units: Mapped[int] = mapped_column(BigCount(), default=0)
     alerting: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Earliest end of a quarantine in this range, so allocations look for expired ones only when due.
+    next_reclaim_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     __table_args__ = (UniqueConstraint("vrf_id", "family", "network", "length", name="uq_prefix_vrf_network"),)
 
 

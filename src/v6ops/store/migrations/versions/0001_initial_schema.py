@@ -94,6 +94,7 @@ def upgrade() -> None:
     sa.Column('used_units', BigCount(), nullable=False),
     sa.Column('total_units', BigCount(), nullable=False),
     sa.Column('alerting', sa.Boolean(), nullable=False),
+    sa.Column('next_reclaim_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['parent_id'], ['prefixes.id'], ),
     sa.ForeignKeyConstraint(['pool_id'], ['pools.id'], ),
     sa.ForeignKeyConstraint(['vrf_id'], ['vrfs.id'], ),
