@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LOOP = 0, 1, 101, 108
 LINKTYPE_LINUX_SLL, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2 = 113, 228, 229, 276
@@ -28,9 +28,8 @@ class CaptureError(ValueError):
     """The file is not a capture we can read at all (bad magic, unsupported link type)."""
 
 
-@dataclass(frozen=True)
-class Frame:
-    index: int
+class Frame(NamedTuple):
+    number: int  # position in the capture, from 0
     timestamp_ns: int
     ip: bytes | None  # the IP packet, or None when ``problem`` says why there is none
     length: int  # octets captured
@@ -95,7 +94,7 @@ def read_capture(path: str | Path) -> Iterator[Frame]:
         raise CaptureError(f"{path}: not a pcap or pcapng file (magic {magic.hex()})")
 
 
-def _frame(index: int, ts: int, linktype: int, raw: bytes, problem: str = "") -> Frame:
+def frame_of(index: int, ts: int, linktype: int, raw: bytes, problem: str = "") -> Frame:
     if problem:
         return Frame(index, ts, None, len(raw), problem)
     ip, why, non_ip = ip_payload(linktype, raw)
@@ -124,7 +123,7 @@ def _pcap(data: bytes, name: str) -> Iterator[Frame]:
         if pos + caplen > size:
             yield Frame(index, ts, None, size - pos, "packet runs past the end of the file")
             return
-        yield _frame(index, ts, linktype, data[pos:pos + caplen])
+        yield frame_of(index, ts, linktype, data[pos:pos + caplen])
         pos += caplen
         index += 1
 
@@ -172,7 +171,7 @@ def _pcapng(data: bytes, name: str) -> Iterator[Frame]:
                     elif linktype not in SUPPORTED_LINKTYPES:
                         yield Frame(index, ts, None, caplen, f"unsupported link type {linktype}")
                     else:
-                        yield _frame(index, ts, linktype, body[20:20 + caplen])
+                        yield frame_of(index, ts, linktype, body[20:20 + caplen])
             index += 1
         elif btype == 3:
             if not interfaces:
@@ -180,7 +179,7 @@ def _pcapng(data: bytes, name: str) -> Iterator[Frame]:
             else:
                 linktype, _ = interfaces[0]
                 orig = struct.unpack_from(end + "I", body, 0)[0]
-                yield _frame(index, 0, linktype, body[4:4 + orig])
+                yield frame_of(index, 0, linktype, body[4:4 + orig])
             index += 1
         pos += blen
 

@@ -183,5 +183,5 @@ def _flow_label(capture: Path, index: int) -> int | None:
             label = None
             if ip is not None and len(ip) >= 40 and ip[0] >> 4 == 6:
                 label = ((ip[1] & 0x0F) << 16) | (ip[2] << 8) | ip[3]
-            _LABELS[(str(capture), frame.index)] = label if label and label > 0x50000 else None
+            _LABELS[(str(capture), frame.number)] = label if label and label > 0x50000 else None
     return _LABELS.get((str(capture), index))
