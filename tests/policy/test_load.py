@@ -10,19 +10,20 @@ import yaml
 
 from v6ops.policy.load import (
     PolicyLoadError,
+    build_target,
     expand_env,
     format_path,
     load_data,
     load_file,
     load_policy,
     load_text,
-    merge_layers,
 )
 from v6ops.policy.profiles import PROFILE_DEFAULTS
 from v6ops.policy.schema import (
     DocumentShape,
     ExtensionHeaderMode,
     FragmentPolicy,
+    IPv6SecurityConfig,
     LogLevel,
     SecurityProfile,
 )
@@ -240,10 +241,19 @@ def test_load_policy_raises_with_every_problem(tmp_path: Path) -> None:
     assert {p.path for p in info.value.problems} == {"ra_guard.enabled", "isolation.customer_vlan"}
 
 
-def test_merge_layers_records_leaf_origins() -> None:
-    merged, origins = merge_layers([("A", {"x": {"y": 1, "z": [1]}}), ("B", {"x": {"y": 2}})])
-    assert merged == {"x": {"y": 2, "z": [1]}}
-    assert origins == {"x.y": "B.x.y", "x.z": "A.x.z"}
+def test_layers_overlay_field_by_field_and_share_untouched_sections() -> None:
+    first = IPv6SecurityConfig.model_validate({"profile": "custom", "ra_guard": {"enabled": True, "max_ra_rate": 3},
+                                               "isolation": {"customer_vlan": 7}})
+    second = IPv6SecurityConfig.model_validate({"ra_guard": {"max_ra_rate": 9}, "extension_headers": {}})
+    target = build_target("t", [("A", first), ("B", second)])
+    assert target.security.ra_guard.enabled is True  # from A, B did not state it
+    assert target.security.ra_guard.max_ra_rate == 9  # B wins
+    other = build_target("u", [("C", first)])
+    assert target.security.compliance is other.security.compliance  # untouched frozen section shared, not copied
+    assert target.origins["ra_guard.enabled"] == "A.ra_guard.enabled"
+    assert target.origins["ra_guard.max_ra_rate"] == "B.ra_guard.max_ra_rate"
+    assert "extension_headers.mode" not in target.origins  # an empty section states nothing
+    assert target.origins["profile"] == "A.profile"
 
 
 def test_format_path_quotes_odd_keys() -> None:

@@ -24,21 +24,22 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from v6ops.policy.problems import Problem, error, warning
-from v6ops.policy.profiles import PROFILE_DEFAULTS
+from v6ops.policy.profiles import profile_defaults
 from v6ops.policy.schema import (
     CreateVmRequest,
     DocumentShape,
     HostFile,
     IPv6Config,
     IPv6SecurityConfig,
-    NetworkInterfaceConfig,
+    Message,
     PolicyDocument,
     PolicyTarget,
     SecurityProfile,
@@ -46,7 +47,8 @@ from v6ops.policy.schema import (
 
 HOST_PATH = "metald.network.ipv6"
 PROFILE_ORIGIN = "profile:"  # origin prefix of a value filled in from profile defaults
-HOST_ONLY_KEYS = ("enabled", "default_security", "customer_configs")
+ModelT = TypeVar("ModelT", bound=BaseModel)
+MessageT = TypeVar("MessageT", bound=Message)
 _ENV_REF = re.compile(r"\$(\$?)\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -167,13 +169,15 @@ def expand_env(data: Any, environ: Mapping[str, str], path: str = "") -> tuple[A
     secrets: set[str] = set()
     problems: list[Problem] = []
 
-    def walk(node: Any, at: str) -> Any:
+    def walk(node: Any, loc: tuple[str | int, ...]) -> Any:
+        # the path is only formatted when a reference is found: documents with 10,000 tenants stay fast
         if isinstance(node, dict):
-            return {k: walk(v, join_path(at, format_path([str(k)]))) for k, v in node.items()}
+            return {k: walk(v, (*loc, str(k))) for k, v in node.items()}
         if isinstance(node, list):
-            return [walk(v, f"{at}[{i}]") for i, v in enumerate(node)]
+            return [walk(v, (*loc, i)) for i, v in enumerate(node)]
         if not isinstance(node, str) or "${" not in node:
             return node
+        at = join_path(path, format_path(loc))
 
         def substitute(match: re.Match[str]) -> str:
             escaped, name = match.group(1), match.group(2)
@@ -192,7 +196,7 @@ def expand_env(data: Any, environ: Mapping[str, str], path: str = "") -> tuple[A
 
         return _ENV_REF.sub(substitute, node)
 
-    return walk(data, path), secrets, problems
+    return walk(data, ()), secrets, problems
 
 
 # -- 3. structure ----------------------------------------------------------
@@ -221,10 +225,10 @@ def _field_names(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str
     return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
 
 
-def structure_problems(model: type[BaseModel], data: Any, base: str = "") -> list[Problem]:
-    """Every schema error in ``data``, each at its document path."""
+def parse_structure(model: type[ModelT], data: Any, base: str = "") -> tuple[ModelT | None, list[Problem]]:
+    """The model, or every schema error in ``data``, each at its document path."""
     try:
-        model.model_validate(data)
+        return model.model_validate(data), []
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -239,8 +243,7 @@ def structure_problems(model: type[BaseModel], data: Any, base: str = "") -> lis
             else:
                 message = err["msg"].removeprefix("Value error, ")
                 problems.append(error(path, "schema", message))
-        return problems
-    return []
+        return None, problems
 
 
 def detect_shape(data: dict[str, Any]) -> DocumentShape:
@@ -267,43 +270,39 @@ def _drop_nulls(data: Any) -> Any:
     return data
 
 
-def _as_security_layer(data: Any) -> dict[str, Any]:
-    layer = dict(data) if isinstance(data, dict) else {}
-    if "security_profile" in layer:
-        layer["profile"] = layer.pop("security_profile")
-    return layer
+SecurityLayer = tuple[str, IPv6SecurityConfig]  # (document path of the layer, what it states)
 
 
-def _merge_into(dst: dict[str, Any], src: Mapping[str, Any], base: str, rel: str, origins: dict[str, str]) -> None:
-    for key, value in src.items():
-        if value is None:
-            continue
-        rel_key = f"{rel}.{key}" if rel else key
-        if isinstance(value, Mapping):
-            sub = dst.get(key)
-            if not isinstance(sub, dict):
-                sub = dst[key] = {}
-            _merge_into(sub, value, base, rel_key, origins)
+def _overlay(base: MessageT, layer: Message, path: str, rel: str, origins: dict[str, str]) -> MessageT:
+    """``base`` with every field ``layer`` states; nested messages merge, lists and scalars replace.
+
+    Models are frozen, so untouched sub-messages are shared between targets, not copied.
+    """
+    updates: dict[str, Any] = {}
+    for name in layer.model_fields_set & type(base).model_fields.keys():
+        value = getattr(layer, name)
+        rel_name = f"{rel}.{name}" if rel else name
+        if isinstance(value, Message):
+            updates[name] = _overlay(getattr(base, name), value, path, rel_name, origins)
         else:
-            dst[key] = value
-            origins[rel_key] = join_path(base, format_path(rel_key.split(".")))
+            updates[name] = value
+            origins[rel_name] = f"{path}.{rel_name}" if path else rel_name
+    return base.model_copy(update=updates) if updates else base
 
 
-def merge_layers(layers: list[tuple[str, Mapping[str, Any]]]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Deep-merge ``(document_path, data)`` layers, later wins; also where each leaf came from."""
-    merged: dict[str, Any] = {}
-    origins: dict[str, str] = {}
-    for base, layer in layers:
-        _merge_into(merged, layer, base, "", origins)
-    return merged, origins
-
-
-def _profile_of(layers: list[tuple[str, dict[str, Any]]]) -> tuple[SecurityProfile, str | None]:
-    """The profile of the most specific layer that states one, and that layer's path."""
-    for base, layer in reversed(layers):
-        if layer.get("profile") is not None:
-            return SecurityProfile.coerce(layer["profile"]), join_path(base, "profile")
+def _profile_of(layers: list[SecurityLayer]) -> tuple[SecurityProfile, str | None]:
+    """The profile of the most specific layer that states one, and where it is stated."""
+    for path, layer in reversed(layers):
+        if "profile" in layer.model_fields_set:
+            return layer.profile, join_path(path, "profile")
     return SecurityProfile.UNSPECIFIED, None
+
+
+@cache
+def _profile_base(profile: SecurityProfile) -> tuple[IPv6SecurityConfig, dict[str, str]]:
+    origins: dict[str, str] = {}
+    config = _overlay(IPv6SecurityConfig(), profile_defaults(profile), f"{PROFILE_ORIGIN}{profile.value}", "", origins)
+    return config.model_copy(update={"profile": profile}), origins
 
 
 def from_profile(origins: Mapping[str, str], field_path: str) -> bool:
@@ -311,58 +310,55 @@ def from_profile(origins: Mapping[str, str], field_path: str) -> bool:
     return origins.get(field_path, PROFILE_ORIGIN).startswith(PROFILE_ORIGIN)
 
 
-def _scale_profile_burst(merged: dict[str, Any], origins: dict[str, str]) -> None:
+def _scale_profile_burst(config: IPv6SecurityConfig, origins: dict[str, str]) -> IPv6SecurityConfig:
     """A profile's burst is a time slice of the rate: keep it so when the document changes only the rate."""
-    rates = merged.get("rate_limits", {})
-    burst = rates.get("burst_config", {})
-    packets = "rate_limits.burst_config.burst_packets"
-    if burst.get("burst_packets") and from_profile(origins, packets) and not from_profile(
-            origins, "rate_limits.max_pps_per_vm") and from_profile(origins, "rate_limits.burst_config.burst_duration_ms"):
-        burst["burst_packets"] = int(rates.get("max_pps_per_vm", 0)) * int(burst["burst_duration_ms"]) // 1000
+    rates = config.rate_limits
+    burst = rates.burst_config
+    if not (burst.burst_packets and from_profile(origins, "rate_limits.burst_config.burst_packets")
+            and from_profile(origins, "rate_limits.burst_config.burst_duration_ms")
+            and not from_profile(origins, "rate_limits.max_pps_per_vm")):
+        return config
+    packets = rates.max_pps_per_vm * burst.burst_duration_ms // 1000
+    burst = burst.model_copy(update={"burst_packets": packets})
+    return config.model_copy(update={"rate_limits": rates.model_copy(update={"burst_config": burst})})
 
 
-def build_target(name: str, layers: list[tuple[str, dict[str, Any]]], **extra: Any) -> PolicyTarget:
-    """The effective policy of one target: its profile's defaults under the given layers."""
+def build_target(name: str, layers: list[SecurityLayer], **extra: Any) -> PolicyTarget:
+    """The effective policy of one target: its profile's defaults, then each layer in order."""
     profile, profile_path = _profile_of(layers)
-    defaults = (f"{PROFILE_ORIGIN}{profile.value}", PROFILE_DEFAULTS[profile])
-    merged, origins = merge_layers([defaults, *layers])
-    merged["profile"] = profile.value
+    config, base_origins = _profile_base(profile)
+    origins = dict(base_origins)
+    for path, layer in layers:
+        config = _overlay(config, layer, path, "", origins)
     origins.pop("profile", None)
     if profile_path:
         origins["profile"] = profile_path
-    _scale_profile_burst(merged, origins)
-    return PolicyTarget(
-        name=name, security=IPv6SecurityConfig.model_validate(merged),
-        document_path=layers[-1][0] if layers else "", origins=origins, **extra,
+    return PolicyTarget.model_construct(
+        name=name, security=_scale_profile_burst(config, origins),
+        document_path=layers[-1][0] if layers else "", origins=origins,
+        **{"enabled": True, "addresses": [], "interface": None, "config_path": "", **extra},
     )
 
 
-def _targets(shape: DocumentShape, data: dict[str, Any], name: str) -> list[PolicyTarget]:
-    if shape is DocumentShape.SECURITY:
-        return [build_target(name, [("", _as_security_layer(data))])]
-    if shape is DocumentShape.IPV6_CONFIG or shape is DocumentShape.VM_REQUEST:
-        base = "config.ipv6_config" if shape is DocumentShape.VM_REQUEST else ""
-        raw = data["config"].get("ipv6_config") or {} if base else data
-        vm = IPv6Config.model_validate({k: v for k, v in raw.items() if k != "security"})
-        interface = NetworkInterfaceConfig.model_validate(raw["interface"]) if raw.get("interface") else None
-        layers = [(join_path(base, "security"), _as_security_layer(raw.get("security")))]
-        return [build_target(name, layers, enabled=vm.enabled, addresses=vm.addresses, interface=interface,
-                             config_path=base)]
-    section = data["metald"]["network"]["ipv6"]
-    host = {k: v for k, v in _as_security_layer(section).items() if k not in HOST_ONLY_KEYS}
-    enabled = bool(section.get("enabled", False))
+def _targets(shape: DocumentShape, model: BaseModel, name: str) -> list[PolicyTarget]:
+    if isinstance(model, IPv6SecurityConfig) and shape is DocumentShape.SECURITY:
+        return [build_target(name, [("", model)])]
+    if isinstance(model, IPv6Config | CreateVmRequest):
+        vm = model.config.ipv6_config if isinstance(model, CreateVmRequest) else model
+        base = "config.ipv6_config" if isinstance(model, CreateVmRequest) else ""
+        return [build_target(name, [(join_path(base, "security"), vm.security)], enabled=vm.enabled,
+                             addresses=list(vm.addresses), interface=vm.interface, config_path=base)]
+    assert isinstance(model, HostFile)
+    section = model.metald.network.ipv6
+    layers: list[SecurityLayer] = [(HOST_PATH, section)]
     if shape is DocumentShape.HOST:
-        return [build_target(name, [(HOST_PATH, host)], enabled=enabled)]
-    shared = [(HOST_PATH, host)]
-    if section.get("default_security"):
-        shared.append((f"{HOST_PATH}.default_security", _as_security_layer(section["default_security"])))
+        return [build_target(name, layers, enabled=section.enabled)]
+    if section.default_security is not None:
+        layers.append((f"{HOST_PATH}.default_security", section.default_security))
     return [
-        build_target(
-            customer,
-            [*shared, (join_path(f"{HOST_PATH}.customer_configs", format_path([customer])), _as_security_layer(cfg))],
-            enabled=enabled,
-        )
-        for customer, cfg in section["customer_configs"].items()
+        build_target(customer, [*layers, (join_path(f"{HOST_PATH}.customer_configs", format_path([customer])), cfg)],
+                     enabled=section.enabled)
+        for customer, cfg in section.customer_configs.items()
     ]
 
 
@@ -390,15 +386,16 @@ def load_data(
         data, secrets, problems = expand_env(data, os.environ if environ is None else environ)
     data = _drop_nulls(data)
     shape = detect_shape(data)
-    problems += structure_problems(_SHAPE_MODEL[shape], data)
+    model, structure = parse_structure(_SHAPE_MODEL[shape], data)
+    problems += structure
     if shape is DocumentShape.VM_REQUEST and isinstance(data.get("config"), dict) \
             and "ipv6_config" not in data["config"]:
         problems.append(warning("config", "no-ipv6-config", "config has no ipv6_config: there is nothing to secure"))
     result = LoadResult(source, None, problems, frozenset(secrets))
-    if any(p.severity == "error" and p.code not in ("env-unset", "env-reference") for p in problems):
+    if model is None:
         result.problems = result.scrubbed(problems)
         return result
-    result.document = PolicyDocument(source=source, shape=shape, targets=_targets(shape, data, name))
+    result.document = PolicyDocument.model_construct(source=source, shape=shape, targets=_targets(shape, model, name))
     result.problems = result.scrubbed(problems)
     return result
 

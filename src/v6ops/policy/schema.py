@@ -32,6 +32,24 @@ def _spelling_key(text: str) -> str:
     return re.sub(r"[-_\s]", "", text).upper()
 
 
+_SPELLINGS: dict[type, dict[str, Any]] = {}
+
+
+def _spellings(cls: type[ProtoEnum]) -> dict[str, Any]:
+    """Every accepted spelling key of ``cls`` -> member, built once per enum."""
+    table = _SPELLINGS.get(cls)
+    if table is None:
+        prefix = _spelling_key(cls.proto_prefix())
+        table = {}
+        for member in cls:
+            table[_spelling_key(member.value)] = member
+            table[prefix + _spelling_key(member.value)] = member
+        for alias, target in cls.aliases().items():
+            table[_spelling_key(alias)] = table[prefix + _spelling_key(alias)] = cls(target)
+        _SPELLINGS[cls] = table
+    return table
+
+
 class ProtoEnum(StrEnum):
     """A proto3 enum whose members are listed in proto-number order (``UNSPECIFIED`` = 0)."""
 
@@ -63,14 +81,12 @@ class ProtoEnum(StrEnum):
             raise ValueError(f"{cls.__name__} number must be 0-{len(members) - 1}, not {value}")
         if not isinstance(value, str):
             return value
-        key = _spelling_key(value)
-        prefix = _spelling_key(cls.proto_prefix())
-        if key.startswith(prefix) and key != prefix:
-            key = key[len(prefix):]
-        key = _spelling_key(cls.aliases().get(key, key))
-        for member in cls:
-            if _spelling_key(member.value) == key:
-                return member
+        exact = cls._value2member_map_.get(value)
+        if exact is not None:
+            return exact
+        member = _spellings(cls).get(_spelling_key(value))
+        if member is not None:
+            return member
         expected = ", ".join(m.value for m in cls if m.number)
         raise ValueError(f"unknown {cls.__name__} {value!r}; expected one of {expected} (or {cls.proto_prefix()}...)")
 
@@ -154,7 +170,7 @@ SiemLogFormatField = Annotated[SiemLogFormat, BeforeValidator(SiemLogFormat.coer
 
 
 def _number_as_text(value: Any) -> Any:
-    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+    return str(value) if type(value) in (int, float) else value
 
 
 class Message(BaseModel):
