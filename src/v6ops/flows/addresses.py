@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from v6ops.addr import vector
 from v6ops.flows.schema import TRAFFIC_IPV4, TRAFFIC_IPV6, TRAFFIC_NAT64
 
-_KIND_TYPE = pa.dictionary(pa.int32(), pa.string())
+_KIND_TYPE = pa.dictionary(pa.int8(), pa.string())
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from v6ops.flows.addresses import endpoints, traffic_class
 from v6ops.flows.problems import Rejections
-from v6ops.flows.schema import SOURCE_ALB, conform
+from v6ops.flows.schema import SOURCE_ALB, conform, constant_label
 
 ALB_FIELDS = (
     "type", "time", "elb", "client:port", "target:port", "request_processing_time", "target_processing_time",
@@ -111,7 +111,7 @@ def _to_table(rows: list[list[object]]) -> tuple[pa.Table, np.ndarray]:
     received = pa.array(data["received_bytes"], pa.int64())
     sent = pa.array(data["sent_bytes"], pa.int64())
     columns: dict[str, pa.Array] = {
-        "source": pa.array([SOURCE_ALB] * n, pa.string()),
+        "source": constant_label(SOURCE_ALB, n),
         "family": family,
         "traffic_class": traffic_class(family, src, dst),
         **src.columns("src"),

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from v6ops.flows import alb, pcap, vpc
 from v6ops.flows.problems import FlowInputError, Rejections
-from v6ops.flows.schema import conform
+from v6ops.flows.schema import complete
 from v6ops.flows.sources import (
     CHUNK_BYTES,
     GZIP_MAGIC,
@@ -24,6 +24,7 @@ from v6ops.flows.sources import (
     Source,
     decompressed,
     expand,
+    mapped_chunks,
     text_chunks,
 )
 
@@ -53,21 +54,16 @@ class Ingest:
 
 
 class _Counted(io.RawIOBase):
-    """A raw stream that reports bytes read (for the progress bar) and can replay a peeked head."""
+    """A raw stream that reports the bytes read, for the progress bar; no extra buffering or copies."""
 
-    def __init__(self, inner: IO[bytes], advance: Advance | None, head: bytes = b"") -> None:
+    def __init__(self, inner: IO[bytes], advance: Advance | None) -> None:
         self._inner = inner
         self._advance = advance
-        self._head = head
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        if self._head:
-            data, self._head = (self._head, b"") if size < 0 or size >= len(self._head) else (
-                self._head[:size], self._head[size:])
-            return data
         data = self._inner.read(size)
         if self._advance is not None and data:
             self._advance(len(data))
@@ -102,13 +98,13 @@ def _read_source(source: Source, ingest: Ingest, fields: list[str] | None, advan
     raw = source.open()
     try:
         head = raw.read(4)
-        stream: IO[bytes] = io.BufferedReader(_Counted(raw, advance, head), buffer_size=1 << 20)
-        if advance is not None:
-            advance(len(head))
-        if head[:2] == GZIP_MAGIC:
-            stream = decompressed(stream, source.name)
-            head = stream.read(4)
-            stream = io.BufferedReader(_Counted(stream, None, head), buffer_size=1 << 20)
+        raw.seek(0)
+        stream: Any = _Counted(raw, advance)
+        compressed = head[:2] == GZIP_MAGIC
+        if compressed:
+            unzipped = decompressed(stream, source.name)
+            head = unzipped.peek(4)[:4]
+            stream = unzipped
         if head == PARQUET_MAGIC:
             summary = _summary(ingest, source, "vpc-parquet")
             parquet_input: Any = source.path if isinstance(source, LocalFile) else io.BytesIO(stream.read())
@@ -118,11 +114,15 @@ def _read_source(source: Source, ingest: Ingest, fields: list[str] | None, advan
             return
         if head in pcap.PCAP_MAGICS or head == pcap.PCAPNG_MAGIC:
             summary = _summary(ingest, source, "pcapng" if head == pcap.PCAPNG_MAGIC else "pcap")
-            table = pcap.read_capture(stream, head, source.name, ingest.rejections)
+            table = pcap.read_capture(io.BufferedReader(stream), head, source.name, ingest.rejections)
             summary.records += table.num_rows
             yield table
             return
-        yield from _read_text(stream, source, ingest, fields)
+        if isinstance(source, LocalFile) and not compressed:
+            chunks = mapped_chunks(source.path, advance)
+        else:
+            chunks = text_chunks(stream, CHUNK_BYTES)
+        yield from _read_text(chunks, source, ingest, fields)
     finally:
         raw.close()
 
@@ -133,24 +133,31 @@ def _summary(ingest: Ingest, source: Source, kind: str) -> FileSummary:
     return summary
 
 
-def _read_text(stream: IO[bytes], source: Source, ingest: Ingest, fields: list[str] | None) -> Iterator[pa.Table]:
-    chunks = text_chunks(stream, CHUNK_BYTES)
-    first = next(chunks, b"")
-    first_line = first.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+def _first_line(chunk: pa.Buffer) -> tuple[str, int]:
+    """The first line's text and the offset just after it."""
+    head = chunk[: 1 << 16].to_pybytes()
+    cut = head.find(b"\n")
+    line = head if cut < 0 else head[:cut]
+    return line.decode("utf-8", "replace").strip(), (len(head) if cut < 0 else cut + 1)
+
+
+def _read_text(chunks: Iterator[pa.Buffer], source: Source, ingest: Ingest, fields: list[str] | None) -> Iterator[pa.Table]:
+    first = next(chunks, pa.py_buffer(b""))
+    first_line, after_first = _first_line(first)
     if not first_line:
         _summary(ingest, source, "empty")
         return
     if alb.looks_like_alb(first_line):
         summary = _summary(ingest, source, "alb")
         for chunk in _with_first(first, chunks):
-            table = alb.parse_lines(chunk.decode("utf-8", "replace").splitlines(), source.name, ingest.rejections)
+            lines = chunk.to_pybytes().decode("utf-8", "replace").splitlines()
+            table = alb.parse_lines(lines, source.name, ingest.rejections)
             summary.records += table.num_rows
             yield table
         return
     if vpc.looks_like_header(first_line):
         fields = vpc.parse_format(first_line, ingest.rejections)
-        first = first.split(b"\n", 1)[1] if b"\n" in first else b""
-        kind = "vpc-flow-log"
+        first = first[after_first:]
     elif fields is None:
         tokens = first_line.split()
         if not (tokens[0].isdigit() and len(tokens) == len(vpc.DEFAULT_FORMAT)):
@@ -159,19 +166,16 @@ def _read_text(stream: IO[bytes], source: Source, ingest: Ingest, fields: list[s
                 "pass the custom format with --format"
             )
         fields = vpc.DEFAULT_FORMAT
-        kind = "vpc-flow-log"
-    else:
-        kind = "vpc-flow-log"
-    summary = _summary(ingest, source, kind)
+    summary = _summary(ingest, source, "vpc-flow-log")
     parser = vpc.TextChunkParser(fields, source.name, ingest.rejections)
     for chunk in _with_first(first, chunks):
-        if chunk:
+        if chunk.size:
             table = parser.parse(chunk)
             summary.records += table.num_rows
             yield table
 
 
-def _with_first(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+def _with_first(first: pa.Buffer, rest: Iterator[pa.Buffer]) -> Iterator[pa.Buffer]:
     yield first
     yield from rest
 
@@ -181,5 +185,5 @@ def read_table(paths: list[str], vpc_format: str | None = None, s3_client: Any |
     ingest = Ingest()
     tables = list(read_batches(paths, ingest, vpc_format, s3_client))
     if not tables:
-        return conform({}, 0), ingest
-    return pa.concat_tables(tables, promote_options="permissive").combine_chunks(), ingest
+        return complete(pa.table({})), ingest
+    return complete(pa.concat_tables(tables, promote_options="permissive").combine_chunks()), ingest

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from v6ops.flows.addresses import endpoints, traffic_class
 from v6ops.flows.problems import FlowInputError, Rejections
-from v6ops.flows.schema import SOURCE_PCAP, conform
+from v6ops.flows.schema import SOURCE_PCAP, conform, constant_label
 
 PCAP_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
@@ -91,7 +91,7 @@ def _to_table(flows: dict[FlowKey, list[float]]) -> pa.Table:
     family = pa.array([k[0] for k in keys], pa.uint8())
     n = len(keys)
     columns: dict[str, pa.Array] = {
-        "source": pa.array([SOURCE_PCAP] * n, pa.string()),
+        "source": constant_label(SOURCE_PCAP, n),
         "start": pa.array(np.floor(values[:, 2]).astype(np.int64)).cast(pa.timestamp("s", tz="UTC")),
         "end": pa.array(np.floor(values[:, 3]).astype(np.int64)).cast(pa.timestamp("s", tz="UTC")),
         "family": family,

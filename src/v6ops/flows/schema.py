@@ -7,6 +7,7 @@ that the same address written three ways is one key. docs/flows.md documents eac
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 SCHEMA_VERSION = 1
@@ -19,18 +20,20 @@ TRAFFIC_IPV4 = "ipv4"
 TRAFFIC_IPV6 = "ipv6"
 TRAFFIC_NAT64 = "nat64"
 
-# Low-cardinality text (sources, actions, statuses, kinds) is dictionary-encoded: 4 bytes a row.
+# Low-cardinality text is dictionary-encoded: one byte a row for our own labels (source, class,
+# address kind), four for labels read from input (actions, statuses, interface ids).
+_OURS = pa.dictionary(pa.int8(), pa.string())
 _LABEL = pa.dictionary(pa.int32(), pa.string())
-_KIND = _LABEL
+_KIND = _OURS
 
 # Columns every normalized table has, in this order. Source-specific extra fields (VPC fields
 # such as vpc_id, all ALB fields) follow as additional nullable columns.
 CORE_FIELDS: tuple[pa.Field, ...] = (
-    pa.field("source", _LABEL, nullable=False),
+    pa.field("source", _OURS, nullable=False),
     pa.field("start", pa.timestamp("s", tz="UTC")),
     pa.field("end", pa.timestamp("s", tz="UTC")),
     pa.field("family", pa.uint8()),
-    pa.field("traffic_class", _LABEL),
+    pa.field("traffic_class", _OURS),
     pa.field("src_family", pa.uint8()),
     pa.field("src_hi", pa.uint64()),
     pa.field("src_lo", pa.uint64()),
@@ -61,15 +64,24 @@ CORE_SCHEMA = pa.schema(list(CORE_FIELDS))
 CORE_NAMES = frozenset(CORE_SCHEMA.names)
 
 
+def constant_label(value: str, length: int) -> pa.Array:
+    """A label column with one value (the source of a batch) at one byte a row."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(length, np.int8)), pa.array([value], pa.string()))
+
+
 def conform(columns: dict[str, pa.Array], length: int) -> pa.Table:
-    """Build a table with every core column (nulls where a source has no such field) plus extras."""
+    """Core columns a source has (cast to the core types, in core order), then its extra columns.
+
+    Core columns a source lacks are not materialized here (a VPC batch would otherwise carry ~80
+    bytes a row of null ALB columns); ``complete`` and the engines add them as nulls.
+    """
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []
     for field in CORE_FIELDS:
         value = columns.get(field.name)
         if value is None:
-            value = pa.nulls(length, field.type)
-        elif not value.type.equals(field.type):
+            continue
+        if not value.type.equals(field.type):
             value = value.cast(field.type)
         arrays.append(value)
         fields.append(field)
@@ -79,4 +91,23 @@ def conform(columns: dict[str, pa.Array], length: int) -> pa.Table:
                 value = value.dictionary_encode()
             arrays.append(value)
             fields.append(pa.field(name, value.type))
+    if not arrays:
+        return complete(pa.table({}))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def complete(table: pa.Table) -> pa.Table:
+    """The table with every core column, in core order, nulls where its sources had no such field."""
+    columns: list[pa.ChunkedArray | pa.Array] = []
+    fields: list[pa.Field] = []
+    for field in CORE_FIELDS:
+        if field.name in table.column_names:
+            columns.append(table.column(field.name))
+        else:
+            columns.append(pa.nulls(table.num_rows, field.type))
+        fields.append(field)
+    for name in table.column_names:
+        if name not in CORE_NAMES:
+            columns.append(table.column(name))
+            fields.append(table.schema.field(name))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from v6ops.flows.addresses import Endpoints, endpoints, traffic_class
 from v6ops.flows.problems import SAMPLES_PER_REASON, FlowInputError, Rejections
-from v6ops.flows.schema import SOURCE_VPC, conform
+from v6ops.flows.schema import SOURCE_VPC, conform, constant_label
 
 DEFAULT_FORMAT = [
     "version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets",
@@ -102,7 +102,7 @@ class TextChunkParser:
         self.where = where
         self.rejections = rejections
 
-    def parse(self, data: bytes) -> pa.Table:
+    def parse(self, data: pa.Buffer) -> pa.Table:
         odd_lines: list[str] = []
 
         def odd_row(row: pacsv.InvalidRow) -> str:
@@ -117,16 +117,17 @@ class TextChunkParser:
                 raw = self._checked(self._read(data, typed=False, on_invalid=odd_row))
             except pa.ArrowInvalid:  # bytes that are not UTF-8: U+FFFD marks them, the field check rejects the row
                 odd_lines.clear()
-                data = data.decode("utf-8", "replace").encode()
+                data = pa.py_buffer(data.to_pybytes().decode("utf-8", "replace").encode())
                 raw = self._checked(self._read(data, typed=False, on_invalid=odd_row))
         if odd_lines:
             raw = pa.concat_tables([raw, self._resplit(odd_lines)], promote_options="permissive")
         return normalize(raw, self.where, self.rejections)
 
-    def _read(self, data: bytes, typed: bool, on_invalid: Callable[[pacsv.InvalidRow], str]) -> pa.Table:
+    def _read(self, data: pa.Buffer, typed: bool, on_invalid: Callable[[pacsv.InvalidRow], str]) -> pa.Table:
         return pacsv.read_csv(
-            pa.py_buffer(data),
-            read_options=pacsv.ReadOptions(column_names=self.fields, block_size=4 << 20),
+            pa.BufferReader(data),
+            # Two blocks per chunk: both cores parse, and each column has few chunks to combine.
+            read_options=pacsv.ReadOptions(column_names=self.fields, block_size=max(1 << 20, data.size // 2 + 1)),
             parse_options=pacsv.ParseOptions(
                 delimiter=" ", quote_char=False, escape_char=False, invalid_row_handler=on_invalid,
                 ignore_empty_lines=True,
@@ -204,7 +205,7 @@ def normalize(raw: pa.Table, where: str, rejections: Rejections) -> pa.Table:
         n = raw.num_rows
     family = _family(_chunked(raw, "type"), src, dst)
     columns: dict[str, pa.Array] = {
-        "source": pa.array(np.full(n, SOURCE_VPC, dtype=object), pa.string()) if n else pa.array([], pa.string()),
+        "source": constant_label(SOURCE_VPC, n),
         "family": family,
         "traffic_class": traffic_class(family, src, dst),
         **src.columns("src"),
