@@ -229,6 +229,7 @@ def normalize(raw: pa.Table, where: str, rejections: Rejections) -> pa.Table:
             continue
         value = _chunked(raw, name)
         if name == "account-id":
+            value = _text(value)
             value = pc.if_else(pc.equal(value, "unknown"), pa.scalar(None, pa.string()), value)
         columns[name.replace("-", "_")] = value
     if "pkt-srcaddr" in raw.column_names:
@@ -238,10 +239,14 @@ def normalize(raw: pa.Table, where: str, rejections: Rejections) -> pa.Table:
     return conform(columns, n)
 
 
+def _text(column: pa.Array) -> pa.Array:
+    return column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
+
+
 def _endpoint_text(raw: pa.Table, packet_field: str, eni_field: str, n: int) -> pa.Array:
     packet, eni = _chunked(raw, packet_field), _chunked(raw, eni_field)
     if packet is not None and eni is not None:
-        return pc.coalesce(*(c.cast(pa.string()) if pa.types.is_dictionary(c.type) else c for c in (packet, eni)))
+        return pc.coalesce(_text(packet), _text(eni))
     chosen = packet if packet is not None else eni
     return chosen if chosen is not None else pa.nulls(n, pa.string())
 
@@ -251,6 +256,7 @@ def _family(type_column: pa.Array | None, src: Endpoints, dst: Endpoints) -> pa.
     from_addresses = pc.coalesce(src.family, dst.family)
     if type_column is None:
         return from_addresses
+    type_column = _text(type_column)
     from_type = pc.if_else(
         pc.equal(type_column, "IPv6"), pa.scalar(6, pa.uint8()),
         pc.if_else(pc.equal(type_column, "IPv4"), pa.scalar(4, pa.uint8()), pa.scalar(None, pa.uint8())),
@@ -265,11 +271,12 @@ def read_parquet(stream: pa.NativeFile | object, where: str, rejections: Rejecti
     except (pa.ArrowInvalid, OSError) as exc:
         raise FlowInputError(f"{where}: not a readable Parquet file ({exc})") from exc
     names = parquet.schema_arrow.names
-    address_columns = [n for n in names if n.replace("_", "-") in ("srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr")]
     parse_format(" ".join(names), rejections)
-    parquet = pq.ParquetFile(stream, read_dictionary=address_columns)
-    for batch in parquet.iter_batches(batch_size=1 << 20):
-        table = pa.Table.from_batches([batch])
+    # Text columns come back dictionary-encoded: addresses are then parsed once per distinct value.
+    text_columns = [f.name for f in parquet.schema_arrow if pa.types.is_string(f.type)]
+    parquet = pq.ParquetFile(stream, read_dictionary=text_columns)
+    for group in range(parquet.num_row_groups):
+        table = parquet.read_row_group(group, use_threads=True)
         columns = {}
         for name in table.column_names:
             column = table.column(name).combine_chunks()
