@@ -18,10 +18,12 @@ import pyarrow.csv as pacsv
 
 from v6ops.addr.address import Prefix
 from v6ops.addr.errors import AddressValueError, PrefixValueError
+from v6ops.addr.vector_blocks import for_each_block
 from v6ops.addr.vector_column import AddressColumn
 
 _U64 = np.uint64
 _WIDTH = {4: 32, 6: 128}
+_BLOCK_ROWS = 1 << 18
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,15 +163,24 @@ class PrefixTable:
 
     def lookup(self, column: AddressColumn) -> np.ndarray:
         """Per row, the index into ``prefixes`` of the longest matching prefix; -1 if none or invalid."""
-        out = np.full(len(column), -1, np.int64)
-        for family, table in self._tables.items():
+        out = np.empty(len(column), np.int64)
+
+        def find(first: int, stop: int) -> None:
+            out[first:stop] = self._find(column.family[first:stop], column.hi[first:stop], column.lo[first:stop])
+
+        for_each_block(len(column), _BLOCK_ROWS, find)
+        return out
+
+    def _find(self, family: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        out = np.full(len(family), -1, np.int64)
+        for version, table in self._tables.items():
             if not len(table.hi):
                 continue
-            rows = column.family == family
+            rows = family == version
             if rows.all():
-                return table.find(column.hi, column.lo)
+                return table.find(hi, lo)
             if rows.any():
-                out[rows] = table.find(column.hi[rows], column.lo[rows])
+                out[rows] = table.find(hi[rows], lo[rows])
         return out
 
     def values_of(self, column: AddressColumn) -> pa.Array:

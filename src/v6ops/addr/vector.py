@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from v6ops.addr.lpm import PrefixTable
 from v6ops.addr.registry import _UNMATCHED_KIND, ROWS
+from v6ops.addr.vector_blocks import THREADS, for_each_block
 from v6ops.addr.vector_column import AddressColumn
 from v6ops.addr.vector_format import format_columns
 from v6ops.addr.vector_parse import parse_text_buffer
@@ -41,6 +42,7 @@ _ALL_ONES = 0xFFFFFFFFFFFFFFFF
 _SAMPLE_ROWS = 1 << 16
 _DEDUP_BELOW = 0.5
 
+_Parts: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 TextColumn: TypeAlias = pa.Array | pa.ChunkedArray | np.ndarray | Sequence[str | None]
 
 
@@ -51,7 +53,7 @@ def parse_addresses(column: TextColumn) -> AddressColumn:
     dedup = _worth_deduplicating(text)
     parts = [_parse_chunk(chunk, dedup) for chunk in chunks]
     if not parts:
-        parts = [_parse_chunk(pa.array([], pa.string()), False)]
+        parts = [_parse_plain(pa.array([], pa.string()), False)]
     family, hi, lo, null = (np.concatenate(arrays) if len(arrays) > 1 else arrays[0] for arrays in zip(*parts, strict=True))
     return AddressColumn(family, hi, lo, family != 0, null, text)
 
@@ -151,20 +153,39 @@ def _worth_deduplicating(text: pa.Array | pa.ChunkedArray) -> bool:
     return pc.count_distinct(sample).as_py() <= _DEDUP_BELOW * len(sample)
 
 
-def _parse_chunk(chunk: pa.Array, dedup: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _parse_chunk(chunk: pa.Array, dedup: bool) -> _Parts:
     """(family, hi, lo, null) of one Arrow chunk."""
-    if dedup or pa.types.is_dictionary(chunk.type):
-        encoded = chunk if pa.types.is_dictionary(chunk.type) else pc.dictionary_encode(chunk)
-        # One extra all-zero entry at the end of the distinct values stands for null rows.
-        family, hi, lo = (np.concatenate([part, np.zeros(1, part.dtype)]) for part in _parse_chunk(encoded.dictionary, False)[:3])
-        index = encoded.indices
-        rows = pc.fill_null(index, len(family) - 1).to_numpy() if index.null_count else index.to_numpy()
-        return family.take(rows), hi.take(rows), lo.take(rows), _null_mask(index)
+    if pa.types.is_dictionary(chunk.type):
+        return _expand(chunk.dictionary, chunk.indices, parallel=True)
+    if not dedup:
+        return _parse_plain(chunk, parallel=True)
+    n = len(chunk)
+    out = (np.empty(n, np.uint8), np.empty(n, np.uint64), np.empty(n, np.uint64), np.empty(n, bool))
+
+    def encode_and_parse(first: int, stop: int) -> None:
+        encoded = pc.dictionary_encode(chunk.slice(first, stop - first))
+        for whole, part in zip(out, _expand(encoded.dictionary, encoded.indices, parallel=False), strict=True):
+            whole[first:stop] = part
+
+    for_each_block(n, -(-n // THREADS), encode_and_parse)  # one slice per core, each with its own dictionary
+    return out
+
+
+def _expand(dictionary: pa.Array, indices: pa.Array, parallel: bool) -> _Parts:
+    """Parse the distinct values once, then give every row the value of its index."""
+    parsed = _parse_plain(dictionary, parallel)[:3]
+    # One extra all-zero entry after the distinct values stands for null rows.
+    family, hi, lo = (np.concatenate([part, np.zeros(1, part.dtype)]) for part in parsed)
+    rows = (pc.fill_null(indices, len(dictionary)) if indices.null_count else indices).to_numpy().astype(np.intp)
+    return family.take(rows), hi.take(rows), lo.take(rows), _null_mask(indices)
+
+
+def _parse_plain(chunk: pa.Array, parallel: bool) -> _Parts:
     width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
     _, offsets_buffer, data_buffer = chunk.buffers()
     offsets = np.frombuffer(offsets_buffer, width, len(chunk) + 1, chunk.offset * np.dtype(width).itemsize)
     data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
-    family, hi, lo = parse_text_buffer(offsets, data)
+    family, hi, lo = parse_text_buffer(offsets, data, parallel)
     null = _null_mask(chunk)
     if null.any():
         family[null] = 0

@@ -2,35 +2,103 @@
 
 The rules are those of ``v6ops.addr.parse`` (RFC 4291 section 2.2, no zones, no
 IPv4 octets with leading zeros); the property tests hold the two parsers equal.
-Instead of a loop per row, every row is cut into at most ``_MAX_FIELDS`` fields
-at its ':' and '.' separators, and each field's value is read from the four
-bytes before its end as one little-endian uint32 (SWAR), so the work is a few
-dozen numpy passes over an (rows x fields) matrix.
+
+Instead of a loop per row: every row is cut into fields at its ':' and '.'
+separators (one flat array of fields for the whole block), each field's value
+is read from the four bytes before its end as one little-endian uint32 (SWAR),
+and a row's *shape* (separator count, which separators are dots, which fields
+are empty) is looked up in a table of every valid shape, built once from
+RFC 4291 2.2, which also says which field feeds each of the eight 16-bit groups.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-# A valid address has at most 10 separators ('::a:b:c:d:e:1.2.3.4'), so 11 fields.
-_MAX_FIELDS = 11
-_BLOCK_ROWS = 1 << 15  # rows per pass: keeps the (rows x fields) matrices in cache
+from v6ops.addr.vector_blocks import for_each_block
+
+_BLOCK_ROWS = 1 << 14  # rows per pass: keeps the per-field arrays in cache
 _FRONT_PAD = 4  # a field's 4-byte window may start before the first byte
 _BACK_PAD = 8
 
-_HEX, _COLON, _DOT, _OTHER = 0, 1, 2, 4
-_CHAR_CLASS = np.full(256, _OTHER, np.uint8)
-for _c in b"0123456789abcdefABCDEF":
-    _CHAR_CLASS[_c] = _HEX
-_CHAR_CLASS[ord(":")] = _COLON
-_CHAR_CLASS[ord(".")] = _DOT
+# bytes.translate tables: separators (':' '.') to 1, everything else to 0; and the bytes an address may hold.
+_SEPARATORS = bytes(1 if c in b":." else 0 for c in range(256))
+_ADDRESS_BYTES = b"0123456789abcdefABCDEF:."
+_IS_BAD = np.ones(256, bool)
+_IS_BAD[list(_ADDRESS_BYTES)] = False
 
 # Keep the last L bytes of a 4-byte window (the field), as a uint32 mask, by L.
 _FIELD_MASK = np.array([0, 0xFF000000, 0xFFFF0000, 0xFFFFFF00, 0xFFFFFFFF], np.uint32)
 _U32 = np.uint32
+_U64 = np.uint64
+
+# Row shapes. A valid address has at most 10 separators ('::1:2:3:4:5:1.2.3.4'), so 11 fields.
+_MAX_SEPS = 10
+_RANK_CAP = 12  # field ranks are clipped here; rows that long are invalid anyway
+_DOT_BIT, _LONG_BIT = 16, 31
+# Group g is stored at uint16 word _WORD[g], so that the 8 words of a row read as (hi, lo) uint64 little-endian.
+_WORD = [3, 2, 1, 0, 7, 6, 5, 4]
 
 
-def parse_text_buffer(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _shape_key(nsep: int, dotted: int, empty_mask: int) -> int:
+    return ((nsep * 2 + dotted) << 11) | empty_mask
+
+
+def _shape_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Family (4, 6, 0) and group sources of every valid row shape.
+
+    ``sources[key, _WORD[g]]`` is the rank of the field holding group g; a zero
+    group from '::' points at the empty field of the '::', whose value is 0.
+    The groups a dotted quad stands for are filled in from the octets later.
+    """
+    size = _shape_key(_MAX_SEPS + 1, 0, 0)
+    family = np.zeros(size, np.uint8)
+    sources = np.zeros((size, 8), np.int8)
+    family[_shape_key(3, 1, 0)] = 4  # a.b.c.d
+    for dotted in (0, 1):
+        want = 6 if dotted else 8  # RFC 4291 2.2 (3): the dotted quad stands for the last two groups
+        layouts: list[tuple[int, int] | None] = [None] + [(b, a) for b in range(want) for a in range(want - b)]
+        for layout in layouts:
+            if layout is None:
+                parts = ["F"] * want
+            else:  # RFC 4291 2.2 (2): '::' for one or more zero groups, b fields before and a after
+                before, after = layout
+                parts = ["E"] * (before == 0) + ["F"] * before + ["E"] + ["F"] * after + ["E"] * (after == 0 and not dotted)
+            nsep = len(parts) + 3 if dotted else len(parts) - 1
+            key = _shape_key(nsep, dotted, sum(1 << k for k, p in enumerate(parts) if p == "E"))
+            filled = [k for k, p in enumerate(parts) if p == "F"]
+            before = want if layout is None else layout[0]
+            zero = parts.index("E", 1) if "E" in parts else 0  # the empty field between the colons of '::'
+            groups = filled[:before] + [zero] * (want - len(filled)) + filled[before:] + [0] * (8 - want)
+            family[key] = 6
+            sources[key, _WORD] = groups
+    return family, sources
+
+
+_SHAPE_FAMILY, _SHAPE_SOURCES = _shape_tables()
+# The dot bits a dotted row must have: its last three separators, and only those.
+_DOTS_LAST = np.array([0, 0, 0, *[0b111 << (n - 3) for n in range(3, _MAX_SEPS + 1)]], np.int64)
+
+
+def _octet_table() -> np.ndarray:
+    """Decimal octet value by (length, digits read as hex nibbles), or -1.
+
+    RFC 4291 2.2 (3) / RFC 791 dotted decimal, 0-255, and no leading zero
+    (refused as in parse.parse_ipv4: '010' is 8 to inet_aton, RFC 6943 3.1.1).
+    """
+    table = np.full(5 << 12, -1, np.int16)
+    for octet in range(256):
+        text = str(octet)
+        table[(len(text) << 12) | int(text, 16)] = octet
+    return table
+
+
+_OCTET = _octet_table()
+
+
+def parse_text_buffer(
+    offsets: np.ndarray, data: np.ndarray, parallel: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(family, hi, lo) for the rows of an Arrow string array given as its offsets and data bytes.
 
     ``family`` is 4, 6 or 0 (not an address); IPv4 values are in ``lo`` with ``hi`` 0.
@@ -44,106 +112,86 @@ def parse_text_buffer(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray
     family = np.zeros(n, np.uint8)
     hi = np.zeros(n, np.uint64)
     lo = np.zeros(n, np.uint64)
-    for first in range(0, n, _BLOCK_ROWS):
-        last = min(first + _BLOCK_ROWS, n)
-        f, h, low = _parse_block(buf, rel[first : last + 1])
-        family[first:last], hi[first:last], lo[first:last] = f, h, low
+
+    def parse(first: int, stop: int) -> None:
+        family[first:stop], hi[first:stop], lo[first:stop] = _parse_block(buf, rel[first : stop + 1])
+
+    for_each_block(n, _BLOCK_ROWS, parse, parallel)
     return family, hi, lo
 
 
 def _parse_block(buf: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(offsets) - 1
-    text = buf[_FRONT_PAD + offsets[0] : _FRONT_PAD + offsets[-1]]
     base = int(offsets[0])
-    cls = _CHAR_CLASS[text]
-    sep_pos = np.flatnonzero((cls - np.uint8(1)) <= 1) + base  # ':' or '.'
-    bad_pos = np.flatnonzero(cls == _OTHER) + base
-    first_sep = np.searchsorted(sep_pos, offsets)
-    nsep = np.diff(first_sep)
+    text = buf[_FRONT_PAD + base : _FRONT_PAD + offsets[-1]].tobytes()
+    seps = np.flatnonzero(np.frombuffer(text.translate(_SEPARATORS), bool)) + base
     bad = np.zeros(n, bool)
-    bad[np.searchsorted(offsets, bad_pos, "right") - 1] = True
-    bad |= nsep >= _MAX_FIELDS
+    if text.translate(None, _ADDRESS_BYTES):  # rare: find the rows holding other bytes
+        bad_at = np.flatnonzero(_IS_BAD[np.frombuffer(text, np.uint8)]) + base
+        bad[np.searchsorted(offsets, bad_at, "right") - 1] = True
+    first_sep = np.searchsorted(seps, offsets)
+    nsep = np.diff(first_sep)
 
-    width = int(min(max(int(nsep.max(initial=0)) + 1, 4), _MAX_FIELDS))
-    k = np.arange(width)
-    has_sep = k < nsep[:, None]
-    sep_ext = np.concatenate([sep_pos, np.zeros(width, np.int64)])
-    row_end = offsets[1:, None]
-    # end[r, k]: the position just after field k of row r (its separator, or the row end).
-    end = np.where(has_sep, sep_ext[first_sep[:-1, None] + k], row_end)
-    begin = np.empty_like(end)
-    begin[:, 0] = offsets[:-1]
-    begin[:, 1:] = end[:, :-1] + 1
-    length = end - begin  # -1 past the last field
-    sep_char = buf[end + _FRONT_PAD]
-    colon = has_sep & (sep_char == ord(":"))
-    dot = has_sep & (sep_char == ord("."))
+    # One flat array of fields: row r owns fields first_field[r] .. last_field[r].
+    nfields = len(seps) + n
+    first_field = first_sep[:-1] + np.arange(n)
+    last_field = first_field + nsep
+    is_last = np.zeros(nfields, bool)
+    is_last[last_field] = True
+    end = np.empty(nfields, np.int64)  # just after the field: its separator, or the row end
+    end[is_last] = offsets[1:]
+    end[~is_last] = seps
+    begin = np.empty(nfields, np.int64)
+    begin[1:] = end[:-1] + 1
+    begin[first_field] = offsets[:-1]
+    length = end - begin
 
-    # The 4 bytes before each field end, as uint32 (byte 0 = 4th char from the end).
-    windows = np.ndarray((len(buf) - 3,), "<u4", buf, 0, (1,))
-    raw = windows[end] & _FIELD_MASK[np.clip(length, 0, 4)]
+    raw = _windows_before(buf, base, int(offsets[-1]), end) & _FIELD_MASK[np.minimum(length, 4)]
     nibbles = (raw & _U32(0x0F0F0F0F)) + _U32(9) * ((raw >> _U32(6)) & _U32(0x01010101))
     pairs = ((nibbles & _U32(0x00FF00FF)) << _U32(4)) | ((nibbles >> _U32(8)) & _U32(0x00FF00FF))
-    hex_value = ((pairs & _U32(0xFFFF)) << _U32(8)) | (pairs >> _U32(16))
-    decimal = (hex_value & _U32(15)) + _U32(10) * ((hex_value >> _U32(4)) & _U32(15)) + _U32(100) * (
-        (hex_value >> _U32(8)) & _U32(15)
-    )
-    first_char_shift = ((4 - np.clip(length, 1, 4)) * 8).astype(np.uint32)
-    leading_zero = (length > 1) & (((raw >> first_char_shift) & _U32(0xFF)) == ord("0"))
-    # RFC 4291 2.2 (3) dotted quad; leading zeros refused as in parse.parse_ipv4 (RFC 6943 3.1.1).
-    octet_ok = (
-        (length >= 1) & (length <= 3) & ((raw & _U32(0x40404040)) == 0) & ~leading_zero & (decimal <= 255)
-    )
+    value = (((pairs & _U32(0xFFFF)) << _U32(8)) | (pairs >> _U32(16))).astype(np.uint16)
 
-    ncolon = colon.sum(1)
-    ndot = dot.sum(1)
-    last = width - 1
-    octet_index = np.minimum(ncolon[:, None] + np.arange(4), last)
-    octets = np.take_along_axis(decimal, octet_index, 1)
-    octets_ok = np.take_along_axis(octet_ok, octet_index, 1).all(1)
-    quad = (octets[:, 0] << _U32(24)) | (octets[:, 1] << _U32(16)) | (octets[:, 2] << _U32(8)) | octets[:, 3]
-    is_v4 = (ncolon == 0) & (ndot == 3) & (nsep == 3) & octets_ok
+    # Per row, in one OR-reduction: empty-field bits, dot-separator bits, and "a field is too long".
+    rank = np.minimum(np.arange(nfields) - np.repeat(first_field, nsep + 1), _RANK_CAP).astype(np.uint32)
+    dot = (buf[end + _FRONT_PAD] == ord(".")) & ~is_last
+    bits = ((length == 0).astype(np.uint32) | (dot.astype(np.uint32) << _U32(_DOT_BIT))) << rank
+    bits |= (length > 4).astype(np.uint32) << _U32(_LONG_BIT)
+    shape = np.bitwise_or.reduceat(bits, first_field) if n else np.zeros(0, np.uint32)
+    dots = (shape >> _U32(_DOT_BIT)) & _U32(0x1FFF)
+    nsep_capped = np.minimum(nsep, _MAX_SEPS)
+    dotted = dots != 0
+    key = ((nsep_capped * 2 + dotted) << 11) | (shape & _U32(0x7FF))
+    family = _SHAPE_FAMILY[key]
+    ok = ~bad & (nsep <= _MAX_SEPS) & (shape >> _U32(_LONG_BIT) == 0) & (~dotted | (dots == _DOTS_LAST[nsep_capped]))
 
-    # IPv6: colon-separated hex fields, optionally ending in a dotted quad after the last colon.
-    tail = ndot > 0
-    dots_last = np.take_along_axis(dot, np.clip(nsep[:, None] - np.arange(1, 4), 0, last), 1).all(1)
-    tail_ok = (ndot == 3) & dots_last & octets_ok
-    hex_fields = ncolon + ~tail  # fields 0 .. hex_fields-1 are hex (or empty for '::')
-    is_hex = k < hex_fields[:, None]
-    empty = is_hex & (length == 0)
-    # An empty field between two colons is the one '::' (RFC 4291 2.2 (2)).
-    double = empty & (k >= 1) & (k < ncolon[:, None])
-    ndouble = double.sum(1)
-    double_at = np.argmax(double, 1)
-    rows = np.arange(n)
-    # An empty first/last field only as half of a leading/trailing '::'.
-    lead_ok = ~empty[:, 0] | double[:, 1]
-    trail_field = np.minimum(ncolon, last)
-    trail_ok = tail | (length[rows, trail_field] != 0) | double[rows, np.maximum(trail_field - 1, 0)]
-    filled = is_hex & (length > 0)
-    nfilled = filled.sum(1)
-    want = np.where(tail, 6, 8)
-    count_ok = np.where(ndouble == 1, nfilled < want, nfilled == want) & (ndouble <= 1)
-    short_ok = ~(is_hex & (length > 4)).any(1)
-    is_v6 = (ncolon > 0) & (~tail | tail_ok) & lead_ok & trail_ok & count_ok & short_ok
+    # The dotted quad (IPv4, or the tail of IPv6): the last four fields of dotted rows.
+    quad = np.zeros(n, np.uint64)
+    quad_rows = np.flatnonzero(dotted & ok & (family != 0))
+    if len(quad_rows):
+        octet = last_field[quad_rows, None] - np.arange(3, -1, -1)
+        octets = _OCTET[(length[octet] << 12) | (value[octet] & np.uint16(0xFFF))]
+        ok[quad_rows] &= (octets >= 0).all(1)
+        d = octets.astype(np.uint64)
+        quad[quad_rows] = (d[:, 0] << _U64(24)) | (d[:, 1] << _U64(16)) | (d[:, 2] << _U64(8)) | d[:, 3]
 
-    # Expand '::': group g comes from field g before it, from field double_at+1+... after it.
-    before = np.where(ndouble == 1, (filled & (k < double_at[:, None])).sum(1), nfilled)
-    after = nfilled - before
-    g = np.arange(8)
-    after_from = (want - after)[:, None]
-    from_after = (g >= after_from) & (ndouble == 1)[:, None]
-    source = np.where(g < before[:, None], g, np.where(from_after, double_at[:, None] + 1 + g - after_from, width))
-    values = np.concatenate([hex_value, np.zeros((n, 1), np.uint32)], 1)
-    groups = np.take_along_axis(values, np.minimum(source, width), 1).astype(np.uint64)
-    hi = (groups[:, 0] << np.uint64(48)) | (groups[:, 1] << np.uint64(32)) | (groups[:, 2] << np.uint64(16)) | groups[:, 3]
-    low_groups = (groups[:, 4] << np.uint64(48)) | (groups[:, 5] << np.uint64(32))
-    lo = np.where(tail, low_groups | quad, low_groups | (groups[:, 6] << np.uint64(16)) | groups[:, 7])
-
-    ok = ~bad
-    is_v4 &= ok
-    is_v6 &= ok
-    family = np.where(is_v4, np.uint8(4), np.where(is_v6, np.uint8(6), np.uint8(0)))
-    hi = np.where(is_v6, hi, np.uint64(0))
-    lo = np.where(is_v6, lo, np.where(is_v4, quad.astype(np.uint64), np.uint64(0)))
+    family = np.where(ok, family, np.uint8(0))
+    v6 = family == 6
+    words = value[first_field[:, None] + _SHAPE_SOURCES[key]].view(np.uint64)
+    hi = np.where(v6, words[:, 0], _U64(0))
+    lo = np.where(v6, words[:, 1], _U64(0))
+    lo = np.where(dotted & (family != 0), (lo & _U64(0xFFFFFFFF00000000)) | quad, lo)
     return family, hi, lo
+
+
+def _windows_before(buf: np.ndarray, base: int, stop: int, end: np.ndarray) -> np.ndarray:
+    """The 4 bytes before each position of ``end`` as a little-endian uint32.
+
+    Gathering from an unaligned uint32 view is slow in numpy, so the block is
+    copied four times, shifted by 0-3 bytes, and each window read aligned.
+    """
+    words = (stop + _FRONT_PAD - base) // 4 + 1
+    shifted = np.empty((4, words), np.uint32)
+    for shift in range(4):
+        shifted[shift] = buf[base + shift : base + shift + 4 * words].view("<u4")
+    start = end - base  # buf index of the window's first byte, relative to the block
+    return shifted.ravel()[(start & 3) * words + (start >> 2)]
