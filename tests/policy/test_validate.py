@@ -314,3 +314,19 @@ def test_every_rule_code_is_documented() -> None:
                                 r'"([a-z0-9]+(?:-[a-z0-9]+)+)"', source))
     assert len(codes) > 50
     assert {c for c in codes if f"`{c}`" not in docs} == set()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 255), st.integers(0, 16)), min_size=1, max_size=12))
+def test_redundant_prefix_sweep_agrees_with_pairwise_oracle(raw: list[tuple[int, int]]) -> None:
+    # small 16-bit universe under 2a00::/16 so that nesting and repeats are frequent
+    nets = [ipaddress.IPv6Network(((0x2A00 << 112) | (v << 104)) & ~((1 << (128 - (16 + n))) - 1), 16 + n)
+            for v, n in ((v, min(n, 8)) for v, n in raw)]
+    texts = [str(n) for n in nets]
+    data = with_change(CLEAN, f"{SV}.allowed_egress_prefixes", texts)
+    flagged = {p.path for p in validate_data(data, "t").problems if p.code == "redundant-prefix"}
+    expected = {
+        f"{SV}.allowed_egress_prefixes[{i}]" for i, inner in enumerate(nets)
+        if any(j != i and inner.subnet_of(outer) and (outer != inner or j < i) for j, outer in enumerate(nets))
+    }
+    assert flagged == expected

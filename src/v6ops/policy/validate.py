@@ -181,11 +181,11 @@ class _TargetChecks:
         sv = self.sec.source_validation
         for key, strict in (("allowed_ingress_prefixes", sv.strict_ingress),
                             ("allowed_egress_prefixes", sv.strict_egress)):
-            prefixes: list[Prefix] = []
+            prefixes: list[Prefix | None] = []
             for i, text in enumerate(getattr(sv, key)):
                 prefix = self._prefix(f"source_validation.{key}[{i}]", text)
+                prefixes.append(prefix)
                 if prefix is not None:
-                    prefixes.append(prefix)
                     self._special_prefix(f"source_validation.{key}[{i}]", prefix,
                                          block_private=sv.block_private_addresses and key.startswith("allowed_ingress"))
             self._overlaps(f"source_validation.{key}", prefixes)
@@ -407,13 +407,17 @@ class _TargetChecks:
             self.warn(field, "special-purpose-prefix",
                       f"{prefix} is in {kind} space, not global unicast", "RFC 6890; IANA IPv6 Special-Purpose")
 
-    def _overlaps(self, field: str, prefixes: list[Prefix]) -> None:
-        for i, inner in enumerate(prefixes):
-            for j, outer in enumerate(prefixes):
-                if i != j and outer.contains(inner) and (outer != inner or j < i):
-                    what = "repeats" if outer == inner else "is inside"
-                    self.warn(f"{field}[{i}]", "redundant-prefix", f"{inner} {what} {outer}")
-                    break
+    def _overlaps(self, field: str, prefixes: list[Prefix | None]) -> None:
+        """Entries inside (or equal to) an earlier-sorted one; a sweep, so long lists stay O(n log n)."""
+        ordered = sorted((p.network, p.length, i, p) for i, p in enumerate(prefixes) if p is not None)
+        open_: list[Prefix] = []  # chain of prefixes containing the current one
+        for _, _, i, prefix in ordered:
+            while open_ and not open_[-1].contains(prefix):
+                open_.pop()
+            if open_:
+                what = "repeats" if open_[-1] == prefix else "is inside"
+                self.warn(f"{field}[{i}]", "redundant-prefix", f"{prefix} {what} {open_[-1]}")
+            open_.append(prefix)
 
     def _duplicates(self, field: str, items: list[Address], what: str) -> None:
         for item, count in Counter(items).items():
