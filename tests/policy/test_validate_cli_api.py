@@ -100,3 +100,9 @@ def test_api_reports_yaml_syntax_errors(client: TestClient) -> None:
 def test_api_rejects_a_malformed_request(client: TestClient) -> None:
     assert client.post("/api/v1/policy/validate", json={"doc": {}}).status_code == 422
     assert client.post("/api/v1/policy/validate", json={"document": 5}).status_code == 422
+
+
+def test_openapi_documents_the_policy_endpoints(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/v1/policy/validate", "/api/v1/policy/compliance"} <= set(paths)
+    assert "422" in paths["/api/v1/policy/validate"]["post"]["responses"]

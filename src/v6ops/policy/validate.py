@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,6 +59,10 @@ TLS13_SUITES = frozenset({
 _TLS12_SUITE = re.compile(r"TLS_(ECDHE|DHE|RSA|PSK|ECDH|DH)_[A-Z0-9_]+_WITH_[A-Z0-9_]+")
 _MAC = re.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}")
 _TLS_SPELLING = re.compile(r"(?i)^\s*(?:tls\s*v?\s*)?(\d)\.(\d)\s*$")
+
+
+# Tenants repeat the same routers and prefixes (fe80::1, 2000::/3); the registry scan is linear.
+_kind = lru_cache(maxsize=65536)(address_kind)
 
 
 def parse_tls_version(text: str) -> tuple[int, int] | None:
@@ -153,7 +158,7 @@ class _TargetChecks:
             if address is None:
                 continue
             routers.append(address)
-            if address_kind(address) != "link-local":
+            if _kind(address) != "link-local":
                 self.warn(field, "router-not-link-local",
                           f"{text} is not link-local: a valid RA always comes from a link-local source, so this "
                           "entry never matches; list the router's fe80:: address", "RFC 4861 section 6.1.2")
@@ -398,7 +403,7 @@ class _TargetChecks:
         return prefix
 
     def _special_prefix(self, field: str, prefix: Prefix, block_private: bool) -> None:
-        kind = address_kind(prefix)
+        kind = _kind(prefix)
         if block_private and kind == "ula":
             self.err(field, "private-prefix-allowed",
                      f"{prefix} is unique-local, which block_private_addresses drops: the two settings contradict",
@@ -447,7 +452,7 @@ class _TargetChecks:
         if address.version != 6:
             self.vm_err(field, "not-ipv6", f"{text} is IPv4; ipv6_config.addresses holds IPv6 addresses")
             return
-        kind = address_kind(address)
+        kind = _kind(address)
         if kind in ("multicast", "unspecified", "loopback", "ipv4-mapped"):
             self.vm_err(field, "unusable-interface-address",
                         f"{address_text} is {kind} and cannot be assigned to an interface", "RFC 4291 section 2.5")
