@@ -46,23 +46,30 @@ class Endpoints:
 
 
 def endpoints(text: pa.Array) -> Endpoints:
-    """Parse a column of address text (nulls allowed, dictionary-encoded or plain)."""
+    """Parse a column of address text (nulls allowed, dictionary-encoded or plain).
+
+    A dictionary column (Parquet) is parsed once per distinct value and expanded with ``take``; plain
+    text goes straight to the vector parser, which deduplicates by itself when that pays.
+    """
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    encoded = text if pa.types.is_dictionary(text.type) else pc.dictionary_encode(text)
-    indices = encoded.indices
-    parsed = vector.unmap_ipv4(vector.parse_addresses(encoded.dictionary.cast(pa.string())))
+    if not pa.types.is_dictionary(text.type):
+        return _columns(vector.unmap_ipv4(vector.parse_addresses(text)), None)
+    return _columns(vector.unmap_ipv4(vector.parse_addresses(text.dictionary.cast(pa.string()))), text.indices)
+
+
+def _columns(parsed: vector.AddressColumn, indices: pa.Array | None) -> Endpoints:
     missing = ~parsed.valid
-    family = pa.array(parsed.family, mask=missing)
-    hi = pa.array(parsed.hi, mask=missing)
-    lo = pa.array(parsed.lo, mask=missing)
-    row_invalid = pc.fill_null(pc.take(pa.array(parsed.invalid), indices), False)
+    columns = [
+        pa.array(parsed.family, mask=missing), pa.array(parsed.hi, mask=missing), pa.array(parsed.lo, mask=missing),
+        vector.address_kinds(parsed), pa.array(parsed.invalid),
+    ]
+    if indices is not None:
+        columns = [pc.take(c, indices) for c in columns]
+    family, hi, lo, kind, invalid = columns
     return Endpoints(
-        family=pc.take(family, indices),
-        hi=pc.take(hi, indices),
-        lo=pc.take(lo, indices),
-        kind=pc.take(vector.address_kinds(parsed), indices).cast(_KIND_TYPE),
-        invalid=row_invalid.to_numpy(zero_copy_only=False),
+        family=family, hi=hi, lo=lo, kind=kind.cast(_KIND_TYPE),
+        invalid=pc.fill_null(invalid, False).to_numpy(zero_copy_only=False),
     )
 
 
