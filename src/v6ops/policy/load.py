@@ -395,6 +395,9 @@ def load_data(
     if model is None:
         result.problems = result.scrubbed(problems)
         return result
+    if isinstance(model, HostFile) and shape is DocumentShape.HOST and model.metald.network.ipv6.default_security:
+        result.problems.append(warning(f"{HOST_PATH}.default_security", "default-security-unused",
+                                       "default_security applies to customer_configs, and there are none"))
     result.document = PolicyDocument.model_construct(source=source, shape=shape, targets=_targets(shape, model, name))
     result.problems = result.scrubbed(problems)
     return result
