@@ -72,3 +72,40 @@ def nft_check(ruleset: str, tag: str = "check") -> None:
     """``nft -c -f``: the kernel parses and validates the ruleset without applying it."""
     with throwaway_netns(tag) as ns:
         run("nft", "-c", "-f", "-", ns=ns, input_text=ruleset)
+
+
+OBSERVE = """\
+table inet v6ops_test_observe {
+\tset delivered { typeof ip6 flowlabel; size 65535; }
+\tchain observe { type filter hook input priority 100; policy accept;
+\t\tip6 flowlabel != 0 add @delivered { ip6 flowlabel }
+\t}
+}
+"""
+
+
+def delivered_labels(ns: str) -> set[int]:
+    """Flow labels that reached the observation chain (after every filter and the guard)."""
+    listing = json.loads(run("nft", "-j", "list", "set", "inet", "v6ops_test_observe", "delivered", ns=ns))
+    out: set[int] = set()
+    for item in listing["nftables"]:
+        if "set" in item:
+            out.update(e for e in item["set"].get("elem", []) if isinstance(e, int))
+    return out
+
+
+def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 15.0) -> None:
+    """Block until the process prints ``needle`` on stderr (tcpdump's 'listening on', the guard's ready line)."""
+    import time
+
+    assert proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    seen = ""
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        seen += line
+        if needle in line:
+            return
+        if proc.poll() is not None:
+            break
+    raise AssertionError(f"{needle!r} never appeared; stderr: {seen}")

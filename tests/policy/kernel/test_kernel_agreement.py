@@ -28,7 +28,7 @@ from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
 from tests.policy.kernel.corpus import build_cases
-from tests.policy.kernel.netns import netns_pair, nft_check, run
+from tests.policy.kernel.netns import OBSERVE, delivered_labels, netns_pair, nft_check, run, wait_for_line
 
 POLICY_YAML = """\
 profile: custom
@@ -50,32 +50,10 @@ rate_limits:
   method: TOKEN_BUCKET
   burst_config: {burst_packets: 20, burst_duration_ms: 200}
 """
-OBSERVE = """\
-table inet v6ops_test_observe {
-\tset delivered { typeof ip6 flowlabel; size 65535; }
-\tchain observe { type filter hook input priority 100; policy accept;
-\t\tip6 flowlabel != 0 add @delivered { ip6 flowlabel }
-\t}
-}
-"""
 MULTICAST_MAC = {"ff02::1": "33:33:00:00:00:01", "ff02::1:ff00:2": "33:33:ff:00:00:02"}  # RFC 2464 7
 HERE = Path(__file__).resolve().parent
 V6OPS = [sys.executable, "-m", "v6ops.cli"]
 PORTS = ["--tcp-ports", "443", "--udp-ports", "53"]
-
-
-def _wait_for(proc: subprocess.Popen[str], needle: str, timeout: float = 15.0) -> None:
-    assert proc.stderr is not None
-    deadline = time.monotonic() + timeout
-    seen = ""
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen += line
-        if needle in line:
-            return
-        if proc.poll() is not None:
-            break
-    raise AssertionError(f"{needle!r} never appeared; stderr: {seen}")
 
 
 @pytest.mark.requires("netns", "nft", "tcpdump")
@@ -108,11 +86,11 @@ def test_kernel_and_evaluator_agree_packet_by_packet(tmp_path: Path) -> None:
         capture = tmp_path / "received.pcap"
         tcpdump: subprocess.Popen[str] | None = None
         try:
-            _wait_for(guard, "listening on NFQUEUE")
+            wait_for_line(guard, "listening on NFQUEUE")
             tcpdump = subprocess.Popen(["ip", "netns", "exec", pair.receiver, "tcpdump", "-i", pair.receiver_if,
                                         "-Q", "in", "-U", "-n", "-s", "0", "-w", str(capture)],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            _wait_for(tcpdump, "listening on")
+            wait_for_line(tcpdump, "listening on")
             run(sys.executable, str(HERE / "send_frames.py"), pair.sender_if, str(tmp_path / "sent.pcap"),
                 str(tmp_path / "gaps.json"), ns=pair.sender)
             time.sleep(1.0)
@@ -122,14 +100,9 @@ def test_kernel_and_evaluator_agree_packet_by_packet(tmp_path: Path) -> None:
             if tcpdump is not None:
                 tcpdump.send_signal(signal.SIGINT)
                 tcpdump.communicate(timeout=20)
-        listing = json.loads(run("nft", "-j", "list", "set", "inet", "v6ops_test_observe", "delivered",
-                                 ns=pair.receiver))
+        delivered = delivered_labels(pair.receiver)
         counters = run("nft", "list", "counters", ns=pair.receiver)
     (tmp_path / "counters.txt").write_text(counters)
-    delivered: set[int] = set()
-    for item in listing["nftables"]:
-        if "set" in item:
-            delivered.update(e for e in item["set"].get("elem", []) if isinstance(e, int))
     assert guard.returncode == 0, guard_err
     guard_stats = json.loads(guard_out)
     assert guard_stats["accepted"] > 0 and guard_stats["dropped"] > 0, guard_stats
