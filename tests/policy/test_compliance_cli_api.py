@@ -60,3 +60,11 @@ def test_api_bad_framework_is_400_and_broken_document_422(client: TestClient) ->
     assert response.status_code == 400 and "SOX" in response.json()["detail"]
     response = client.post("/api/v1/policy/compliance", json={"document": "{", "format": "json"})
     assert response.status_code == 422 and response.json()["loaded"] is False
+
+
+def test_unloadable_file_is_reported_in_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("ra_guard: [\n")
+    result = runner.invoke(app, ["compliance", str(path)])
+    assert result.exit_code == 1
+    assert "cannot be checked" in result.stdout and "not valid YAML" in " ".join(result.stdout.split())

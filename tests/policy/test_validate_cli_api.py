@@ -106,3 +106,14 @@ def test_openapi_documents_the_policy_endpoints(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/policy/validate", "/api/v1/policy/compliance"} <= set(paths)
     assert "422" in paths["/api/v1/policy/validate"]["post"]["responses"]
+
+
+def test_profiles_command_prints_every_profile() -> None:
+    result = runner.invoke(app, ["profiles", "--json"])
+    assert result.exit_code == 0
+    profiles = json.loads(result.stdout)
+    assert list(profiles) == ["HIGH", "MEDIUM", "LOW", "CUSTOM"]
+    assert profiles["HIGH"]["ra_guard"]["block_all_ra"] is True
+    assert profiles["CUSTOM"]["ra_guard"]["enabled"] is False
+    table = runner.invoke(app, ["profiles"])
+    assert table.exit_code == 0 and "block_all_ra" in table.stdout

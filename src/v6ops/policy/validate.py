@@ -166,7 +166,7 @@ class _TargetChecks:
         if ra.block_all_ra and ra.allowed_routers:
             self.err("ra_guard.allowed_routers", "ra-block-all-with-allowed-routers",
                      "block_all_ra is true, so allowed_routers can never take effect; set block_all_ra: false "
-                     "to accept these routers, or remove them", "RFC 6105 section 3")
+                     "to accept these routers, or remove them", "RFC 6105")
         if ra.block_all_ra and ra.max_ra_rate:
             self.warn("ra_guard.max_ra_rate", "ra-rate-ignored",
                       "max_ra_rate has no effect while block_all_ra is true")
@@ -368,7 +368,7 @@ class _TargetChecks:
                             f"VLAN {nic.vlan.vlan_id} is outside 1-4094", "IEEE 802.1Q section 9.6")
             if nic.vlan.priority > 7:
                 self.vm_err("interface.vlan.priority", "vlan-priority-out-of-range",
-                            f"priority {nic.vlan.priority} is outside 0-7", "IEEE 802.1Q section 6.9.3")
+                            f"priority {nic.vlan.priority} is outside 0-7", "IEEE 802.1Q (PCP is 3 bits)")
             customer = self.sec.isolation.customer_vlan
             if customer and nic.vlan.vlan_id in VLAN_RANGE and nic.vlan.vlan_id != customer:
                 self.vm_warn("interface.vlan.vlan_id", "vlan-mismatch",
@@ -455,7 +455,7 @@ class _TargetChecks:
         kind = _kind(address)
         if kind in ("multicast", "unspecified", "loopback", "ipv4-mapped"):
             self.vm_err(field, "unusable-interface-address",
-                        f"{address_text} is {kind} and cannot be assigned to an interface", "RFC 4291 section 2.5")
+                        f"{address_text} is {kind} and cannot be assigned to an interface", "RFC 4291 sections 2.5, 2.7")
 
     def _mac(self, field: str, text: str) -> None:
         if not _MAC.fullmatch(text):
@@ -463,7 +463,7 @@ class _TargetChecks:
             return
         first = int(text[:2], 16)
         if first & 1:
-            self.vm_err(field, "multicast-mac", f"{text} is a multicast MAC (I/G bit set)", "IEEE 802 section 8.2")
+            self.vm_err(field, "multicast-mac", f"{text} is a multicast MAC (I/G bit set)", "IEEE 802 (I/G bit)")
         elif int(re.sub("[:-]", "", text), 16) == 0:
             self.vm_err(field, "bad-mac", "the all-zero MAC address cannot be assigned")
 
