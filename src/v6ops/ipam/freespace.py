@@ -3,8 +3,9 @@
 Every free address of a range lies in exactly one row of ``free_blocks``, and two
 free buddies are always merged, so the rows are the canonical decomposition of the
 free space. Then the lowest free aligned /L is the first /L of the lowest-addressed
-block whose length is <= L: one primary-key seek per length class, whatever the
-number of allocations. Splitting or merging touches at most one row per length.
+block whose length is <= L: one primary-key seek per length class that has free
+blocks, whatever the number of allocations. Splitting or merging touches at most
+one row per length.
 """
 
 from __future__ import annotations
@@ -21,9 +22,25 @@ from v6ops.store.types import network_from_key, network_key
 WIDTH = {4: 32, 6: 128}
 
 
+# The lengths that have free blocks, found by walking the primary key (prefix_id, length, network)
+# one seek per present length (a loose index scan), so empty length classes cost nothing.
+_PRESENT_LENGTHS = """WITH RECURSIVE present(len) AS (
+    SELECT min(length) FROM free_blocks WHERE prefix_id = ? AND length <= ?
+    UNION ALL
+    SELECT (SELECT min(length) FROM free_blocks WHERE prefix_id = ? AND length > present.len AND length <= ?)
+    FROM present WHERE present.len IS NOT NULL
+)"""
+
+# First fit: the lowest network among the first block of each present length <= L.
+_LOWEST_BLOCK = _PRESENT_LENGTHS + """
+SELECT len, (SELECT network FROM free_blocks WHERE prefix_id = ? AND length = present.len
+             ORDER BY network LIMIT 1) AS net
+FROM present WHERE len IS NOT NULL ORDER BY net LIMIT 1"""
+
+
 @cache
 def _lowest_blocks_sql(classes: int) -> str:
-    # One UNION ALL of per-length "ORDER BY network LIMIT k" seeks, so one round trip.
+    # The first k blocks of each given length, merged: one round trip.
     part = (
         "SELECT * FROM (SELECT length, network FROM free_blocks WHERE prefix_id = ? AND length = ? "
         "ORDER BY network LIMIT ?) AS c"
@@ -82,9 +99,14 @@ class FreeSpace:
         """Start a new range with these free blocks (already aligned and disjoint)."""
         self._insert((b.length, b.network) for b in blocks)
 
-    def lowest_free(self, length: int, count: int = 1) -> list[tuple[int, int]]:
+    def lowest_free(self, length: int, count: int) -> list[tuple[int, int]]:
         """(block length, block network) of the ``count`` lowest-addressed free blocks that can hold a /length."""
-        lengths = range(self.range.length, length + 1)
+        lengths = [
+            int(r[0]) for r in self._run(_PRESENT_LENGTHS + " SELECT len FROM present WHERE len IS NOT NULL",
+                                         (self.prefix_id, length, self.prefix_id, length)).fetchall()
+        ]
+        if not lengths:
+            return []
         params: list[int] = []
         for ln in lengths:
             params += (self.prefix_id, ln, count)
@@ -104,10 +126,10 @@ class FreeSpace:
 
     def take_first(self, length: int) -> int | None:
         """Allocate the lowest free /length (first fit); None when no block is big enough."""
-        found = self.lowest_free(length)
-        if not found:
+        row = self._run(_LOWEST_BLOCK, (self.prefix_id, length, self.prefix_id, length, self.prefix_id)).fetchone()
+        if row is None:
             return None
-        block_length, network = found[0]
+        block_length, network = int(row[0]), network_from_key(bytes(row[1]))
         self._delete(block_length, network)
         # The upper halves split off on the way down to /length stay free.
         self._insert((k, network + (1 << (self.width - k))) for k in range(block_length + 1, length + 1))

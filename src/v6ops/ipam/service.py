@@ -102,9 +102,11 @@ def add_subscriber(store: Store, spec: SubscriberSpec) -> dict[str, Any]:
     """Create the subscriber and, with ``spec.pool``, provision it in the same transaction."""
     with store.write() as session:
         subscriber = create_subscriber(session, spec)
+        view = subscriber_view(subscriber, [])
         if spec.pool:
-            allocate_dual_stack(session, spec.pool, subscriber=subscriber)
-        return _subscriber_view(session, subscriber)
+            got = allocate_dual_stack(session, spec.pool, subscriber=subscriber)
+            view.update({k: got[k] for k in ("ipv4", "ipv6_address", "ipv6_prefix")})
+        return view
 
 
 def _subscriber_view(session: Session, subscriber: Subscriber) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from v6ops.ipam.dnsname import check_dns_name
@@ -62,8 +63,7 @@ class SubscriberSpec(BaseModel):
 
 
 def create_subscriber(session: Session, spec: SubscriberSpec) -> Subscriber:
-    if session.scalar(select(Subscriber.id).where(Subscriber.name == spec.name)) is not None:
-        raise ConflictError(f"subscriber {spec.name!r} already exists")
+    """Insert the subscriber; the unique name constraint, not a prior read, detects a duplicate."""
     r = spec.rate_limits
     subscriber = Subscriber(
         name=spec.name, tenant=spec.tenant, service_tier=spec.service_tier, status=spec.status,
@@ -71,7 +71,10 @@ def create_subscriber(session: Session, spec: SubscriberSpec) -> Subscriber:
         ipv6_download_bps=r.ipv6.download, ipv6_upload_bps=r.ipv6.upload, created_at=utcnow(),
     )
     session.add(subscriber)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(f"subscriber {spec.name!r} already exists") from exc
     return subscriber
 
 

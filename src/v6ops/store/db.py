@@ -7,8 +7,9 @@ cannot both read the free-space index and then collide at commit time.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,9 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        )
         # No autoflush: writers flush explicitly when they need ids, so ORM rows go out in one batch.
         self._writer = sessionmaker(
             self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False, autoflush=False
@@ -91,8 +95,12 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One write transaction: committed on success, rolled back (DB unchanged) on any error."""
-        with self._writer() as session, session.begin():
+        """One write transaction: committed on success, rolled back (DB unchanged) on any error.
+
+        SQLite has one writer at a time anyway; queueing this process's writers on a lock
+        avoids SQLite's sleep-and-retry busy handler, which makes waiting writers slow.
+        """
+        with self._write_lock, self._writer() as session, session.begin():
             yield session
 
     def close(self) -> None:
