@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from v6ops.policy.evaluator import Evaluator, evaluate_frames
+from v6ops.policy.packet import parse_ip
 from v6ops.policy.pcap import LINKTYPE_ETHERNET, LINKTYPE_IPV6, LINKTYPE_RAW, frame_of, read_capture
 
 
@@ -48,6 +49,8 @@ def evaluate_capture(evaluator: Evaluator, path: str | Path) -> CaptureVerdicts:
     unpack = struct.Struct("<IIII" if little else ">IIII").unpack_from
     strip = 14 if linktype == LINKTYPE_ETHERNET else 0
     plain = evaluator._plain_transport
+    decide = evaluator._decide
+    keep = evaluator.keep_events  # drops are kept as Verdicts only when events are wanted
     counters = evaluator.counters
     ts_out, v_out, r_out = out.timestamps, out.verdicts, out.rules
     pos, size, index = 24, len(data), 0
@@ -78,8 +81,12 @@ def evaluate_capture(evaluator: Evaluator, path: str | Path) -> CaptureVerdicts:
             ip = data[pos + strip:end]
             fast = plain(ip, ts)
             if fast is None:
-                v = evaluator.evaluate(ip, ts, index)
-                verdict, rule = v.verdict, v.rule
+                if keep:
+                    v = evaluator.evaluate(ip, ts, index)
+                    verdict, rule = v.verdict, v.rule
+                else:
+                    verdict, rule = decide(parse_ip(ip), ts)
+                    counters[rule] = counters.get(rule, 0) + 1
             else:
                 verdict, rule = fast
                 counters[rule] = counters.get(rule, 0) + 1

@@ -199,6 +199,7 @@ class Evaluator:
         self.blocked_visible = frozenset(h for h in _VISIBLE_EXTHDRS if h != FRAGMENT and ext.blocks(h))
         self.rt_allowed = not ext.blocks(43)
         self.connections: set[tuple[Any, ...]] = set()
+        self.connection_limit = rates.connections
         self.queues: dict[tuple[Any, ...], _Fragments] = {}
         self.counters: dict[str, int] = {}
         self._plain_source: dict[bytes, Any] = {}
@@ -278,14 +279,15 @@ class Evaluator:
                 self._plain_source[src] = rule
         if rule is not None:
             return "drop", str(rule)
-        if self.pps is not None and self.pps.over(now, 1):
+        pps, bps = self.pps, self.bps
+        if pps is not None and pps.over(now, 1):
             return "drop", "rate-pps"
-        if self.bps is not None and self.bps.over(now, n):
+        if bps is not None and bps.over(now, n):
             return "drop", "rate-bandwidth"
         sport = (data[40] << 8) | data[41]
         dport = (data[42] << 8) | data[43]
         conn = None
-        limit = self.policy.rates.connections
+        limit = self.connection_limit
         if limit:
             conn = (nh, src, data[24:40], sport, dport)
             if conn not in self.connections and len(self.connections) + 1 > limit:

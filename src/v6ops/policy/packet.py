@@ -18,43 +18,42 @@ NO_NEXT_HEADER = 59
 
 
 class Packet:
-    """What the policy looks at in one IP datagram or fragment."""
+    """What the policy looks at in one IP datagram or fragment.
 
-    __slots__ = (
-        "atomic", "chain", "chain_complete", "data", "dport", "dst", "error", "flowlabel", "frag_id",
-        "frag_m", "frag_offset", "frag_pos", "hlim", "icmp_code", "icmp_type", "length", "nd_bad", "nd_options",
-        "order_bad", "plen", "rt_segleft", "rt_type", "sport", "src", "tcp_flags", "upper", "upper_off", "version",
-    )
+    Fields default at class level, so building one costs only the fields a packet
+    actually has (most packets set a handful).
+    """
+
+    version = 0
+    error: str | None = None
+    src = b""
+    dst = b""
+    hlim = 0
+    flowlabel = 0
+    plen = 0
+    chain_complete = True
+    order_bad = False
+    upper = -1
+    upper_off = 0
+    frag_offset = -1  # -1: no fragment header
+    frag_m = 0
+    frag_id = 0
+    frag_pos = 0  # offset of the Fragment header, for reassembly
+    atomic = False
+    rt_type = -1
+    rt_segleft = 0
+    icmp_type = -1
+    icmp_code = -1
+    sport = -1
+    dport = -1
+    tcp_flags = 0
+    nd_options: tuple[int, ...] | list[int] = ()
+    nd_bad = False
 
     def __init__(self, data: bytes) -> None:
         self.data = data
-        self.version = 0
-        self.error: str | None = None
-        self.src = b""
-        self.dst = b""
-        self.hlim = 0
-        self.flowlabel = 0
-        self.plen = 0
         self.length = len(data)
         self.chain: list[int] = []
-        self.chain_complete = True
-        self.order_bad = False
-        self.upper = -1
-        self.upper_off = 0
-        self.frag_offset = -1  # -1: no fragment header
-        self.frag_m = 0
-        self.frag_id = 0
-        self.frag_pos = 0  # offset of the Fragment header, for reassembly
-        self.atomic = False
-        self.rt_type = -1
-        self.rt_segleft = 0
-        self.icmp_type = -1
-        self.icmp_code = -1
-        self.sport = -1
-        self.dport = -1
-        self.tcp_flags = 0
-        self.nd_options: list[int] = []
-        self.nd_bad = False
 
     @property
     def is_fragment(self) -> bool:
@@ -166,7 +165,8 @@ def _nd_options(p: Packet, pos: int, end: int, short: bool) -> None:
         p.nd_bad = True
         return
     data = p.data
-    options = p.nd_options
+    options: list[int] = []
+    p.nd_options = options
     while pos < end:
         if pos + 2 > end:
             p.nd_bad = True
