@@ -20,12 +20,11 @@ from pathlib import Path
 import dpkt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from policy_traffic import POLICY_YAML, write_mix  # noqa: E402
-
-from v6ops.policy.batch import evaluate_capture  # noqa: E402
-from v6ops.policy.evaluator import Evaluator  # noqa: E402
-from v6ops.policy.normalize import normalize_document  # noqa: E402
-from v6ops.policy.validate import load_validated  # noqa: E402
+from policy_traffic import POLICY_YAML, write_mix
+from v6ops.policy.batch import evaluate_capture
+from v6ops.policy.evaluator import Evaluator
+from v6ops.policy.normalize import normalize_document
+from v6ops.policy.validate import load_validated
 
 
 def dpkt_parse(path: Path) -> int:
