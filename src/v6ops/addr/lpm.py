@@ -176,11 +176,11 @@ class PrefixTable:
         for version, table in self._tables.items():
             if not len(table.hi):
                 continue
-            rows = family == version
-            if rows.all():
+            rows = np.flatnonzero(family == version)
+            if len(rows) == len(family):
                 return table.find(hi, lo)
-            if rows.any():
-                out[rows] = table.find(hi[rows], lo[rows])
+            if len(rows):
+                out[rows] = table.find(hi.take(rows), lo.take(rows))
         return out
 
     def values_of(self, column: AddressColumn) -> pa.Array:
