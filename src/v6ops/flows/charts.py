@@ -40,7 +40,7 @@ def family_share(report: dict[str, Any]) -> str | None:
     axes.set_xlim(0, 1)
     axes.set_xlabel("share")
     axes.set_title("IPv4 vs IPv6 share")
-    axes.legend(loc="lower right", fontsize="small")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=len(CLASSES), fontsize="small")
     return _svg(figure)
 
 
