@@ -124,3 +124,16 @@ def test_a_large_table_against_the_oracle_on_a_sample() -> None:
     lpm = PrefixTable.from_prefixes(table, range(len(table)))
     sample = [Address(p.version, p.network + 1) for p in table[::7]] + [Address(6, 0x2001_0DB8 << 96 | 5 << 64)]
     assert lpm.lookup(_column(sample)).tolist() == [_oracle(table, a) for a in sample]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.data(), st.lists(st.one_of(prefixes(4), prefixes(6)), min_size=1, max_size=60, unique=True))
+def test_lookup_agrees_with_pytricia(data: st.DataObject, table: list[Prefix]) -> None:
+    """pytricia (a C patricia trie written by others) as a second judge."""
+    pytricia = pytest.importorskip("pytricia")
+    trees = {4: pytricia.PyTricia(32), 6: pytricia.PyTricia(128)}
+    for i, prefix in enumerate(table):
+        trees[prefix.version][str(prefix)] = i
+    items = data.draw(st.lists(addresses_near(table), min_size=1, max_size=40))
+    expected = [trees[a.version].get(str(a)) for a in items]
+    assert PrefixTable.from_prefixes(table, range(len(table))).values_of(_column(items)).to_pylist() == expected
