@@ -19,7 +19,8 @@ from v6ops.store.db import Store
 from v6ops.store.types import network_from_key
 
 CLIENTS = 16
-PER_CLIENT = int(os.environ.get("V6OPS_IPAM_CONCURRENCY_N", "1000"))
+# CI runs 16 x 50; benchmarks/ipam_concurrency.py runs the full 16 x 1,000 of the issue.
+PER_CLIENT = int(os.environ.get("V6OPS_IPAM_CONCURRENCY_N", "50"))
 PLAN = {
     "vrfs": ["global"],
     "pools": [{"name": "load", "role": "residential", "lab": True,
