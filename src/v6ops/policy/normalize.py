@@ -19,6 +19,7 @@ Decisions the seed leaves open, and what we chose:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from v6ops.addr import Address, Prefix
@@ -54,8 +55,18 @@ from v6ops.policy.schema import (
 RA_BURST_MAX = 5
 
 
+@functools.lru_cache(maxsize=65536)
+def _prefix(text: str) -> Prefix:
+    return Prefix.parse(text, strict=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _address(text: str) -> Address:
+    return Address.parse(text)
+
+
 def _prefixes(texts: Iterable[str]) -> tuple[Prefix, ...]:
-    return tuple(Prefix.parse(t, strict=False) for t in texts)
+    return tuple(_prefix(t) for t in texts)
 
 
 def _interface_prefixes(addresses: Iterable[str]) -> tuple[Prefix, ...]:
@@ -83,7 +94,7 @@ def normalize_target(
     ra = RAPolicy(
         enabled=ra_cfg.enabled,
         block_all=ra_cfg.block_all_ra,
-        allowed_routers=tuple(Address.parse(a) for a in ra_cfg.allowed_routers),
+        allowed_routers=tuple(_address(a) for a in ra_cfg.allowed_routers),
         max_per_minute=ra_cfg.max_ra_rate,
         burst=max(1, min(ra_cfg.max_ra_rate, RA_BURST_MAX)),
         blocked_options=frozenset(blocked),

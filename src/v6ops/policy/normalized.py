@@ -8,6 +8,7 @@ frozen values.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable
@@ -191,7 +192,7 @@ class NormalizedPolicy:
         if not TABLE_NAME_RE.match(self.table):
             raise ValueError(f"policy name {self.name!r} does not make a valid nftables table name")
 
-    @property
+    @functools.cached_property
     def table(self) -> str:
         return "v6ops_" + re.sub(r"[^A-Za-z0-9_]", "_", self.name)
 
