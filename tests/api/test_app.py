@@ -72,3 +72,10 @@ def test_bad_settings_are_named(tmp_path: Path, content: str, message: str) -> N
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings(tmp_path / "nope.toml")
+
+
+def test_metric_route_labels_are_full_templates(client: TestClient) -> None:
+    client.get("/api/v1/addresses/2001:db8::/32")
+    client.get("/api/v1/addresses/10.0.0.1")
+    text = client.get("/metrics").text
+    assert 'v6ops_http_requests_total{method="GET",route="/api/v1/addresses/{text}",status="200"} 2.0' in text

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -19,6 +20,24 @@ from v6ops.api import policy as policy_api
 from v6ops.settings import Settings, load_settings
 
 log = logging.getLogger("v6ops.api")
+
+
+def route_label(scope: MutableMapping[str, Any]) -> str:
+    """The full path template (``/api/v1/addresses/{text}``) for metric labels and logs.
+
+    Included routers keep router-relative paths, so the mount prefix is recovered
+    from the concrete path; labels stay low-cardinality either way.
+    """
+    route = scope.get("route")
+    template = getattr(route, "path_format", None)
+    if template is None:
+        return "unmatched"
+    try:
+        tail = template.format(**scope.get("path_params", {}))
+    except (KeyError, IndexError, ValueError):
+        return str(template)
+    path = str(scope.get("path", ""))
+    return path[: len(path) - len(tail)] + template if path.endswith(tail) else str(template)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         start = time.perf_counter()
         response = await call_next(request)
         elapsed = time.perf_counter() - start
-        route = getattr(request.scope.get("route"), "path", "unmatched")
+        route = route_label(request.scope)
         requests.labels(request.method, route, str(response.status_code)).inc()
         latency.labels(request.method, route).observe(elapsed)
         log.info(
