@@ -272,3 +272,21 @@ def test_default_security_without_customers_is_flagged() -> None:
     assert result.document is not None and result.document.shape is DocumentShape.HOST
     assert [(p.code, p.path) for p in result.problems] == [
         ("default-security-unused", "metald.network.ipv6.default_security")]
+
+
+def test_yaml_problems_carry_their_line() -> None:
+    text = "profile: custom\nra_guard:\n  allowed_routers:\n    - fe80::1\n    - not-an-address\nisolation: {customer_vlan: 9999}\n"
+    from v6ops.policy.validate import validate_text
+
+    problems = {p.path: p.line for p in validate_text(text, "p.yaml").problems}
+    assert problems["ra_guard.allowed_routers[1]"] == 5
+    assert problems["isolation.customer_vlan"] == 6
+    assert validate_text('{"isolation": {"customer_vlan": 9999}}', "p.json").problems[0].line is None
+
+
+def test_a_missing_field_points_at_its_parent_line() -> None:
+    text = "ra_guard:\n  enabled: false\n  max_ra_rate: 5\n"
+    result = load_text(text, "p.yaml")
+    assert result.line_of("ra_guard.block_all_ra") == 1
+    assert result.line_of("ra_guard.max_ra_rate") == 3
+    assert result.line_of("profile") is None

@@ -39,7 +39,8 @@ def render_problems(report: ValidationReport) -> None:
         print_table(
             f"{report.source}: {report.errors} error(s), {report.warnings} warning(s)",
             ["severity", "path", "problem", "code", "reference"],
-            [(style[p.severity], p.path or "(document)", p.message, p.code, p.reference) for p in report.problems],
+            [(style[p.severity], (p.path or "(document)") + (f" (line {p.line})" if p.line else ""), p.message,
+              p.code, p.reference) for p in report.problems],
         )
     verdict = "[green]valid[/green]" if report.valid else "[red]invalid[/red]"
     targets = ", ".join(report.targets) or "none"

@@ -73,6 +73,22 @@ class LoadResult:
     document: PolicyDocument | None
     problems: list[Problem]
     secrets: frozenset[str] = field(default=frozenset(), repr=False)
+    lines: dict[str, int] = field(default_factory=dict, repr=False)  # YAML document path -> line
+
+    def line_of(self, path: str) -> int | None:
+        """The line of ``path``, or of its nearest written ancestor (a missing key points at its parent)."""
+        probe = path
+        while probe:
+            if probe in self.lines:
+                return self.lines[probe]
+            cut = max(probe.rfind("."), probe.rfind("["))
+            probe = probe[:cut] if cut > 0 else ""
+        return None
+
+    def located(self, problems: Iterable[Problem]) -> list[Problem]:
+        """Problems with their YAML line filled in, where the document has one."""
+        return [p if p.line is not None or not self.lines else p.model_copy(update={"line": self.line_of(p.path)})
+                for p in problems]
 
     def scrub(self, text: str) -> str:
         """Replace every expanded environment value in ``text`` with ``***``."""
@@ -403,12 +419,38 @@ def load_data(
     return result
 
 
+def yaml_lines(text: str) -> dict[str, int]:
+    """Document path -> 1-based line of every key and list item, so YAML problems can name their line."""
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, path: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = join_path(path, format_path([str(key.value)]))
+                lines[child] = key.start_mark.line + 1
+                walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[f"{path}[{i}]"] = item.start_mark.line + 1
+                walk(item, f"{path}[{i}]")
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, "")
+    return lines
+
+
 def load_text(text: str, source: str, *, fmt: str | None = None, **kwargs: Any) -> LoadResult:
+    fmt = fmt or detect_format(source, text)
     try:
         data = parse_text(text, source, fmt)
     except PolicyLoadError as exc:
         return LoadResult(source, None, exc.problems)
-    return load_data(data, source, **kwargs)
+    result = load_data(data, source, **kwargs)
+    if fmt == "yaml":
+        result.lines = yaml_lines(text)
+        result.problems = result.located(result.problems)
+    return result
 
 
 def load_file(path: str | Path, **kwargs: Any) -> LoadResult:

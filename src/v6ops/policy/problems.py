@@ -23,6 +23,7 @@ class Problem(BaseModel):
     message: str
     target: str | None = None
     reference: str = ""
+    line: int | None = None  # in YAML documents: the line of the path (or of its nearest written parent)
 
 
 def error(path: str, code: str, message: str, reference: str = "", target: str | None = None) -> Problem:
