@@ -124,6 +124,12 @@ def test_a_large_table_against_the_oracle_on_a_sample() -> None:
     lpm = PrefixTable.from_prefixes(table, range(len(table)))
     sample = [Address(p.version, p.network + 1) for p in table[::7]] + [Address(6, 0x2001_0DB8 << 96 | 5 << 64)]
     assert lpm.lookup(_column(sample)).tolist() == [_oracle(table, a) for a in sample]
+    # Many rows at once take the sorted-search path; small slices take plain searchsorted.
+    many = _column([Address(p.version, p.network + k) for k in (0, 1, 255) for p in table] * 3)
+    whole = lpm.lookup(many)
+    pieces = [lpm.lookup(from_parts(many.family[i : i + 999], many.hi[i : i + 999], many.lo[i : i + 999]))
+              for i in range(0, len(many), 999)]
+    assert (whole == np.concatenate(pieces)).all() and (whole >= 0).mean() > 0.9
 
 
 @settings(max_examples=50, deadline=None)
