@@ -117,3 +117,8 @@ def test_profiles_command_prints_every_profile() -> None:
     assert profiles["CUSTOM"]["ra_guard"]["enabled"] is False
     table = runner.invoke(app, ["profiles"])
     assert table.exit_code == 0 and "block_all_ra" in table.stdout
+
+
+def test_profiles_endpoint_returns_the_cli_object(client: TestClient) -> None:
+    cli = json.loads(runner.invoke(app, ["profiles", "--json"]).stdout)
+    assert client.get("/api/v1/policy/profiles").json() == cli

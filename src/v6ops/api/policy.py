@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from v6ops.policy import compliance as compliance_engine
 from v6ops.policy.load import LoadResult, load_data, load_text
+from v6ops.policy.profiles import all_profile_defaults
 from v6ops.policy.schema import ComplianceFramework
 from v6ops.policy.validate import ValidationReport, report_for
 
@@ -57,3 +58,8 @@ def check_compliance(request: ComplianceRequest) -> Any:
     if not report.loaded:
         return JSONResponse(status_code=422, content=report.model_dump(mode="json"))
     return report
+
+
+@router.get("/profiles", summary="Defaults of each security profile (same object as `v6ops policy profiles --json`)")
+def profiles() -> dict[str, dict[str, Any]]:
+    return all_profile_defaults()

@@ -17,8 +17,8 @@ from v6ops.cli.output import JsonOption, console, err_console, fail, print_json,
 from v6ops.policy import compliance as compliance_engine
 from v6ops.policy.load import load_file
 from v6ops.policy.problems import Severity
-from v6ops.policy.profiles import profile_defaults
-from v6ops.policy.schema import ComplianceFramework, PolicyDocument, SecurityProfile
+from v6ops.policy.profiles import all_profile_defaults
+from v6ops.policy.schema import ComplianceFramework, PolicyDocument
 from v6ops.policy.validate import ValidationReport, report_for
 
 app = typer.Typer(help="IPv6 security policy: validate, compliance.", no_args_is_help=True)
@@ -117,12 +117,10 @@ def _render_compliance(report: compliance_engine.ComplianceReport) -> None:
 @app.command("profiles")
 def profiles_cmd(as_json: bool = JsonOption) -> None:
     """The defaults each security profile fills in (docs/policy-profiles.md)."""
-    shown = [SecurityProfile.HIGH, SecurityProfile.MEDIUM, SecurityProfile.LOW, SecurityProfile.CUSTOM]
-    dumps = {p.value: profile_defaults(p).model_dump(mode="json", exclude={"profile"}) for p in shown}
+    dumps = all_profile_defaults()
     if as_json:
         print_json(dumps)
         return
-    for section in dumps[SecurityProfile.HIGH.value]:
-        fields = list(dumps[SecurityProfile.HIGH.value][section])
-        print_table(section, ["field", *dumps], [
-            (f, *(dumps[p][section][f] for p in dumps)) for f in fields])
+    first = next(iter(dumps.values()))
+    for section, fields in first.items():
+        print_table(section, ["field", *dumps], [(f, *(dumps[p][section][f] for p in dumps)) for f in fields])

@@ -75,6 +75,14 @@ def profile_defaults(profile: SecurityProfile) -> IPv6SecurityConfig:
     return IPv6SecurityConfig.model_validate({"profile": profile.value, **PROFILE_DEFAULTS[profile]})
 
 
+DOCUMENTED_PROFILES = (SecurityProfile.HIGH, SecurityProfile.MEDIUM, SecurityProfile.LOW, SecurityProfile.CUSTOM)
+
+
+def all_profile_defaults() -> dict[str, dict[str, Any]]:
+    """Profile name -> the sections it fills in: what ``policy profiles --json`` and the API return."""
+    return {p.value: profile_defaults(p).model_dump(mode="json", exclude={"profile"}) for p in DOCUMENTED_PROFILES}
+
+
 def _leaves(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
@@ -98,11 +106,10 @@ def _cell(value: Any) -> str:
 
 def profile_table_markdown() -> str:
     """One row per field, one column per profile; every field of the schema appears."""
-    shown = [SecurityProfile.HIGH, SecurityProfile.MEDIUM, SecurityProfile.LOW, SecurityProfile.CUSTOM]
-    columns = {p: _leaves(profile_defaults(p).model_dump(mode="json", exclude={"profile"})) for p in shown}
-    header = "| field | " + " | ".join(p.value for p in shown) + " |"
-    lines = [header, "|" + "---|" * (len(shown) + 1)]
-    for field in columns[SecurityProfile.HIGH]:
-        cells = " | ".join(_cell(columns[p][field]) for p in shown)
+    columns = {name: _leaves(sections) for name, sections in all_profile_defaults().items()}
+    header = "| field | " + " | ".join(columns) + " |"
+    lines = [header, "|" + "---|" * (len(columns) + 1)]
+    for field in columns[SecurityProfile.HIGH.value]:
+        cells = " | ".join(_cell(leaves[field]) for leaves in columns.values())
         lines.append(f"| `{field}` | {cells} |")
     return "\n".join(lines) + "\n"
