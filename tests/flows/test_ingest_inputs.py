@@ -146,3 +146,38 @@ def test_pcapng_is_summarized_into_flows(tmp_path: Path) -> None:
     assert rows[0]["dst_kind"] == "loopback" and rows[0]["src_port"] == 5000
     assert (rows[0]["end"] - rows[0]["start"]).total_seconds() == 4
     assert ingest.rejections.total == 1
+
+
+def test_local_globs_and_directories(tmp_path: Path) -> None:
+    for day in ("01", "02"):
+        folder = tmp_path / "AWSLogs" / "2026" / "01" / day
+        folder.mkdir(parents=True)
+        (folder / "a.log").write_text(LINE.format(src="10.0.0.1", bytes=1) + "\n")
+        (folder / "notes.md").write_text("# not a log\n")
+    table, ingest = read_table([str(tmp_path / "AWSLogs" / "**" / "*.log")])
+    assert table.num_rows == 2 and ingest.rejections.file_errors == []
+    _, ingest = read_table([str(tmp_path / "AWSLogs")])
+    assert len(ingest.rejections.file_errors) == 2  # the .md files are named, not skipped silently
+    with pytest.raises(FlowInputError, match="matches no file"):
+        read_table([str(tmp_path / "*.gz")])
+
+
+V5_HEADER = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action " \
+    "log-status flow-direction"
+
+
+def _v5(eni: str, start: int, direction: str) -> str:
+    return f"5 {eni} 2001:db8::1 2001:db8::2 40000 443 6 10 1000 {start} {start + 60} ACCEPT OK {direction}"
+
+
+@pytest.mark.parametrize(("second", "dropped"), [
+    (_v5("eni-b", 1767571210, "ingress"), 1),  # the other end's ENI, 10 s later: the same conversation
+    (_v5("eni-a", 1767571210, "ingress"), 0),  # the same ENI: a different record, kept
+    (_v5("eni-b", 1767571300, "ingress"), 0),  # more than 60 s apart: kept
+    (_v5("eni-b", 1767571210, "egress"), 0),  # two egress records: kept
+])
+def test_flow_direction_deduplication_rule(tmp_path: Path, second: str, dropped: int) -> None:
+    (tmp_path / "v5.log").write_text("\n".join([V5_HEADER, _v5("eni-a", 1767571200, "egress"), second]) + "\n")
+    report = build_report([str(tmp_path / "v5.log")])
+    assert report["summary"]["duplicates_removed"] == dropped
+    assert report["summary"]["flows"] == 2 - dropped
