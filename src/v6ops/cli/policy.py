@@ -21,7 +21,8 @@ from v6ops.policy.profiles import all_profile_defaults
 from v6ops.policy.schema import ComplianceFramework, PolicyDocument
 from v6ops.policy.validate import ValidationReport, report_for
 
-app = typer.Typer(help="IPv6 security policy: validate, compliance.", no_args_is_help=True)
+app = typer.Typer(help="IPv6 security policy: validate, compliance, profiles, compile, evaluate, guard.",
+                  no_args_is_help=True)
 policy_engine.register(app)
 
 PolicyFile = typer.Argument(..., metavar="FILE", help="Policy file, JSON or YAML.")
