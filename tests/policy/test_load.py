@@ -290,3 +290,25 @@ def test_a_missing_field_points_at_its_parent_line() -> None:
     assert result.line_of("ra_guard.block_all_ra") == 1
     assert result.line_of("ra_guard.max_ra_rate") == 3
     assert result.line_of("profile") is None
+
+
+def test_enum_spelling_does_not_change_the_result() -> None:
+    """The webserver example in proto names equals the same file in short lower-case names."""
+    from v6ops.policy.schema import ProtoEnum
+
+    def respell(node: object) -> object:
+        if isinstance(node, dict):
+            return {k: respell(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [respell(v) for v in node]
+        if isinstance(node, str) and node.isupper() and "_" in node:
+            for cls in ProtoEnum.__subclasses__():
+                if node.startswith(cls.proto_prefix()):
+                    return node.removeprefix(cls.proto_prefix()).lower().replace("_", "-")
+        return node
+
+    data = json.loads((EXAMPLES / "webserver-high-security.json").read_text())
+    respelled = respell(data)
+    assert json.dumps(respelled) != json.dumps(data)
+    assert "selective" in json.dumps(respelled)
+    assert load_data(respelled, "w.json").document == load_data(data, "w.json").document
