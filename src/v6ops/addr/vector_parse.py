@@ -76,6 +76,7 @@ def _shape_tables() -> tuple[np.ndarray, np.ndarray]:
 
 
 _SHAPE_FAMILY, _SHAPE_SOURCES = _shape_tables()
+_SHAPE_SOURCES_PACKED = _SHAPE_SOURCES.view(np.uint64).ravel()  # one gather of 8 bytes per row
 # The dot bits a dotted row must have: its last three separators, and only those.
 _DOTS_LAST = np.array([0, 0, 0, *[0b111 << (n - 3) for n in range(3, _MAX_SEPS + 1)]], np.int64)
 
@@ -146,14 +147,14 @@ def _parse_block(buf: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.n
     begin[first_field] = offsets[:-1]
     length = end - begin
 
-    raw = _windows_before(buf, end) & _FIELD_MASK[np.minimum(length, 4)]
+    raw = _windows_before(buf, end) & _FIELD_MASK.take(np.minimum(length, 4))
     nibbles = (raw & _U32(0x0F0F0F0F)) + _U32(9) * ((raw >> _U32(6)) & _U32(0x01010101))
     pairs = ((nibbles & _U32(0x00FF00FF)) << _U32(4)) | ((nibbles >> _U32(8)) & _U32(0x00FF00FF))
     value = (((pairs & _U32(0xFFFF)) << _U32(8)) | (pairs >> _U32(16))).astype(np.uint16)
 
     # Per row, in one OR-reduction: empty-field bits, dot-separator bits, and "a field is too long".
     rank = np.minimum(np.arange(nfields) - np.repeat(first_field, nsep + 1), _RANK_CAP).astype(np.uint32)
-    dot = (buf[end + _FRONT_PAD] == ord(".")) & ~is_last
+    dot = (buf.take(end + _FRONT_PAD) == ord(".")) & ~is_last
     bits = ((length == 0).astype(np.uint32) | (dot.astype(np.uint32) << _U32(_DOT_BIT))) << rank
     bits |= (length > 4).astype(np.uint32) << _U32(_LONG_BIT)
     shape = np.bitwise_or.reduceat(bits, first_field) if n else np.zeros(0, np.uint32)
@@ -161,22 +162,23 @@ def _parse_block(buf: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.n
     nsep_capped = np.minimum(nsep, _MAX_SEPS)
     dotted = dots != 0
     key = ((nsep_capped * 2 + dotted) << 11) | (shape & _U32(0x7FF))
-    family = _SHAPE_FAMILY[key]
-    ok = ~bad & (nsep <= _MAX_SEPS) & (shape >> _U32(_LONG_BIT) == 0) & (~dotted | (dots == _DOTS_LAST[nsep_capped]))
+    family = _SHAPE_FAMILY.take(key)
+    ok = ~bad & (nsep <= _MAX_SEPS) & (shape >> _U32(_LONG_BIT) == 0) & (~dotted | (dots == _DOTS_LAST.take(nsep_capped)))
 
     # The dotted quad (IPv4, or the tail of IPv6): the last four fields of dotted rows.
     quad = np.zeros(n, np.uint64)
     quad_rows = np.flatnonzero(dotted & ok & (family != 0))
     if len(quad_rows):
         octet = last_field[quad_rows, None] - np.arange(3, -1, -1)
-        octets = _OCTET[(length[octet] << 12) | (value[octet] & np.uint16(0xFFF))]
+        octets = _OCTET.take((length.take(octet) << 12) | (value.take(octet) & np.uint16(0xFFF)))
         ok[quad_rows] &= (octets >= 0).all(1)
         d = octets.astype(np.uint64)
         quad[quad_rows] = (d[:, 0] << _U64(24)) | (d[:, 1] << _U64(16)) | (d[:, 2] << _U64(8)) | d[:, 3]
 
     family = np.where(ok, family, np.uint8(0))
     v6 = family == 6
-    words = value[first_field[:, None] + _SHAPE_SOURCES[key]].view(np.uint64)
+    sources = _SHAPE_SOURCES_PACKED.take(key).view(np.int8).reshape(n, 8)
+    words = value.take(first_field[:, None] + sources).view(np.uint64)
     hi = np.where(v6, words[:, 0], _U64(0))
     lo = np.where(v6, words[:, 1], _U64(0))
     lo = np.where(dotted & (family != 0), (lo & _U64(0xFFFFFFFF00000000)) | quad, lo)
