@@ -151,9 +151,8 @@ def test_a_large_column_crosses_block_boundaries() -> None:
         else:
             texts.append(f"bad{i}:")
     column = parse_addresses(texts)
-    for i in rng.sample(range(len(texts)), 3000):
-        assert _row(column, i) == _scalar(texts[i]), texts[i]
-    assert int(column.valid.sum()) == sum(_scalar(t) is not None for t in texts)
+    got = [_row(column, i) for i in range(len(texts))]
+    assert got == [_scalar(t) for t in texts]
 
 
 def test_repeated_column_is_deduplicated_and_parsed_the_same() -> None:
