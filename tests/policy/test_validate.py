@@ -98,6 +98,8 @@ ERRORS = [
     ("rate_limits.burst_config.burst_packets", 1001, "burst-exceeds-window", "rate_limits.burst_config.burst_packets"),
     ("monitoring.siem_config.endpoint", "", "siem-endpoint-missing", "monitoring.siem_config.endpoint"),
     ("monitoring.siem_config.endpoint", "siem.example.net", "bad-url", "monitoring.siem_config.endpoint"),
+    ("monitoring.siem_config.endpoint", "https://2001:db8::5/api", "bad-url", "monitoring.siem_config.endpoint"),
+    ("monitoring.siem_config.endpoint", "https://[2001:db8::zz]/api", "bad-url", "monitoring.siem_config.endpoint"),
     ("compliance.audit_config.log_destination", "", "audit-destination-missing",
      "compliance.audit_config.log_destination"),
     ("compliance.audit_config.log_destination", "audit.log", "audit-destination-relative",
@@ -173,6 +175,16 @@ def test_each_warning_rule(field: str, value: Any, code: str, path: str) -> None
     report = validate_data(with_change(CLEAN, field, value), "t.json")
     assert (code, path, Severity.WARNING) in {(p.code, p.path, p.severity) for p in report.problems}
     assert report.valid, "warnings alone never make a config invalid"
+
+
+def test_ipv6_literal_siem_endpoint_in_brackets_is_fine() -> None:
+    data = with_change(CLEAN, "monitoring.siem_config.endpoint", "https://[2001:db8::5]:8443/api")
+    assert validate_data(data, "t.json").problems == []
+
+
+def test_own_ula_address_with_private_blocking_warns() -> None:
+    data = with_change(CLEAN_VM, f"{VM}.addresses", ["fd12:3456:789a::10/64"])
+    assert ("own-address-private", f"{VM}.addresses[0]", Severity.WARNING) in found(data)
 
 
 def test_vlan_mismatch_warning() -> None:

@@ -433,12 +433,21 @@ class _TargetChecks:
         try:
             parts = urlsplit(url)
             host = parts.hostname
+            parts.port  # noqa: B018 - raises ValueError for a bad port, e.g. an unbracketed IPv6 literal
         except ValueError as exc:
-            self.err(field, "bad-url", f"not a URL: {exc}")
+            hint = "; an IPv6 address must be in brackets: https://[2001:db8::1]/" if url.count(":") > 2 else ""
+            self.err(field, "bad-url", f"not a URL: {exc}{hint}", "RFC 3986 section 3.2.2")
             return
         if parts.scheme not in ("https", "http") or not host:
-            self.err(field, "bad-url", "must be an http(s) URL with a host")
-        elif parts.scheme == "http" and has_token:
+            self.err(field, "bad-url", "must be an http(s) URL with a host", "RFC 3986 section 3.2.2")
+            return
+        if "[" in parts.netloc:
+            try:
+                Address.parse(host, allow_zone=True)
+            except AddressValueError as exc:
+                self.err(field, "bad-url", f"bracketed host is not an IPv6 address: {exc}", "RFC 3986 section 3.2.2")
+                return
+        if parts.scheme == "http" and has_token:
             self.warn(field, "token-in-clear", "the SIEM auth token would cross the network unencrypted; use https")
 
     def _interface_address(self, field: str, text: str) -> None:
@@ -456,6 +465,10 @@ class _TargetChecks:
         if kind in ("multicast", "unspecified", "loopback", "ipv4-mapped"):
             self.vm_err(field, "unusable-interface-address",
                         f"{address_text} is {kind} and cannot be assigned to an interface", "RFC 4291 sections 2.5, 2.7")
+        elif kind == "ula" and self.sec.source_validation.block_private_addresses:
+            self.vm_warn(field, "own-address-private",
+                         f"{address_text} is unique-local while block_private_addresses drops unique-local sources: "
+                         "peers on the same ULA network cannot reach this VM", "RFC 4193")
 
     def _mac(self, field: str, text: str) -> None:
         if not _MAC.fullmatch(text):
