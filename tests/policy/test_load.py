@@ -312,3 +312,13 @@ def test_enum_spelling_does_not_change_the_result() -> None:
     assert json.dumps(respelled) != json.dumps(data)
     assert "selective" in json.dumps(respelled)
     assert load_data(respelled, "w.json").document == load_data(data, "w.json").document
+
+
+@pytest.mark.parametrize("data", [
+    {"metald": [1]}, {"metald": {"network": "x"}}, {"metald": {"network": {"ipv6": 5}}}, {"config": []},
+    {"config": {"ipv6_config": "on"}}, {"metald": {"network": {"ipv6": {"customer_configs": [1]}}}},
+])
+def test_malformed_layouts_are_problems_not_crashes(data: dict) -> None:
+    result = load_data(data, "x.yaml")
+    assert result.document is None
+    assert result.problems and all(p.code == "schema" for p in result.problems)

@@ -342,3 +342,24 @@ def test_redundant_prefix_sweep_agrees_with_pairwise_oracle(raw: list[tuple[int,
         if any(j != i and inner.subnet_of(outer) and (outer != inner or j < i) for j, outer in enumerate(nets))
     }
     assert flagged == expected
+
+
+_KEYS = st.sampled_from([
+    "metald", "network", "ipv6", "config", "ipv6_config", "security", "customer_configs", "default_security",
+    "profile", "ra_guard", "allowed_routers", "block_all_ra", "source_validation", "allowed_ingress_prefixes",
+    "extension_headers", "allowed_types", "max_chain_length", "isolation", "customer_vlan", "rate_limits",
+    "burst_config", "burst_packets", "monitoring", "siem_config", "endpoint", "compliance", "encryption",
+    "min_tls_version", "addresses", "interface", "vlan", "mtu", "x",
+])
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 2**33), st.floats(allow_nan=True),
+                     st.sampled_from(["high", "SELECTIVE", "fe80::1", "2001:db8::/32", "1.3", "${UNSET_X}", ""]),
+                     st.text(max_size=8))
+_DOCS = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                       st.dictionaries(_KEYS, inner, max_size=4)), max_leaves=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_KEYS, _DOCS, max_size=5))
+def test_any_document_gives_a_report_never_a_crash(data: dict[str, Any]) -> None:
+    report = validate_data(data, "fuzz.json", environ={})
+    assert report.valid == (report.errors == 0 and report.shape is not None)

@@ -264,7 +264,9 @@ def parse_structure(model: type[ModelT], data: Any, base: str = "") -> tuple[Mod
 
 def detect_shape(data: dict[str, Any]) -> DocumentShape:
     if "metald" in data:
-        ipv6 = (((data.get("metald") or {}).get("network") or {}).get("ipv6") or {})
+        ipv6: Any = data
+        for key in ("metald", "network", "ipv6"):  # any level may be malformed; the schema reports it
+            ipv6 = ipv6.get(key) if isinstance(ipv6, dict) else None
         return DocumentShape.MULTI_TENANT if isinstance(ipv6, dict) and ipv6.get("customer_configs") \
             else DocumentShape.HOST
     if "config" in data:
