@@ -172,8 +172,7 @@ def _parse_block(buf: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.n
         octet = last_field[quad_rows, None] - np.arange(3, -1, -1)
         octets = _OCTET.take((length.take(octet) << 12) | (value.take(octet) & np.uint16(0xFFF)))
         ok[quad_rows] &= (octets >= 0).all(1)
-        d = octets.astype(np.uint64)
-        quad[quad_rows] = (d[:, 0] << _U64(24)) | (d[:, 1] << _U64(16)) | (d[:, 2] << _U64(8)) | d[:, 3]
+        quad[quad_rows] = octets.astype(np.uint8).view(">u4").ravel()  # a.b.c.d read as one big-endian word
 
     family = np.where(ok, family, np.uint8(0))
     v6 = family == 6
