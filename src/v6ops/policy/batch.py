@@ -10,6 +10,7 @@ the general path and land in the same lists.
 from __future__ import annotations
 
 import struct
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def evaluate_capture(evaluator: Evaluator, path: str | Path) -> CaptureVerdicts:
     plain = evaluator._plain_transport
     decide = evaluator._decide
     keep = evaluator.keep_events  # drops are kept as Verdicts only when events are wanted
-    counters = evaluator.counters
+    fast_rules: list[str] = []  # counted in one go at the end (Counter runs in C)
     ts_out, v_out, r_out = out.timestamps, out.verdicts, out.rules
     pos, size, index = 24, len(data), 0
     while pos < size:
@@ -86,14 +87,17 @@ def evaluate_capture(evaluator: Evaluator, path: str | Path) -> CaptureVerdicts:
                     verdict, rule = v.verdict, v.rule
                 else:
                     verdict, rule = decide(parse_ip(ip), ts)
-                    counters[rule] = counters.get(rule, 0) + 1
+                    fast_rules.append(rule)
             else:
                 verdict, rule = fast
-                counters[rule] = counters.get(rule, 0) + 1
+                fast_rules.append(rule)
             ts_out.append(ts)
             v_out.append(verdict)
             r_out.append(rule)
         pos = end
         index += 1
+    counters = evaluator.counters
+    for rule, count in Counter(fast_rules).items():
+        counters[rule] = counters.get(rule, 0) + count
     return out
 

@@ -198,7 +198,9 @@ class Evaluator:
         ext = policy.exthdr
         self.blocked_visible = frozenset(h for h in _VISIBLE_EXTHDRS if h != FRAGMENT and ext.blocks(h))
         self.rt_allowed = not ext.blocks(43)
-        self.connections: set[tuple[Any, ...]] = set()
+        # conntrack model: per protocol, both directions' keys (src + dst + ports); one count per connection
+        self.connections: dict[int, set[bytes]] = {6: set(), 17: set(), 58: set()}
+        self.connection_count = 0
         self.connection_limit = rates.connections
         self.queues: dict[tuple[Any, ...], _Fragments] = {}
         self.counters: dict[str, int] = {}
@@ -284,29 +286,29 @@ class Evaluator:
             return "drop", "rate-pps"
         if bps is not None and bps.over(now, n):
             return "drop", "rate-bandwidth"
-        sport = (data[40] << 8) | data[41]
         dport = (data[42] << 8) | data[43]
-        conn = None
+        key = b""
         limit = self.connection_limit
         if limit:
-            conn = (nh, src, data[24:40], sport, dport)
-            if conn not in self.connections and len(self.connections) + 1 > limit:
-                return "drop", "rate-connections"
+            key = data[8:44]
+            known = self.connections[nh]
+            if key not in known:
+                if self.connection_count + 1 > limit:
+                    return "drop", "rate-connections"
+            else:
+                key = b""
         ports = self.tcp_ports if nh == 6 else self.udp_ports
         if self.tcp_ports is not None and (ports is None or dport not in ports):
             return "drop", "service-port-blocked"
-        if conn is not None and conn not in self.connections:
-            self.connections.add(conn)
-            self.connections.add((nh, conn[2], src, dport, sport))
+        if key:
+            self._add_connection(nh, key)
         return "accept", "policy-accept"
 
     def _source6_plain(self, src: bytes) -> str | None:
-        """``source6`` plus isolation for a packet that is not ICMPv6 (so no ND exemption applies)."""
+        """``source6`` plus isolation, cached per source (the ``::`` ND exemption is decided before)."""
         if _link_local(src):
             return None
-        probe = Packet(b"")
-        probe.src = src
-        rule = self._source6(probe)
+        rule = self._source6(src)
         if rule is None and self.policy.isolation.inter_tenant is InterTenant.BLOCK_ALL and len(self.others6) \
                 and src in self.others6:
             return "isolation-inter-tenant"
@@ -400,11 +402,17 @@ class Evaluator:
                     return "exthdr-not-allowed", False
                 if any(h in _VISIBLE_EXTHDRS for h in chain):
                     guard = True
-            rule = self._source6(p)
+            src = p.src
+            if src == _UNSPECIFIED and p.upper == 58 and p.icmp_type in (135, 143):
+                rule = None  # DAD (RFC 4862 5.4) and MLDv2 reports (RFC 3810 5.2.13) come from ::
+            else:
+                rule = self._plain_source.get(src, _UNKNOWN)
+                if rule is _UNKNOWN:
+                    rule = self._source6_plain(src)
+                    if len(self._plain_source) < 1 << 20:
+                        self._plain_source[src] = rule
             if rule is not None:
-                return rule, False
-            if policy.isolation.inter_tenant is InterTenant.BLOCK_ALL and len(self.others6) and p.src in self.others6:
-                return "isolation-inter-tenant", False
+                return str(rule), False
             if p.upper == 58:
                 rule, ra_guard = self._icmpv6(p, now)
                 if rule is not None:
@@ -419,10 +427,10 @@ class Evaluator:
             return "rate-pps", False
         if self.bps is not None and self.bps.over(now, len(p.data)):
             return "rate-bandwidth", False
-        limit = policy.rates.connections
-        if limit:
+        if self.connection_limit:
             conn = _connection(p)
-            if conn is not None and conn not in self.connections and len(self.connections) + 1 > limit:
+            if conn is not None and conn[1] not in self.connections[conn[0]] \
+                    and self.connection_count + 1 > self.connection_limit:
                 return "rate-connections", False
         if self.tcp_ports is not None and (p.upper == 6 or p.upper == 17):
             ports = self.tcp_ports if p.upper == 6 else self.udp_ports
@@ -430,13 +438,10 @@ class Evaluator:
                 return "service-port-blocked", False
         return "policy-accept", guard
 
-    def _source6(self, p: Packet) -> str | None:
+    def _source6(self, src: bytes) -> str | None:
         """Chain ``source6`` (BCP 38 / BCP 84); link-local sources are valid on-link and exempt."""
-        src = p.src
         if src[0] == 0xFE and src[1] & 0xC0 == 0x80:
             return None
-        if src == _UNSPECIFIED and p.upper == 58 and p.icmp_type in (135, 143):
-            return None  # DAD (RFC 4862 5.4) and MLDv2 reports (RFC 3810 5.2.13) come from ::
         sv = self.policy.source
         allowed = src in self.ingress6
         if sv.block_bogons and not allowed and src in self.bogon6:
@@ -513,23 +518,29 @@ class Evaluator:
 
     def _confirm(self, p: Packet) -> None:
         """Conntrack confirms a connection only when its first packet is accepted."""
-        if self.policy.rates.connections:
+        if self.connection_limit:
             conn = _connection(p)
-            if conn is not None and conn not in self.connections:
-                self.connections.add(conn)
-                self.connections.add((conn[0], conn[2], conn[1], conn[4], conn[3]))
+            if conn is not None and conn[1] not in self.connections[conn[0]]:
+                self._add_connection(*conn)
+
+    def _add_connection(self, proto: int, key: bytes) -> None:
+        known = self.connections[proto]
+        known.add(key)
+        known.add(key[16:32] + key[:16] + key[34:36] + key[32:34])  # the reply direction
+        self.connection_count += 1
 
     def summary(self) -> dict[str, int]:
         return dict(self.counters)
 
 
-def _connection(p: Packet) -> tuple[Any, ...] | None:
-    """The conntrack tuple a packet would create; ND/MLD and ICMP errors create none."""
+def _connection(p: Packet) -> tuple[int, bytes] | None:
+    """(protocol, key) of the conntrack entry a packet would create; ND/MLD and ICMP errors create none."""
+    off = p.upper_off
     if p.upper == 6 or p.upper == 17:
-        return (p.upper, p.src, p.dst, p.sport, p.dport)
+        return p.upper, p.src + p.dst + p.data[off:off + 4]
     if p.upper == 58 and p.icmp_type == 128:
-        ident = int.from_bytes(p.data[p.upper_off + 4:p.upper_off + 6], "big")
-        return (58, p.src, p.dst, ident, 0)
+        ident = p.data[off + 4:off + 6]
+        return 58, p.src + p.dst + ident + ident
     return None
 
 
