@@ -139,9 +139,7 @@ def _parse_block(buf: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.n
     last_field = first_field + nsep
     is_last = np.zeros(nfields, bool)
     is_last[last_field] = True
-    end = np.empty(nfields, np.int64)  # just after the field: its separator, or the row end
-    end[is_last] = offsets[1:]
-    end[~is_last] = seps
+    end = np.insert(seps, first_sep[1:], offsets[1:])  # just after each field: its separator, or the row end
     begin = np.empty(nfields, np.int64)
     begin[1:] = end[:-1] + 1
     begin[first_field] = offsets[:-1]
