@@ -175,11 +175,19 @@ def run_pandas(path: str, limit: int) -> dict[str, Any]:
     return {"records": len(df), "seconds": time.perf_counter() - start}
 
 
+def peak_rss_mb() -> float:
+    """VmHWM of this process (ru_maxrss would carry over the parent's peak across fork+exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(kind: str, path: str, limit: int) -> None:
     runs = {"ours": lambda: run_ours(path), "duckdb": lambda: run_duckdb_count(path),
             "seed": lambda: run_seed(path, limit), "pandas": lambda: run_pandas(path, limit)}
     result = runs[kind]()
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
 

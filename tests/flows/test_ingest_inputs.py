@@ -181,3 +181,15 @@ def test_flow_direction_deduplication_rule(tmp_path: Path, second: str, dropped:
     report = build_report([str(tmp_path / "v5.log")])
     assert report["summary"]["duplicates_removed"] == dropped
     assert report["summary"]["flows"] == 2 - dropped
+
+
+def test_chunking_keeps_every_line(tmp_path: Path) -> None:
+    from v6ops.flows.sources import file_chunks
+
+    lines = [f"line {i} " + "x" * (i % 97) for i in range(5000)] + ["y" * 3000]
+    path = tmp_path / "lines.txt"
+    path.write_text("\n".join(lines))  # no final newline
+    seen: list[str] = []
+    for chunk in file_chunks(path, None, chunk_bytes=1024):
+        seen += chunk.to_pybytes().decode().splitlines()
+    assert seen == lines

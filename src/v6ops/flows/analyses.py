@@ -93,12 +93,14 @@ def counted_sql(with_duplicates: bool) -> str:
     return f"SELECT f.* FROM flows f WHERE NOT EXISTS (SELECT 1 FROM duplicates x WHERE {same})"
 
 
-FACTS_SQL = (
-    "SELECT source, log_status, traffic_class, action, protocol, src_kind, dst_kind, "
-    "count(*) AS records, sum(packets) AS packets, sum(bytes) AS bytes, "
-    "min(start) AS first_start, max(\"end\") AS last_end FROM counted "
-    "GROUP BY source, log_status, traffic_class, action, protocol, src_kind, dst_kind"
-)
+def facts_sql(d: Dialect, bin_seconds: int) -> str:
+    """One pass over the rows: every small-cardinality breakdown, trend bins included."""
+    bin_expression = f"{d.epoch('start')} - ({d.epoch('start')} % {bin_seconds})"
+    return (
+        f"SELECT source, log_status, traffic_class, action, protocol, src_kind, dst_kind, {bin_expression} AS bin, "
+        "count(*) AS records, sum(packets) AS packets, sum(bytes) AS bytes FROM counted "
+        f"GROUP BY source, log_status, traffic_class, action, protocol, src_kind, dst_kind, {bin_expression}"
+    )
 
 
 def _talker_sql(sides: tuple[str, ...]) -> str:
@@ -110,18 +112,23 @@ def _talker_sql(sides: tuple[str, ...]) -> str:
     )
 
 
-def _top_sql(d: Dialect, table: str, sides: tuple[str, ...], length4: int, length6: int, top: int,
-             measure: str = "bytes", where: str = "TRUE", count: str = "sum(flows)") -> str:
+def _level_sql(d: Dialect, table: str, sides: tuple[str, ...], length4: int, length6: int,
+               where: str = "TRUE", count: str = "sum(flows)") -> str:
+    """Re-aggregate ``table`` on the prefixes of each side (IPv4 /length4, IPv6 /length6)."""
     keys: list[str] = []
     for s in sides:
         hi, lo = _half_masks(d, s, length4, length6)
         keys += [f"{s}_family", f"{hi} AS {s}_hi", f"{lo} AS {s}_lo"]
     group = ", ".join(str(i + 1) for i in range(len(keys)))
-    order = ", ".join(f"{s}_family, {s}_hi, {s}_lo" for s in sides)
     return (
         f"SELECT {', '.join(keys)}, {count} AS flows, sum(packets) AS packets, sum(bytes) AS bytes "
-        f"FROM {table} WHERE {where} GROUP BY {group} ORDER BY {measure} DESC, {order} LIMIT {top}"
+        f"FROM {table} WHERE {where} GROUP BY {group}"
     )
+
+
+def _top_sql(table: str, sides: tuple[str, ...], top: int, measure: str = "bytes") -> str:
+    order = ", ".join(f"{s}_family, {s}_hi, {s}_lo" for s in sides)
+    return f"SELECT * FROM {table} ORDER BY {measure} DESC, {order} LIMIT {top}"
 
 
 def _keys(table: pa.Table, side: str, length4: int, length6: int) -> list[str | None]:
@@ -153,15 +160,16 @@ def run(engine: Engine, options: Options = Options()) -> dict[str, Any]:
     engine.materialize("duplicates", dedup_sql(d))
     duplicates = _int(engine.query("SELECT count(*) AS n FROM duplicates").column("n")[0].as_py())
     engine.view("counted", counted_sql(duplicates > 0))
-    engine.materialize("facts", FACTS_SQL)
-    facts = engine.query("SELECT * FROM facts").to_pylist()
+    span = engine.query('SELECT min(start) AS first, max("end") AS last FROM counted').to_pylist()[0]
+    size = options.bin_seconds or choose_bin(span["first"], span["last"])
+    facts = engine.query(facts_sql(d, size)).to_pylist()
     sections: dict[str, Any] = {}
-    sections["summary"] = _summary(facts, duplicates)
+    sections["summary"] = _summary(facts, duplicates, span)
     sections["adoption"] = _adoption(facts)
     sections["actions"] = _actions(facts)
     sections["protocols"] = _protocols(facts)
     sections["address_types"] = _address_types(facts)
-    sections["trends"] = _trends(engine, sections["summary"], options)
+    sections["trends"] = _trends(facts, size)
     sections["top_talkers"] = _top_talkers(engine, options)
     sections["alb"] = _alb(engine, options)
     return sections
@@ -171,7 +179,7 @@ def _is_flow(row: dict[str, Any]) -> bool:
     return row["source"] != SOURCE_ALB and row["log_status"] in (None, "OK")
 
 
-def _summary(facts: list[dict[str, Any]], duplicates: int) -> dict[str, Any]:
+def _summary(facts: list[dict[str, Any]], duplicates: int, span: dict[str, Any]) -> dict[str, Any]:
     flows = [r for r in facts if _is_flow(r)]
     requests = [r for r in facts if r["source"] == SOURCE_ALB]
     status: dict[str, int] = {}
@@ -180,8 +188,6 @@ def _summary(facts: list[dict[str, Any]], duplicates: int) -> dict[str, Any]:
         sources[r["source"]] = sources.get(r["source"], 0) + r["records"]
         if r["source"] != SOURCE_ALB and r["log_status"] not in (None, "OK"):
             status[r["log_status"]] = status.get(r["log_status"], 0) + r["records"]
-    starts = [r["first_start"] for r in facts if r["first_start"] is not None]
-    ends = [r["last_end"] for r in facts if r["last_end"] is not None]
     return {
         "records": sum(r["records"] for r in facts),
         "flows": sum(r["records"] for r in flows),
@@ -192,8 +198,8 @@ def _summary(facts: list[dict[str, Any]], duplicates: int) -> dict[str, Any]:
         "status_rows": dict(sorted(status.items())),
         "duplicates_removed": duplicates,
         "by_source": dict(sorted(sources.items())),
-        "first_seen": _iso(min(starts)) if starts else None,
-        "last_seen": _iso(max(ends)) if ends else None,
+        "first_seen": _iso(span["first"]),
+        "last_seen": _iso(span["last"]),
     }
 
 
@@ -273,20 +279,14 @@ def choose_bin(first: datetime | None, last: datetime | None) -> int:
     return next((b for b in TREND_BINS if span / b <= MAX_TREND_BINS), TREND_BINS[-1])
 
 
-def _trends(engine: Engine, summary: dict[str, Any], options: Options) -> dict[str, Any]:
-    d = engine.dialect
-    parse = lambda s: datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if s else None  # noqa: E731
-    size = options.bin_seconds or choose_bin(parse(summary["first_seen"]), parse(summary["last_seen"]))
-    table = engine.query(
-        f"SELECT {d.epoch('start')} - ({d.epoch('start')} % {size}) AS bin, "
-        "CASE WHEN source = 'alb' THEN 'requests' ELSE 'flows' END AS kind, traffic_class, "
-        "count(*) AS records, sum(packets) AS packets, sum(bytes) AS bytes FROM counted "
-        "WHERE start IS NOT NULL AND (log_status IS NULL OR log_status = 'OK') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
-    )
+def _trends(facts: list[dict[str, Any]], size: int) -> dict[str, Any]:
     bins: dict[tuple[int, str], dict[str, Any]] = {}
-    for r in table.to_pylist():
-        entry = bins.setdefault((int(r["bin"]), r["kind"]), {
-            "start": _iso(datetime.fromtimestamp(int(r["bin"]), UTC)), "kind": r["kind"],
+    for r in facts:
+        if r["bin"] is None or r["log_status"] not in (None, "OK"):
+            continue
+        kind = "requests" if r["source"] == SOURCE_ALB else "flows"
+        entry = bins.setdefault((int(r["bin"]), kind), {
+            "start": _iso(datetime.fromtimestamp(int(r["bin"]), UTC)), "kind": kind,
             **{c: {"records": 0, "packets": 0, "bytes": 0} for c in (*CLASSES, "unknown")},
         })
         cell = entry[r["traffic_class"] or "unknown"]
@@ -309,7 +309,10 @@ def _top_talkers(engine: Engine, options: Options) -> dict[str, Any]:
         engine.materialize(stage, _talker_sql(sides))
         out[role] = {}
         for label, length4, length6 in LEVELS:
-            table = engine.query(_top_sql(d, stage, sides, length4, length6, options.top))
+            if label != "address":  # each prefix level re-aggregates the finer one, not the rows
+                finer, stage = stage, f"talk_{role}_{label[1:]}"
+                engine.materialize(stage, _level_sql(d, finer, sides, length4, length6))
+            table = engine.query(_top_sql(stage, sides, options.top))
             keys = {s: _keys(table, s, length4, length6) for s in sides}
             rows = table.to_pylist()
             out[role][label] = [
@@ -354,10 +357,10 @@ def _alb(engine: Engine, options: Options) -> dict[str, Any]:
         f"floor(log10(greatest({LATENCY}, 0.0001)) * 10) AS bucket, count(*) AS requests FROM counted "
         f"WHERE source = '{SOURCE_ALB}' AND {ok} GROUP BY 1, 2 ORDER BY 1, 2"
     ).to_pylist()
-    top = engine.query(_top_sql(
-        d, "counted", ("src",), 24, 64, options.top, measure="flows",
-        where=f"source = '{SOURCE_ALB}' AND src_family = 6", count="count(*)",
+    engine.materialize("alb_clients_64", _level_sql(
+        d, "counted", ("src",), 24, 64, where=f"source = '{SOURCE_ALB}' AND src_family = 6", count="count(*)",
     ))
+    top = engine.query(_top_sql("alb_clients_64", ("src",), options.top, measure="flows"))
     keys = _keys(top, "src", 24, 64)
     return {
         "per_class": per_class,

@@ -24,7 +24,7 @@ from v6ops.flows.sources import (
     Source,
     decompressed,
     expand,
-    mapped_chunks,
+    file_chunks,
     text_chunks,
 )
 
@@ -119,7 +119,7 @@ def _read_source(source: Source, ingest: Ingest, fields: list[str] | None, advan
             yield table
             return
         if isinstance(source, LocalFile) and not compressed:
-            chunks = mapped_chunks(source.path, advance)
+            chunks = file_chunks(source.path, advance)
         else:
             chunks = text_chunks(stream, CHUNK_BYTES)
         yield from _read_text(chunks, source, ingest, fields)

@@ -133,31 +133,35 @@ def text_chunks(stream: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[p
         yield pa.py_buffer(b"".join(pending))
 
 
-def mapped_chunks(path: Path, advance: Callable[[int], None] | None, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pa.Buffer]:
-    """Chunks of whole lines of a local file, zero-copy slices of a memory map."""
-    with pa.memory_map(str(path)) as mapped:
-        whole = mapped.read_buffer()
-    view = memoryview(whole)
-    start, total = 0, len(whole)
-    while start < total:
-        end = min(start + chunk_bytes, total)
-        if end < total:
-            cut = bytes(view[end - min(end - start, 1 << 20) : end]).rfind(b"\n")
-            end = end - min(end - start, 1 << 20) + cut + 1 if cut >= 0 else _next_line_end(view, end, total)
-        if advance is not None:
-            advance(end - start)
-        yield whole.slice(start, end - start)
-        start = end
+def file_chunks(path: Path, advance: Callable[[int], None] | None, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pa.Buffer]:
+    """Chunks of whole lines of a local file, read into one reused buffer.
 
-
-def _next_line_end(view: memoryview, position: int, total: int) -> int:
-    """A line longer than a megabyte: extend the chunk to the end of that line."""
-    while position < total:
-        found = bytes(view[position : position + (1 << 20)]).find(b"\n")
-        if found >= 0:
-            return position + found + 1
-        position += 1 << 20
-    return total
+    Each chunk is only valid until the next one is requested (the parsers copy what they keep).
+    Reusing one buffer avoids both a fresh allocation per chunk (page faults) and a memory map,
+    whose touched pages would count as resident memory for the whole file.
+    """
+    buffer = bytearray(chunk_bytes + READ_BYTES)
+    view = memoryview(buffer)
+    filled = 0
+    with path.open("rb", buffering=0) as handle:
+        while True:
+            count = handle.readinto(view[filled : filled + chunk_bytes])
+            if advance is not None and count:
+                advance(count)
+            filled += count or 0
+            if not count:
+                if filled:
+                    yield pa.py_buffer(view[:filled])
+                return
+            cut = buffer.rfind(b"\n", 0, filled) + 1
+            if cut == 0:  # one line longer than a chunk: continue in a larger buffer
+                buffer = buffer[:filled] + bytearray(len(buffer))
+                view = memoryview(buffer)
+                continue
+            yield pa.py_buffer(view[:cut])
+            rest = filled - cut
+            buffer[:rest] = buffer[cut:filled]
+            filled = rest
 
 
 class TruncatedInputError(FlowInputError):
