@@ -122,3 +122,32 @@ def test_profiles_command_prints_every_profile() -> None:
 def test_profiles_endpoint_returns_the_cli_object(client: TestClient) -> None:
     cli = json.loads(runner.invoke(app, ["profiles", "--json"]).stdout)
     assert client.get("/api/v1/policy/profiles").json() == cli
+
+
+def test_show_names_the_source_of_every_field(monkeypatch: pytest.MonkeyPatch, client: TestClient) -> None:
+    monkeypatch.setenv("SIEM_AUTH_TOKEN", "shown-nowhere-123")
+    path = EXAMPLES / "ipv6-multi-tenant.yaml"
+    result = runner.invoke(app, ["show", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    one = {f["field"]: f for f in report["targets"][0]["fields"]}
+    base = "metald.network.ipv6"
+    assert one["ra_guard.max_ra_rate"] == {"field": "ra_guard.max_ra_rate", "value": 5,
+                                           "source": f"{base}.customer_configs.customer-001.ra_guard.max_ra_rate"}
+    assert one["monitoring.security_log_level"]["source"] == f"{base}.default_security.monitoring.security_log_level"
+    assert one["ra_guard.block_config.block_rdnss"]["source"] == "profile:HIGH.ra_guard.block_config.block_rdnss"
+    assert one["isolation.additional_vlans"]["source"] == "unset (proto3 zero value)"
+    assert report["targets"][0]["profile"] == "HIGH"
+    api = client.post("/api/v1/policy/effective", json={"document": path.read_text(), "name": str(path)})
+    assert api.status_code == 200 and api.json() == report
+
+
+def test_show_never_prints_a_token_and_fails_on_unloadable_input(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('{"monitoring": {"siem_config": {"auth_token": "literal-token-xyz"}}}')
+    for args in (["show", str(path)], ["show", "--json", str(path)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0 and "literal-token-xyz" not in result.stdout
+    path.write_text('{"isolation": {"customer_vlan": "many"}}')
+    result = runner.invoke(app, ["show", str(path)])
+    assert result.exit_code == 1 and "cannot be loaded" in " ".join(result.stdout.split())

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from v6ops.policy import compliance as compliance_engine
+from v6ops.policy import effective
 from v6ops.policy.load import LoadResult, load_data, load_text
 from v6ops.policy.profiles import all_profile_defaults
 from v6ops.policy.schema import ComplianceFramework
@@ -55,6 +56,16 @@ def check_compliance(request: ComplianceRequest) -> Any:
     except ValueError as exc:
         raise HTTPException(status_code=400, detail=f"frameworks: {exc}") from exc
     report = compliance_engine.report_for(request.load(), frameworks)
+    if not report.loaded:
+        return JSONResponse(status_code=422, content=report.model_dump(mode="json"))
+    return report
+
+
+@router.post("/effective", response_model=effective.EffectiveReport,
+             responses={422: {"model": effective.EffectiveReport, "description": "Unloadable policy."}},
+             summary="Effective policy per target with the source of each value (same as `v6ops policy show --json`)")
+def effective_policy(request: PolicyRequest) -> Any:
+    report = effective.report_for(request.load())
     if not report.loaded:
         return JSONResponse(status_code=422, content=report.model_dump(mode="json"))
     return report

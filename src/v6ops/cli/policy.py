@@ -15,6 +15,7 @@ import typer
 from v6ops.cli import policy_engine
 from v6ops.cli.output import JsonOption, console, err_console, fail, print_json, print_table
 from v6ops.policy import compliance as compliance_engine
+from v6ops.policy import effective
 from v6ops.policy.load import load_file
 from v6ops.policy.problems import Severity
 from v6ops.policy.profiles import all_profile_defaults
@@ -113,6 +114,22 @@ def _render_compliance(report: compliance_engine.ComplianceReport) -> None:
             [(r.framework.value, r.requirement, "pass" if r.passed else "[red]FAIL[/red]", r.severity.value,
               r.field, r.description) for r in rows],
         )
+
+
+@app.command("show")
+def show_cmd(file: Path = PolicyFile, as_json: bool = JsonOption) -> None:
+    """The effective policy of each target in FILE and where every value came from (merge order in docs)."""
+    report = effective.report_for(load_file(file))
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+    elif not report.loaded:
+        print_table(f"{report.source}: cannot be loaded", ["path", "problem"],
+                    [(p.path or "(document)", p.message) for p in report.problems])
+    else:
+        for target in report.targets:
+            print_table(f"{target.target} (profile {target.profile}, enabled {target.enabled})",
+                        ["field", "value", "from"], [(f.field, f.value, f.source) for f in target.fields])
+    raise typer.Exit(0 if report.loaded else 1)
 
 
 @app.command("profiles")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from v6ops.policy.schema import IPv6SecurityConfig, SecurityProfile
+from v6ops.policy.schema import IPv6SecurityConfig, SecurityProfile, field_leaves
 
 TLS13_SUITES = ["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]
 
@@ -83,17 +83,6 @@ def all_profile_defaults() -> dict[str, dict[str, Any]]:
     return {p.value: profile_defaults(p).model_dump(mode="json", exclude={"profile"}) for p in DOCUMENTED_PROFILES}
 
 
-def _leaves(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_leaves(value, path + "."))
-        else:
-            out[path] = value
-    return out
-
-
 def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -106,7 +95,7 @@ def _cell(value: Any) -> str:
 
 def profile_table_markdown() -> str:
     """One row per field, one column per profile; every field of the schema appears."""
-    columns = {name: _leaves(sections) for name, sections in all_profile_defaults().items()}
+    columns = {name: field_leaves(sections) for name, sections in all_profile_defaults().items()}
     header = "| field | " + " | ".join(columns) + " |"
     lines = [header, "|" + "---|" * (len(columns) + 1)]
     for field in columns[SecurityProfile.HIGH.value]:

@@ -351,6 +351,18 @@ class HostFile(BaseModel):
     metald: HostMetald
 
 
+def field_leaves(dumped: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A dumped message as ``{"ra_guard.block_config.block_rdnss": True, ...}``: the paths ``origins`` uses."""
+    out: dict[str, Any] = {}
+    for key, value in dumped.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(field_leaves(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
 class DocumentShape(StrEnum):
     """Which of the seed's file layouts a document uses."""
 
