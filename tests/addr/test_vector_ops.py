@@ -136,6 +136,8 @@ def test_from_parts_takes_arrow_columns_with_nulls_and_refuses_bad_parts() -> No
     assert format_addresses(column).to_pylist() == ["0.0.0.1", None, format_ipv6(1 << 64 | 2)]
     with pytest.raises(ValueError, match="family must be 4, 6"):
         from_parts(np.array([5]), np.array([0]), np.array([0]))
+    with pytest.raises(ValueError, match="row 1 has 260"):
+        from_parts(np.array([4, 260]), np.array([0, 0]), np.array([0, 0]))
     with pytest.raises(ValueError, match="32 bits"):
         from_parts(np.array([4]), np.array([0]), np.array([2**32]))
     table = column.to_arrow()

@@ -60,14 +60,16 @@ def parse_addresses(column: TextColumn) -> AddressColumn:
 
 def from_parts(family: pa.Array | np.ndarray, hi: pa.Array | np.ndarray, lo: pa.Array | np.ndarray) -> AddressColumn:
     """An ``AddressColumn`` from stored family/hi/lo columns (nulls in ``family`` mean no address)."""
-    fam = _numeric(family, np.uint8)
+    wide_family = _numeric(family, np.int64)
     high = _numeric(hi, np.uint64)
     low = _numeric(lo, np.uint64)
-    if not len(fam) == len(high) == len(low):
-        raise ValueError(f"family, hi and lo differ in length: {len(fam)}, {len(high)}, {len(low)}")
-    bad_family = ~np.isin(fam, (0, 4, 6))
+    if not len(wide_family) == len(high) == len(low):
+        raise ValueError(f"family, hi and lo differ in length: {len(wide_family)}, {len(high)}, {len(low)}")
+    bad_family = ~np.isin(wide_family, (0, 4, 6))
     if bad_family.any():
-        raise ValueError(f"family must be 4, 6 or 0 (none); row {int(np.argmax(bad_family))} has {fam[bad_family][0]}")
+        row = int(np.argmax(bad_family))
+        raise ValueError(f"family must be 4, 6 or 0 (none); row {row} has {wide_family[row]}")
+    fam = wide_family.astype(np.uint8)
     v4 = fam == 4
     too_wide = v4 & ((high != 0) | (low > _U64(0xFFFFFFFF)))
     if too_wide.any():
