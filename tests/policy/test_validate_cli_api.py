@@ -151,3 +151,11 @@ def test_show_never_prints_a_token_and_fails_on_unloadable_input(tmp_path: Path)
     path.write_text('{"isolation": {"customer_vlan": "many"}}')
     result = runner.invoke(app, ["show", str(path)])
     assert result.exit_code == 1 and "cannot be loaded" in " ".join(result.stdout.split())
+
+
+def test_strict_turns_warnings_into_a_failure() -> None:
+    path = str(EXAMPLES / "webserver-high-security.json")
+    assert runner.invoke(app, ["validate", path]).exit_code == 0
+    assert runner.invoke(app, ["validate", "--strict", path]).exit_code == 1
+    clean = str(EXAMPLES / "scalability-test-vm.json")
+    assert runner.invoke(app, ["validate", "--strict", clean]).exit_code == 0

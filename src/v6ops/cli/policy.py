@@ -61,14 +61,18 @@ def validated_document(path: Path) -> PolicyDocument:
 
 
 @app.command("validate")
-def validate_cmd(file: Path = PolicyFile, as_json: bool = JsonOption) -> None:
+def validate_cmd(
+    file: Path = PolicyFile,
+    as_json: bool = JsonOption,
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too."),
+) -> None:
     """Report every problem in FILE with its field path; exit 1 when there is any error."""
     report = report_for(load_file(file))
     if as_json:
         print_json(report.model_dump(mode="json"))
     else:
         render_problems(report)
-    raise typer.Exit(0 if report.valid else 1)
+    raise typer.Exit(0 if report.valid and not (strict and report.warnings) else 1)
 
 
 def _frameworks(names: list[str]) -> list[ComplianceFramework]:
