@@ -159,3 +159,12 @@ def test_strict_turns_warnings_into_a_failure() -> None:
     assert runner.invoke(app, ["validate", "--strict", path]).exit_code == 1
     clean = str(EXAMPLES / "scalability-test-vm.json")
     assert runner.invoke(app, ["validate", "--strict", clean]).exit_code == 0
+
+
+def test_show_hides_environment_values_everywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("V6OPS_URL_SECRET", "q-secret-987")
+    path = tmp_path / "p.yaml"
+    path.write_text("monitoring:\n  siem_config:\n    endpoint: https://siem.example.net/api?key=${V6OPS_URL_SECRET}\n")
+    result = runner.invoke(app, ["show", "--json", str(path)])
+    assert result.exit_code == 0
+    assert "q-secret-987" not in result.stdout and "key=***" in result.stdout
