@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from v6ops.policy.load import (
     PolicyLoadError,
@@ -322,3 +325,55 @@ def test_malformed_layouts_are_problems_not_crashes(data: dict) -> None:
     result = load_data(data, "x.yaml")
     assert result.document is None
     assert result.problems and all(p.code == "schema" for p in result.problems)
+
+
+def _deep_merge(base: dict, layer: dict) -> dict:
+    out = dict(base)
+    for key, value in layer.items():
+        out[key] = _deep_merge(out.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+_LAYER = st.fixed_dictionaries({}, optional={
+    "profile": st.sampled_from(["high", "MEDIUM", "SECURITY_PROFILE_LOW", "custom"]),
+    "ra_guard": st.fixed_dictionaries({}, optional={
+        "enabled": st.booleans(), "max_ra_rate": st.integers(0, 50),
+        "block_config": st.fixed_dictionaries({}, optional={"block_rdnss": st.booleans()})}),
+    "extension_headers": st.fixed_dictionaries({}, optional={
+        "allowed_types": st.lists(st.sampled_from([0, 43, 44, 60]), max_size=3),
+        "mode": st.sampled_from(["SELECTIVE", "allow-all"])}),
+    "rate_limits": st.fixed_dictionaries({}, optional={
+        "max_pps_per_vm": st.integers(1, 10**6),
+        "burst_config": st.fixed_dictionaries({}, optional={"burst_packets": st.integers(1, 100)})}),
+})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_LAYER, min_size=1, max_size=4))
+def test_layering_equals_a_plain_deep_merge(layers: list[dict]) -> None:
+    """Oracle: dict deep-merge of profile defaults and the layers, validated once (burst rescaling aside)."""
+    from v6ops.policy.profiles import PROFILE_DEFAULTS
+
+    models = [("L" + str(i), IPv6SecurityConfig.model_validate(layer)) for i, layer in enumerate(layers)]
+    target = build_target("t", models)
+    profile = next((m.profile for _, m in reversed(models) if "profile" in m.model_fields_set),
+                   SecurityProfile.UNSPECIFIED)
+    merged: dict = copy.deepcopy(PROFILE_DEFAULTS[profile])
+    for layer in layers:
+        merged = _deep_merge(merged, layer)
+    merged["profile"] = profile.value
+    expected = IPv6SecurityConfig.model_validate(merged)
+    rates = merged.get("rate_limits", {})
+    burst_written = any("burst_packets" in layer.get("rate_limits", {}).get("burst_config", {}) for layer in layers)
+    if profile in (SecurityProfile.HIGH, SecurityProfile.MEDIUM) and not burst_written \
+            and any("max_pps_per_vm" in layer.get("rate_limits", {}) for layer in layers):
+        packets = rates["max_pps_per_vm"] * rates["burst_config"]["burst_duration_ms"] // 1000
+        merged["rate_limits"]["burst_config"]["burst_packets"] = packets
+        expected = IPv6SecurityConfig.model_validate(merged)
+    assert target.security == expected
+    for i, layer in enumerate(layers):  # every leaf a later layer does not override names this layer
+        for key, section in layer.items():
+            if isinstance(section, dict) and key == "ra_guard" and "max_ra_rate" in section:
+                later = any("max_ra_rate" in lay.get("ra_guard", {}) for lay in layers[i + 1:])
+                if not later:
+                    assert target.origins["ra_guard.max_ra_rate"] == f"L{i}.ra_guard.max_ra_rate"
