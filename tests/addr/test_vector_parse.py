@@ -211,3 +211,20 @@ def test_errors_give_the_scalar_reason_per_bad_row_and_counts() -> None:
     counts = column.error_counts()
     assert sum(counts.values()) == 4 and counts[errors[0]] == 2
     assert column.invalid.tolist() == [True, False, False, True, True, True]
+
+
+def test_errors_of_a_chunked_column_line_up_with_its_rows() -> None:
+    chunks = [["x", "1.2.3.4", "010.0.0.1"], ["::1", None, "x", "1:2"]]
+    column = parse_addresses(pa.chunked_array([pa.array(c, pa.string()) for c in chunks]))
+    texts = [t for c in chunks for t in c]
+    expected: list[str | None] = []
+    for text in texts:
+        try:
+            if text is not None:
+                Address.parse(text)
+        except AddressValueError as exc:
+            expected.append(exc.reason)
+        else:
+            expected.append(None)
+    assert column.errors().to_pylist() == expected
+    assert sum(column.error_counts().values()) == 4

@@ -45,23 +45,32 @@ class AddressColumn:
         so the reasons are word for word those of ``Address.parse``.
         """
         bad = self.invalid
-        out = np.full(len(self), None, dtype=object)
         if not bad.any():
-            return pa.array(out, pa.string())
-        if self.source is None:
-            out[bad] = "not a valid IPv4 or IPv6 address"
-            return pa.array(out, pa.string())
-        texts = pc.dictionary_encode(self.source.filter(pa.array(bad)))
-        if isinstance(texts, pa.ChunkedArray):
-            texts = texts.combine_chunks()
-        reasons = np.array([_reason(t) for t in texts.dictionary.to_pylist()], dtype=object)
-        out[bad] = reasons[texts.indices.to_numpy(zero_copy_only=False)]
-        return pa.array(out, pa.string())
+            return pa.nulls(len(self), pa.string())
+        reasons, which = self._bad_texts(bad)
+        per_bad_row = pa.array(reasons, pa.string()).take(pa.array(which))
+        return pc.replace_with_mask(pa.nulls(len(self), pa.string()), pa.array(bad), per_bad_row)
 
     def error_counts(self) -> Counter[str]:
         """How many rows were rejected for each reason."""
-        reasons = self.errors()
-        return Counter({item["values"]: item["counts"] for item in pc.value_counts(reasons.drop_null()).to_pylist()})
+        bad = self.invalid
+        if not bad.any():
+            return Counter()
+        reasons, which = self._bad_texts(bad)
+        counts: Counter[str] = Counter()
+        for reason, count in zip(reasons, np.bincount(which, minlength=len(reasons)).tolist(), strict=True):
+            counts[reason] += count
+        return counts
+
+    def _bad_texts(self, bad: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """The reason for each distinct bad text, and per bad row the index of its text."""
+        if self.source is None:
+            return ["not a valid IPv4 or IPv6 address"], np.zeros(int(bad.sum()), np.intp)
+        texts = pc.dictionary_encode(self.source.filter(pa.array(bad)))
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.unify_dictionaries().combine_chunks()
+        reasons = [_reason(text) for text in texts.dictionary.to_pylist()]
+        return reasons, texts.indices.to_numpy(zero_copy_only=False).astype(np.intp)
 
     def to_arrow(self) -> pa.Table:
         """family/hi/lo columns, null where the row is not a valid address."""
