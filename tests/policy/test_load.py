@@ -270,7 +270,7 @@ def test_every_profile_default_is_schema_valid() -> None:
 
 
 def test_default_security_without_customers_is_flagged() -> None:
-    data = {"metald": {"network": {"ipv6": {"default_security": {"ra_guard": {"enabled": True}}}}}}
+    data = {"metald": {"network": {"ipv6": {"enabled": True, "default_security": {"ra_guard": {"enabled": True}}}}}}
     result = load_data(data, "host.yaml")
     assert result.document is not None and result.document.shape is DocumentShape.HOST
     assert [(p.code, p.path) for p in result.problems] == [

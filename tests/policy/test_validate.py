@@ -363,3 +363,11 @@ _DOCS = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=
 def test_any_document_gives_a_report_never_a_crash(data: dict[str, Any]) -> None:
     report = validate_data(data, "fuzz.json", environ={})
     assert report.valid == (report.errors == 0 and report.shape is not None)
+
+
+@pytest.mark.parametrize(("data", "path"), [
+    ({"metald": {"network": {"ipv6": {"security_profile": "high"}}}}, "metald.network.ipv6.enabled"),
+    ({"config": {"ipv6_config": {"enabled": False, "security": {"profile": "high"}}}}, "config.ipv6_config.enabled"),
+])
+def test_disabled_ipv6_is_flagged(data: dict[str, Any], path: str) -> None:
+    assert ("ipv6-disabled", path, Severity.WARNING) in found(data)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict
 
 from v6ops.addr import Address, AddressValueError, Prefix, PrefixValueError, address_kind
-from v6ops.policy.load import LoadResult, from_profile, join_path, load_data, load_file, load_text
+from v6ops.policy.load import HOST_PATH, LoadResult, from_profile, join_path, load_data, load_file, load_text
 from v6ops.policy.problems import Problem, Severity, error, warning
 from v6ops.policy.schema import (
     ComplianceFramework,
@@ -145,6 +145,12 @@ class _TargetChecks:
     # -- sections ----------------------------------------------------------
 
     def profile(self) -> None:
+        if not self.target.enabled:
+            where = join_path(self.target.config_path, "enabled") if self.target.config_path else "enabled"
+            if self.target.document_path.startswith(HOST_PATH):
+                where = f"{HOST_PATH}.enabled"
+            self.problems.append(warning(where, "ipv6-disabled", "IPv6 is not enabled (enabled: false or missing), so "
+                                         "this policy is validated but nothing enforces it", target=self.target.name))
         if self.sec.profile is SecurityProfile.UNSPECIFIED:
             self.warn("profile", "profile-unspecified",
                       "no security profile: no defaults are filled in, every control not written here is off")
