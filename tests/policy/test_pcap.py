@@ -104,8 +104,10 @@ def test_truncated_file_reports_the_cut_and_evaluates_the_rest(tmp_path: Path) -
     verdicts = list(evaluate_frames(evaluator, read_capture(cut)))
     assert [(v.verdict, v.rule) for v in verdicts] == [("accept", "policy-accept"), ("drop", "malformed")]
     assert evaluator.counters["malformed"] == 1
-    batch = evaluate_capture(Evaluator(strict_policy()), cut)
+    batched = Evaluator(strict_policy())
+    batch = evaluate_capture(batched, cut)
     assert batch.rules == ["policy-accept", "malformed"]
+    assert batched.counters == {"policy-accept": 1, "malformed": 1}
 
 
 def test_snaplen_truncated_and_inconsistent_packets_are_malformed_drops(tmp_path: Path) -> None:
@@ -118,8 +120,11 @@ def test_snaplen_truncated_and_inconsistent_packets_are_malformed_drops(tmp_path
     got = [(v.verdict, v.rule) for v in evaluate_frames(evaluator, read_capture(path))]
     assert got == [("drop", "malformed")] * 3 + [("not-ip", "non-ip"), ("accept", "policy-accept")]
     assert evaluator.counters["malformed"] == 3 and evaluator.counters["non-ip"] == 1
-    batch = evaluate_capture(Evaluator(strict_policy()), path)
+    batched = Evaluator(strict_policy())
+    batch = evaluate_capture(batched, path)
     assert [*zip(batch.verdicts, batch.rules, strict=True)] == got
+    assert batched.counters == evaluator.counters
+    assert len(batched.events()) == len(evaluator.events()) == 3
 
 
 def test_not_a_capture_is_a_clear_error(tmp_path: Path) -> None:

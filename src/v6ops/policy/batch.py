@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from v6ops.policy.evaluator import Evaluator, evaluate_frames
+from v6ops.policy.evaluator import Evaluator, Verdict, evaluate_frames
 from v6ops.policy.packet import parse_ip
 from v6ops.policy.pcap import LINKTYPE_ETHERNET, LINKTYPE_IPV6, LINKTYPE_RAW, frame_of, read_capture
 
@@ -51,8 +51,8 @@ def evaluate_capture(evaluator: Evaluator, path: str | Path) -> CaptureVerdicts:
     strip = 14 if linktype == LINKTYPE_ETHERNET else 0
     plain = evaluator._plain_transport
     decide = evaluator._decide
-    keep = evaluator.keep_events  # drops are kept as Verdicts only when events are wanted
-    fast_rules: list[str] = []  # counted in one go at the end (Counter runs in C)
+    keep = evaluator.keep_events  # drops are kept (for events) only when wanted
+    before = dict(evaluator.counters)
     ts_out, v_out, r_out = out.timestamps, out.verdicts, out.rules
     pos, size, index = 24, len(data), 0
     while pos < size:
@@ -82,22 +82,24 @@ def evaluate_capture(evaluator: Evaluator, path: str | Path) -> CaptureVerdicts:
             ip = data[pos + strip:end]
             fast = plain(ip, ts)
             if fast is None:
-                if keep:
-                    v = evaluator.evaluate(ip, ts, index)
-                    verdict, rule = v.verdict, v.rule
-                else:
-                    verdict, rule = decide(parse_ip(ip), ts)
-                    fast_rules.append(rule)
+                packet = parse_ip(ip)
+                verdict, rule = decide(packet, ts)
+                if keep and verdict == "drop":
+                    evaluator.drops.append(Verdict(index, ts, verdict, rule, len(ip), packet.src, packet.dst))
             else:
                 verdict, rule = fast
-                fast_rules.append(rule)
+                if keep and verdict == "drop":
+                    evaluator.drops.append(Verdict(index, ts, verdict, rule, len(ip), ip[8:24], ip[24:40]))
             ts_out.append(ts)
             v_out.append(verdict)
             r_out.append(rule)
         pos = end
         index += 1
-    counters = evaluator.counters
-    for rule, count in Counter(fast_rules).items():
-        counters[rule] = counters.get(rule, 0) + count
+    # One tally in C instead of a dict update per packet; it replaces whatever the
+    # general-path helpers counted along the way, so every packet counts exactly once.
+    tally = Counter(before)
+    tally.update(r_out)
+    evaluator.counters.clear()
+    evaluator.counters.update(tally)
     return out
 

@@ -80,6 +80,8 @@ class AddressSet:
 class NftLimit:
     """The kernel's nft_limit token bucket (net/netfilter/nft_limit.c), in nanosecond tokens."""
 
+    __slots__ = ("cost", "in_bytes", "last", "nsecs", "rate", "tokens", "tokens_max")
+
     def __init__(self, rate: int, unit_s: int, burst: int, in_bytes: bool) -> None:
         self.rate = rate
         self.nsecs = unit_s * NS
