@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from v6ops.flows.schema import CORE_SCHEMA, complete
+from v6ops.flows.schema import CORE_NAMES, CORE_SCHEMA, complete
 
 
 class DuckDialect:
@@ -45,9 +45,11 @@ class DuckEngine:
 
     def load(self, batches: Iterable[pa.Table]) -> int:
         """Collect every normalized batch and expose them as ``flows``."""
-        tables = list(batches)
+        # The definitions read core columns only; extra source fields would just hold memory.
+        tables = [batch.select([n for n in batch.column_names if n in CORE_NAMES]) for batch in batches]
         table = pa.concat_tables(tables, promote_options="permissive") if tables else complete(pa.table({}))
         self.table = table
+        pa.default_memory_pool().release_unused()  # hand the parsers' scratch memory back before the queries
         self.connection.register("flows_arrow", table)
         missing = [
             f"CAST(NULL AS {_duck_type(field.type)}) AS \"{field.name}\""
