@@ -8,8 +8,9 @@ a SIGKILL at any point leaves whole batches only and the re-run completes withou
 from __future__ import annotations
 
 import csv
+import functools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -130,12 +131,21 @@ def import_devices(
         raise NotFoundError(f"import file {str(path)!r} does not exist") from exc
     if report.rejected:
         return report
+    rows = (check_device(record) for _, record in read_rows(path) if isinstance(record, dict))
+    register_devices(store, pool_name, rows, report, progress, per_subnet)
+    return report
+
+
+def register_devices(
+    store: Store, pool_name: str, rows: Iterable[DeviceRow], report: ImportReport,
+    progress: Callable[[int], None] | None = None, per_subnet: int = DEVICES_PER_SUBNET,
+) -> None:
+    """Register checked devices, ``per_subnet`` per subnet, one transaction per batch of subnets."""
     if not 1 <= per_subnet < 1 << (128 - SUBNET_LENGTH):
         raise IpamError(f"devices per subnet must be at least 1, not {per_subnet}")
     batch: list[DeviceRow] = []
-    for _number, record in read_rows(path):
-        assert isinstance(record, dict)
-        batch.append(check_device(record))
+    for row in rows:
+        batch.append(row)
         if len(batch) == per_subnet * SUBNETS_PER_TRANSACTION:
             _import_batch(store, pool_name, batch, per_subnet, report)
             if progress:
@@ -145,7 +155,6 @@ def import_devices(
         _import_batch(store, pool_name, batch, per_subnet, report)
         if progress:
             progress(len(batch))
-    return report
 
 
 def _import_batch(store: Store, pool_name: str, batch: list[DeviceRow], per_subnet: int, report: ImportReport) -> None:
@@ -163,26 +172,39 @@ def _import_batch(store: Store, pool_name: str, batch: list[DeviceRow], per_subn
             return
         allocator = RangeAllocator(session, row, pool)
         now = utcnow()
-        stamp: Callable[[datetime | None], Any] = (
-            (lambda t: None if t is None else t.isoformat(sep=" ")) if marker == "?" else (lambda t: t)
-        )
+        stamp = _timestamps(marker == "?")
+        created, vrf_id = stamp(now), row.vrf_id
         rows = []
         subnets = []
         for start in range(0, len(todo), per_subnet):
             subnet = allocator.allocate(SUBNET_LENGTH, "device-subnet", now)
             session.flush()
             subnets.append(subnet.cidr)
-            base = network_from_key(subnet.network)
-            for i, d in enumerate(todo[start:start + per_subnet]):
-                # Interface id 0 is the subnet-router anycast address (RFC 4291 2.6.1): start at ::1.
-                rows.append((d.name, d.region, d.dns_name, row.vrf_id, (base + i + 1).to_bytes(16, "big"),
-                             subnet.id, "active", stamp(d.last_seen), stamp(now)))
+            base, subnet_id = network_from_key(subnet.network), subnet.id
+            # Interface id 0 is the subnet-router anycast address (RFC 4291 2.6.1): start at ::1.
+            rows += [
+                (d.name, d.region, d.dns_name, vrf_id, (base + i).to_bytes(16, "big"), subnet_id, "active",
+                 stamp(d.last_seen), created)
+                for i, d in enumerate(todo[start:start + per_subnet], 1)
+            ]
         conn.exec_driver_sql(
             "INSERT INTO devices (name, region, dns_name, vrf_id, ipv6, subnet_allocation_id, status, last_seen, "
             f"created_at) VALUES ({', '.join([marker] * 9)})", rows,
         )
     report.imported += len(todo)
     report.subnets += subnets
+
+
+def _timestamps(as_text: bool) -> Callable[[datetime | None], Any]:
+    """SQLite gets SQLAlchemy's text form of a naive UTC time (memoised: devices share last_seen values)."""
+    if not as_text:
+        return lambda t: t
+
+    @functools.lru_cache(maxsize=4096)
+    def text(t: datetime | None) -> str | None:
+        return None if t is None else t.isoformat(sep=" ")
+
+    return text
 
 
 def _existing_names(conn: Any, marker: str, names: list[str]) -> set[str]:
