@@ -55,15 +55,15 @@ rate_limits:
 """
 
 
-def _templates() -> list[tuple[int, bytes]]:
-    """(weight, frame) pairs; weights sum to 1000."""
+def _templates() -> list[tuple[int, list[bytes]]]:
+    """(weight, frames) pairs: most shapes are one frame, a fragmented datagram is all of its fragments."""
     eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
     src = "2001:db8:1000::10"
     slla = ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:00:01")
-    out: list[tuple[int, bytes]] = []
+    out: list[tuple[int, list[bytes]]] = []
 
-    def add(weight: int, pkt: object) -> None:
-        out.append((weight, bytes(eth / pkt)))  # type: ignore[operator]
+    def add(weight: int, *pkts: object) -> None:
+        out.append((weight, [bytes(eth / pkt) for pkt in pkts]))  # type: ignore[operator]
 
     for port, w in ((443, 300), (80, 120), (22, 20), (8080, 20)):
         add(w, IPv6(src=src, dst=DST) / TCP(sport=50000, dport=port, flags="A") / Raw(b"d" * 200))
@@ -83,8 +83,7 @@ def _templates() -> list[tuple[int, bytes]]:
     add(5, IPv6(src=src, dst=DST) / IPv6ExtHdrRouting(type=0, segleft=1, addresses=[DST]) / UDP(dport=53))
     add(5, IPv6(src=src, dst=DST) / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt() / IPv6ExtHdrRouting(
         type=2, segleft=1, addresses=[DST]) / IPv6ExtHdrDestOpt() / UDP(dport=53))
-    for frag in fragment6(IPv6(src=src, dst=DST) / IPv6ExtHdrFragment(id=5) / UDP(dport=53) / Raw(b"f" * 1800), 1000):
-        add(20, frag)
+    add(20, *fragment6(IPv6(src=src, dst=DST) / IPv6ExtHdrFragment(id=5) / UDP(dport=53) / Raw(b"f" * 1800), 1000))
     add(40, IPv6(src="2a00:1450::1", dst=DST) / TCP(dport=443, flags="S"))
     add(20, IPv6(src="2001:db8:dead::1", dst=DST) / UDP(dport=53))
     add(10, IPv6(src="fd00::1", dst=DST) / UDP(dport=53))
@@ -96,19 +95,25 @@ def write_mix(path: Path, count: int, seed: int = 1) -> None:
     rng = random.Random(seed)
     templates = _templates()
     weights = [w for w, _ in templates]
-    frames = [bytearray(f) for _, f in templates]
+    groups = [[bytearray(f) for f in frames] for _, frames in templates]
     record = struct.Struct("<IIII")
     chunks = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
-    choices = rng.choices(range(len(frames)), weights=weights, k=count)
     ts = 1_700_000_000_000_000  # microseconds
-    for i, which in enumerate(choices):
-        frame = frames[which]
-        src = frame[22:38]
-        if src[:6] == b"\x20\x01\x0d\xb8\x10\x00":  # stamp a host inside the allowed /48
-            host = i % 4096  # one VM talks to a few thousand peers
-            frame[36] = host >> 8
-            frame[37] = host & 0xFF
-        ts += rng.randrange(1, 4)
-        chunks.append(record.pack(ts // 1_000_000, ts % 1_000_000, len(frame), len(frame)))
-        chunks.append(bytes(frame))
+    picks = rng.choices(range(len(groups)), weights=weights, k=count)
+    written, i = 0, 0
+    while written < count:
+        group = groups[picks[i]]
+        host = i % 4096  # one VM talks to a few thousand peers
+        for frame in group[: count - written]:
+            if frame[22:28] == b"\x20\x01\x0d\xb8\x10\x00":  # stamp a host inside the allowed /48
+                frame[36] = host >> 8
+                frame[37] = host & 0xFF
+            if frame[20] == 44:  # Fragment header right after IPv6: a fresh identification per datagram
+                frame[58:62] = i.to_bytes(4, "big")
+            ts += rng.randrange(1, 4)
+            chunks.append(record.pack(ts // 1_000_000, ts % 1_000_000, len(frame), len(frame)))
+            chunks.append(bytes(frame))
+            written += 1
+        i += 1
     path.write_bytes(b"".join(chunks))
+
