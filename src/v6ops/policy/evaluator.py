@@ -243,7 +243,7 @@ class Evaluator:
     def guard_check(self, p: Packet) -> str | None:
         """The checks nftables cannot express; the guard runs them on queued packets. None = pass."""
         if p.version == 6 and p.icmp_type == 134 and p.upper == 58 and self.policy.ra.needs_guard:
-            icmp_len = len(p.data) - p.upper_off
+            icmp_len = p.length - p.upper_off
             if icmp_len < ND_FIXED[134] or p.nd_bad:
                 return "rfc4861-6.1.2-length"
             blocked = self.policy.ra.blocked_options
@@ -286,7 +286,7 @@ class Evaluator:
         pps, bps = self.pps, self.bps
         if pps is not None and pps.over(now, 1):
             return "drop", "rate-pps"
-        if bps is not None and bps.over(now, n):
+        if bps is not None and bps.over(now, end):
             return "drop", "rate-bandwidth"
         dport = (data[42] << 8) | data[43]
         key = b""
@@ -427,7 +427,7 @@ class Evaluator:
                 return "isolation-inter-tenant", False
         if self.pps is not None and self.pps.over(now, 1):
             return "rate-pps", False
-        if self.bps is not None and self.bps.over(now, len(p.data)):
+        if self.bps is not None and self.bps.over(now, p.length):
             return "rate-bandwidth", False
         if self.connection_limit:
             conn = _connection(p)

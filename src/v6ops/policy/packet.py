@@ -81,6 +81,7 @@ def parse_ipv6(data: bytes) -> Packet:
     if end > n:
         p.error = f"payload length {plen} runs past the {n - 40} captured octets"
         return p
+    p.length = end  # what the kernel counts (skb->len): link-layer padding excluded
     p.flowlabel = ((data[1] & 0x0F) << 16) | (data[2] << 8) | data[3]
     p.hlim = data[7]
     p.src = data[8:24]
@@ -193,6 +194,7 @@ def parse_ipv4(data: bytes) -> Packet:
         p.error = f"IPv4 header length {ihl} / total length {total} inconsistent with {n} captured octets"
         return p
     p.plen = total - ihl
+    p.length = total
     p.hlim = data[8]
     p.src = data[12:16]
     p.dst = data[16:20]
