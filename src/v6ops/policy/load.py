@@ -37,6 +37,7 @@ from v6ops.policy.schema import (
     CreateVmRequest,
     DocumentShape,
     HostFile,
+    HostIPv6Section,
     IPv6Config,
     IPv6SecurityConfig,
     Message,
@@ -341,21 +342,46 @@ def _scale_profile_burst(config: IPv6SecurityConfig, origins: dict[str, str]) ->
     return config.model_copy(update={"rate_limits": rates.model_copy(update={"burst_config": burst})})
 
 
-def build_target(name: str, layers: list[SecurityLayer], **extra: Any) -> PolicyTarget:
-    """The effective policy of one target: its profile's defaults, then each layer in order."""
-    profile, profile_path = _profile_of(layers)
+def _layered(profile: SecurityProfile, layers: list[SecurityLayer]) -> tuple[IPv6SecurityConfig, dict[str, str]]:
     config, base_origins = _profile_base(profile)
     origins = dict(base_origins)
     for path, layer in layers:
         config = _overlay(config, layer, path, "", origins)
+    return config, origins
+
+
+def _finish(name: str, config: IPv6SecurityConfig, origins: dict[str, str], profile_path: str | None,
+            document_path: str, **extra: Any) -> PolicyTarget:
     origins.pop("profile", None)
     if profile_path:
         origins["profile"] = profile_path
     return PolicyTarget.model_construct(
-        name=name, security=_scale_profile_burst(config, origins),
-        document_path=layers[-1][0] if layers else "", origins=origins,
+        name=name, security=_scale_profile_burst(config, origins), document_path=document_path, origins=origins,
         **{"enabled": True, "addresses": [], "interface": None, "config_path": "", **extra},
     )
+
+
+def build_target(name: str, layers: list[SecurityLayer], **extra: Any) -> PolicyTarget:
+    """The effective policy of one target: its profile's defaults, then each layer in order."""
+    profile, profile_path = _profile_of(layers)
+    config, origins = _layered(profile, layers)
+    return _finish(name, config, origins, profile_path, layers[-1][0] if layers else "", **extra)
+
+
+def _tenants(section: HostIPv6Section, shared: list[SecurityLayer]) -> list[PolicyTarget]:
+    """One target per customer; the shared layers are applied once per profile, not once per customer."""
+    bases: dict[SecurityProfile, tuple[IPv6SecurityConfig, dict[str, str]]] = {}
+    targets = []
+    for customer, own in section.customer_configs.items():
+        path = join_path(f"{HOST_PATH}.customer_configs", format_path([customer]))
+        profile, profile_path = _profile_of([*shared, (path, own)])
+        if profile not in bases:
+            bases[profile] = _layered(profile, shared)
+        config, base_origins = bases[profile]
+        origins = dict(base_origins)
+        config = _overlay(config, own, path, "", origins)
+        targets.append(_finish(customer, config, origins, profile_path, path, enabled=section.enabled))
+    return targets
 
 
 def _targets(shape: DocumentShape, model: BaseModel, name: str) -> list[PolicyTarget]:
@@ -373,11 +399,7 @@ def _targets(shape: DocumentShape, model: BaseModel, name: str) -> list[PolicyTa
         return [build_target(name, layers, enabled=section.enabled)]
     if section.default_security is not None:
         layers.append((f"{HOST_PATH}.default_security", section.default_security))
-    return [
-        build_target(customer, [*layers, (join_path(f"{HOST_PATH}.customer_configs", format_path([customer])), cfg)],
-                     enabled=section.enabled)
-        for customer, cfg in section.customer_configs.items()
-    ]
+    return _tenants(section, layers)
 
 
 _SHAPE_MODEL: dict[DocumentShape, type[BaseModel]] = {
