@@ -147,9 +147,12 @@ def main() -> None:
     ours, ours_cpu = best_rate(len(addresses), lambda: table.lookup(addresses), args.repeat)
     both, _ = best_rate(len(addresses), lambda: table.lookup(parse_addresses(texts)), 1)
     sample = texts.slice(0, args.baseline_rows).to_pylist()
+    by_family = {v: [t for t in sample if (":" in t) == (v == 6)] for v in (4, 6)}
     start = time.perf_counter()
-    theirs = [trees[6 if ":" in text else 4].get(text) for text in sample]
+    answers = {v: list(map(trees[v].get, by_family[v])) for v in (4, 6)}  # pytricia's fastest loop: one family at a time
     baseline = len(sample) / (time.perf_counter() - start)
+    in_order = {v: iter(answers[v]) for v in (4, 6)}
+    theirs = [next(in_order[6 if ":" in t else 4]) for t in sample]
     ours_answer = table.values_of(parse_addresses(texts.slice(0, args.baseline_rows))).to_pylist()
     disagree = sum(a != b for a, b in zip(ours_answer, theirs, strict=True))
     matched = sum(a is not None for a in theirs) / len(theirs)
