@@ -200,10 +200,8 @@ class Evaluator:
         ext = policy.exthdr
         self.blocked_visible = frozenset(h for h in _VISIBLE_EXTHDRS if h != FRAGMENT and ext.blocks(h))
         self.rt_allowed = not ext.blocks(43)
-        # conntrack model: per protocol, both directions' keys (src + dst + ports); one count per connection
-        self.connections: dict[int, set[bytes]] = {6: set(), 17: set(), 58: set()}
-        self.connection_count = 0
         self.connection_limit = rates.connections
+        self.conntrack = ConnectionTracker()
         self.queues: dict[tuple[Any, ...], _Fragments] = {}
         self.counters: dict[str, int] = {}
         self._plain_source: dict[bytes, Any] = {}
@@ -290,20 +288,15 @@ class Evaluator:
             return "drop", "rate-bandwidth"
         dport = (data[42] << 8) | data[43]
         key = b""
-        limit = self.connection_limit
-        if limit:
-            key = data[8:44]
-            known = self.connections[nh]
-            if key not in known:
-                if self.connection_count + 1 > limit:
-                    return "drop", "rate-connections"
-            else:
-                key = b""
+        if self.connection_limit:
+            key = _PROTO_KEY[nh] + data[8:44]
+            if self.conntrack.over(key, self.connection_limit):
+                return "drop", "rate-connections"
         ports = self.tcp_ports if nh == 6 else self.udp_ports
         if self.tcp_ports is not None and (ports is None or dport not in ports):
             return "drop", "service-port-blocked"
         if key:
-            self._add_connection(nh, key)
+            self.conntrack.confirm(key)
         return "accept", "policy-accept"
 
     def _source6_plain(self, src: bytes) -> str | None:
@@ -430,9 +423,8 @@ class Evaluator:
         if self.bps is not None and self.bps.over(now, p.length):
             return "rate-bandwidth", False
         if self.connection_limit:
-            conn = _connection(p)
-            if conn is not None and conn[1] not in self.connections[conn[0]] \
-                    and self.connection_count + 1 > self.connection_limit:
+            key = _connection(p)
+            if key is not None and self.conntrack.over(key, self.connection_limit, p.icmp_type != 129):
                 return "rate-connections", False
         if self.tcp_ports is not None and (p.upper == 6 or p.upper == 17):
             ports = self.tcp_ports if p.upper == 6 else self.udp_ports
@@ -521,29 +513,73 @@ class Evaluator:
     def _confirm(self, p: Packet) -> None:
         """Conntrack confirms a connection only when its first packet is accepted."""
         if self.connection_limit:
-            conn = _connection(p)
-            if conn is not None and conn[1] not in self.connections[conn[0]]:
-                self._add_connection(*conn)
-
-    def _add_connection(self, proto: int, key: bytes) -> None:
-        known = self.connections[proto]
-        known.add(key)
-        known.add(key[16:32] + key[:16] + key[34:36] + key[32:34])  # the reply direction
-        self.connection_count += 1
+            key = _connection(p)
+            if key is not None:
+                self.conntrack.confirm(key)
 
     def summary(self) -> dict[str, int]:
         return dict(self.counters)
 
 
-def _connection(p: Packet) -> tuple[int, bytes] | None:
-    """(protocol, key) of the conntrack entry a packet would create; ND/MLD and ICMP errors create none."""
+_PROTO_KEY = {6: b"\x06", 17: b"\x11", 58: b"\x3a"}
+
+
+def _connection(p: Packet) -> bytes | None:
+    """The conntrack key (protocol, src, dst, ports or echo id) a packet belongs to; ND and errors have none."""
     off = p.upper_off
     if p.upper == 6 or p.upper == 17:
-        return p.upper, p.src + p.dst + p.data[off:off + 4]
-    if p.upper == 58 and p.icmp_type == 128:
+        return _PROTO_KEY[p.upper] + p.src + p.dst + p.data[off:off + 4]
+    if p.upper == 58 and p.icmp_type in (128, 129):
         ident = p.data[off + 4:off + 6]
-        return 58, p.src + p.dst + ident + ident
+        return b"\x3a" + p.src + p.dst + ident + ident
     return None
+
+
+def _reply_key(key: bytes) -> bytes:
+    return key[:1] + key[17:33] + key[1:17] + key[35:37] + key[33:35]
+
+
+class ConnectionTracker:
+    """What ``ct state new ... ct count over N`` sees (nf_conntrack + nf_conncount), as observed on Linux 6.18.
+
+    * A connection is "new" until a packet comes back the other way; every new-state
+      packet runs the count, so an unreplied flow is counted again on each packet.
+    * The count is the rule's list: confirmed connections plus attempts the limit
+      rejected, which stay listed until a later walk of the list evicts them (a new
+      tuple walks the whole list; a known tuple stops the walk where it is found).
+    * A rejected attempt is never confirmed.
+    """
+
+    def __init__(self) -> None:
+        self.alive: dict[bytes, int] = {}  # confirmed: key -> position in the list
+        self.dead: dict[bytes, int] = {}  # rejected, not yet evicted
+        self.replied: set[bytes] = set()
+        self.replies: set[bytes] = set()  # reply-direction keys of confirmed connections
+        self.sequence = 0
+
+    def over(self, key: bytes, limit: int, may_start: bool = True) -> bool:
+        """Does this packet make the rule match? ``may_start`` is False for an echo reply (never NEW)."""
+        if key in self.replies:  # the reply direction: the connection is established, never new
+            self.replied.add(_reply_key(key))
+            return False
+        if key in self.replied or not may_start:
+            return False
+        position = self.alive.get(key)
+        if position is not None:
+            if self.dead:
+                self.dead = {k: s for k, s in self.dead.items() if s > position}
+        else:
+            self.dead.clear()  # the walk for a new tuple passes (and evicts) every rejected entry
+            self.sequence += 1
+            self.dead[key] = self.sequence
+        return len(self.alive) + len(self.dead) > limit
+
+    def confirm(self, key: bytes) -> None:
+        """The packet that started ``key`` was accepted: conntrack confirms the connection."""
+        position = self.dead.pop(key, None)
+        if position is not None:
+            self.alive[key] = position
+            self.replies.add(_reply_key(key))
 
 
 def _link_local(src: bytes) -> bool:
