@@ -48,24 +48,23 @@ class Endpoints:
 def endpoints(text: pa.Array) -> Endpoints:
     """Parse a column of address text (nulls allowed, dictionary-encoded or plain).
 
-    A dictionary column (Parquet) is parsed once per distinct value and expanded with ``take``; plain
-    text goes straight to the vector parser, which deduplicates by itself when that pays.
+    Each distinct text is parsed and classified once, then expanded with ``take``: flow columns
+    repeat addresses, and classification (a longest-prefix match) costs more than the encoding.
     """
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     if not pa.types.is_dictionary(text.type):
-        return _columns(vector.unmap_ipv4(vector.parse_addresses(text)), None)
+        text = pc.dictionary_encode(text)
     return _columns(vector.unmap_ipv4(vector.parse_addresses(text.dictionary.cast(pa.string()))), text.indices)
 
 
-def _columns(parsed: vector.AddressColumn, indices: pa.Array | None) -> Endpoints:
+def _columns(parsed: vector.AddressColumn, indices: pa.Array) -> Endpoints:
     missing = ~parsed.valid
     columns = [
         pa.array(parsed.family, mask=missing), pa.array(parsed.hi, mask=missing), pa.array(parsed.lo, mask=missing),
         vector.address_kinds(parsed), pa.array(parsed.invalid),
     ]
-    if indices is not None:
-        columns = [pc.take(c, indices) for c in columns]
+    columns = [pc.take(c, indices) for c in columns]
     family, hi, lo, kind, invalid = columns
     return Endpoints(
         family=family, hi=hi, lo=lo, kind=kind.cast(_KIND_TYPE),
