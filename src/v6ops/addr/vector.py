@@ -40,6 +40,7 @@ _U64 = np.uint64
 _ALL_ONES = 0xFFFFFFFFFFFFFFFF
 # Dictionary-encode when a sample of this many rows has at most this share of distinct values.
 _SAMPLE_ROWS = 1 << 16
+_SAMPLE_PIECES = 16
 _DEDUP_BELOW = 0.5
 
 _Parts: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -149,9 +150,13 @@ def _as_arrow_text(column: TextColumn) -> pa.Array | pa.ChunkedArray:
 
 
 def _worth_deduplicating(text: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether a sample, spread over the column (logs are often sorted by time), repeats enough."""
     if pa.types.is_dictionary(text.type) or len(text) < _SAMPLE_ROWS:
         return False
-    sample = text.slice(0, _SAMPLE_ROWS)
+    piece = _SAMPLE_ROWS // _SAMPLE_PIECES
+    starts = np.linspace(0, len(text) - piece, _SAMPLE_PIECES).astype(int)
+    pieces = [text.slice(int(start), piece) for start in starts]
+    sample = pa.chunked_array([c for p in pieces for c in (p.chunks if isinstance(p, pa.ChunkedArray) else [p])], text.type)
     return pc.count_distinct(sample).as_py() <= _DEDUP_BELOW * len(sample)
 
 
