@@ -15,12 +15,12 @@ from sqlalchemy import text
 
 from tests.ipam.helpers import snapshot
 from v6ops.ipam import service
-from v6ops.ipam.devices import DEVICES_PER_SUBNET, SUBNETS_PER_TRANSACTION
+from v6ops.ipam.devices import DEVICES_PER_SUBNET
 from v6ops.store.db import Store
 from v6ops.store.types import network_from_key
 
 CLI = "from v6ops.cli.main import main; main()"
-BATCH = DEVICES_PER_SUBNET * SUBNETS_PER_TRANSACTION
+BATCH = 10 * DEVICES_PER_SUBNET  # devices per transaction (--batch)
 
 
 def write_csv(path: Path, count: int) -> None:
@@ -33,7 +33,7 @@ def write_csv(path: Path, count: int) -> None:
 def run_import(store: Store, path: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "V6OPS_DATABASE_URL": store.url}
     return subprocess.Popen([sys.executable, "-c", CLI, "ipam", "device", "import", str(path), "--pool", "iot-devices",
-                             "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--batch", str(BATCH), "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def device_count(store: Store) -> int:

@@ -274,15 +274,19 @@ def device_stats(as_json: bool = JsonOption) -> None:
 @device_app.command("import")
 def device_import(
     file: Path, pool: str = typer.Option(..., help="Pool whose ipv6_address range holds the device subnets."),
+    batch: int = typer.Option(100_000, help="Devices per transaction (a multiple of 1,000); a crash loses at most one."),
     as_json: bool = JsonOption,
 ) -> None:
     """Bulk import from CSV (header: name,region[,dns_name,last_seen]) or JSON Lines; safe to re-run."""
-    with _errors():
-        total = sum(1 for _ in file.open()) - (0 if file.suffix in (".jsonl", ".ndjson", ".json") else 1)
+    try:
+        with file.open() as fh:
+            total = sum(1 for _ in fh) - (0 if file.suffix in (".jsonl", ".ndjson", ".json") else 1)
+    except OSError as exc:
+        fail(f"cannot read import file {str(file)!r}: {exc.strerror}")
     columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, disable=as_json) as progress:
         task = progress.add_task("import", total=max(total, 0))
-        report = _call(service.import_devices, file, pool, lambda n: progress.advance(task, n))
+        report = _call(service.import_devices, file, pool, lambda n: progress.advance(task, n), batch)
     if report["rejected"]:
         if as_json:
             print_json(report)

@@ -1,7 +1,7 @@
 """IoT devices: registration one by one or in bulk (a /128 each, N per subnet), and connectivity stats.
 
 Bulk import is crash-safe by construction: every batch is one transaction holding the
-subnet allocation and its devices, and a re-run skips device names already stored, so
+subnet allocations and their devices, and a re-run skips device names already stored, so
 a SIGKILL at any point leaves whole batches only and the re-run completes without duplicates.
 """
 
@@ -27,7 +27,7 @@ from v6ops.store.models import Device
 from v6ops.store.types import network_from_key
 
 DEVICES_PER_SUBNET = 1000
-SUBNETS_PER_TRANSACTION = 10
+DEVICES_PER_TRANSACTION = 100_000
 SUBNET_LENGTH = 64
 FIELDS = ("name", "region", "dns_name", "last_seen")
 
@@ -121,7 +121,7 @@ def validate_file(path: Path, report: ImportReport) -> None:
 
 def import_devices(
     store: Store, path: Path, pool_name: str, progress: Callable[[int], None] | None = None,
-    per_subnet: int = DEVICES_PER_SUBNET,
+    per_subnet: int = DEVICES_PER_SUBNET, per_transaction: int = DEVICES_PER_TRANSACTION,
 ) -> ImportReport:
     """Check the whole file first (any bad row: nothing is imported), then import in batches."""
     report = ImportReport(str(path))
@@ -132,21 +132,24 @@ def import_devices(
     if report.rejected:
         return report
     rows = (check_device(record) for _, record in read_rows(path) if isinstance(record, dict))
-    register_devices(store, pool_name, rows, report, progress, per_subnet)
+    register_devices(store, pool_name, rows, report, progress, per_subnet, per_transaction)
     return report
 
 
 def register_devices(
     store: Store, pool_name: str, rows: Iterable[DeviceRow], report: ImportReport,
     progress: Callable[[int], None] | None = None, per_subnet: int = DEVICES_PER_SUBNET,
+    per_transaction: int = DEVICES_PER_TRANSACTION,
 ) -> None:
-    """Register checked devices, ``per_subnet`` per subnet, one transaction per batch of subnets."""
+    """Register checked devices, ``per_subnet`` per subnet, ``per_transaction`` per transaction."""
     if not 1 <= per_subnet < 1 << (128 - SUBNET_LENGTH):
         raise IpamError(f"devices per subnet must be at least 1, not {per_subnet}")
+    if per_transaction < per_subnet or per_transaction % per_subnet:
+        raise IpamError(f"devices per transaction ({per_transaction}) must be a multiple of {per_subnet}")
     batch: list[DeviceRow] = []
     for row in rows:
         batch.append(row)
-        if len(batch) == per_subnet * SUBNETS_PER_TRANSACTION:
+        if len(batch) == per_transaction:
             _import_batch(store, pool_name, batch, per_subnet, report)
             if progress:
                 progress(len(batch))

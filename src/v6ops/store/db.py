@@ -17,6 +17,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from v6ops.store.migrate import upgrade
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # 64 MiB page cache: bulk imports touch index pages all over the devices table.
 SQLITE_CACHE_KIB = 65_536
@@ -87,8 +89,6 @@ class Store:
         return self.engine.dialect.name
 
     def migrate(self) -> None:
-        from v6ops.store.migrate import upgrade
-
         upgrade(self.engine)
 
     @contextmanager
