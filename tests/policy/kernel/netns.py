@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -21,6 +22,9 @@ def run(*argv: str, ns: str | None = None, check: bool = True, input_text: str |
     return done.stdout
 
 
+_SERIAL = itertools.count()
+
+
 @dataclass
 class Pair:
     sender: str
@@ -34,8 +38,9 @@ class Pair:
 def netns_pair(tag: str, routes: tuple[str, ...] = ()) -> Iterator[Pair]:
     """sender --veth-- receiver; the receiver routes ``routes`` back through the veth (for uRPF)."""
     pid = os.getpid()
-    sender, receiver = f"v6s-{tag}-{pid}", f"v6r-{tag}-{pid}"
-    s_if, r_if = f"vs{pid % 100000}", f"vr{pid % 100000}"
+    serial = next(_SERIAL)
+    sender, receiver = f"v6s-{tag}-{pid}-{serial}", f"v6r-{tag}-{pid}-{serial}"
+    s_if, r_if = f"vs{pid % 100000}x{serial}", f"vr{pid % 100000}x{serial}"
     created: list[str] = []
     try:
         for ns in (sender, receiver):

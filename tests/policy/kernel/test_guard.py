@@ -53,17 +53,17 @@ def test_guard_down_fails_closed_unless_bypass(tmp_path: Path, bypass: bool) -> 
         try:
             wait_for_line(tcpdump, "listening on")
             _send(pair.sender, pair.sender_if, pair.receiver_mac, tmp_path)
-            time.sleep(0.5)
+            time.sleep(1.0)
         finally:
             tcpdump.send_signal(signal.SIGINT)
             tcpdump.communicate(timeout=20)
         delivered = delivered_labels(pair.receiver)
-    assert 0x60002 in delivered  # plain UDP never involves the guard
+    assert 0x60002 in delivered, delivered  # plain UDP never involves the guard
     # the RA and the Hop-by-Hop packet need the guard: dropped while it is down, unless bypass
-    assert (0x60001 in delivered, 0x60003 in delivered) == (bypass, bypass)
+    assert (0x60001 in delivered, 0x60003 in delivered) == (bypass, bypass), delivered
     frames = list(read_capture(capture))
     assert capture.read_bytes()[20] == LINKTYPE_LINUX_SLL2 & 0xFF
     ours = [f for f in frames if f.ip and len(f.ip) >= 40 and f.ip[1] & 0x0F == 6]
-    assert len(ours) == 3
+    assert len(ours) == 3, frames
     verdicts = [(v.verdict, v.rule) for v in evaluate_frames(Evaluator(replace(policy)), ours)]
     assert verdicts == [("accept", "guard-accept"), ("accept", "policy-accept"), ("accept", "guard-accept")]
