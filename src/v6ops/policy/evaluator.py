@@ -96,15 +96,14 @@ class NftLimit:
 
     def over(self, now_ns: int, length: int) -> bool:
         """True when the packet exceeds the rate (``limit rate over`` matches)."""
-        if self.last is None:
-            self.last = now_ns
-        tokens = self.tokens + now_ns - self.last
+        last = self.last
+        tokens = self.tokens + now_ns - (now_ns if last is None else last)
         if tokens > self.tokens_max:
             tokens = self.tokens_max
         self.last = now_ns
-        cost = self.nsecs * length // self.rate if self.in_bytes else self.cost
-        if tokens - cost >= 0:
-            self.tokens = tokens - cost
+        left = tokens - (self.nsecs * length // self.rate if self.in_bytes else self.cost)
+        if left >= 0:
+            self.tokens = left
             return False
         self.tokens = tokens
         return True
