@@ -44,14 +44,18 @@ def host_plan(policy: NormalizedPolicy) -> list[Step]:
                           ("ip", "netns", "pids", iso.namespace)))
     if iso.bridge:
         br = iso.bridge
-        steps.append(Step(name, "tenant bridge with VLAN filtering",
-                          ("ip", "link", "add", br, "type", "bridge", "vlan_filtering", "1"),
-                          ("ip", "link", "show", br)))
+        vlans = [vid for vid in (iso.vlan, *iso.additional_vlans) if vid]
+        if vlans:
+            steps.append(Step(name, "tenant bridge with VLAN filtering (802.1Q)",
+                              ("ip", "link", "add", br, "type", "bridge", "vlan_filtering", "1"),
+                              ("ip", "link", "show", br)))
+        else:
+            steps.append(Step(name, "tenant bridge", ("ip", "link", "add", br, "type", "bridge"),
+                              ("ip", "link", "show", br)))
         steps.append(Step(name, "bridge up", ("ip", "link", "set", br, "up")))
-        for vid in (iso.vlan, *iso.additional_vlans):
-            if vid:
-                steps.append(Step(name, f"VLAN {vid} on the bridge (802.1Q)",
-                                  ("bridge", "vlan", "add", "dev", br, "vid", str(vid), "self")))
+        for vid in vlans:
+            steps.append(Step(name, f"VLAN {vid} on the bridge (802.1Q)",
+                              ("bridge", "vlan", "add", "dev", br, "vid", str(vid), "self")))
         for prefix in policy.source.routed_prefixes:
             family = "-6" if prefix.version == 6 else "-4"
             steps.append(Step(name, "route the tenant prefix to its bridge (the uRPF check needs it)",
