@@ -558,12 +558,14 @@ class ConnectionTracker:
 
     def over(self, key: bytes, limit: int, may_start: bool = True) -> bool:
         """Does this packet make the rule match? ``may_start`` is False for an echo reply (never NEW)."""
+        position = self.alive.get(key)
+        if position is not None and not self.dead:  # the common case: a known flow, nothing to evict
+            return key not in self.replied and len(self.alive) > limit
         if key in self.replies:  # the reply direction: the connection is established, never new
             self.replied.add(_reply_key(key))
             return False
         if key in self.replied or not may_start:
             return False
-        position = self.alive.get(key)
         if position is not None:
             if self.dead:
                 self.dead = {k: s for k, s in self.dead.items() if s > position}
