@@ -7,7 +7,9 @@ not from its name, so S3 keys and rotated files need no naming convention.
 from __future__ import annotations
 
 import io
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -19,6 +21,7 @@ from v6ops.flows.schema import complete
 from v6ops.flows.sources import (
     CHUNK_BYTES,
     GZIP_MAGIC,
+    IN_FLIGHT,
     PARQUET_MAGIC,
     LocalFile,
     Source,
@@ -168,11 +171,21 @@ def _read_text(chunks: Iterator[pa.Buffer], source: Source, ingest: Ingest, fiel
         fields = vpc.DEFAULT_FORMAT
     summary = _summary(ingest, source, "vpc-flow-log")
     parser = vpc.TextChunkParser(fields, source.name, ingest.rejections)
-    for chunk in _with_first(first, chunks):
-        if chunk.size:
-            table = parser.parse(chunk)
-            summary.records += table.num_rows
-            yield table
+    for table in _in_parallel(parser.parse, (c for c in _with_first(first, chunks) if c.size)):
+        summary.records += table.num_rows
+        yield table
+
+
+def _in_parallel(parse: Callable[[pa.Buffer], pa.Table], chunks: Iterator[pa.Buffer]) -> Iterator[pa.Table]:
+    """Parse up to IN_FLIGHT chunks at once, in order (Arrow and numpy release the GIL while they work)."""
+    with ThreadPoolExecutor(IN_FLIGHT) as pool:
+        pending: deque[Future[pa.Table]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(parse, chunk))
+            if len(pending) >= IN_FLIGHT:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _with_first(first: pa.Buffer, rest: Iterator[pa.Buffer]) -> Iterator[pa.Buffer]:

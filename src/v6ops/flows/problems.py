@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ class Rejections:
     samples: dict[str, list[str]] = field(default_factory=dict)
     file_errors: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def reject(self, reason: str, line: str, where: str) -> None:
         self.reject_many(reason, 1, [line], where)
@@ -29,10 +31,11 @@ class Rejections:
         """``count`` rejected lines for one reason, of which ``lines`` are examples."""
         if count <= 0:
             return
-        self.counts[reason] += count
-        kept = self.samples.setdefault(reason, [])
-        for line in lines[: SAMPLES_PER_REASON - len(kept)]:
-            kept.append(f"{where}: {line[:300]}")
+        with self._lock:  # chunks are parsed on several threads
+            self.counts[reason] += count
+            kept = self.samples.setdefault(reason, [])
+            for line in lines[: SAMPLES_PER_REASON - len(kept)]:
+                kept.append(f"{where}: {line[:300]}")
 
     def file_error(self, path: str, reason: str) -> None:
         self.file_errors.append({"path": path, "error": reason})

@@ -22,6 +22,7 @@ from v6ops.flows.problems import FlowInputError
 
 CHUNK_BYTES = 32 << 20
 READ_BYTES = 1 << 20
+IN_FLIGHT = 2  # chunks parsed at once: one per core of the target machine
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 
@@ -133,18 +134,22 @@ def text_chunks(stream: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[p
         yield pa.py_buffer(b"".join(pending))
 
 
-def file_chunks(path: Path, advance: Callable[[int], None] | None, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pa.Buffer]:
-    """Chunks of whole lines of a local file, read into one reused buffer.
+def file_chunks(
+    path: Path, advance: Callable[[int], None] | None, chunk_bytes: int = CHUNK_BYTES, buffers: int = IN_FLIGHT + 1,
+) -> Iterator[pa.Buffer]:
+    """Chunks of whole lines of a local file, read into a ring of reused buffers.
 
-    Each chunk is only valid until the next one is requested (the parsers copy what they keep).
-    Reusing one buffer avoids both a fresh allocation per chunk (page faults) and a memory map,
-    whose touched pages would count as resident memory for the whole file.
+    A chunk stays valid while the next ``buffers - 1`` chunks are read (the parsers copy what they
+    keep), so that many chunks can be parsed at once. Reusing buffers avoids both a fresh allocation
+    per chunk (page faults) and a memory map, whose touched pages would count as resident memory.
     """
-    buffer = bytearray(chunk_bytes + READ_BYTES)
-    view = memoryview(buffer)
+    ring = [bytearray(chunk_bytes + READ_BYTES) for _ in range(buffers)]
+    turn = 0
+    buffer = ring[0]
     filled = 0
     with path.open("rb", buffering=0) as handle:
         while True:
+            view = memoryview(buffer)
             count = handle.readinto(view[filled : filled + chunk_bytes])
             if advance is not None and count:
                 advance(count)
@@ -155,13 +160,16 @@ def file_chunks(path: Path, advance: Callable[[int], None] | None, chunk_bytes: 
                 return
             cut = buffer.rfind(b"\n", 0, filled) + 1
             if cut == 0:  # one line longer than a chunk: continue in a larger buffer
-                buffer = buffer[:filled] + bytearray(len(buffer))
-                view = memoryview(buffer)
+                buffer = ring[turn] = buffer[:filled] + bytearray(len(buffer))
                 continue
-            yield pa.py_buffer(view[:cut])
+            turn = (turn + 1) % buffers
+            following = ring[turn]
             rest = filled - cut
-            buffer[:rest] = buffer[cut:filled]
-            filled = rest
+            if len(following) < rest + READ_BYTES:
+                following = ring[turn] = bytearray(rest + chunk_bytes + READ_BYTES)
+            following[:rest] = buffer[cut:filled]
+            yield pa.py_buffer(view[:cut])
+            buffer, filled = following, rest
 
 
 class TruncatedInputError(FlowInputError):
