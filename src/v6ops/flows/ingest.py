@@ -7,21 +7,19 @@ not from its name, so S3 keys and rotated files need no naming convention.
 from __future__ import annotations
 
 import io
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 import pyarrow as pa
 
 from v6ops.flows import alb, pcap, vpc
+from v6ops.flows.parallel import in_parallel
 from v6ops.flows.problems import FlowInputError, Rejections
 from v6ops.flows.schema import complete
 from v6ops.flows.sources import (
     CHUNK_BYTES,
     GZIP_MAGIC,
-    IN_FLIGHT,
     PARQUET_MAGIC,
     LocalFile,
     Source,
@@ -110,8 +108,13 @@ def _read_source(source: Source, ingest: Ingest, fields: list[str] | None, advan
             stream = unzipped
         if head == PARQUET_MAGIC:
             summary = _summary(ingest, source, "vpc-parquet")
-            parquet_input: Any = source.path if isinstance(source, LocalFile) else io.BytesIO(stream.read())
-            for table in vpc.read_parquet(parquet_input, source.name, ingest.rejections):
+            if isinstance(source, LocalFile):
+                path = str(source.path)
+                reader = vpc.ParquetReader(lambda: path, source.name, ingest.rejections)
+            else:
+                data = pa.py_buffer(stream.read())
+                reader = vpc.ParquetReader(lambda: pa.BufferReader(data), source.name, ingest.rejections)
+            for table in in_parallel(reader.read, iter(range(reader.row_groups))):
                 summary.records += table.num_rows
                 yield table
             return
@@ -171,21 +174,9 @@ def _read_text(chunks: Iterator[pa.Buffer], source: Source, ingest: Ingest, fiel
         fields = vpc.DEFAULT_FORMAT
     summary = _summary(ingest, source, "vpc-flow-log")
     parser = vpc.TextChunkParser(fields, source.name, ingest.rejections)
-    for table in _in_parallel(parser.parse, (c for c in _with_first(first, chunks) if c.size)):
+    for table in in_parallel(parser.parse, (c for c in _with_first(first, chunks) if c.size)):
         summary.records += table.num_rows
         yield table
-
-
-def _in_parallel(parse: Callable[[pa.Buffer], pa.Table], chunks: Iterator[pa.Buffer]) -> Iterator[pa.Table]:
-    """Parse up to IN_FLIGHT chunks at once, in order (Arrow and numpy release the GIL while they work)."""
-    with ThreadPoolExecutor(IN_FLIGHT) as pool:
-        pending: deque[Future[pa.Table]] = deque()
-        for chunk in chunks:
-            pending.append(pool.submit(parse, chunk))
-            if len(pending) >= IN_FLIGHT:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def _with_first(first: pa.Buffer, rest: Iterator[pa.Buffer]) -> Iterator[pa.Buffer]:

@@ -8,7 +8,7 @@ zero). ``pkt-srcaddr``/``pkt-dstaddr``, when logged, are the true endpoints; ``t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -264,18 +264,27 @@ def _family(type_column: pa.Array | None, src: Endpoints, dst: Endpoints) -> pa.
     return pc.coalesce(from_type, from_addresses)
 
 
-def read_parquet(stream: pa.NativeFile | object, where: str, rejections: Rejections) -> Iterator[pa.Table]:
-    """AWS Parquet delivery: INT_32/INT_64/STRING columns named with underscores."""
-    try:
-        parquet = pq.ParquetFile(stream)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise FlowInputError(f"{where}: not a readable Parquet file ({exc})") from exc
-    names = parquet.schema_arrow.names
-    parse_format(" ".join(names), rejections)
-    # Text columns come back dictionary-encoded: addresses are then parsed once per distinct value.
-    text_columns = [f.name for f in parquet.schema_arrow if pa.types.is_string(f.type)]
-    parquet = pq.ParquetFile(stream, read_dictionary=text_columns)
-    for group in range(parquet.num_row_groups):
+class ParquetReader:
+    """AWS Parquet delivery (INT_32/INT_64/STRING columns named with underscores), one row group at a time.
+
+    Each ``read`` opens its own handle, so row groups can be read and normalized on several threads.
+    """
+
+    def __init__(self, open_input: Callable[[], object], where: str, rejections: Rejections) -> None:
+        self._open = open_input
+        self.where = where
+        self.rejections = rejections
+        try:
+            schema = pq.ParquetFile(open_input()).schema_arrow
+            self.row_groups = pq.ParquetFile(open_input()).num_row_groups
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise FlowInputError(f"{where}: not a readable Parquet file ({exc})") from exc
+        parse_format(" ".join(schema.names), rejections)
+        # Text columns come back dictionary-encoded: addresses are then parsed once per distinct value.
+        self._text_columns = [f.name for f in schema if pa.types.is_string(f.type)]
+
+    def read(self, group: int) -> pa.Table:
+        parquet = pq.ParquetFile(self._open(), read_dictionary=self._text_columns)
         table = parquet.read_row_group(group, use_threads=True)
         columns = {}
         for name in table.column_names:
@@ -285,4 +294,4 @@ def read_parquet(stream: pa.NativeFile | object, where: str, rejections: Rejecti
             elif name.replace("_", "-") in INT64_FIELDS:
                 column = column.cast(pa.int64())
             columns[name] = column
-        yield normalize(pa.table(columns), where, rejections)
+        return normalize(pa.table(columns), self.where, self.rejections)
