@@ -167,7 +167,7 @@ def _parse_chunk(chunk: pa.Array, dedup: bool) -> _Parts:
     if not dedup:
         return _parse_plain(chunk, parallel=True)
     n = len(chunk)
-    out = (np.empty(n, np.uint8), np.empty(n, np.uint64), np.empty(n, np.uint64), np.empty(n, bool))
+    out: _Parts = (np.empty(n, np.uint8), np.empty(n, np.uint64), np.empty(n, np.uint64), np.empty(n, bool))
 
     def encode_and_parse(first: int, stop: int) -> None:
         encoded = pc.dictionary_encode(chunk.slice(first, stop - first))
