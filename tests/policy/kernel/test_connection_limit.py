@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -55,7 +56,7 @@ def test_ct_count_matches_the_evaluator(tmp_path: Path, sports: tuple[int, ...],
             wait_for_line(tcpdump, "listening on")
             script = ("from scapy.all import rdpcap, sendp, conf; conf.verb=0; "
                       f"sendp(rdpcap({str(tmp_path / 'f.pcap')!r}), iface={pair.sender_if!r}, inter=0.05)")
-            run("python3", "-c", script, ns=pair.sender)
+            run(sys.executable, "-c", script, ns=pair.sender)
             time.sleep(0.5)
         finally:
             tcpdump.send_signal(signal.SIGINT)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +15,6 @@ import pytest
 from scapy.layers.inet import UDP
 from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptSrcLLAddr, IPv6, IPv6ExtHdrHopByHop
 from scapy.layers.l2 import Ether
-from scapy.sendrecv import sendp
 
 from tests.policy.engine_helpers import strict_policy
 from tests.policy.kernel.netns import OBSERVE, RECEIVER_ADDR, SENDER_ADDR, delivered_labels, netns_pair, run, wait_for_line
@@ -34,8 +34,7 @@ def _send(ns: str, iface: str, mac: str, tmp: Path) -> None:
     wrpcap(str(tmp / "frames.pcap"), [ra, udp, hbh])
     script = ("from scapy.all import rdpcap, sendp, conf; conf.verb=0; "
               f"sendp(rdpcap({str(tmp / 'frames.pcap')!r}), iface={iface!r}, inter=0.05)")
-    run("python3", "-c", script, ns=ns)
-    assert sendp  # the sender runs in its own namespace; scapy is only used here to build frames
+    run(sys.executable, "-c", script, ns=ns)  # sent from inside the sender namespace
 
 
 @pytest.mark.requires("netns", "nft", "tcpdump")
