@@ -15,7 +15,7 @@ import json
 import select
 import signal
 import sys
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Protocol
@@ -31,15 +31,19 @@ class QueuedPacket(Protocol):
     def drop(self) -> None: ...
 
 
+RECENT_EVENTS = 1000  # a long-running guard keeps only the latest drops in memory
+
+
 @dataclass
 class GuardStats:
     accepted: int = 0
     dropped: int = 0
     rules: Counter[str] = field(default_factory=Counter)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "dropped": self.dropped, "rules": dict(self.rules), "events": self.events}
+        return {"accepted": self.accepted, "dropped": self.dropped, "rules": dict(self.rules),
+                "events": list(self.events)}
 
 
 class Guard:
@@ -58,7 +62,11 @@ class Guard:
 
     def handle(self, pkt: QueuedPacket) -> None:
         payload = pkt.get_payload()
-        rule = self.decide(payload)
+        try:
+            rule = self.decide(payload)
+        except Exception as exc:  # a bug must not leave the packet queued or let it through: drop, count, log
+            rule = "guard-error"
+            sys.stderr.write(f"guard: {type(exc).__name__}: {exc} on a {len(payload)}-octet packet; dropped\n")
         if rule is None:
             self.stats.accepted += 1
             self.stats.rules["guard-accept"] += 1

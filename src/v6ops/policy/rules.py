@@ -116,6 +116,7 @@ RULES: dict[str, Rule] = {
         Rule("service-port-blocked", "services", _E.UNKNOWN, _S.INFO, "TCP/UDP port not open"),
         Rule("policy-accept", "end of policy", _E.UNKNOWN, _S.INFO, "accepted"),
         Rule("guard-accept", "guard", _E.UNKNOWN, _S.INFO, "accepted after the guard's checks"),
+        Rule("guard-error", "guard", _E.UNKNOWN, _S.ERROR, "the guard failed on this packet and dropped it"),
     )
 }
 
