@@ -103,12 +103,12 @@ def facts_sql(d: Dialect, bin_seconds: int) -> str:
     )
 
 
-def _talker_sql(sides: tuple[str, ...]) -> str:
-    cols = ", ".join(f"{s}_family, {s}_hi, {s}_lo" for s in sides)
-    present = " AND ".join(f"{s}_family IS NOT NULL" for s in sides)
+def conversations_sql() -> str:
+    """Flows per exact (source, destination): every talker list is re-aggregated from this, not the rows."""
+    cols = "src_family, src_hi, src_lo, dst_family, dst_hi, dst_lo"
     return (
         f"SELECT {cols}, count(*) AS flows, sum(packets) AS packets, sum(bytes) AS bytes FROM counted "
-        f"WHERE source <> '{SOURCE_ALB}' AND (log_status IS NULL OR log_status = 'OK') AND {present} GROUP BY {cols}"
+        f"WHERE source <> '{SOURCE_ALB}' AND (log_status IS NULL OR log_status = 'OK') GROUP BY {cols}"
     )
 
 
@@ -304,9 +304,14 @@ def _top_talkers(engine: Engine, options: Options) -> dict[str, Any]:
     d = engine.dialect
     roles = {"source": ("src",), "destination": ("dst",), "pair": ("src", "dst")}
     out: dict[str, Any] = {}
+    engine.materialize("conversations", conversations_sql())
     for role, sides in roles.items():
         stage = f"talk_{role}"
-        engine.materialize(stage, _talker_sql(sides))
+        present = " AND ".join(f"{s}_family IS NOT NULL" for s in sides)
+        if len(sides) == 2:  # conversations are already grouped by the pair
+            engine.view(stage, f"SELECT * FROM conversations WHERE {present}")
+        else:
+            engine.materialize(stage, _level_sql(d, "conversations", sides, 32, 128, where=present))
         out[role] = {}
         for label, length4, length6 in LEVELS:
             if label != "address":  # each prefix level re-aggregates the finer one, not the rows

@@ -37,6 +37,7 @@ class DuckEngine:
         self.connection = duckdb.connect(":memory:")
         self.connection.execute(f"SET memory_limit = '{memory_limit}'")
         self.connection.execute("SET preserve_insertion_order = false")
+        self.connection.execute("SET enable_progress_bar = false")  # stdout belongs to the CLI (--json)
         if threads:
             self.connection.execute(f"SET threads = {int(threads)}")
         if temp_dir is not None:
