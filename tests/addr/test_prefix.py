@@ -145,3 +145,8 @@ def test_exact_big_integers_at_the_extremes() -> None:
     assert everything.count_subnets(64) == 2**64
     assert str(everything.subnet(2**64 - 1, 64)) == "ffff:ffff:ffff:ffff::/64"
     assert str(Prefix.parse("2001:db8::/32").subnet(123456, 64)) == "2001:db8:1:e240::/64"
+
+
+def test_prefix_errors_quote_the_whole_input() -> None:
+    with pytest.raises(AddressValueError, match=r"^'10.0.0.300/24' does not appear to be an IPv4 or IPv6 prefix: octet 4"):
+        Prefix.parse("10.0.0.300/24")

@@ -159,7 +159,10 @@ class Prefix:
         addr_text, sep, len_text = text.partition("/")
         if "/" in len_text:
             raise AddressValueError(text, "it has more than one '/'", "an IPv4 or IPv6 prefix")
-        version, value, _ = _parse_any(addr_text, allow_zone=False)
+        try:
+            version, value, _ = _parse_any(addr_text, allow_zone=False)
+        except AddressValueError as exc:
+            raise AddressValueError(text, exc.reason, "an IPv4 or IPv6 prefix") from None
         width = WIDTH[version]
         length = parse_prefix_length(len_text, text, width) if sep else width
         host_mask = (1 << (width - length)) - 1

@@ -123,9 +123,8 @@ MULTICAST_SCOPES = {
     0x4: "admin-local", 0x5: "site-local", 0x8: "organization-local", 0xE: "global", 0xF: "reserved",
 }
 
-# Kinds in order of precedence when an address matches several rows: the most
-# specific row wins (longest prefix), so this list is only for the fallback.
-_UNMATCHED_KIND = {4: "global", 6: "reserved"}
+# The kind of an address no row matches (see address_kind).
+UNMATCHED_KIND = {4: "global", 6: "reserved"}
 
 
 def classify(item: Address | Prefix) -> list[RegistryRow]:
@@ -147,7 +146,7 @@ def address_kind(item: Address | Prefix) -> str:
     2000::/3 and every special row is still unassigned by IANA (RFC 4291 2.4).
     """
     rows = classify(item)
-    return rows[-1].kind if rows else _UNMATCHED_KIND[item.version]
+    return rows[-1].kind if rows else UNMATCHED_KIND[item.version]
 
 
 def multicast_scope(address: Address) -> str | None:

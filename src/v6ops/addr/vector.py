@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from v6ops.addr.lpm import PrefixTable
-from v6ops.addr.registry import _UNMATCHED_KIND, ROWS
+from v6ops.addr.registry import ROWS, UNMATCHED_KIND
 from v6ops.addr.vector_blocks import THREADS, for_each_block
 from v6ops.addr.vector_column import AddressColumn
 from v6ops.addr.vector_format import format_columns
@@ -89,7 +89,7 @@ def address_kinds(column: AddressColumn) -> pa.DictionaryArray:
     table, codes, labels = _kind_table()
     index = table.lookup(column)
     kind = codes[index + 1]  # codes[0] is for "no row matched"
-    for family, label in _UNMATCHED_KIND.items():
+    for family, label in UNMATCHED_KIND.items():
         kind = np.where((index < 0) & (column.family == family), labels.index(label), kind)
     indices = pa.array(kind.astype(np.int32), mask=~column.valid)
     return pa.DictionaryArray.from_arrays(indices, pa.array(labels, pa.string()))
@@ -127,7 +127,7 @@ def unmap_ipv4(column: AddressColumn) -> AddressColumn:
 def _kind_table() -> tuple[PrefixTable, np.ndarray, list[str]]:
     """The registry rows as a prefix table, and each row's label as a code into ``labels``."""
     rows = [row for family in (4, 6) for row in ROWS[family]]
-    labels = sorted({row.kind for row in rows} | set(_UNMATCHED_KIND.values()))
+    labels = sorted({row.kind for row in rows} | set(UNMATCHED_KIND.values()))
     codes = np.array([-1] + [labels.index(row.kind) for row in rows], np.int32)
     return PrefixTable([row.prefix for row in rows], [row.kind for row in rows]), codes, labels
 
