@@ -88,7 +88,8 @@ def test_kernel_and_evaluator_agree_packet_by_packet(tmp_path: Path) -> None:
         try:
             wait_for_line(guard, "listening on NFQUEUE")
             tcpdump = subprocess.Popen(["ip", "netns", "exec", pair.receiver, "tcpdump", "-i", pair.receiver_if,
-                                        "-Q", "in", "-U", "-n", "-s", "0", "-w", str(capture)],
+                                        "-Q", "in", "-U", "-n", "-s", "0", "--time-stamp-precision=nano",
+                                        "-w", str(capture)],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             wait_for_line(tcpdump, "listening on")
             run(sys.executable, str(HERE / "send_frames.py"), pair.sender_if, str(tmp_path / "sent.pcap"),
