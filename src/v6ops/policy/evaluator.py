@@ -294,7 +294,7 @@ class Evaluator:
         ports = self.tcp_ports if nh == 6 else self.udp_ports
         if self.tcp_ports is not None and (ports is None or dport not in ports):
             return "drop", "service-port-blocked"
-        if key:
+        if key and key in self.conntrack.dead:  # a new connection: conntrack confirms it
             self.conntrack.confirm(key)
         return "accept", "policy-accept"
 
