@@ -46,3 +46,14 @@ def test_sysctl_file_backs_the_policy() -> None:
     assert "net.ipv6.conf.default.accept_source_route = 0" in text
     assert "net.ipv4.conf.default.rp_filter = 1" in text
     assert "# RFC 5095" in text
+
+
+def test_long_vm_names_get_distinct_chains() -> None:
+    def chains(policy) -> set[str]:  # type: ignore[no-untyped-def]
+        text = compile_ip6tables([policy])
+        return {line[1:].split()[0] for line in text.splitlines() if line.startswith(":V6-")}
+
+    a = chains(replace(strict_policy(), name="customer-0001-production-web"))
+    b = chains(replace(strict_policy(), name="customer-0001-production-db"))
+    assert a and b and not a & b
+    assert max(len(c) for c in a | b) <= 28

@@ -16,6 +16,7 @@ Differences from the nftables output, stated rather than hidden:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 from v6ops.policy.normalized import (
@@ -40,8 +41,12 @@ _IPV6HEADER = {0: "hop", 43: "route", 60: "dst", 51: "auth", 50: "esp"}
 
 
 def _chain(policy: NormalizedPolicy, suffix: str = "") -> str:
-    # xtables chain names are limited to 28 characters.
-    return ("V6-" + policy.name)[: 28 - len(suffix)] + suffix
+    """xtables chain names have at most 28 characters; a long VM name is cut and made unique with a hash."""
+    room = 28 - len(suffix)
+    name = "V6-" + policy.name
+    if len(name) > room:
+        name = name[: room - 7] + "-" + hashlib.sha1(policy.name.encode()).hexdigest()[:6]
+    return name + suffix
 
 
 def _ipv6(policy: NormalizedPolicy) -> tuple[list[str], list[str]]:
