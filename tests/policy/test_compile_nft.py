@@ -161,3 +161,8 @@ def test_host_plan_lists_namespace_bridge_vlan_and_routes() -> None:
     assert "ip netns add customer-001" in commands
     assert "ip link add br-cust-001 type bridge vlan_filtering 1" in commands
     assert "bridge vlan add dev br-cust-001 vid 1001 self" in commands
+
+
+def test_two_targets_cannot_share_a_table() -> None:
+    with pytest.raises(ValueError, match="'customer-001' and 'customer_001' would share nftables table"):
+        compile_ruleset([replace(strict_policy(), name="customer-001"), replace(strict_policy(), name="customer_001")])

@@ -86,7 +86,10 @@ def compile_cmd(
     }
     if output_format not in renderers:
         fail(f"--format must be one of {', '.join(renderers)}, not {output_format!r}")
-    text = renderers[output_format](policies)
+    try:
+        text = renderers[output_format](policies)
+    except ValueError as exc:  # two targets on one table, sysctl values that contradict each other
+        fail(f"{policy}: {exc}")
     if output is not None:
         output.write_text(text, encoding="utf-8")
     if as_json:

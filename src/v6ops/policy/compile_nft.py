@@ -294,7 +294,14 @@ def compile_table(policy: NormalizedPolicy) -> str:
 
 def compile_ruleset(policies: Iterable[NormalizedPolicy]) -> str:
     """Several tables in one file: one ``nft -f`` transaction replaces them all or none."""
-    return "".join(compile_table(p) for p in policies)
+    seen: dict[str, str] = {}
+    parts = []
+    for p in policies:
+        if p.table in seen:
+            raise ValueError(f"targets {seen[p.table]!r} and {p.name!r} would share nftables table {p.table}")
+        seen[p.table] = p.name
+        parts.append(compile_table(p))
+    return "".join(parts)
 
 
 def xt_guard_rules(policy: NormalizedPolicy) -> str:
