@@ -131,3 +131,20 @@ def test_alb_ipv6_client_split_on_last_colon_and_failures() -> None:
     assert ok["actions_executed"] == "redirect" and ok["conn_trace_id"] == "TID_1234abcd5678ef90"
     assert failed["dispatch_failed"] and failed["request_processing_time"] is None
     assert failed["elb_status_code"] == 504 and failed["target_status_code"] is None and failed["dst_family"] is None
+
+
+def test_alb_bad_lines_are_counted_by_reason() -> None:
+    rejections = Rejections()
+    lines = [
+        ALB_IPV6.replace("2015-05-13T23:39:43.945958Z", "2015-13-45T99:00:00Z"),  # impossible time
+        ALB_IPV6.replace(":50718 ", " "),  # client without a port
+        ALB_IPV6.replace("0.000 0.002", "0.000 fast"),  # not a number
+        ALB_IPV6.replace("2a02:a33c:4538:1:bcf4:5264:e01c:f215", "2a02::g::1"),  # not an address
+        "h2 2015-05-13T23:39:43.945958Z too short",
+        ALB_IPV6,
+    ]
+    table = parse_lines(lines, "alb.log", rejections)
+    assert table.num_rows == 1
+    assert rejections.total == 5
+    assert rejections.counts["invalid client or target address"] == 1
+    assert all(samples for samples in rejections.samples.values())

@@ -8,6 +8,7 @@ failure, never a latency, so those rows carry ``dispatch_failed`` and null times
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -71,6 +72,9 @@ def parse_lines(lines: list[str], where: str, rejections: Rejections) -> pa.Tabl
             elb_status = None if tokens[8] == "-" else int(tokens[8])
             target_status = None if tokens[9] == "-" else int(tokens[9])
             received, sent = int(tokens[10]), int(tokens[11])
+            when = datetime.fromisoformat(tokens[1])
+            if when.tzinfo is None:
+                raise ValueError(f"time without a time zone: {tokens[1]!r}")
         except ValueError as exc:
             rejections.reject(f"ALB field value: {str(exc).split(':')[0]}", line, where)
             continue
@@ -78,7 +82,7 @@ def parse_lines(lines: list[str], where: str, rejections: Rejections) -> pa.Tabl
         extra = text[len(_TEXT_FIELDS):]
         text = (text + [None] * len(_TEXT_FIELDS))[: len(_TEXT_FIELDS)]
         rows.append([
-            tokens[0], tokens[1], tokens[2], client, client_port, target, target_port, *times, elb_status,
+            tokens[0], when, tokens[2], client, client_port, target, target_port, *times, elb_status,
             target_status, received, sent, *text, " ".join(extra) if extra else None,
         ])
         kept_lines.append(line)
@@ -107,7 +111,7 @@ def _to_table(rows: list[list[object]]) -> tuple[pa.Table, np.ndarray]:
     target = pa.array(data["target"], pa.string())
     src, dst = endpoints(client), endpoints(target)
     family = pc.coalesce(src.family, dst.family)
-    when = pc.cast(pa.array(data["time"], pa.string()), pa.timestamp("us", tz="UTC")) if n else None
+    when = pa.array(data["time"], pa.timestamp("us", tz="UTC")) if n else None
     received = pa.array(data["received_bytes"], pa.int64())
     sent = pa.array(data["sent_bytes"], pa.int64())
     columns: dict[str, pa.Array] = {
