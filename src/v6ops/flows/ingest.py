@@ -48,6 +48,7 @@ class Ingest:
 
     rejections: Rejections = field(default_factory=Rejections)
     files: list[FileSummary] = field(default_factory=list)
+    core_only: bool = False  # convert only the fields that feed core columns (the report needs no more)
 
     @property
     def records(self) -> int:
@@ -110,10 +111,12 @@ def _read_source(source: Source, ingest: Ingest, fields: list[str] | None, advan
             summary = _summary(ingest, source, "vpc-parquet")
             if isinstance(source, LocalFile):
                 path = str(source.path)
-                reader = vpc.ParquetReader(lambda: path, source.name, ingest.rejections)
+                reader = vpc.ParquetReader(lambda: path, source.name, ingest.rejections, ingest.core_only)
             else:
                 data = pa.py_buffer(stream.read())
-                reader = vpc.ParquetReader(lambda: pa.BufferReader(data), source.name, ingest.rejections)
+                reader = vpc.ParquetReader(
+                    lambda: pa.BufferReader(data), source.name, ingest.rejections, ingest.core_only
+                )
             for table in in_parallel(reader.read, iter(range(reader.row_groups))):
                 summary.records += table.num_rows
                 yield table
@@ -173,7 +176,7 @@ def _read_text(chunks: Iterator[pa.Buffer], source: Source, ingest: Ingest, fiel
             )
         fields = vpc.DEFAULT_FORMAT
     summary = _summary(ingest, source, "vpc-flow-log")
-    parser = vpc.TextChunkParser(fields, source.name, ingest.rejections)
+    parser = vpc.TextChunkParser(fields, source.name, ingest.rejections, ingest.core_only)
     for table in in_parallel(parser.parse, (c for c in _with_first(first, chunks) if c.size)):
         summary.records += table.num_rows
         yield table

@@ -37,7 +37,7 @@ def build_report(
     """Read every input and run every analysis with the DuckDB engine."""
     started = time.perf_counter()
     sources = sources if sources is not None else expand(paths, s3_client)
-    ingest = Ingest()
+    ingest = Ingest(core_only=True)
     engine = DuckEngine(threads=threads)
     try:
         engine.load(read_batches(paths, ingest, vpc_format, s3_client, advance, sources))

@@ -80,7 +80,7 @@ def looks_like_header(first_line: str) -> bool:
     )
 
 
-def _convert_options(fields: list[str], typed: bool) -> pacsv.ConvertOptions:
+def _convert_options(fields: list[str], typed: bool, columns: list[str] | None = None) -> pacsv.ConvertOptions:
     types: dict[str, pa.DataType] = {}
     for name in fields:
         if typed and name in INT32_FIELDS:
@@ -90,17 +90,27 @@ def _convert_options(fields: list[str], typed: bool) -> pacsv.ConvertOptions:
         else:
             types[name] = pa.string()
     return pacsv.ConvertOptions(
-        column_types=types, null_values=["-"], strings_can_be_null=True, quoted_strings_can_be_null=True
+        column_types=types, null_values=["-"], strings_can_be_null=True, quoted_strings_can_be_null=True,
+        include_columns=columns or [],
     )
+
+
+# Fields that feed a core column; with ``core_only`` the other text fields are not converted at all.
+# Integer fields are always converted, so a line is rejected the same way whether or not it is kept whole.
+CORE_SOURCE_FIELDS = frozenset({
+    "srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr", "action", "log-status", "flow-direction", "interface-id",
+    "type", *INT32_FIELDS, *INT64_FIELDS,
+})
 
 
 class TextChunkParser:
     """Parses chunks of whole lines of one file: a fast typed path, and a checked path on bad values."""
 
-    def __init__(self, fields: list[str], where: str, rejections: Rejections) -> None:
+    def __init__(self, fields: list[str], where: str, rejections: Rejections, core_only: bool = False) -> None:
         self.fields = fields
         self.where = where
         self.rejections = rejections
+        self.kept = [f for f in fields if f in CORE_SOURCE_FIELDS] if core_only else fields
 
     def parse(self, data: pa.Buffer) -> pa.Table:
         odd_lines: list[str] = []
@@ -110,7 +120,7 @@ class TextChunkParser:
             return "skip"
 
         try:
-            raw = self._read(data, typed=True, on_invalid=odd_row)
+            raw = self._read(data, typed=True, on_invalid=odd_row, columns=self.kept)
         except pa.ArrowInvalid:
             odd_lines.clear()
             try:
@@ -121,9 +131,10 @@ class TextChunkParser:
                 raw = self._checked(self._read(data, typed=False, on_invalid=odd_row))
         if odd_lines:
             raw = pa.concat_tables([raw, self._resplit(odd_lines)], promote_options="permissive")
-        return normalize(raw, self.where, self.rejections)
+        return normalize(raw.select(self.kept), self.where, self.rejections)
 
-    def _read(self, data: pa.Buffer, typed: bool, on_invalid: Callable[[pacsv.InvalidRow], str]) -> pa.Table:
+    def _read(self, data: pa.Buffer, typed: bool, on_invalid: Callable[[pacsv.InvalidRow], str],
+              columns: list[str] | None = None) -> pa.Table:
         return pacsv.read_csv(
             pa.BufferReader(data),
             # Two blocks per chunk: both cores parse, and each column has few chunks to combine.
@@ -132,7 +143,7 @@ class TextChunkParser:
                 delimiter=" ", quote_char=False, escape_char=False, invalid_row_handler=on_invalid,
                 ignore_empty_lines=True,
             ),
-            convert_options=_convert_options(self.fields, typed),
+            convert_options=_convert_options(self.fields, typed, columns),
         )
 
     def _resplit(self, lines: list[str]) -> pa.Table:
@@ -270,7 +281,8 @@ class ParquetReader:
     Each ``read`` opens its own handle, so row groups can be read and normalized on several threads.
     """
 
-    def __init__(self, open_input: Callable[[], object], where: str, rejections: Rejections) -> None:
+    def __init__(self, open_input: Callable[[], object], where: str, rejections: Rejections,
+                 core_only: bool = False) -> None:
         self._open = open_input
         self.where = where
         self.rejections = rejections
@@ -282,10 +294,11 @@ class ParquetReader:
         parse_format(" ".join(schema.names), rejections)
         # Text columns come back dictionary-encoded: addresses are then parsed once per distinct value.
         self._text_columns = [f.name for f in schema if pa.types.is_string(f.type)]
+        self._columns = [n for n in schema.names if n.replace("_", "-") in CORE_SOURCE_FIELDS] if core_only else None
 
     def read(self, group: int) -> pa.Table:
         parquet = pq.ParquetFile(self._open(), read_dictionary=self._text_columns)
-        table = parquet.read_row_group(group, use_threads=True)
+        table = parquet.read_row_group(group, columns=self._columns, use_threads=True)
         columns = {}
         for name in table.column_names:
             column = table.column(name).combine_chunks()
