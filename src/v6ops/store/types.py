@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import String
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -36,8 +36,6 @@ def network_key(version: int, network: int) -> bytes:
 def network_from_key(key: bytes) -> int:
     return int.from_bytes(key, "big")
 
-
-NetworkKey = LargeBinary(16)
 
 
 class BigCount(TypeDecorator[int]):
