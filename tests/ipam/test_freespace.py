@@ -21,9 +21,14 @@ from v6ops.store.types import network_key
 _names = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    store = Store(f"sqlite:///{Path(tmp_path_factory.mktemp('fs')) / 'fs.db'}")
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.requires("postgres"))])
+def fs_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """Every example runs in a transaction that is rolled back, so one store serves the module."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{Path(tmp_path_factory.mktemp('fs')) / 'fs.db'}"
+    else:
+        url = request.getfixturevalue("postgres_session_url")
+    store = Store(url)
     store.migrate()
     yield store
     store.close()
@@ -65,14 +70,14 @@ ops = st.lists(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=ops, all_usable=st.booleans())
 def test_first_fit_matches_oracle_and_never_overlaps(
-    sqlite_store: Store, parent_text: str, sequence: list[tuple[str, int]], all_usable: bool
+    fs_store: Store, parent_text: str, sequence: list[tuple[str, int]], all_usable: bool
 ) -> None:
     parent = Prefix.parse(parent_text)
     # The oracle applies the usable-bounds rule itself: RFC 3021 / RFC 4291 2.6.1.
     excluded = set() if all_usable else (
         {parent.network, parent.broadcast} if parent.version == 4 else {parent.network}
     )
-    with sqlite_store.write() as session:
+    with fs_store.write() as session:
         space = new_range(session, parent, parent.width, all_usable)
         taken: set[tuple[int, int]] = set()
         used = 0
@@ -101,9 +106,9 @@ def test_first_fit_matches_oracle_and_never_overlaps(
         session.rollback()
 
 
-def test_take_exact_and_conflicts(sqlite_store: Store) -> None:
+def test_take_exact_and_conflicts(fs_store: Store) -> None:
     parent = Prefix.parse("2001:db8::/48")
-    with sqlite_store.write() as session:
+    with fs_store.write() as session:
         space = new_range(session, parent, 64)
         assert space.take_exact(Prefix.parse("2001:db8:0:5::/64"))
         assert not space.take_exact(Prefix.parse("2001:db8:0:4::/62"))  # overlaps the /64 above

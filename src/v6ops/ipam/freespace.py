@@ -37,6 +37,14 @@ SELECT len, (SELECT network FROM free_blocks WHERE prefix_id = ? AND length = pr
              ORDER BY network LIMIT 1) AS net
 FROM present WHERE len IS NOT NULL ORDER BY net LIMIT 1"""
 
+# PostgreSQL: find and delete the block in one statement, saving a round trip under the pool lock.
+_TAKE_LOWEST_BLOCK = _PRESENT_LENGTHS + """, pick AS (
+SELECT len, (SELECT network FROM free_blocks WHERE prefix_id = ? AND length = present.len
+             ORDER BY network LIMIT 1) AS net
+FROM present WHERE len IS NOT NULL ORDER BY net LIMIT 1)
+DELETE FROM free_blocks AS f USING pick WHERE f.prefix_id = ? AND f.length = pick.len AND f.network = pick.net
+RETURNING f.length, f.network"""
+
 
 @cache
 def _lowest_blocks_sql(classes: int) -> str:
@@ -126,11 +134,19 @@ class FreeSpace:
 
     def take_first(self, length: int) -> int | None:
         """Allocate the lowest free /length (first fit); None when no block is big enough."""
-        row = self._run(_LOWEST_BLOCK, (self.prefix_id, length, self.prefix_id, length, self.prefix_id)).fetchone()
-        if row is None:
-            return None
-        block_length, network = int(row[0]), network_from_key(bytes(row[1]))
-        self._delete(block_length, network)
+        params = (self.prefix_id, length, self.prefix_id, length, self.prefix_id)
+        if self.qmark:  # SQLite: no round trips to save, and two plain statements plan better
+            row = self._run(_LOWEST_BLOCK, params).fetchone()
+            if row is None:
+                return None
+            block_length, network = int(row[0]), network_from_key(bytes(row[1]))
+            self._delete(block_length, network)
+        else:
+            row = self._run(_TAKE_LOWEST_BLOCK, (*params, self.prefix_id)).fetchone()
+            if row is None:
+                return None
+            block_length, network = int(row[0]), network_from_key(bytes(row[1]))
+            self.unit_delta += self._units(block_length)
         # The upper halves split off on the way down to /length stay free.
         self._insert((k, network + (1 << (self.width - k))) for k in range(block_length + 1, length + 1))
         return network
