@@ -225,8 +225,7 @@ def compile_table(policy: NormalizedPolicy) -> str:
         s4.append(t.drop("ip saddr != @ingress4", "bcp38-spoofed-source"))
     if sv.reverse_path is not ReversePath.OFF:
         fib = "fib saddr . iif oif missing" if sv.reverse_path is ReversePath.STRICT else "fib saddr oif missing"
-        s6.append(t.drop(fib, "bcp84-reverse-path"))
-        s4.append(t.drop(fib, "bcp84-reverse-path"))
+        s6.append(t.drop(fib, "bcp84-reverse-path"))  # IPv4: the policy lists no IPv4 routes, so no uRPF
     s6.append("\t}\n")
     s4.append("\t}\n")
 

@@ -179,7 +179,6 @@ class Evaluator:
         self.private6 = AddressSet(PRIVATE_SOURCES_V6, 6)
         self.private4 = AddressSet(PRIVATE_SOURCES_V4, 4)
         self.routed6 = AddressSet(src.routed_prefixes, 6)
-        self.routed4 = AddressSet(src.routed_prefixes, 4)
         self.others6 = AddressSet(policy.isolation.other_tenant_prefixes, 6)
         self.others4 = AddressSet(policy.isolation.other_tenant_prefixes, 4)
         self.routers = frozenset(a.packed for a in policy.ra.allowed_routers)
@@ -457,8 +456,6 @@ class Evaluator:
             return "bcp38-private-source"
         if sv.strict_ingress and len(self.ingress4) and not allowed:
             return "bcp38-spoofed-source"
-        if sv.reverse_path is not ReversePath.OFF and src not in self.routed4:
-            return "bcp84-reverse-path"
         return None
 
     def _icmpv6(self, p: Packet, now: int) -> tuple[str | None, bool]:
@@ -535,7 +532,9 @@ def _connection(p: Packet) -> bytes | None:
 
 
 def _reply_key(key: bytes) -> bytes:
-    return key[:1] + key[17:33] + key[1:17] + key[35:37] + key[33:35]
+    """The key of the other direction: addresses swapped, ports swapped (IPv4 or IPv6 addresses)."""
+    n = (len(key) - 5) // 2
+    return key[:1] + key[1 + n:1 + 2 * n] + key[1:1 + n] + key[3 + 2 * n:5 + 2 * n] + key[1 + 2 * n:3 + 2 * n]
 
 
 class ConnectionTracker:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scapy.layers.inet import TCP, UDP
+from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import (
     ICMPv6DestUnreach,
     ICMPv6EchoRequest,
@@ -38,8 +38,11 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet, Raw
 
+from tests.policy.kernel.netns import IPV4_LABEL
 from tests.policy.kernel.netns import RECEIVER_ADDR as DST
+from tests.policy.kernel.netns import RECEIVER_ADDR4 as DST4
 from tests.policy.kernel.netns import SENDER_ADDR as SRC
+from tests.policy.kernel.netns import SENDER_ADDR4 as SRC4
 
 ROUTER = "fe80::1"
 ALL_NODES = "ff02::1"
@@ -158,6 +161,11 @@ def build_cases() -> list[Case]:
         Case("node-information-query", [IPv6(src=SRC, dst=DST) / Raw(bytes([139, 0, 0, 0]) + b"\x00" * 12)], "drop"),
         Case("router-renumbering", [IPv6(src=SRC, dst=DST) / Raw(bytes([138, 0, 0, 0]) + b"\x00" * 12)], "drop"),
         Case("unallocated-icmpv6-type", [IPv6(src=SRC, dst=DST) / Raw(bytes([160, 0, 0, 0]) + b"\x00" * 4)], "drop"),
+        Case("ipv4-udp-allowed-port", [IP(src=SRC4, dst=DST4) / UDP(dport=53)], "accept"),
+        Case("ipv4-udp-blocked-port", [IP(src=SRC4, dst=DST4) / UDP(dport=5353)], "drop"),
+        Case("ipv4-tcp-allowed-port", [IP(src=SRC4, dst=DST4) / TCP(sport=40003, dport=443, flags="S")], "accept"),
+        Case("ipv4-private-source", [IP(src="10.0.0.5", dst=DST4) / UDP(dport=53)], "drop"),
+        Case("ipv4-bogon-source", [IP(src="192.0.2.1", dst=DST4) / UDP(dport=53)], "drop"),
         Case("ra-burst", [_ra(slla) for _ in range(10)], "mixed", per_packet=True, gap=0.0),
         Case("udp-burst-over-pps", [_udp() for _ in range(45)], "mixed", per_packet=True, gap=0.0),
     ]
@@ -166,10 +174,16 @@ def build_cases() -> list[Case]:
         if case.name in ("node-information-query", "router-renumbering", "unallocated-icmpv6-type"):
             case.packets[0][IPv6].nh = 58
     label = LABEL_BASE
+    ident = 0x5000
     for case in c:
         for i, pkt in enumerate(case.packets):
-            if case.per_packet or i == 0:
-                label += 1
-                case.labels.append(label)
-            pkt[IPv6].fl = label
+            if IPv6 in pkt:
+                if case.per_packet or i == 0:
+                    label += 1
+                    case.labels.append(label)
+                pkt[IPv6].fl = label
+            else:
+                ident += 1
+                case.labels.append(IPV4_LABEL + ident)
+                pkt[IP].id = ident
     return c

@@ -6,12 +6,15 @@ import itertools
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 SENDER_ADDR = "2001:db8:1::1"
 RECEIVER_ADDR = "2001:db8:1::2"
+SENDER_ADDR4 = "44.1.1.1"  # a globally routed IPv4 block, so neither bogon nor private
+RECEIVER_ADDR4 = "44.1.1.2"
 
 
 def run(*argv: str, ns: str | None = None, check: bool = True, input_text: str | None = None) -> str:
@@ -47,13 +50,15 @@ def netns_pair(tag: str, routes: tuple[str, ...] = ()) -> Iterator[Pair]:
             run("ip", "netns", "add", ns)
             created.append(ns)
         run("ip", "link", "add", s_if, "netns", sender, "type", "veth", "peer", "name", r_if, "netns", receiver)
-        for ns, iface, addr in ((sender, s_if, SENDER_ADDR), (receiver, r_if, RECEIVER_ADDR)):
+        for ns, iface, addr, addr4 in ((sender, s_if, SENDER_ADDR, SENDER_ADDR4),
+                                       (receiver, r_if, RECEIVER_ADDR, RECEIVER_ADDR4)):
             run("sysctl", "-qw", "net.ipv6.conf.all.router_solicitations=0", ns=ns)
             run("sysctl", "-qw", "net.ipv6.conf.all.accept_ra=0", ns=ns)
             run("sysctl", "-qw", "net.ipv6.conf.default.accept_ra=0", ns=ns)
             run("ip", "link", "set", "lo", "up", ns=ns)
             run("ip", "link", "set", iface, "up", ns=ns)
             run("ip", "-6", "addr", "add", f"{addr}/64", "dev", iface, "nodad", ns=ns)
+            run("ip", "-4", "addr", "add", f"{addr4}/24", "dev", iface, ns=ns)
         for prefix in routes:
             run("ip", "-6", "route", "replace", prefix, "dev", r_if, ns=receiver)
         link = json.loads(run("ip", "-j", "link", "show", r_if, ns=receiver))
@@ -82,20 +87,25 @@ def nft_check(ruleset: str, tag: str = "check") -> None:
 OBSERVE = """\
 table inet v6ops_test_observe {
 \tset delivered { typeof ip6 flowlabel; size 65535; }
+\tset delivered4 { typeof ip id; size 65535; }
 \tchain observe { type filter hook input priority 100; policy accept;
 \t\tip6 flowlabel != 0 add @delivered { ip6 flowlabel }
+\t\tip id >= 0x5000 add @delivered4 { ip id }
 \t}
 }
 """
+IPV4_LABEL = 0x800000  # IPv4 packets are labelled by their Identification field; this keeps the spaces apart
 
 
 def delivered_labels(ns: str) -> set[int]:
-    """Flow labels that reached the observation chain (after every filter and the guard)."""
-    listing = json.loads(run("nft", "-j", "list", "set", "inet", "v6ops_test_observe", "delivered", ns=ns))
+    """Labels that reached the observation chain (after every filter and the guard): IPv6 flow labels,
+    and IPv4 Identification values plus ``IPV4_LABEL``."""
     out: set[int] = set()
-    for item in listing["nftables"]:
-        if "set" in item:
-            out.update(e for e in item["set"].get("elem", []) if isinstance(e, int))
+    for name, offset in (("delivered", 0), ("delivered4", IPV4_LABEL)):
+        listing = json.loads(run("nft", "-j", "list", "set", "inet", "v6ops_test_observe", name, ns=ns))
+        for item in listing["nftables"]:
+            if "set" in item:
+                out.update(offset + e for e in item["set"].get("elem", []) if isinstance(e, int))
     return out
 
 
@@ -114,3 +124,20 @@ def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 15.
         if proc.poll() is not None:
             break
     raise AssertionError(f"{needle!r} never appeared; stderr: {seen}")
+
+
+def wait_for_capture(path: Path, wanted: Callable[[bytes], bool], count: int, timeout: float = 10.0) -> None:
+    """Poll a tcpdump ``-U`` capture until ``count`` IP packets satisfy ``wanted`` (a loaded machine can
+    take a while to deliver what the sender already sent); then the capture can be stopped."""
+    import time
+
+    from v6ops.policy.pcap import read_capture
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.stat().st_size > 24:
+            seen = sum(1 for f in read_capture(path) if f.ip is not None and wanted(f.ip))
+            if seen >= count:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"{path} never held {count} of the packets sent")

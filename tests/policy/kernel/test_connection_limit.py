@@ -27,6 +27,7 @@ from tests.policy.kernel.netns import (
     delivered_labels,
     netns_pair,
     run,
+    wait_for_capture,
     wait_for_line,
 )
 from v6ops.policy.compile_nft import compile_table
@@ -57,7 +58,8 @@ def test_ct_count_matches_the_evaluator(tmp_path: Path, sports: tuple[int, ...],
             script = ("from scapy.all import rdpcap, sendp, conf; conf.verb=0; "
                       f"sendp(rdpcap({str(tmp_path / 'f.pcap')!r}), iface={pair.sender_if!r}, inter=0.05)")
             run(sys.executable, "-c", script, ns=pair.sender)
-            time.sleep(0.5)
+            wait_for_capture(capture, lambda ip: len(ip) >= 40 and ip[1] & 0x0F == 7, len(flows))
+            time.sleep(0.2)  # the last packet's trip from the tap to the observation chain
         finally:
             tcpdump.send_signal(signal.SIGINT)
             tcpdump.communicate(timeout=20)
@@ -65,5 +67,6 @@ def test_ct_count_matches_the_evaluator(tmp_path: Path, sports: tuple[int, ...],
     evaluator = Evaluator(policy)
     labelled = [f for f in read_capture(capture) if f.ip and len(f.ip) >= 40 and f.ip[1] & 0x0F == 7]
     verdicts = [v.verdict for v in evaluate_frames(evaluator, labelled)]
+    assert len(labelled) == len(flows), [(f.number, f.ip[:4].hex() if f.ip else f.problem) for f in read_capture(capture)]
     assert verdicts == expected
     assert [label in delivered for _, label in flows] == [v == "accept" for v in verdicts]

@@ -17,7 +17,16 @@ from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptSrcLLAddr, IPv6, IPv6ExtH
 from scapy.layers.l2 import Ether
 
 from tests.policy.engine_helpers import strict_policy
-from tests.policy.kernel.netns import OBSERVE, RECEIVER_ADDR, SENDER_ADDR, delivered_labels, netns_pair, run, wait_for_line
+from tests.policy.kernel.netns import (
+    OBSERVE,
+    RECEIVER_ADDR,
+    SENDER_ADDR,
+    delivered_labels,
+    netns_pair,
+    run,
+    wait_for_capture,
+    wait_for_line,
+)
 from v6ops.policy.compile_nft import compile_table, xt_guard_rules
 from v6ops.policy.evaluator import Evaluator, evaluate_frames
 from v6ops.policy.normalized import GuardPolicy, QueueBackend
@@ -52,7 +61,8 @@ def test_guard_down_fails_closed_unless_bypass(tmp_path: Path, bypass: bool) -> 
         try:
             wait_for_line(tcpdump, "listening on")
             _send(pair.sender, pair.sender_if, pair.receiver_mac, tmp_path)
-            time.sleep(1.0)
+            wait_for_capture(capture, lambda ip: len(ip) >= 40 and ip[1] & 0x0F == 6, 3)
+            time.sleep(0.2)
         finally:
             tcpdump.send_signal(signal.SIGINT)
             tcpdump.communicate(timeout=20)

@@ -28,7 +28,16 @@ from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
 from tests.policy.kernel.corpus import build_cases
-from tests.policy.kernel.netns import OBSERVE, delivered_labels, netns_pair, nft_check, run, wait_for_line
+from tests.policy.kernel.netns import (
+    IPV4_LABEL,
+    OBSERVE,
+    delivered_labels,
+    netns_pair,
+    nft_check,
+    run,
+    wait_for_capture,
+    wait_for_line,
+)
 
 POLICY_YAML = """\
 profile: custom
@@ -94,7 +103,8 @@ def test_kernel_and_evaluator_agree_packet_by_packet(tmp_path: Path) -> None:
             wait_for_line(tcpdump, "listening on")
             run(sys.executable, str(HERE / "send_frames.py"), pair.sender_if, str(tmp_path / "sent.pcap"),
                 str(tmp_path / "gaps.json"), ns=pair.sender)
-            time.sleep(1.0)
+            wait_for_capture(capture, _is_labelled, len(frames))
+            time.sleep(0.5)
         finally:
             guard.send_signal(signal.SIGTERM)
             guard_out, guard_err = guard.communicate(timeout=20)
@@ -122,7 +132,7 @@ def test_kernel_and_evaluator_agree_packet_by_packet(tmp_path: Path) -> None:
             accepted_labels.add(label)
     sent_labels = {label for case in cases for label in case.labels}
     assert sent_labels <= seen_labels, f"capture lacks labels {sorted(sent_labels - seen_labels)}"
-    assert len(sent_labels) >= 40
+    assert len(sent_labels) >= 40 and any(label > IPV4_LABEL for label in sent_labels)
 
     mismatches = []
     for case in cases:
@@ -144,6 +154,12 @@ def test_kernel_and_evaluator_agree_packet_by_packet(tmp_path: Path) -> None:
     assert not wrong, f"policy did not do what the cases expect: {wrong}"
 
 
+def _is_labelled(ip: bytes) -> bool:
+    if len(ip) >= 40 and ip[0] >> 4 == 6:
+        return (((ip[1] & 0x0F) << 16) | (ip[2] << 8) | ip[3]) > 0x50000
+    return len(ip) >= 20 and ip[0] >> 4 == 4 and ((ip[4] << 8) | ip[5]) >= 0x5000
+
+
 _LABELS: dict[tuple[str, int], int | None] = {}
 
 
@@ -157,5 +173,9 @@ def _flow_label(capture: Path, index: int) -> int | None:
             label = None
             if ip is not None and len(ip) >= 40 and ip[0] >> 4 == 6:
                 label = ((ip[1] & 0x0F) << 16) | (ip[2] << 8) | ip[3]
-            _LABELS[(str(capture), frame.number)] = label if label and label > 0x50000 else None
+                label = label if label > 0x50000 else None
+            elif ip is not None and len(ip) >= 20 and ip[0] >> 4 == 4:
+                ident = (ip[4] << 8) | ip[5]
+                label = IPV4_LABEL + ident if ident >= 0x5000 else None
+            _LABELS[(str(capture), frame.number)] = label
     return _LABELS.get((str(capture), index))
