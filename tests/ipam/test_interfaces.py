@@ -60,6 +60,8 @@ def test_api_and_cli_return_the_same_objects(client: TestClient, planned: Store,
     monkeypatch.setattr(output.console, "width", 250)
     code, out, _ = cli(planned, monkeypatch, "ipam", "prefixes")  # the table for people
     assert code == 0 and "city-1-residential/ipv6-delegation" in out
+    code, out, _ = cli(planned, monkeypatch, "ipam", "available-prefixes", "city-1-business/ipv6-delegation")
+    assert code == 0 and "2001:db8:1:100::/56" in out  # not an emoji for ":100:"
 
 
 def test_device_allocation_and_stats(client: TestClient) -> None:

@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+# No emoji codes: rich would turn the ":100:" of 2001:db8:1:100::/56 into an emoji.
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
