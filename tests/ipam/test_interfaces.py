@@ -73,6 +73,11 @@ def test_device_allocation_and_stats(client: TestClient) -> None:
     assert r.status_code == 201
     assert client.get("/api/v1/ipam/devices/stats").json() == [
         {"region": "us-east-1", "total_devices": 2, "ipv6_devices": 1, "last_seen_24h": 0, "connectivity_rate": 0.0}]
+    assert client.post("/api/v1/ipam/devices/sensor-002/seen").status_code == 200
+    assert client.get("/api/v1/ipam/devices/stats").json()[0]["connectivity_rate"] == 50.0
+    assert client.post("/api/v1/ipam/devices/ghost/seen").status_code == 404
+    r = client.post("/api/v1/ipam/devices/sensor-001/seen?at=yesterday")
+    assert r.status_code == 400 and "'yesterday' is not an ISO 8601 time" in r.text
 
 
 def test_reserve_release_and_metrics(client: TestClient) -> None:
@@ -101,6 +106,8 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
     ("get", "/api/v1/ipam/prefixes/nope/available-prefixes", None, 404, "unknown prefix 'nope'"),
     ("get", "/api/v1/ipam/prefixes/region-a/available-ips", None, 400, "is a container"),
     ("delete", "/api/v1/ipam/allocations/2001:db8:0:9::/64", None, 404, "no allocation"),
+    ("patch", "/api/v1/ipam/subscribers/ghost", {"status": "active"}, 404, "unknown subscriber 'ghost'"),
+    ("patch", "/api/v1/ipam/subscribers/ghost", {"status": "gone"}, 422, "status"),
 ]
 
 

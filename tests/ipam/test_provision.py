@@ -14,7 +14,7 @@ from v6ops.addr import Prefix
 from v6ops.ipam import engine, service
 from v6ops.ipam.errors import ConflictError, ForbiddenAddressError, NotFoundError, PoolExhaustedError
 from v6ops.ipam.plan import load_plan, parse_plan
-from v6ops.ipam.subscribers import SubscriberSpec, parse_rate
+from v6ops.ipam.subscribers import SubscriberSpec, SubscriberUpdate, parse_rate
 from v6ops.store.db import Store
 
 TINY = {
@@ -50,6 +50,18 @@ def test_dual_stack_gives_three_resources_under_one_name(planned: Store) -> None
     allocations = service.list_allocations(planned, "city-1-residential", 10)
     assert {a["dns_name"] for a in allocations if a["subscriber_id"] == got["id"]} == {"subscriber123.isp.example"}
     assert service.adoption_metrics(planned)["dual_stack_subscribers"] == 2
+
+
+def test_suspended_subscribers_leave_the_adoption_counts(planned: Store) -> None:
+    sub(planned, "a", "city-1-residential")
+    sub(planned, "b", "city-1-residential")
+    changed = service.change_subscriber(planned, "b", SubscriberUpdate(
+        status="suspended", rate_limits={"ipv6": {"download": "1G"}}))
+    assert changed["status"] == "suspended" and changed["rate_limits"]["ipv6"]["download_bps"] == 10**9
+    assert changed["ipv6_prefix"] == "2001:db8:0:1::/64"  # keeps its allocations
+    assert service.adoption_metrics(planned)["dual_stack_subscribers"] == 1
+    with pytest.raises(NotFoundError, match="unknown subscriber 'zz'"):
+        service.change_subscriber(planned, "zz", SubscriberUpdate(status="active"))
 
 
 def test_business_gets_a_29_and_a_56(planned: Store) -> None:

@@ -17,7 +17,7 @@ from v6ops.api.deps import get_store
 from v6ops.ipam import service
 from v6ops.ipam.errors import IpamError
 from v6ops.ipam.plan import parse_plan
-from v6ops.ipam.subscribers import SubscriberSpec
+from v6ops.ipam.subscribers import SubscriberSpec, SubscriberUpdate
 from v6ops.ipam.utilization import metrics_text
 from v6ops.store.db import Store
 
@@ -116,6 +116,11 @@ def add_subscriber(body: SubscriberSpec, store: Store = Depends(get_store)) -> d
     return run(service.add_subscriber, store, body)
 
 
+@router.patch("/subscribers/{name}", summary="Change status, tier, tenant or rate limits")
+def change_subscriber(name: str, body: SubscriberUpdate, store: Store = Depends(get_store)) -> dict[str, Any]:
+    return run(service.change_subscriber, store, name, body)
+
+
 @router.get("/subscribers/{name}")
 def subscriber(name: str, store: Store = Depends(get_store)) -> dict[str, Any]:
     return run(service.get_subscriber, store, name)
@@ -133,6 +138,11 @@ def devices(
 def add_device(body: DeviceRequest, store: Store = Depends(get_store)) -> dict[str, Any]:
     raw = body.model_dump(include={"name", "region", "dns_name", "last_seen"})
     return run(service.add_device, store, raw, body.pool, body.vrf)
+
+
+@router.post("/devices/{name}/seen", summary="Heartbeat: the device was seen now (or at 'at', ISO 8601)")
+def device_seen(name: str, at: str | None = None, store: Store = Depends(get_store)) -> dict[str, Any]:
+    return run(service.device_seen, store, name, at)
 
 
 @router.get("/devices/stats", summary="Devices per region, seen in the last 24 h, connectivity rate")

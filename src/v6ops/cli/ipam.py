@@ -16,7 +16,7 @@ from v6ops.cli.output import JsonOption, console, emit, fail, print_json, print_
 from v6ops.ipam import service
 from v6ops.ipam.errors import IpamError
 from v6ops.ipam.plan import load_plan
-from v6ops.ipam.subscribers import RateLimits, SubscriberSpec
+from v6ops.ipam.subscribers import RateLimits, SubscriberSpec, SubscriberUpdate
 from v6ops.settings import SettingsError, load_settings
 from v6ops.store.db import Store, StoreError
 
@@ -228,6 +228,29 @@ def subscriber_add(
     emit(_call(service.add_subscriber, spec), as_json, lambda r: _subscriber_table([r]))
 
 
+@subscriber_app.command("set")
+def subscriber_set(
+    name: str,
+    status: str = typer.Option(None, help="active, suspended or terminated."),
+    tenant: str = typer.Option(None), tier: str = typer.Option(None, help="Service tier."),
+    ipv4_download: str = typer.Option(None), ipv4_upload: str = typer.Option(None),
+    ipv6_download: str = typer.Option(None), ipv6_upload: str = typer.Option(None),
+    as_json: bool = JsonOption,
+) -> None:
+    """Change a subscriber's status, tenant, tier or rate limits."""
+    from pydantic import ValidationError
+
+    try:
+        change = SubscriberUpdate.model_validate({
+            "status": status, "tenant": tenant, "service_tier": tier,
+            "rate_limits": {"ipv4": {"download": ipv4_download, "upload": ipv4_upload},
+                            "ipv6": {"download": ipv6_download, "upload": ipv6_upload}},
+        })
+    except ValidationError as exc:
+        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    emit(_call(service.change_subscriber, name, change), as_json, lambda r: _subscriber_table([r]))
+
+
 @subscriber_app.command("show")
 def subscriber_show(name: str, as_json: bool = JsonOption) -> None:
     emit(_call(service.get_subscriber, name), as_json, lambda r: _subscriber_table([r]))
@@ -261,6 +284,14 @@ def device_list(
     offset: int = typer.Option(0, min=0), as_json: bool = JsonOption,
 ) -> None:
     emit(_call(service.list_devices, region, limit, offset), as_json, _device_table)
+
+
+@device_app.command("seen")
+def device_seen(
+    name: str, at: str = typer.Option(None, help="ISO 8601 time (default: now)."), as_json: bool = JsonOption
+) -> None:
+    """Record a heartbeat: the device was seen."""
+    emit(_call(service.device_seen, name, at), as_json, lambda r: _device_table([r]))
 
 
 @device_app.command("stats")

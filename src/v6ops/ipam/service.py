@@ -16,7 +16,13 @@ from v6ops.ipam.errors import IpamError, NotFoundError
 from v6ops.ipam.freespace import FreeSpace
 from v6ops.ipam.plan import Plan, apply_plan, diff_plan
 from v6ops.ipam.provision import allocate_dual_stack, find_allocation
-from v6ops.ipam.subscribers import SubscriberSpec, create_subscriber, subscriber_by_name
+from v6ops.ipam.subscribers import (
+    SubscriberSpec,
+    SubscriberUpdate,
+    create_subscriber,
+    subscriber_by_name,
+    update_subscriber,
+)
 from v6ops.ipam.utilization import adoption, prefix_utilizations
 from v6ops.ipam.views import allocation_view, device_view, subscriber_view
 from v6ops.store.db import Store
@@ -114,6 +120,15 @@ def _subscriber_view(session: Session, subscriber: Subscriber) -> dict[str, Any]
     return subscriber_view(subscriber, allocations)
 
 
+def change_subscriber(store: Store, name: str, change: SubscriberUpdate) -> dict[str, Any]:
+    """Change status, tier, tenant or rate limits; a suspended or terminated subscriber leaves the adoption counts."""
+    with store.write() as session:
+        subscriber = subscriber_by_name(session, name)
+        update_subscriber(subscriber, change)
+        session.flush()
+        return _subscriber_view(session, subscriber)
+
+
 def get_subscriber(store: Store, name: str) -> dict[str, Any]:
     with store.read() as session:
         return _subscriber_view(session, subscriber_by_name(session, name))
@@ -144,6 +159,18 @@ def list_devices(store: Store, region: str | None, limit: int, offset: int = 0) 
         if region:
             stmt = stmt.where(Device.region == region)
         return [device_view(d) for d in session.scalars(stmt)]
+
+
+def device_seen(store: Store, name: str, at: str | None = None) -> dict[str, Any]:
+    """Record that the device was seen (now, or at the given ISO 8601 time); feeds the 24 h stats."""
+    try:
+        seen = device_ops.parse_time(at) if at else utcnow()
+    except ValueError as exc:
+        raise IpamError(f"seen time {at!r} is not an ISO 8601 time") from exc
+    with store.write() as session:
+        device = device_ops.device_by_name(session, name)
+        device.last_seen = seen
+        return device_view(device)
 
 
 def device_stats(store: Store) -> list[dict[str, Any]]:

@@ -83,3 +83,26 @@ def subscriber_by_name(session: Session, name: str) -> Subscriber:
     if subscriber is None:
         raise NotFoundError(f"unknown subscriber {name!r}")
     return subscriber
+
+
+class SubscriberUpdate(BaseModel):
+    """Fields to change; ``None`` keeps the current value."""
+
+    model_config = ConfigDict(extra="forbid")
+    tenant: str | None = Field(None, min_length=1, max_length=64)
+    service_tier: str | None = Field(None, min_length=1, max_length=32)
+    status: Literal["active", "suspended", "terminated"] | None = None
+    rate_limits: RateLimits | None = None
+
+
+def update_subscriber(subscriber: Subscriber, change: SubscriberUpdate) -> None:
+    for field in ("tenant", "service_tier", "status"):
+        value = getattr(change, field)
+        if value is not None:
+            setattr(subscriber, field, value)
+    if change.rate_limits is not None:
+        for family in ("ipv4", "ipv6"):
+            rates = getattr(change.rate_limits, family)
+            for direction in ("download", "upload"):
+                if getattr(rates, direction) is not None:
+                    setattr(subscriber, f"{family}_{direction}_bps", getattr(rates, direction))
