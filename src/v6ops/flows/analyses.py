@@ -45,6 +45,9 @@ class Dialect(Protocol):
     def keep_high_bits(self, expression: str, bits: int) -> str:
         """An unsigned 64-bit value with all but its ``bits`` most significant bits cleared."""
 
+    def quote(self, identifier: str) -> str:
+        """A column name that is also a keyword (``end``): "end" in DuckDB, `end` in Spark SQL."""
+
 
 class Engine(Protocol):
     @property
@@ -160,7 +163,7 @@ def run(engine: Engine, options: Options = Options()) -> dict[str, Any]:
     engine.materialize("duplicates", dedup_sql(d))
     duplicates = _int(engine.query("SELECT count(*) AS n FROM duplicates").column("n")[0].as_py())
     engine.view("counted", counted_sql(duplicates > 0))
-    span = engine.query('SELECT min(start) AS first, max("end") AS last FROM counted').to_pylist()[0]
+    span = engine.query(f"SELECT min(start) AS first, max({d.quote('end')}) AS last FROM counted").to_pylist()[0]
     size = options.bin_seconds or choose_bin(span["first"], span["last"])
     facts = engine.query(facts_sql(d, size)).to_pylist()
     sections: dict[str, Any] = {}
@@ -336,7 +339,7 @@ def _alb(engine: Engine, options: Options) -> dict[str, Any]:
     d = engine.dialect
     ok = "NOT dispatch_failed"
     table = engine.query(
-        "SELECT coalesce(CAST(traffic_class AS VARCHAR), 'unknown') AS traffic_class, count(*) AS requests, "
+        "SELECT coalesce(CAST(traffic_class AS STRING), 'unknown') AS traffic_class, count(*) AS requests, "
         "sum(CASE WHEN dispatch_failed THEN 1 ELSE 0 END) AS failed_dispatch, "
         "sum(CASE WHEN elb_status_code BETWEEN 400 AND 499 THEN 1 ELSE 0 END) AS status_4xx, "
         "sum(CASE WHEN elb_status_code BETWEEN 500 AND 599 THEN 1 ELSE 0 END) AS status_5xx, "
@@ -358,7 +361,7 @@ def _alb(engine: Engine, options: Options) -> dict[str, Any]:
             "target_processing_mean_seconds": None if r["target_mean"] is None else round(r["target_mean"], 6),
         })
     histogram = engine.query(
-        "SELECT coalesce(CAST(traffic_class AS VARCHAR), 'unknown') AS traffic_class, "
+        "SELECT coalesce(CAST(traffic_class AS STRING), 'unknown') AS traffic_class, "
         f"floor(log10(greatest({LATENCY}, 0.0001)) * 10) AS bucket, count(*) AS requests FROM counted "
         f"WHERE source = '{SOURCE_ALB}' AND {ok} GROUP BY 1, 2 ORDER BY 1, 2"
     ).to_pylist()

@@ -22,6 +22,9 @@ class DuckDialect:
         mask = ((1 << 64) - 1) ^ ((1 << (64 - bits)) - 1) if bits > 0 else 0
         return f"({expression} & {mask}::UBIGINT)"
 
+    def quote(self, identifier: str) -> str:
+        return '"' + identifier.replace('"', '""') + '"'
+
 
 class DuckEngine:
     """One DuckDB connection scanning the normalized Arrow batches in place as view ``flows``.
