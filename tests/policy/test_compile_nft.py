@@ -61,7 +61,7 @@ def test_multi_tenant_isolation_uses_the_other_tenants_prefixes() -> None:
 
 def test_guard_queue_backends_and_fail_closed_default() -> None:
     native = compile_table(strict_policy(guard=GuardPolicy(queue_num=3)))
-    assert "meta mark & 0x6f60 == 0x6f60 queue num 3\n" in native  # no bypass: fail closed
+    assert "meta mark & 0x400000 == 0x400000 queue num 3\n" in native  # no bypass: fail closed
     bypass = compile_table(strict_policy(guard=GuardPolicy(queue_num=3, bypass=True)))
     assert "queue num 3 bypass" in bypass
     xt = strict_policy(guard=GuardPolicy(queue_num=5, backend=QueueBackend.XT))

@@ -168,7 +168,8 @@ class GuardPolicy:
     queue_num: int = 0
     bypass: bool = False  # False = fail closed: with no guard listening the kernel drops queued packets
     backend: QueueBackend = QueueBackend.NFT
-    mark: int = 0x6F60  # xt backend: packets the guard must see carry this mark
+    # One bit of the packet mark says "the guard must see this"; other bits stay free for other software.
+    mark: int = 1 << 22
 
 
 @dataclass(frozen=True)
