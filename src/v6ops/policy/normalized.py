@@ -26,11 +26,6 @@ NFT_EXTHDR_NAMES: dict[int, str] = {HBH: "hbh", ROUTING: "rt", FRAGMENT: "frag",
 
 # RFC 4861 4.6 / RFC 4191 / RFC 8106 option types an RA guard may block.
 ND_OPT_PREFIX_INFO, ND_OPT_MTU, ND_OPT_ROUTE_INFO, ND_OPT_RDNSS = 3, 5, 24, 25
-ND_OPTION_NAMES: dict[int, str] = {
-    1: "source-link-layer-address", 2: "target-link-layer-address", ND_OPT_PREFIX_INFO: "prefix-information",
-    4: "redirected-header", ND_OPT_MTU: "mtu", ND_OPT_ROUTE_INFO: "route-information", ND_OPT_RDNSS: "rdnss",
-    31: "dnssl", 38: "pref64",
-}
 
 # RFC 9288 3.4.4: at a transit node permit Routing Types 2 (MIPv6) and 4 (SRH); 0, 1 and 3 are deprecated.
 PERMITTED_ROUTING_TYPES: frozenset[int] = frozenset({2, 4})
@@ -244,4 +239,3 @@ BOGON_SOURCES_V4: tuple[Prefix, ...] = tuple(
 )
 PRIVATE_SOURCES_V6: tuple[Prefix, ...] = tuple(r.prefix for r in IPV6_ROWS if r.kind == "ula")
 PRIVATE_SOURCES_V4: tuple[Prefix, ...] = tuple(r.prefix for r in IPV4_ROWS if r.kind in ("private", "shared"))
-LINK_LOCAL_V6 = Prefix.parse("fe80::/10")
