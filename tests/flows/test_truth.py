@@ -27,6 +27,15 @@ def test_summary(report: dict[str, Any], truth: dict[str, Any]) -> None:
     assert s["packets"] == sum(truth["adoption"]["packets"].values())
     assert s["bytes"] == sum(truth["adoption"]["bytes"].values())
     assert s["first_seen"] == "2026-01-05T00:00:00Z"
+    assert s["last_seen"] == truth["last_seen"]
+    assert s["by_source"] == {"alb": truth["requests"], "pcap": 3,
+                              "vpc-flow-log": truth["flows"] - 3 + sum(truth["status_rows"].values())}
+    assert s["request_bytes"] == sum(truth["request_bytes"].values())
+
+
+def test_request_bytes_by_class(report: dict[str, Any], truth: dict[str, Any]) -> None:
+    for cls, value in truth["request_bytes"].items():
+        assert report["adoption"]["request_bytes"][cls] == value
 
 
 @pytest.mark.parametrize("measure", ["flows", "packets", "bytes", "requests"])
@@ -49,6 +58,9 @@ def test_actions(report: dict[str, Any], truth: dict[str, Any]) -> None:
     got = {f"{r['action']}/{r['traffic_class']}": r["flows"] for r in report["actions"]["by_action_and_class"]
            if r["action"] is not None}
     assert got == truth["actions"]
+    got_bytes = {f"{r['action']}/{r['traffic_class']}": r["bytes"] for r in report["actions"]["by_action_and_class"]
+                 if r["action"] is not None}
+    assert got_bytes == truth["action_bytes"]
     pcap_rows = [r for r in report["actions"]["by_action"] if r["action"] is None]
     assert pcap_rows[0]["flows"] == 3  # captures carry no action
 
@@ -56,6 +68,7 @@ def test_actions(report: dict[str, Any], truth: dict[str, Any]) -> None:
 def test_protocols(report: dict[str, Any], truth: dict[str, Any]) -> None:
     got = {str(p["protocol"]): p["flows"] for p in report["protocols"]}
     assert got == truth["protocols"]
+    assert {str(p["protocol"]): p["bytes"] for p in report["protocols"]} == truth["protocol_bytes"]
     names = {p["protocol"]: p["name"] for p in report["protocols"]}
     assert names[6] == "TCP" and names[17] == "UDP" and names[58] == "IPv6-ICMP" and names[1] == "ICMP"
 
@@ -79,6 +92,12 @@ def test_trends_use_record_time(report: dict[str, Any], truth: dict[str, Any]) -
             for b in trends["bins"] if b["kind"] == kind
         }
         assert got == truth[key]
+    got_bytes = {
+        str(int(datetime.strptime(b["start"], "%Y-%m-%dT%H:%M:%S%z").timestamp())):
+            {c: b[c]["bytes"] for c in CLASSES if b[c]["records"]}
+        for b in trends["bins"] if b["kind"] == "flows"
+    }
+    assert got_bytes == truth["flow_bin_bytes"]
 
 
 @pytest.mark.parametrize("role", ["source", "destination", "pair"])
@@ -101,6 +120,8 @@ def test_alb_per_family(report: dict[str, Any], truth: dict[str, Any], cls: str)
     assert row["requests"] == want["requests"]
     assert row["failed_dispatch"] == want["failed_dispatch"] > 0
     assert row["status_4xx"] == want["status_4xx"]
+    assert row["rate_4xx"] == pytest.approx(want["status_4xx"] / want["requests"], abs=1e-6)
+    assert row["target_processing_mean_seconds"] == pytest.approx(want["target_mean"], abs=2e-6)
     assert row["status_5xx"] == want["status_5xx"]
     assert row["rate_5xx"] == pytest.approx(want["status_5xx"] / want["requests"], abs=1e-6)
     assert row["failed_dispatch_rate"] == pytest.approx(want["failed_dispatch"] / want["requests"], abs=1e-6)
@@ -115,3 +136,11 @@ def test_alb_latency_differs_per_family(report: dict[str, Any]) -> None:
 
 def test_alb_top_ipv6_clients_by_64(report: dict[str, Any], truth: dict[str, Any]) -> None:
     assert report["alb"]["top_ipv6_clients_by_64"] == truth["top_ipv6_clients_by_64"]
+
+
+def test_alb_latency_histogram_holds_every_dispatched_request(report: dict[str, Any], truth: dict[str, Any]) -> None:
+    for cls in ("ipv4", "ipv6"):
+        buckets = [b for b in report["alb"]["latency_histogram"] if b["traffic_class"] == cls]
+        want = truth["alb"][cls]
+        assert sum(b["requests"] for b in buckets) == want["requests"] - want["failed_dispatch"]
+        assert all(b["from_seconds"] < b["to_seconds"] for b in buckets)

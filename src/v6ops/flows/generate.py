@@ -287,6 +287,11 @@ def _truth(flows: list[Flow], requests: list[Request], status_rows: dict[str, in
     src_kinds: Counter[str] = Counter()
     dst_kinds: Counter[str] = Counter()
     bins: dict[int, Counter[str]] = defaultdict(Counter)
+    bin_bytes: dict[int, Counter[str]] = defaultdict(Counter)
+    action_bytes: Counter[tuple[str, str]] = Counter()
+    protocol_bytes: Counter[int] = Counter()
+    request_bytes: Counter[str] = Counter()
+    last_seen = 0
     talkers: dict[str, dict[str, dict[Any, list[int]]]] = {}
     levels = {"address": (32, 128), "/64": (24, 64), "/56": (24, 56), "/48": (24, 48)}
     for role in ("source", "destination", "pair"):
@@ -297,10 +302,14 @@ def _truth(flows: list[Flow], requests: list[Request], status_rows: dict[str, in
         measures["bytes"][f.traffic_class] += f.bytes
         if f.action:
             actions[(f.action, f.traffic_class)] += 1
+            action_bytes[(f.action, f.traffic_class)] += f.bytes
         protocols[f.protocol] += 1
+        protocol_bytes[f.protocol] += f.bytes
         src_kinds[f.src_kind] += 1
         dst_kinds[f.dst_kind] += 1
         bins[f.start - f.start % bin_seconds][f.traffic_class] += 1
+        bin_bytes[f.start - f.start % bin_seconds][f.traffic_class] += f.bytes
+        last_seen = max(last_seen, f.end)
         for level, (l4, l6) in levels.items():
             s, d = _key(f.family, f.src, l4, l6), _key(f.family, f.dst, l4, l6)
             for role, key in (("source", s), ("destination", d), ("pair", (s, d))):
@@ -321,9 +330,12 @@ def _truth(flows: list[Flow], requests: list[Request], status_rows: dict[str, in
             "status_5xx": sum(500 <= r.elb_status < 600 for r in mine),
             "mean": float(lat.mean()), "p50": float(np.percentile(lat, 50)),
             "p95": float(np.percentile(lat, 95)), "p99": float(np.percentile(lat, 99)),
+            "target_mean": float(np.mean([r.times[1] for r in mine if r.latency is not None])),
         }
     for r in requests:
         measures["requests"][r.traffic_class] += 1
+        request_bytes[r.traffic_class] += r.received + r.sent
+        last_seen = max(last_seen, r.when)
         request_bins[r.when - r.when % bin_seconds][r.traffic_class] += 1
         if r.family == 6:
             cell = clients[_key(6, r.client, 24, 64)]
@@ -350,7 +362,12 @@ def _truth(flows: list[Flow], requests: list[Request], status_rows: dict[str, in
         "rejected": rejected,
         "adoption": {m: dict(c) for m, c in measures.items()},
         "actions": {f"{a}/{c}": n for (a, c), n in sorted(actions.items())},
+        "action_bytes": {f"{a}/{c}": n for (a, c), n in sorted(action_bytes.items())},
         "protocols": {str(p): n for p, n in sorted(protocols.items())},
+        "protocol_bytes": {str(p): n for p, n in sorted(protocol_bytes.items())},
+        "request_bytes": dict(request_bytes),
+        "last_seen": datetime.fromtimestamp(last_seen, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "flow_bin_bytes": {str(b): dict(c) for b, c in sorted(bin_bytes.items())},
         "flow_source_kinds": dict(src_kinds), "flow_destination_kinds": dict(dst_kinds),
         "bin_seconds": bin_seconds,
         "flow_bins": {str(b): dict(c) for b, c in sorted(bins.items())},
