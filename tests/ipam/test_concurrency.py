@@ -59,6 +59,9 @@ def test_concurrent_dual_stack_allocations(store: Store) -> None:
     for key in ("ipv4", "ipv6_address", "ipv6_prefix"):
         values = [b[key] for b in bodies if isinstance(b, dict)]
         assert None not in values and len(set(values)) == total, key
+    # The utilization counters, kept incrementally under the pool lock, agree with the rows.
+    used = {p["purpose"]: p["used"] for p in service.list_prefixes(store) if p["pool"] == "load"}
+    assert used == {"ipv4": total, "ipv6-address": total, "ipv6-delegation": total}
     # Independent of the API: no two stored allocations of a family overlap.
     with store.read() as session:
         rows = session.execute(text("SELECT family, network, length FROM allocations")).all()

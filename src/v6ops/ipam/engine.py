@@ -35,7 +35,8 @@ def lock_ranges(session: Session, ids: list[int]) -> list[PlanPrefix]:
     """The range rows, locked for this transaction in id order (no deadlock between two pools)."""
     stmt = select(PlanPrefix).where(PlanPrefix.id.in_(ids)).order_by(PlanPrefix.id)
     if is_postgres(session):
-        stmt = stmt.with_for_update()
+        # populate_existing: rows read before the lock must not keep their stale counters.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return list(session.scalars(stmt))
 
 
@@ -181,7 +182,7 @@ def pool_with_ranges(session: Session, name: str, lock: bool) -> tuple[Pool, dic
         .where(Pool.name == name).order_by(PlanPrefix.id)
     )
     if lock and is_postgres(session):
-        stmt = stmt.with_for_update(of=PlanPrefix)
+        stmt = stmt.with_for_update(of=PlanPrefix).execution_options(populate_existing=True)
     rows = session.execute(stmt).all()
     if not rows:
         raise NotFoundError(f"unknown pool {name!r}")
