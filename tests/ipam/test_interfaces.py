@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from tests.ipam.fixtures import PLAN
@@ -158,3 +159,14 @@ def test_cli_plan_apply_shows_diff_and_is_idempotent(store: Store, monkeypatch: 
     assert code == 0 and {c["action"] for c in json.loads(out)} == {"create"}
     code, out, _ = cli(store, monkeypatch, "ipam", "plan", "apply", str(PLAN), "--yes", "--json")
     assert code == 0 and {c["action"] for c in json.loads(out)} == {"unchanged"}
+
+
+def test_server_start_migrates_the_default_database(tmp_path: Path) -> None:
+    with TestClient(create_app(Settings(data_dir=tmp_path))):
+        assert (tmp_path / "v6ops.db").exists()  # before any request
+        check = Store(f"sqlite:///{tmp_path / 'v6ops.db'}")
+        with check.read() as session:
+            assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        check.close()
+    service.open_store(Settings(data_dir=tmp_path).resolved_database_url()).close()
+    service.open_store.cache_clear()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
@@ -17,11 +18,20 @@ from v6ops.api.deps import get_store
 from v6ops.ipam import service
 from v6ops.ipam.errors import IpamError
 from v6ops.ipam.plan import parse_plan
+from v6ops.ipam.service import open_store
 from v6ops.ipam.subscribers import SubscriberSpec, SubscriberUpdate
 from v6ops.ipam.utilization import metrics_text
 from v6ops.store.db import Store
 
-router = APIRouter(prefix="/ipam", tags=["ipam"])
+
+@asynccontextmanager
+async def migrate_on_startup(app: FastAPI) -> AsyncIterator[None]:
+    """Open the store and run its migrations when the server starts, not on the first request."""
+    await run_in_threadpool(open_store, app.state.settings.resolved_database_url())
+    yield
+
+
+router = APIRouter(prefix="/ipam", tags=["ipam"], lifespan=migrate_on_startup)
 T = TypeVar("T")
 
 
