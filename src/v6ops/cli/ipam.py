@@ -305,7 +305,7 @@ def device_stats(as_json: bool = JsonOption) -> None:
 @device_app.command("import")
 def device_import(
     file: Path, pool: str = typer.Option(..., help="Pool whose ipv6_address range holds the device subnets."),
-    batch: int = typer.Option(100_000, help="Devices per transaction (a multiple of 1,000); a crash loses at most one."),
+    batch: int = typer.Option(10_000, help="Devices per transaction (a multiple of 1,000); a crash loses at most one."),
     as_json: bool = JsonOption,
 ) -> None:
     """Bulk import from CSV (header: name,region[,dns_name,last_seen]) or JSON Lines; safe to re-run."""

@@ -27,7 +27,7 @@ from v6ops.store.models import Device
 from v6ops.store.types import network_from_key
 
 DEVICES_PER_SUBNET = 1000
-DEVICES_PER_TRANSACTION = 100_000
+DEVICES_PER_TRANSACTION = 10_000
 SUBNET_LENGTH = 64
 FIELDS = ("name", "region", "dns_name", "last_seen")
 
