@@ -194,7 +194,7 @@ def _add_pool_ranges(pool: PoolSpec, out: list[PlannedPrefix], source: str) -> N
         ))
 
 
-def _check_nesting(entries: list[PlannedPrefix]) -> None:
+def check_nesting(entries: list[PlannedPrefix]) -> None:
     """Within a VRF two prefixes are disjoint or nested, and nothing nests inside a pool range."""
     by_vrf: dict[tuple[str, int], list[PlannedPrefix]] = {}
     for e in entries:
@@ -242,7 +242,7 @@ def diff_plan(session: Session, plan: Plan) -> list[Change]:
         PlannedPrefix(name, vrf, range_prefix(row), row.role, pool=str(row.pool_id) if row.pool_id else None)
         for name, (row, vrf) in existing.items() if name not in planned_names
     ]
-    _check_nesting(plan.prefixes + kept)
+    check_nesting(plan.prefixes + kept)
     for p in plan.prefixes:
         found = existing.get(p.name)
         if found is None:
