@@ -81,6 +81,24 @@ def test_device_allocation_and_stats(client: TestClient) -> None:
     assert r.status_code == 400 and "'yesterday' is not an ISO 8601 time" in r.text
 
 
+def test_take_next_prefix_and_address(client: TestClient, planned: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    r = client.post("/api/v1/ipam/prefixes/core-p2p/ipv6-address/available-prefixes", json={"description": "r1-r2"})
+    assert r.status_code == 201 and r.json()["prefix"] == "2001:db8:ff00::/127"  # RFC 6164 link
+    r = client.post("/api/v1/ipam/prefixes/mgmt-hosts/ipv4/available-ips", json={"dns_name": "gw.mgmt.example"})
+    assert r.status_code == 201 and r.json()["address"] == "10.0.0.1" and r.json()["kind"] == "address"
+    code, out, _ = cli(planned, monkeypatch, "ipam", "take", "city-1-business/ipv6-delegation", "--length", "48",
+                       "--json")
+    assert code == 0 and json.loads(out)["prefix"] == "2001:db8:1::/48"
+    before = snapshot(planned)
+    r = client.post("/api/v1/ipam/prefixes/city-1-business/ipv6-delegation/available-prefixes", json={})
+    assert r.status_code == 409 and "pool 'city-1-business' is exhausted" in r.text
+    r = client.post("/api/v1/ipam/prefixes/region-a/available-prefixes", json={})
+    assert r.status_code == 400 and "is a container" in r.text
+    r = client.post("/api/v1/ipam/prefixes/mgmt-hosts/ipv4/available-prefixes", json={"length": 8})
+    assert r.status_code == 400 and "does not fit range 10.0.0.0/24" in r.text
+    assert snapshot(planned) == before
+
+
 def test_reserve_release_and_metrics(client: TestClient) -> None:
     r = client.post("/api/v1/ipam/allocations", json={"prefix": "2001:db8::/56", "description": "test bench"})
     assert r.status_code == 201 and r.json()["kind"] == "reservation"

@@ -81,6 +81,25 @@ def available_prefixes(
     return run(service.available_prefixes, store, name, length, limit)
 
 
+class TakeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    length: int | None = Field(None, ge=0, le=128, description="default: the range's customer size")
+    description: str = Field("", max_length=255)
+    dns_name: str | None = None
+
+
+@router.post("/prefixes/{name:path}/available-prefixes", status_code=201, summary="Allocate the first free prefix")
+def take_prefix(name: str, body: TakeRequest, store: Store = Depends(get_store)) -> dict[str, Any]:
+    return run(service.take_next, store, name, body.length, body.description, body.dns_name)
+
+
+@router.post("/prefixes/{name:path}/available-ips", status_code=201, summary="Allocate the first free address")
+def take_ip(name: str, body: TakeRequest, store: Store = Depends(get_store)) -> dict[str, Any]:
+    if body.length is not None:
+        raise HTTPException(422, "available-ips allocates one address; use available-prefixes for a length")
+    return run(service.take_next, store, name, None, body.description, body.dns_name, True)
+
+
 @router.get("/prefixes/{name:path}/available-ips")
 def available_ips(name: str, limit: int = Query(10, ge=1, le=1000), store: Store = Depends(get_store)) -> list[str]:
     return run(service.available_ips, store, name, limit)

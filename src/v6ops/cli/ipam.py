@@ -158,6 +158,20 @@ def allocate(
 
 
 @app.command()
+def take(
+    name: str,
+    length: int = typer.Option(None, help="Prefix length (default: the range's customer size)."),
+    address: bool = typer.Option(False, "--address", help="Take one address instead of a prefix."),
+    description: str = typer.Option(""), dns_name: str = typer.Option(None), as_json: bool = JsonOption,
+) -> None:
+    """Allocate the first free prefix (or address) of a pool range."""
+    if address and length is not None:
+        fail("give --address or --length, not both")
+    emit(_call(service.take_next, name, length, description, dns_name, address), as_json,
+         lambda r: _allocation_table([r]))
+
+
+@app.command()
 def reserve(
     prefix: str, vrf: str = typer.Option("global"), description: str = typer.Option(""), as_json: bool = JsonOption
 ) -> None:

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from v6ops.addr import Prefix
 from v6ops.ipam import devices as device_ops
-from v6ops.ipam.engine import RangeAllocator, range_for, range_prefix, utcnow
+from v6ops.ipam.dnsname import check_dns_name
+from v6ops.ipam.engine import RangeAllocator, lock_ranges, range_for, range_prefix, utcnow
 from v6ops.ipam.errors import IpamError, NotFoundError
 from v6ops.ipam.freespace import FreeSpace
 from v6ops.ipam.plan import Plan, apply_plan, diff_plan
@@ -185,6 +186,30 @@ def reserve(store: Store, text: str, vrf: str, description: str) -> dict[str, An
         pool = session.get(Pool, row.pool_id)
         assert pool is not None
         allocation = RangeAllocator(session, row, pool).reserve(prefix, "reservation", utcnow())
+        allocation.description = description
+        session.flush()
+        return allocation_view(allocation, pool.name)
+
+
+def take_next(store: Store, name: str, length: int | None, description: str,
+              dns_name: str | None = None, address: bool = False) -> dict[str, Any]:
+    """First fit in one range (NetBox's POST available-prefixes / available-ips).
+
+    ``address`` takes one address; otherwise a /length, by default the range's customer size.
+    """
+    with store.write() as session:
+        row = _prefix_row(session, name)
+        if row.pool_id is None or row.customer_length is None:
+            raise IpamError(f"prefix {name!r} is a container; ask one of its pool ranges")
+        locked = lock_ranges(session, [row.id])[0]
+        pool = session.get(Pool, locked.pool_id)
+        assert pool is not None and locked.customer_length is not None
+        owner = {"dns_name": check_dns_name(dns_name) if dns_name else None}
+        if address:
+            length = range_prefix(locked).width
+        allocation = RangeAllocator(session, locked, pool).allocate(
+            locked.customer_length if length is None else length, "address" if address else "prefix", utcnow(),
+            **owner)
         allocation.description = description
         session.flush()
         return allocation_view(allocation, pool.name)
