@@ -15,13 +15,14 @@ same definitions. Counting rules (docs/flows.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
 
+from v6ops.flows import rawscan
 from v6ops.flows.addresses import prefix_text
 from v6ops.flows.protocols import protocol_name
 from v6ops.flows.schema import SOURCE_ALB, TRAFFIC_IPV4, TRAFFIC_IPV6, TRAFFIC_NAT64
@@ -157,25 +158,43 @@ def _iso(value: Any) -> str | None:
     return str(value)
 
 
-def run(engine: Engine, options: Options = Options()) -> dict[str, Any]:
-    """Every report section from one engine; the report module adds inputs and rejections."""
+def run(engine: Engine, options: Options = Options(), scans: Sequence[rawscan.RawScan] = ()) -> dict[str, Any]:
+    """Every report section from one engine; the report module adds inputs and rejections.
+
+    ``flows`` holds the rows read record by record; ``scans`` are files the engine aggregated
+    itself (``rawscan``). Every section but the ALB figures is a sum, so both add up.
+    """
     d = engine.dialect
     engine.materialize("duplicates", dedup_sql(d))
     duplicates = _int(engine.query("SELECT count(*) AS n FROM duplicates").column("n")[0].as_py())
     engine.view("counted", counted_sql(duplicates > 0))
     span = engine.query(f"SELECT min(start) AS first, max({d.quote('end')}) AS last FROM counted").to_pylist()[0]
+    for scan in scans:
+        span = _wider(span, engine.query(rawscan.span_sql(scan)).to_pylist()[0])
     size = options.bin_seconds or choose_bin(span["first"], span["last"])
-    facts = engine.query(facts_sql(d, size)).to_pylist()
+    row_facts = engine.query(facts_sql(d, size)).to_pylist()
+    facts = row_facts + [f for scan in scans for f in engine.query(rawscan.facts_sql(scan, size)).to_pylist()]
+    kind_facts = row_facts + [f for scan in scans for f in engine.query(rawscan.kind_facts_sql(scan)).to_pylist()]
     sections: dict[str, Any] = {}
     sections["summary"] = _summary(facts, duplicates, span)
     sections["adoption"] = _adoption(facts)
     sections["actions"] = _actions(facts)
     sections["protocols"] = _protocols(facts)
-    sections["address_types"] = _address_types(facts)
+    sections["address_types"] = _address_types(kind_facts)
     sections["trends"] = _trends(facts, size)
-    sections["top_talkers"] = _top_talkers(engine, options)
+    sections["top_talkers"] = _top_talkers(engine, options, scans)
     sections["alb"] = _alb(engine, options)
     return sections
+
+
+def _wider(span: dict[str, Any], epochs: dict[str, Any]) -> dict[str, Any]:
+    """The span of rows (timestamps) widened by a scanned file's span (epoch seconds)."""
+    out = dict(span)
+    for key, pick in (("first", min), ("last", max)):
+        if epochs[key] is not None:
+            moment = datetime.fromtimestamp(int(epochs[key]), UTC)
+            out[key] = moment if out[key] is None else pick(out[key], moment)
+    return out
 
 
 def _is_flow(row: dict[str, Any]) -> bool:
@@ -303,11 +322,17 @@ def _trends(facts: list[dict[str, Any]], size: int) -> dict[str, Any]:
     return {"bin_seconds": size, "bins": series}
 
 
-def _top_talkers(engine: Engine, options: Options) -> dict[str, Any]:
+def _top_talkers(engine: Engine, options: Options, scans: Sequence[rawscan.RawScan]) -> dict[str, Any]:
     d = engine.dialect
     roles = {"source": ("src",), "destination": ("dst",), "pair": ("src", "dst")}
     out: dict[str, Any] = {}
-    engine.materialize("conversations", conversations_sql())
+    if scans:  # the rows' conversations and each file's pairs, merged by 128-bit value
+        parts = " UNION ALL ".join([conversations_sql(), *(rawscan.conversations_sql(s) for s in scans)])
+        cols = "src_family, src_hi, src_lo, dst_family, dst_hi, dst_lo"
+        engine.materialize("conversations", f"SELECT {cols}, sum(flows) AS flows, sum(packets) AS packets, "
+                                            f"sum(bytes) AS bytes FROM ({parts}) merged GROUP BY {cols}")
+    else:
+        engine.materialize("conversations", conversations_sql())
     for role, sides in roles.items():
         stage = f"talk_{role}"
         present = " AND ".join(f"{s}_family IS NOT NULL" for s in sides)

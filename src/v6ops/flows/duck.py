@@ -8,6 +8,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from v6ops.flows import vpc
+from v6ops.flows.rawscan import RawVpcFile
 from v6ops.flows.schema import CORE_NAMES, CORE_SCHEMA, complete
 
 
@@ -35,6 +37,7 @@ class DuckEngine:
     """
 
     dialect = DuckDialect()
+    input_errors: tuple[type[Exception], ...] = (duckdb.Error,)
 
     def __init__(self, threads: int | None = None, memory_limit: str = "1GB", temp_dir: Path | None = None) -> None:
         self.connection = duckdb.connect(":memory:")
@@ -46,6 +49,7 @@ class DuckEngine:
         if temp_dir is not None:
             self.connection.execute(f"SET temp_directory = '{temp_dir}'")
         self.table: pa.Table | None = None
+        self._rejects_tables: set[str] = set()
 
     def load(self, batches: Iterable[pa.Table]) -> int:
         """Collect every normalized batch and expose them as ``flows``."""
@@ -63,6 +67,32 @@ class DuckEngine:
         self.connection.execute(f"CREATE OR REPLACE VIEW flows AS SELECT {columns} FROM flows_arrow")
         return table.num_rows
 
+    def quote(self, identifier: str) -> str:
+        return self.dialect.quote(identifier)
+
+    def open_vpc_file(self, name: str, raw: RawVpcFile) -> str:
+        """``read_csv`` / ``read_parquet`` of the file, multi-threaded, reading only the columns used."""
+        path = _literal(str(raw.source.path))
+        if raw.kind == "vpc-parquet":  # typed columns: nothing to reject line by line
+            return f"read_parquet({path})"
+        types = ", ".join(f"{_literal(c)}: '{_csv_type(f)}'" for c, f in zip(raw.columns, raw.fields, strict=True))
+        # Rejected lines land in a table per file; empty lines are skipped, as by the row path.
+        self._rejects_tables.add(name)
+        return (
+            f"read_csv({path}, delim = ' ', header = {str(raw.header).lower()}, columns = {{{types}}}, "
+            f"nullstr = '-', quote = '', escape = '', new_line = '\\n', auto_detect = false, "
+            f"compression = '{'gzip' if raw.compressed else 'none'}', store_rejects = true, "
+            f"rejects_table = '{name}_rejects', rejects_scan = '{name}_reject_scans')"
+        )
+
+    def rejected_lines(self, name: str) -> int:
+        if name not in self._rejects_tables:
+            return 0
+        return int(self.connection.sql(f"SELECT count(*) FROM {name}_rejects").fetchall()[0][0])
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.connection.register(name, table)
+
     def materialize(self, name: str, sql: str) -> None:
         self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
@@ -74,6 +104,16 @@ class DuckEngine:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _csv_type(field: str) -> str:
+    if field in vpc.INT32_FIELDS:
+        return "INTEGER"
+    return "BIGINT" if field in vpc.INT64_FIELDS else "VARCHAR"
 
 
 def _duck_type(arrow_type: pa.DataType) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from v6ops.flows import analyses
+from v6ops.flows import analyses, rawscan
 from v6ops.flows.duck import DuckEngine
-from v6ops.flows.ingest import Advance, Ingest, read_batches
+from v6ops.flows.ingest import Advance, FileSummary, Ingest, read_batches
 from v6ops.flows.schema import SCHEMA_VERSION
 from v6ops.flows.sources import Source, expand
 
@@ -33,16 +33,36 @@ def build_report(
     advance: Advance | None = None,
     sources: list[Source] | None = None,
     threads: int | None = None,
+    scan_files: bool = True,
 ) -> dict[str, Any]:
-    """Read every input and run every analysis with the DuckDB engine."""
+    """Read every input and run every analysis with the DuckDB engine.
+
+    Clean local VPC files are aggregated by the engine straight from the file (``rawscan``); the
+    rest (ALB, pcap, S3, files with rejected lines or flow-direction) is read row by row, as is
+    everything with ``scan_files=False`` (the reference the tests compare the scans with).
+    """
     started = time.perf_counter()
     sources = sources if sources is not None else expand(paths, s3_client)
     ingest = Ingest(core_only=True)
     engine = DuckEngine(threads=threads)
     try:
-        engine.load(read_batches(paths, ingest, vpc_format, s3_client, advance, sources))
+        scans: list[rawscan.RawScan] = []
+        by_rows: list[Source] = []
+        for index, source in enumerate(sources):
+            raw = rawscan.sniff(source, vpc_format, ingest.rejections) if scan_files else None
+            scan = rawscan.scan_file(engine, raw, f"vpc_file_{index}") if raw is not None else None
+            if scan is None:
+                by_rows.append(source)
+                continue
+            scans.append(scan)
+            ingest.files.append(FileSummary(source.name, scan.raw.kind, scan.records))
+            if advance is not None:
+                advance(scan.raw.source.path.stat().st_size)
+        engine.load(read_batches(paths, ingest, vpc_format, s3_client, advance, by_rows))
+        order = {source.name: index for index, source in enumerate(sources)}
+        ingest.files.sort(key=lambda f: order.get(f.name, len(order)))
         loaded = time.perf_counter()
-        sections = analyses.run(engine, options)
+        sections = analyses.run(engine, options, scans)
     finally:
         engine.close()
     finished = time.perf_counter()
