@@ -23,6 +23,9 @@ import functools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from v6ops.addr import Address, Prefix, collapse
 from v6ops.policy import rules
 from v6ops.policy.normalized import (
@@ -107,6 +110,44 @@ class NftLimit:
             return False
         self.tokens = tokens
         return True
+
+    def over_many(self, now_ns: NDArray[np.int64], lengths: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """``over`` for a run of packets in order, vectorised between the packets it rejects.
+
+        While nothing is rejected the bucket is ``tokens_i = min(tokens_(i-1) + dt_i, max) - cost_i``,
+        which is a running minimum once the cumulative sum of ``dt - cost`` is taken out
+        (u_i = min(u_(i-1), max - cost_i - S_i), tokens_i = u_i + S_i). The first negative
+        ``tokens_i`` is the first rejection: it keeps its tokens (``over``), and the scan resumes
+        after it. Dense rejections (a flood) go packet by packet instead of rescanning.
+        """
+        count = len(now_ns)
+        out = np.zeros(count, bool)
+        costs = self.nsecs * lengths // self.rate if self.in_bytes else np.full(count, self.cost, np.int64)
+        start, window = 0, 256
+        while start < count:
+            if window < 32:  # rejections are dense: one by one is cheaper than a vector per rejection
+                stop = min(count, start + 64)
+                for i in range(start, stop):
+                    out[i] = self.over(int(now_ns[i]), int(lengths[i]))
+                start, window = stop, 64
+                continue
+            stop = min(count, start + window)
+            times, cost = now_ns[start:stop], costs[start:stop]
+            last = int(times[0]) if self.last is None else self.last
+            steps = np.diff(times, prepend=last) - cost
+            total = np.cumsum(steps)
+            bound = np.minimum.accumulate(np.minimum(self.tokens_max - cost - total, self.tokens))
+            tokens = bound + total
+            rejected = np.flatnonzero(tokens < 0)
+            if len(rejected) == 0:
+                self.tokens, self.last = int(tokens[-1]), int(times[-1])
+                start, window = stop, min(window * 2, 1 << 16)
+                continue
+            first = int(rejected[0])
+            out[start + first] = True
+            self.tokens, self.last = int(tokens[first] + cost[first]), int(times[first])
+            start, window = start + first + 1, max(window // 4, 16)
+        return out
 
 
 class Verdict:
@@ -209,15 +250,10 @@ class Evaluator:
     # ------------------------------------------------------------------ entry points
 
     def evaluate(self, data: bytes, now_ns: int, index: int = 0) -> Verdict:
-        """One captured IP packet (link layer already removed)."""
-        fast = self._plain_transport(data, now_ns)
-        if fast is not None:
-            verdict, rule = fast
-            v = Verdict(index, now_ns, verdict, rule, len(data), data[8:24], data[24:40])
-        else:
-            p = parse_ip(data)
-            verdict, rule = self._decide(p, now_ns)
-            v = Verdict(index, now_ns, verdict, rule, len(data), p.src, p.dst)
+        """One captured IP packet (link layer already removed): the full per-packet walk."""
+        p = parse_ip(data)
+        verdict, rule = self._decide(p, now_ns)
+        v = Verdict(index, now_ns, verdict, rule, len(data), p.src, p.dst)
         counters = self.counters
         counters[rule] = counters.get(rule, 0) + 1
         if verdict == "drop" and self.keep_events:
@@ -255,71 +291,76 @@ class Evaluator:
 
     # ------------------------------------------------------------------ pipeline
 
-    def _plain_transport(self, data: bytes, now: int) -> tuple[str, str] | None:
-        """Fast path for the bulk of traffic: IPv6 + TCP/UDP, no extension headers, well formed.
-
-        It makes exactly the decisions ``_filter`` makes for such a packet (no header
-        chain, no ICMPv6), with the source verdict cached per address; anything else
-        returns None and takes the general path.
-        """
-        n = len(data)
-        if n < 48 or data[0] & 0xF0 != 0x60:
-            return None
-        nh = data[6]
-        if nh != 6 and nh != 17:
-            return None
-        end = 40 + ((data[4] << 8) | data[5])
-        if end > n or end < (60 if nh == 6 else 48):
-            return None
-        src = data[8:24]
+    def source_rule(self, src: bytes) -> str | None:
+        """``source6`` plus isolation for an IPv6 source, cached per address (the ``::`` ND exemption is decided before)."""
         rule = self._plain_source.get(src, _UNKNOWN)
         if rule is _UNKNOWN:
-            rule = self._source6_plain(src)
+            rule = None if _link_local(src) else self._source6(src)
+            if rule is None and self.policy.isolation.inter_tenant is InterTenant.BLOCK_ALL and len(self.others6) \
+                    and src in self.others6:
+                rule = "isolation-inter-tenant"
             if len(self._plain_source) < 1 << 20:
                 self._plain_source[src] = rule
-        if rule is not None:
-            return "drop", str(rule)
-        pps, bps = self.pps, self.bps
-        if pps is not None and pps.over(now, 1):
-            return "drop", "rate-pps"
-        if bps is not None and bps.over(now, end):
-            return "drop", "rate-bandwidth"
-        dport = (data[42] << 8) | data[43]
-        key = b""
-        if self.connection_limit:
-            key = _PROTO_KEY[nh] + data[8:44]
-            if self.conntrack.over(key, self.connection_limit):
-                return "drop", "rate-connections"
-        ports = self.tcp_ports if nh == 6 else self.udp_ports
-        if self.tcp_ports is not None and (ports is None or dport not in ports):
-            return "drop", "service-port-blocked"
-        if key and key in self.conntrack.dead:  # a new connection: conntrack confirms it
-            self.conntrack.confirm(key)
-        return "accept", "policy-accept"
-
-    def _source6_plain(self, src: bytes) -> str | None:
-        """``source6`` plus isolation, cached per source (the ``::`` ND exemption is decided before)."""
-        if _link_local(src):
-            return None
-        rule = self._source6(src)
-        if rule is None and self.policy.isolation.inter_tenant is InterTenant.BLOCK_ALL and len(self.others6) \
-                and src in self.others6:
-            return "isolation-inter-tenant"
         return rule
 
+    def limits(self, now: int, length: int, key: bytes | None, may_start: bool, port_blocked: bool,
+               rates: bool = True) -> str | None:
+        """The end of chain ``filter``: per-VM rate limits, ``ct count``, services. None = accepted.
+
+        ``key`` is the packet's conntrack key, None when it has none or no connection limit is set;
+        ``rates=False`` when the caller has already run the token buckets (``NftLimit.over_many``).
+        """
+        if rates and self.pps is not None and self.pps.over(now, 1):
+            return "rate-pps"
+        if rates and self.bps is not None and self.bps.over(now, length):
+            return "rate-bandwidth"
+        if key is not None and self.conntrack.over(key, self.connection_limit, may_start):
+            return "rate-connections"
+        if port_blocked:
+            return "service-port-blocked"
+        return None
+
+    def port_blocked(self, upper: int, dport: int) -> bool:
+        """The services rule: with services configured, only their TCP/UDP ports are open."""
+        if self.tcp_ports is None or (upper != 6 and upper != 17):
+            return False
+        ports = self.tcp_ports if upper == 6 else self.udp_ports
+        return ports is None or dport not in ports
+
     def _decide(self, p: Packet, now: int) -> tuple[str, str]:
+        staged = self.until_limits(p, now)
+        if isinstance(staged, str):
+            return _verdict_of(staged), staged
+        whole, rule, guard = staged
+        if rule is None:
+            key = connection_key(whole) if self.connection_limit else None
+            rule = self.limits(now, whole.length, key, whole.icmp_type != 129,
+                               self.port_blocked(whole.upper, whole.dport)) or "policy-accept"
+        return self.after_filter(whole, rule, guard)
+
+    def until_limits(self, p: Packet, now: int) -> str | tuple[Packet, str | None, bool]:
+        """``pre_defrag``, reassembly and chain ``filter`` up to the per-VM limits.
+
+        A deciding rule, or (whole datagram, rule, guard mark) where rule is None when the
+        packet goes on to ``limits``. Only reassembly, the RA and echo limits keep state
+        here, none of which ``limits`` touches: the batch path runs the stages apart.
+        """
         if p.error is not None:
-            return "drop", "malformed"
+            return "malformed"
         if p.version == 6:
             rule = self._pre_defrag(p)
             if rule is not None:
-                return "drop", rule
+                return rule
         if p.frag_offset >= 0 and not p.atomic:
             whole, rule = self._reassemble(p, now)
             if whole is None:
-                return ("drop", rule) if rule else ("reassemble", "reassembly")
+                return rule or "reassembly"
             p = whole
-        rule, guard = self._filter(p, now)
+        head, guard = self._filter(p, now)
+        return (p, head, guard) if head is None or head in rules.ACCEPTING else head
+
+    def after_filter(self, p: Packet, rule: str, guard: bool) -> tuple[str, str]:
+        """The filter's rule, then the guard for marked packets; conntrack confirms what is accepted."""
         if rule not in rules.ACCEPTING:
             return "drop", rule
         if guard:
@@ -379,8 +420,8 @@ class Evaluator:
         del self.queues[key]
         return _rebuild(q.first, b"".join(part for _, _, part in q.parts)), None
 
-    def _filter(self, p: Packet, now: int) -> tuple[str, bool]:
-        """Chain ``filter`` (input): returns (rule, guard mark)."""
+    def _filter(self, p: Packet, now: int) -> tuple[str | None, bool]:
+        """Chain ``filter`` (input) up to the per-VM limits: (rule, guard mark); rule None = on to ``limits``."""
         policy = self.policy
         guard = False
         if p.version == 6:
@@ -396,16 +437,11 @@ class Evaluator:
                 if any(h in _VISIBLE_EXTHDRS for h in chain):
                     guard = True
             src = p.src
-            if src == _UNSPECIFIED and p.upper == 58 and p.icmp_type in (135, 143):
-                rule = None  # DAD (RFC 4862 5.4) and MLDv2 reports (RFC 3810 5.2.13) come from ::
-            else:
-                rule = self._plain_source.get(src, _UNKNOWN)
-                if rule is _UNKNOWN:
-                    rule = self._source6_plain(src)
-                    if len(self._plain_source) < 1 << 20:
-                        self._plain_source[src] = rule
+            # DAD (RFC 4862 5.4) and MLDv2 reports (RFC 3810 5.2.13) come from ::
+            dad = src == _UNSPECIFIED and p.upper == 58 and p.icmp_type in (135, 143)
+            rule = None if dad else self.source_rule(src)
             if rule is not None:
-                return str(rule), False
+                return rule, False
             if p.upper == 58:
                 rule, ra_guard = self._icmpv6(p, now)
                 if rule is not None:
@@ -416,19 +452,7 @@ class Evaluator:
                 return rule, False
             if policy.isolation.inter_tenant is InterTenant.BLOCK_ALL and len(self.others4) and p.src in self.others4:
                 return "isolation-inter-tenant", False
-        if self.pps is not None and self.pps.over(now, 1):
-            return "rate-pps", False
-        if self.bps is not None and self.bps.over(now, p.length):
-            return "rate-bandwidth", False
-        if self.connection_limit:
-            key = _connection(p)
-            if key is not None and self.conntrack.over(key, self.connection_limit, p.icmp_type != 129):
-                return "rate-connections", False
-        if self.tcp_ports is not None and (p.upper == 6 or p.upper == 17):
-            ports = self.tcp_ports if p.upper == 6 else self.udp_ports
-            if ports is None or p.dport not in ports:
-                return "service-port-blocked", False
-        return "policy-accept", guard
+        return None, guard
 
     def _source6(self, src: bytes) -> str | None:
         """Chain ``source6`` (BCP 38 / BCP 84); link-local sources are valid on-link and exempt."""
@@ -509,7 +533,7 @@ class Evaluator:
     def _confirm(self, p: Packet) -> None:
         """Conntrack confirms a connection only when its first packet is accepted."""
         if self.connection_limit:
-            key = _connection(p)
+            key = connection_key(p)
             if key is not None:
                 self.conntrack.confirm(key)
 
@@ -520,7 +544,12 @@ class Evaluator:
 _PROTO_KEY = {6: b"\x06", 17: b"\x11", 58: b"\x3a"}
 
 
-def _connection(p: Packet) -> bytes | None:
+def _verdict_of(rule: str) -> str:
+    """The verdict a rule decides before the limits: a held fragment, or a drop."""
+    return "reassemble" if rule == "reassembly" else "drop"
+
+
+def connection_key(p: Packet) -> bytes | None:
     """The conntrack key (protocol, src, dst, ports or echo id) a packet belongs to; ND and errors have none."""
     off = p.upper_off
     if p.upper == 6 or p.upper == 17:
@@ -573,6 +602,33 @@ class ConnectionTracker:
             self.sequence += 1
             self.dead[key] = self.sequence
         return len(self.alive) + len(self.dead) > limit
+
+    def over_each(self, keys: list[bytes | None], may_start: list[bool], accepted: list[bool], limit: int) -> list[bool]:
+        """``over`` for packets in order, each confirmed when it passes and ``accepted`` says nothing later drops it.
+
+        The loop short-cuts what ``over`` does for a known flow: nothing to evict, or a
+        rejected attempt listed after it (the walk stops at the flow and evicts nothing).
+        """
+        out: list[bool] = []
+        append, alive, replied, replies = out.append, self.alive, self.replied, self.replies
+        for key, start, accept in zip(keys, may_start, accepted, strict=True):
+            if key is None:
+                append(False)
+                continue
+            position = alive.get(key)
+            if position is not None:
+                dead = self.dead
+                if not dead:
+                    append(key not in replied and len(alive) > limit)
+                    continue
+                if start and key not in replies and key not in replied and min(dead.values()) > position:
+                    append(len(alive) + len(dead) > limit)
+                    continue
+            over = self.over(key, limit, start)
+            if not over and accept and key in self.dead:
+                self.confirm(key)
+            append(over)
+        return out
 
     def confirm(self, key: bytes) -> None:
         """The packet that started ``key`` was accepted: conntrack confirms the connection."""
