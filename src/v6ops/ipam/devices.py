@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Connection, case, func, select
 from sqlalchemy.orm import Session
 
 from v6ops.ipam.dnsname import check_dns_name
@@ -210,7 +210,7 @@ def _timestamps(as_text: bool) -> Callable[[datetime | None], Any]:
     return text
 
 
-def _existing_names(conn: Any, marker: str, names: list[str]) -> set[str]:
+def _existing_names(conn: Connection, marker: str, names: list[str]) -> set[str]:
     found: set[str] = set()
     for i in range(0, len(names), 5000):
         chunk = names[i:i + 5000]

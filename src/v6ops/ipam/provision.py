@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 from v6ops.addr import Prefix
 from v6ops.ipam.engine import RangeAllocator, pool_with_ranges, range_prefix, record_event, utcnow
 from v6ops.ipam.errors import IpamError, NotFoundError, PoolExhaustedError
-from v6ops.store.models import Allocation, Device, Pool, Subscriber
+from v6ops.store.models import Allocation, Device, PlanPrefix, Pool, Subscriber
 from v6ops.store.types import network_key
 
 KIND_BY_PURPOSE = {"ipv4": "address", "ipv6-address": "address", "ipv6-delegation": "delegated-prefix"}
@@ -65,7 +66,7 @@ def allocate_dual_stack(
     }
 
 
-def _allocate(session: Session, pool: Pool, ranges: dict[str, Any], purpose: str, now: Any,
+def _allocate(session: Session, pool: Pool, ranges: dict[str, PlanPrefix], purpose: str, now: datetime,
               owner: dict[str, object]) -> Allocation:
     row = ranges.get(purpose)
     if row is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -243,7 +244,7 @@ def list_allocations(store: Store, pool: str | None, limit: int, offset: int = 0
         return [allocation_view(a, names.get(range_pool.get(a.prefix_id) or -1)) for a in session.scalars(stmt)]
 
 
-def import_devices(store: Store, path: Path, pool: str, progress: Any = None,
+def import_devices(store: Store, path: Path, pool: str, progress: Callable[[int], None] | None = None,
                    per_transaction: int = device_ops.DEVICES_PER_TRANSACTION) -> dict[str, Any]:
     return device_ops.import_devices(store, path, pool, progress, per_transaction=per_transaction).as_dict()
 
