@@ -56,3 +56,11 @@ def test_one_bad_input_among_good_ones_still_prints_the_good_ones() -> None:
     assert result.exit_code == 2
     assert json.loads(result.stdout.splitlines()[0])["canonical"] == "::1"
     assert "'::' may appear only once" in result.stderr
+
+
+def test_tables_print_values_verbatim(capsys) -> None:  # type: ignore[no-untyped-def]
+    from v6ops.cli.output import print_table
+
+    print_table("[b]t[/b]", ["[col]"], [["[::1]:8600"], ["2001:db8:1:100::/56"]])
+    out = capsys.readouterr().out
+    assert "[::1]:8600" in out and "2001:db8:1:100::/56" in out and "[b]t[/b]" in out and "[col]" in out

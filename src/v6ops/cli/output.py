@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 # No emoji codes: rich would turn the ":100:" of 2001:db8:1:100::/56 into an emoji.
 console = Console(emoji=False)
@@ -23,11 +24,12 @@ def print_json(obj: Any) -> None:
 
 
 def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    table = Table(title=title, show_lines=False)
+    # Cells are Text, not markup: "[...]" in a value (an IPv6 literal, a rule) must print as-is.
+    table = Table(title=Text(title) if title else None, show_lines=False)
     for col in columns:
-        table.add_column(col, overflow="fold")
+        table.add_column(Text(col), overflow="fold")
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
     console.print(table)
 
 
@@ -40,5 +42,5 @@ def emit(objs: Any, as_json: bool, render: Callable[[Any], None]) -> None:
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr and a non-zero exit, never a traceback."""
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err_console.print(Text("error: ", style="red") + Text(message), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
