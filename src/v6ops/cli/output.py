@@ -25,11 +25,12 @@ def print_json(obj: Any) -> None:
 
 def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     # Cells are Text, not markup: "[...]" in a value (an IPv6 literal, a rule) must print as-is.
+    # A caller that wants colour passes a rich Text.
     table = Table(title=Text(title) if title else None, show_lines=False)
     for col in columns:
         table.add_column(Text(col), overflow="fold")
     for row in rows:
-        table.add_row(*(Text("" if v is None else str(v)) for v in row))
+        table.add_row(*(v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in row))
     console.print(table)
 
 

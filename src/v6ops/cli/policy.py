@@ -11,6 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from v6ops.cli import policy_engine
 from v6ops.cli.output import JsonOption, console, err_console, fail, print_json, print_table
@@ -37,7 +38,7 @@ class ReportFormat(StrEnum):
 
 def render_problems(report: ValidationReport) -> None:
     if report.problems:
-        style = {Severity.ERROR: "[red]error[/red]", Severity.WARNING: "[yellow]warning[/yellow]"}
+        style = {Severity.ERROR: Text("error", style="red"), Severity.WARNING: Text("warning", style="yellow")}
         print_table(
             f"{report.source}: {report.errors} error(s), {report.warnings} warning(s)",
             ["severity", "path", "problem", "code", "reference"],
@@ -115,7 +116,7 @@ def _render_compliance(report: compliance_engine.ComplianceReport) -> None:
         print_table(
             f"{target.target}: {target.state.value} ({target.violations} violation(s); scope {target.scope.value})",
             ["framework", "requirement", "result", "severity", "field", "finding"],
-            [(r.framework.value, r.requirement, "pass" if r.passed else "[red]FAIL[/red]", r.severity.value,
+            [(r.framework.value, r.requirement, "pass" if r.passed else Text("FAIL", style="red"), r.severity.value,
               r.field, r.description) for r in rows],
         )
 
