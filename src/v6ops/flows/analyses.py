@@ -329,8 +329,9 @@ def _top_talkers(engine: Engine, options: Options, scans: Sequence[rawscan.RawSc
     if scans:  # the rows' conversations and each file's pairs, merged by 128-bit value
         parts = " UNION ALL ".join([conversations_sql(), *(rawscan.conversations_sql(s) for s in scans)])
         cols = "src_family, src_hi, src_lo, dst_family, dst_hi, dst_lo"
-        engine.materialize("conversations", f"SELECT {cols}, sum(flows) AS flows, sum(packets) AS packets, "
-                                            f"sum(bytes) AS bytes FROM ({parts}) merged GROUP BY {cols}")
+        engine.materialize("conversations", f"SELECT {cols}, CAST(sum(flows) AS BIGINT) AS flows, "
+                                            f"sum(packets) AS packets, sum(bytes) AS bytes FROM ({parts}) merged "
+                                            f"GROUP BY {cols}")
     else:
         engine.materialize("conversations", conversations_sql())
     for role, sides in roles.items():
@@ -353,7 +354,7 @@ def _top_talkers(engine: Engine, options: Options, scans: Sequence[rawscan.RawSc
                     **({"key": keys[sides[0]][i]} if len(sides) == 1 else
                        {"source": keys["src"][i], "destination": keys["dst"][i]}),
                     "family": rows[i][f"{sides[0]}_family"],
-                    "flows": rows[i]["flows"], "packets": _int(rows[i]["packets"]), "bytes": _int(rows[i]["bytes"]),
+                    "flows": _int(rows[i]["flows"]), "packets": _int(rows[i]["packets"]), "bytes": _int(rows[i]["bytes"]),
                 }
                 for i in range(len(rows))
             ]
@@ -403,6 +404,6 @@ def _alb(engine: Engine, options: Options) -> dict[str, Any]:
             for h in histogram
         ],
         "top_ipv6_clients_by_64": [
-            {"prefix": keys[i], "requests": r["flows"], "bytes": _int(r["bytes"])} for i, r in enumerate(top.to_pylist())
+            {"prefix": keys[i], "requests": _int(r["flows"]), "bytes": _int(r["bytes"])} for i, r in enumerate(top.to_pylist())
         ],
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -46,11 +47,12 @@ def build_report(
     ingest = Ingest(core_only=True)
     engine = DuckEngine(threads=threads)
     try:
+        fine_bin = math.gcd(analyses.TREND_BINS[0], options.bin_seconds or analyses.TREND_BINS[0])
         scans: list[rawscan.RawScan] = []
         by_rows: list[Source] = []
         for index, source in enumerate(sources):
             raw = rawscan.sniff(source, vpc_format, ingest.rejections) if scan_files else None
-            scan = rawscan.scan_file(engine, raw, f"vpc_file_{index}") if raw is not None else None
+            scan = rawscan.scan_file(engine, raw, f"vpc_file_{index}", fine_bin) if raw is not None else None
             if scan is None:
                 by_rows.append(source)
                 continue

@@ -143,13 +143,35 @@ def raw_view_sql(q: Callable[[str], str], relation: str, raw: RawVpcFile) -> str
 _OK = "(log_status IS NULL OR log_status = 'OK')"
 
 
-def pairs_sql(view: str) -> str:
-    """Pass one: per (source text, destination text) every record, the counted flows, and the span."""
+def one_pass_sql(view: str, fine_bin: int) -> str:
+    """The only full pass in the common case: two aggregates of the file at once (GROUPING SETS).
+
+    Set ``pair`` (by source text, destination text, status) feeds talkers, kinds, span and the
+    address table; set ``facts`` (status, class, action, protocol, time bin of ``fine_bin`` seconds)
+    feeds every other section. Its class uses the colon rule alone (``_traffic_class``), which the
+    address table then confirms; where it cannot (IPv4-mapped or NAT64 text present), ``facts_sql``
+    runs a second pass.
+    """
     return (
-        "SELECT src_text, dst_text, count(*) AS records, "
-        f"sum(CASE WHEN {_OK} THEN 1 ELSE 0 END) AS flows, sum(CASE WHEN {_OK} THEN packets END) AS packets, "
-        f"sum(CASE WHEN {_OK} THEN bytes END) AS bytes, min(start_epoch) AS first, max(end_epoch) AS last "
-        f"FROM {view} GROUP BY src_text, dst_text"
+        "SELECT src_text, dst_text, log_status, traffic_class, action, protocol, fine_bin, "
+        "grouping(src_text) AS facts_set, count(*) AS records, CAST(sum(packets) AS BIGINT) AS packets, "
+        "CAST(sum(bytes) AS BIGINT) AS bytes, "
+        "min(start_epoch) AS first, max(end_epoch) AS last FROM ("
+        f"SELECT *, {_traffic_class('', mapped=False, nat64=False)} AS traffic_class, "
+        f"start_epoch - (start_epoch % {fine_bin}) AS fine_bin FROM {view}) rows "
+        "GROUP BY GROUPING SETS ((src_text, dst_text, log_status), "
+        "(log_status, traffic_class, action, protocol, fine_bin))"
+    )
+
+
+def pairs_sql(groups: str) -> str:
+    """Per (source text, destination text): every record, the counted flows, and the span."""
+    return (
+        "SELECT src_text, dst_text, CAST(sum(records) AS BIGINT) AS records, "
+        f"CAST(sum(CASE WHEN {_OK} THEN records ELSE 0 END) AS BIGINT) AS flows, "
+        f"CAST(sum(CASE WHEN {_OK} THEN packets END) AS BIGINT) AS packets, "
+        f"CAST(sum(CASE WHEN {_OK} THEN bytes END) AS BIGINT) AS bytes, min(first) AS first, max(last) AS last "
+        f"FROM {groups} WHERE facts_set = 0 GROUP BY src_text, dst_text"
     )
 
 
@@ -195,13 +217,23 @@ def _traffic_class(addresses: str, mapped: bool, nat64: bool) -> str:
 
 
 def facts_sql(scan: RawScan, bin_seconds: int) -> str:
-    """Pass two: the columns of ``analyses.facts_sql`` except the address kinds (see ``kind_facts_sql``)."""
-    bin_expression = f"start_epoch - (start_epoch % {bin_seconds})"
+    """The columns of ``analyses.facts_sql`` except the address kinds (see ``kind_facts_sql``).
+
+    From the one pass when its colon-rule class holds for the whole file and the bins nest, else
+    a second pass over the file that looks up the texts the rule cannot decide.
+    """
+    kinds = "CAST(NULL AS STRING) AS src_kind, CAST(NULL AS STRING) AS dst_kind"
+    if not (scan.mapped or scan.nat64) and bin_seconds % scan.fine_bin == 0:
+        return (
+            f"SELECT '{SOURCE_VPC}' AS source, log_status, traffic_class, action, protocol, {kinds}, "
+            f"fine_bin - (fine_bin % {bin_seconds}) AS bin, CAST(sum(records) AS BIGINT) AS records, "
+            f"CAST(sum(packets) AS BIGINT) AS packets, CAST(sum(bytes) AS BIGINT) AS bytes "
+            f"FROM {scan.groups} WHERE facts_set = 1 GROUP BY 2, 3, 4, 5, 8"
+        )
     return (
         f"SELECT '{SOURCE_VPC}' AS source, log_status, {_traffic_class(scan.addresses, scan.mapped, scan.nat64)} "
-        f"AS traffic_class, action, protocol, CAST(NULL AS STRING) AS src_kind, CAST(NULL AS STRING) AS dst_kind, "
-        f"{bin_expression} AS bin, count(*) AS records, sum(packets) AS packets, sum(bytes) AS bytes "
-        f"FROM {scan.view} GROUP BY 2, 3, 4, 5, 8"
+        f"AS traffic_class, action, protocol, {kinds}, start_epoch - (start_epoch % {bin_seconds}) AS bin, "
+        f"count(*) AS records, sum(packets) AS packets, sum(bytes) AS bytes FROM {scan.view} GROUP BY 2, 3, 4, 5, 8"
     )
 
 
@@ -209,7 +241,8 @@ def kind_facts_sql(scan: RawScan) -> str:
     """Counted flows by source and destination address kind, from the pairs (kinds are only reported apart)."""
     return (
         f"SELECT '{SOURCE_VPC}' AS source, CAST(NULL AS STRING) AS log_status, s.kind AS src_kind, "
-        "d.kind AS dst_kind, sum(p.flows) AS records, sum(p.packets) AS packets, sum(p.bytes) AS bytes "
+        "d.kind AS dst_kind, CAST(sum(p.flows) AS BIGINT) AS records, CAST(sum(p.packets) AS BIGINT) AS packets, "
+        "CAST(sum(p.bytes) AS BIGINT) AS bytes "
         f"FROM {scan.pairs} p LEFT JOIN {scan.addresses} s ON s.text = p.src_text "
         f"LEFT JOIN {scan.addresses} d ON d.text = p.dst_text WHERE p.flows > 0 GROUP BY 3, 4"
     )
@@ -235,6 +268,8 @@ class RawScan:
 
     raw: RawVpcFile
     view: str
+    groups: str
+    fine_bin: int
     pairs: str
     addresses: str
     records: int
@@ -264,17 +299,21 @@ class RawEngine(Protocol):
     def register(self, name: str, table: pa.Table) -> None: ...
 
 
-def scan_file(engine: RawEngine, raw: RawVpcFile, name: str) -> RawScan | None:
-    """Pass one over the file and its address table; None if the row path must read it instead."""
-    view, pairs, addresses = f"{name}_raw", f"{name}_pairs", f"{name}_addresses"
+def scan_file(engine: RawEngine, raw: RawVpcFile, name: str, fine_bin: int = 60) -> RawScan | None:
+    """The one pass over the file and its address table; None if the row path must read it instead.
+
+    ``fine_bin`` divides every trend bin the report may choose (``analyses.TREND_BINS``).
+    """
+    view, groups, pairs, addresses = f"{name}_raw", f"{name}_groups", f"{name}_pairs", f"{name}_addresses"
     try:
         relation = engine.open_vpc_file(name, raw)
         engine.view(view, raw_view_sql(engine.quote, relation, raw))
-        engine.materialize(pairs, pairs_sql(view))
+        engine.materialize(groups, one_pass_sql(view, fine_bin))
     except engine.input_errors:
         return None  # truncated gzip, odd line ends: the row path reports it
     if engine.rejected_lines(name):
         return None  # the row path counts each rejected line by reason, with samples
+    engine.materialize(pairs, pairs_sql(groups))
     text = engine.query(distinct_text_sql(pairs)).column("text").combine_chunks()
     table, invalid = address_table(text)
     if invalid:
@@ -287,4 +326,4 @@ def scan_file(engine: RawEngine, raw: RawVpcFile, name: str) -> RawScan | None:
         return None  # the colon rule of ``_family_of`` would not hold: let the row path decide
     mapped = bool(pc.any(pc.and_(has_colon, pc.equal(family, 4))).as_py())
     nat64 = bool(pc.any(pc.equal(table.column("kind"), "nat64")).as_py())
-    return RawScan(raw, view, pairs, addresses, int(records), mapped, nat64)
+    return RawScan(raw, view, groups, fine_bin, pairs, addresses, int(records), mapped, nat64)
