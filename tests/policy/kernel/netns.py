@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SENDER_ADDR = "2001:db8:1::1"
 RECEIVER_ADDR = "2001:db8:1::2"
@@ -141,3 +142,32 @@ def wait_for_capture(path: Path, wanted: Callable[[bytes], bool], count: int, ti
                 return
         time.sleep(0.1)
     raise AssertionError(f"{path} never held {count} of the packets sent")
+
+
+@contextmanager
+def tcpdump_in(ns: str, capture: Path, *options: str) -> Iterator[None]:
+    """tcpdump recording what arrives (``-Q in``, unbuffered) in ``ns`` to ``capture``: listening when the
+    block starts, stopped with SIGINT (so the file is complete) when it ends. ``options`` end with the filter."""
+    import signal
+
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-Q", "in", "-U", "-n", "-w", str(capture),
+                             *options], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_line(proc, "listening on")
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+
+
+def send_frames(ns: str, iface: str, frames: list[Any], tmp: Path, gaps: list[float] | None = None) -> None:
+    """Send scapy frames on ``iface`` from inside ``ns`` (send_frames.py), sleeping ``gaps`` seconds after
+    each one (default 50 ms)."""
+    import sys
+
+    from scapy.utils import wrpcap
+
+    wrpcap(str(tmp / "sent.pcap"), frames)
+    (tmp / "gaps.json").write_text(json.dumps([0.05] * len(frames) if gaps is None else gaps))
+    run(sys.executable, str(Path(__file__).resolve().parent / "send_frames.py"), iface, str(tmp / "sent.pcap"),
+        str(tmp / "gaps.json"), ns=ns)

@@ -6,9 +6,6 @@ evicts it, so after a rejection even a known flow is over the limit."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +14,6 @@ import pytest
 from scapy.layers.inet import UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
-from scapy.utils import wrpcap
 
 from tests.policy.engine_helpers import strict_policy
 from tests.policy.kernel.netns import (
@@ -27,8 +23,9 @@ from tests.policy.kernel.netns import (
     delivered_labels,
     netns_pair,
     run,
+    send_frames,
+    tcpdump_in,
     wait_for_capture,
-    wait_for_line,
 )
 from v6ops.policy.compile_nft import compile_table
 from v6ops.policy.evaluator import Evaluator, evaluate_frames
@@ -46,23 +43,13 @@ def test_ct_count_matches_the_evaluator(tmp_path: Path, sports: tuple[int, ...],
     with netns_pair(f"ct{sports[2]}") as pair:
         frames = [Ether(dst=pair.receiver_mac) / IPv6(src=SENDER_ADDR, dst=RECEIVER_ADDR, fl=label) /
                   UDP(sport=sport, dport=9999) for sport, label in flows]
-        wrpcap(str(tmp_path / "f.pcap"), frames)
         run("nft", "-f", "-", ns=pair.receiver, input_text=compile_table(policy))
         run("nft", "-f", "-", ns=pair.receiver, input_text=OBSERVE)
         capture = tmp_path / "in.pcap"
-        tcpdump = subprocess.Popen(["ip", "netns", "exec", pair.receiver, "tcpdump", "-i", pair.receiver_if, "-Q",
-                                    "in", "-U", "-n", "-w", str(capture), "ip6"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            wait_for_line(tcpdump, "listening on")
-            script = ("from scapy.all import rdpcap, sendp, conf; conf.verb=0; "
-                      f"sendp(rdpcap({str(tmp_path / 'f.pcap')!r}), iface={pair.sender_if!r}, inter=0.05)")
-            run(sys.executable, "-c", script, ns=pair.sender)
+        with tcpdump_in(pair.receiver, capture, "-i", pair.receiver_if, "ip6"):
+            send_frames(pair.sender, pair.sender_if, frames, tmp_path)
             wait_for_capture(capture, lambda ip: len(ip) >= 40 and ip[1] & 0x0F == 7, len(flows))
             time.sleep(0.2)  # the last packet's trip from the tap to the observation chain
-        finally:
-            tcpdump.send_signal(signal.SIGINT)
-            tcpdump.communicate(timeout=20)
         delivered = delivered_labels(pair.receiver)
     evaluator = Evaluator(policy)
     labelled = [f for f in read_capture(capture) if f.ip and len(f.ip) >= 40 and f.ip[1] & 0x0F == 7]

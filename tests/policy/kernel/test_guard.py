@@ -4,9 +4,6 @@ evaluates like one recorded on the interface."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -24,8 +21,9 @@ from tests.policy.kernel.netns import (
     delivered_labels,
     netns_pair,
     run,
+    send_frames,
+    tcpdump_in,
     wait_for_capture,
-    wait_for_line,
 )
 from v6ops.policy.compile_nft import compile_table, xt_guard_rules
 from v6ops.policy.evaluator import Evaluator, evaluate_frames
@@ -33,17 +31,12 @@ from v6ops.policy.normalized import GuardPolicy, QueueBackend
 from v6ops.policy.pcap import LINKTYPE_LINUX_SLL2, read_capture
 
 
-def _send(ns: str, iface: str, mac: str, tmp: Path) -> None:
+def _frames(mac: str) -> list[Ether]:
     ra = Ether(dst="33:33:00:00:00:01") / IPv6(src="fe80::1", dst="ff02::1", hlim=255, fl=0x60001) / ICMPv6ND_RA() / \
         ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:00:01")
     udp = Ether(dst=mac) / IPv6(src=SENDER_ADDR, dst=RECEIVER_ADDR, fl=0x60002) / UDP(dport=53)
     hbh = Ether(dst=mac) / IPv6(src=SENDER_ADDR, dst=RECEIVER_ADDR, fl=0x60003) / IPv6ExtHdrHopByHop() / UDP(dport=53)
-    from scapy.utils import wrpcap
-
-    wrpcap(str(tmp / "frames.pcap"), [ra, udp, hbh])
-    script = ("from scapy.all import rdpcap, sendp, conf; conf.verb=0; "
-              f"sendp(rdpcap({str(tmp / 'frames.pcap')!r}), iface={iface!r}, inter=0.05)")
-    run(sys.executable, "-c", script, ns=ns)  # sent from inside the sender namespace
+    return [ra, udp, hbh]
 
 
 @pytest.mark.requires("netns", "nft", "tcpdump")
@@ -55,17 +48,10 @@ def test_guard_down_fails_closed_unless_bypass(tmp_path: Path, bypass: bool) -> 
         run("nft", "-f", "-", ns=pair.receiver, input_text=OBSERVE)
         run("ip6tables-restore", "--noflush", ns=pair.receiver, input_text=xt_guard_rules(policy))
         capture = tmp_path / "any.pcap"
-        tcpdump = subprocess.Popen(["ip", "netns", "exec", pair.receiver, "tcpdump", "-i", "any", "-Q", "in", "-U",
-                                    "-n", "-w", str(capture)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   text=True)
-        try:
-            wait_for_line(tcpdump, "listening on")
-            _send(pair.sender, pair.sender_if, pair.receiver_mac, tmp_path)
+        with tcpdump_in(pair.receiver, capture, "-i", "any"):
+            send_frames(pair.sender, pair.sender_if, _frames(pair.receiver_mac), tmp_path)
             wait_for_capture(capture, lambda ip: len(ip) >= 40 and ip[1] & 0x0F == 6, 3)
             time.sleep(0.2)
-        finally:
-            tcpdump.send_signal(signal.SIGINT)
-            tcpdump.communicate(timeout=20)
         delivered = delivered_labels(pair.receiver)
     assert 0x60002 in delivered, delivered  # plain UDP never involves the guard
     # the RA and the Hop-by-Hop packet need the guard: dropped while it is down, unless bypass

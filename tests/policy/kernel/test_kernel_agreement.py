@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pytest
 from scapy.layers.l2 import Ether
-from scapy.utils import wrpcap
 
 from tests.policy.kernel.corpus import build_cases
 from tests.policy.kernel.netns import (
@@ -35,6 +34,8 @@ from tests.policy.kernel.netns import (
     netns_pair,
     nft_check,
     run,
+    send_frames,
+    tcpdump_in,
     wait_for_capture,
     wait_for_line,
 )
@@ -60,7 +61,6 @@ rate_limits:
   burst_config: {burst_packets: 20, burst_duration_ms: 200}
 """
 MULTICAST_MAC = {"ff02::1": "33:33:00:00:00:01", "ff02::1:ff00:2": "33:33:ff:00:00:02"}  # RFC 2464 7
-HERE = Path(__file__).resolve().parent
 V6OPS = [sys.executable, "-m", "v6ops.cli"]
 PORTS = ["--tcp-ports", "443", "--udp-ports", "53"]
 
@@ -83,9 +83,6 @@ def test_kernel_and_evaluator_agree_packet_by_packet(tmp_path: Path) -> None:
             for i, pkt in enumerate(case.packets):
                 frames.append(Ether(src="02:00:00:00:00:01", dst=MULTICAST_MAC.get(pkt.dst, pair.receiver_mac)) / pkt)
                 gaps.append(case.gap if i == len(case.packets) - 1 else 0.0)
-        wrpcap(str(tmp_path / "sent.pcap"), frames)
-        (tmp_path / "gaps.json").write_text(json.dumps(gaps))
-
         run("nft", "-f", "-", ns=pair.receiver, input_text=ruleset)
         run("nft", "-f", "-", ns=pair.receiver, input_text=OBSERVE)
         run("ip6tables-restore", "--noflush", ns=pair.receiver, input_text=xt)
@@ -93,24 +90,16 @@ def test_kernel_and_evaluator_agree_packet_by_packet(tmp_path: Path) -> None:
                                   "--policy", str(policy_file), "--queue-num", str(queue), "--json"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         capture = tmp_path / "received.pcap"
-        tcpdump: subprocess.Popen[str] | None = None
         try:
             wait_for_line(guard, "listening on NFQUEUE")
-            tcpdump = subprocess.Popen(["ip", "netns", "exec", pair.receiver, "tcpdump", "-i", pair.receiver_if,
-                                        "-Q", "in", "-U", "-n", "-s", "0", "--time-stamp-precision=nano",
-                                        "-w", str(capture)],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            wait_for_line(tcpdump, "listening on")
-            run(sys.executable, str(HERE / "send_frames.py"), pair.sender_if, str(tmp_path / "sent.pcap"),
-                str(tmp_path / "gaps.json"), ns=pair.sender)
-            wait_for_capture(capture, _is_labelled, len(frames))
-            time.sleep(0.5)
+            with tcpdump_in(pair.receiver, capture, "-i", pair.receiver_if, "-s", "0",
+                            "--time-stamp-precision=nano"):
+                send_frames(pair.sender, pair.sender_if, frames, tmp_path, gaps)
+                wait_for_capture(capture, _is_labelled, len(frames))
+                time.sleep(0.5)
         finally:
             guard.send_signal(signal.SIGTERM)
             guard_out, guard_err = guard.communicate(timeout=20)
-            if tcpdump is not None:
-                tcpdump.send_signal(signal.SIGINT)
-                tcpdump.communicate(timeout=20)
         delivered = delivered_labels(pair.receiver)
         counters = run("nft", "list", "counters", ns=pair.receiver)
     (tmp_path / "counters.txt").write_text(counters)
