@@ -22,6 +22,11 @@ from v6ops.policy.validate import ValidationReport, report_for
 router = APIRouter(prefix="/policy", tags=["policy"])
 
 
+def _unprocessable_unless(ok: bool, report: BaseModel) -> Any:
+    """The report itself either way; a 422 status when the policy could not be loaded or is invalid."""
+    return report if ok else JSONResponse(status_code=422, content=report.model_dump(mode="json"))
+
+
 class PolicyRequest(BaseModel):
     document: dict[str, Any] | str = Field(description="The policy: a JSON object, or JSON/YAML text.")
     format: Literal["json", "yaml"] | None = Field(default=None, description="Format of text; guessed when absent.")
@@ -42,9 +47,7 @@ class ComplianceRequest(PolicyRequest):
              summary="Validate a policy (same object as `v6ops policy validate --json`)")
 def validate_policy(request: PolicyRequest) -> Any:
     report = report_for(request.load())
-    if not report.valid:
-        return JSONResponse(status_code=422, content=report.model_dump(mode="json"))
-    return report
+    return _unprocessable_unless(report.valid, report)
 
 
 @router.post("/compliance", response_model=compliance_engine.ComplianceReport,
@@ -56,9 +59,7 @@ def check_compliance(request: ComplianceRequest) -> Any:
     except ValueError as exc:
         raise HTTPException(status_code=400, detail=f"frameworks: {exc}") from exc
     report = compliance_engine.report_for(request.load(), frameworks)
-    if not report.loaded:
-        return JSONResponse(status_code=422, content=report.model_dump(mode="json"))
-    return report
+    return _unprocessable_unless(report.loaded, report)
 
 
 @router.post("/effective", response_model=effective.EffectiveReport,
@@ -66,9 +67,7 @@ def check_compliance(request: ComplianceRequest) -> Any:
              summary="Effective policy per target with the source of each value (same as `v6ops policy show --json`)")
 def effective_policy(request: PolicyRequest) -> Any:
     report = effective.report_for(request.load())
-    if not report.loaded:
-        return JSONResponse(status_code=422, content=report.model_dump(mode="json"))
-    return report
+    return _unprocessable_unless(report.loaded, report)
 
 
 @router.get("/profiles", summary="Defaults of each security profile (same object as `v6ops policy profiles --json`)")
