@@ -181,7 +181,6 @@ def _import_batch(store: Store, pool_name: str, batch: list[DeviceRow], per_subn
         subnets = []
         for start in range(0, len(todo), per_subnet):
             subnet = allocator.allocate(SUBNET_LENGTH, "device-subnet", now)
-            session.flush()
             subnets.append(subnet.cidr)
             base, subnet_id = network_from_key(subnet.network), subnet.id
             # Interface id 0 is the subnet-router anycast address (RFC 4291 2.6.1): start at ::1.

@@ -9,8 +9,9 @@ Any exception rolls the whole transaction back, so a failed allocation changes n
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from v6ops.addr import Prefix
@@ -18,7 +19,7 @@ from v6ops.ipam.errors import ConflictError, IpamError, NotFoundError, PoolExhau
 from v6ops.ipam.freespace import FreeSpace
 from v6ops.store.db import is_postgres
 from v6ops.store.models import Allocation, Event, PlanPrefix, Pool
-from v6ops.store.types import network_from_key, network_key
+from v6ops.store.types import db_time, network_from_key, network_key
 
 RECLAIM_BATCH = 16
 
@@ -31,13 +32,29 @@ def range_prefix(row: PlanPrefix | Allocation) -> Prefix:
     return Prefix(row.family, network_from_key(row.network), row.length)
 
 
+POOLS: Table = Pool.__table__  # type: ignore[assignment]
+PREFIXES: Table = PlanPrefix.__table__  # type: ignore[assignment]
+ALLOCATIONS: Table = Allocation.__table__  # type: ignore[assignment]
+
+_INSERT_ALLOCATION = (
+    "INSERT INTO allocations (vrf_id, prefix_id, family, network, length, cidr, kind, status, subscriber_id, "
+    "device_id, dns_name, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?) RETURNING id"
+)
+_SAVE_RANGE = "UPDATE prefixes SET used_units = ?, alerting = ?, next_reclaim_at = ? WHERE id = ?"
+
+
+def _detached_ranges(rows: Any) -> list[PlanPrefix]:
+    """Range rows as plain objects outside the session: the allocator writes their counters itself
+    (one UPDATE), so the ORM's unit of work stays off the allocation path."""
+    return [PlanPrefix(**{c.name: row._mapping[c] for c in PREFIXES.c}) for row in rows]
+
+
 def lock_ranges(session: Session, ids: list[int]) -> list[PlanPrefix]:
     """The range rows, locked for this transaction in id order (no deadlock between two pools)."""
-    stmt = select(PlanPrefix).where(PlanPrefix.id.in_(ids)).order_by(PlanPrefix.id)
+    stmt = select(PREFIXES).where(PREFIXES.c.id.in_(ids)).order_by(PREFIXES.c.id)
     if is_postgres(session):
-        # populate_existing: rows read before the lock must not keep their stale counters.
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return list(session.scalars(stmt))
+        stmt = stmt.with_for_update()
+    return _detached_ranges(session.connection().execute(stmt))
 
 
 def record_event(
@@ -93,12 +110,24 @@ class RangeAllocator:
         return self._record(prefix, kind, now, owner)
 
     def _record(self, prefix: Prefix, kind: str, now: datetime, owner: dict[str, object]) -> Allocation:
+        """Insert the allocation (one statement, RETURNING its id) and settle the counter.
+
+        The returned Allocation is a plain object for views, not tracked by the session.
+        """
+        space = self.space
+        network = network_key(prefix.version, prefix.network)
+        cidr = str(prefix)
+        subscriber_id, device_id = owner.get("subscriber_id"), owner.get("device_id")
+        dns_name, description = owner.get("dns_name"), owner.get("description") or ""
+        row = space.run(_INSERT_ALLOCATION, (
+            self.row.vrf_id, self.row.id, prefix.version, network, prefix.length, cidr, kind, subscriber_id,
+            device_id, dns_name, description, db_time(now, space.qmark),
+        )).fetchone()
         allocation = Allocation(
-            vrf_id=self.row.vrf_id, prefix_id=self.row.id, family=prefix.version,
-            network=network_key(prefix.version, prefix.network), length=prefix.length, cidr=str(prefix),
-            kind=kind, status="active", created_at=now, description="", **owner,
+            id=row[0], vrf_id=self.row.vrf_id, prefix_id=self.row.id, family=prefix.version, network=network,
+            length=prefix.length, cidr=cidr, kind=kind, status="active", subscriber_id=subscriber_id,
+            device_id=device_id, dns_name=dns_name, description=description, created_at=now, reusable_at=None,
         )
-        self.session.add(allocation)
         self._settle(now)
         return allocation
 
@@ -115,7 +144,7 @@ class RangeAllocator:
             allocation.device_id = None
         else:
             self._free(allocation)
-        self._settle(now)
+        self._settle(now, force=True)
 
     def _free(self, allocation: Allocation) -> None:
         self.space.give_back(range_prefix(allocation))
@@ -142,15 +171,22 @@ class RangeAllocator:
             select(func.min(Allocation.reusable_at))
             .where(Allocation.prefix_id == self.row.id, Allocation.status == "quarantined")
         )
+        self._settle(now, force=True)
         return len(expired)
 
-    def _settle(self, now: datetime) -> None:
-        """Apply the utilization change and raise or clear the threshold alert."""
+    def _settle(self, now: datetime, force: bool = False) -> None:
+        """Apply the utilization change, raise or clear the threshold alert, and write the range row."""
         delta, self.space.unit_delta = self.space.unit_delta, 0
-        if not delta:
+        if not delta and not force:
             return
         row = self.row
         row.used_units += delta
+        self._check_threshold()
+        self.space.run(_SAVE_RANGE, (str(row.used_units), row.alerting,
+                                     db_time(row.next_reclaim_at, self.space.qmark), row.id))
+
+    def _check_threshold(self) -> None:
+        row = self.row
         percent = 100.0 * row.used_units / row.total_units if row.total_units else 100.0
         above = percent >= self.pool.threshold_percent
         if above and not row.alerting:
@@ -172,33 +208,36 @@ class RangeAllocator:
 
 def pool_with_ranges(session: Session, name: str, lock: bool) -> tuple[Pool, dict[str, PlanPrefix]]:
     """The pool and its ranges by purpose (ipv4, ipv6-address, ipv6-delegation) in one query
-    (a plan never makes a pool without ranges).
+    (a plan never makes a pool without ranges); both as plain objects outside the session.
 
     With ``lock`` on PostgreSQL the range rows are locked (FOR UPDATE) in id order: this is the
     per-pool lock; other pools allocate in parallel. SQLite already holds its write lock.
     """
+    pool_columns = [c.label(f"pool_{c.name}") for c in POOLS.c]
     stmt = (
-        select(Pool, PlanPrefix).join(PlanPrefix, PlanPrefix.pool_id == Pool.id)
-        .where(Pool.name == name).order_by(PlanPrefix.id)
+        select(*pool_columns, PREFIXES).join(PREFIXES, PREFIXES.c.pool_id == POOLS.c.id)
+        .where(POOLS.c.name == name).order_by(PREFIXES.c.id)
     )
     if lock and is_postgres(session):
-        stmt = stmt.with_for_update(of=PlanPrefix).execution_options(populate_existing=True)
-    rows = session.execute(stmt).all()
+        stmt = stmt.with_for_update(of=PREFIXES)
+    rows = session.connection().execute(stmt).all()
     if not rows:
         raise NotFoundError(f"unknown pool {name!r}")
-    return rows[0][0], {r.purpose: r for _, r in rows if r.purpose}
+    first = rows[0]._mapping
+    pool = Pool(**{c.name: first[f"pool_{c.name}"] for c in POOLS.c})
+    return pool, {r.purpose: r for r in _detached_ranges(rows) if r.purpose}
 
 
 def range_for(session: Session, vrf_id: int, prefix: Prefix) -> PlanPrefix:
-    """The pool range of this VRF that contains ``prefix`` (ranges never overlap)."""
+    """The pool range of this VRF that contains ``prefix`` (ranges never overlap), locked."""
     key = network_key(prefix.version, prefix.network)
-    candidates = session.scalars(
-        select(PlanPrefix).where(
-            PlanPrefix.vrf_id == vrf_id, PlanPrefix.family == prefix.version,
-            PlanPrefix.pool_id.is_not(None), PlanPrefix.network <= key,
+    candidates = session.connection().execute(
+        select(PREFIXES.c.id, PREFIXES.c.family, PREFIXES.c.network, PREFIXES.c.length).where(
+            PREFIXES.c.vrf_id == vrf_id, PREFIXES.c.family == prefix.version,
+            PREFIXES.c.pool_id.is_not(None), PREFIXES.c.network <= key,
         )
     )
-    for row in candidates:
-        if range_prefix(row).contains(prefix):
-            return lock_ranges(session, [row.id])[0]
+    for row_id, family, network, length in candidates:
+        if Prefix(family, network_from_key(network), length).contains(prefix):
+            return lock_ranges(session, [row_id])[0]
     raise NotFoundError(f"{prefix} is not inside any pool range of this VRF")

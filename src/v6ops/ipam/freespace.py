@@ -83,7 +83,7 @@ class FreeSpace:
     def _sql(self, statement: str) -> str:
         return statement if self.qmark else statement.replace("?", "%s")
 
-    def _run(self, statement: str, params: Sequence[Any]) -> Any:
+    def run(self, statement: str, params: Sequence[Any]) -> Any:
         self.cursor.execute(self._sql(statement), params)
         return self.cursor
 
@@ -100,7 +100,7 @@ class FreeSpace:
             self.unit_delta -= sum(self._units(ln) for ln, _ in pairs)
 
     def _delete(self, length: int, network: int) -> None:
-        self._run(_DELETE, (self.prefix_id, length, self._key(network)))
+        self.run(_DELETE, (self.prefix_id, length, self._key(network)))
         self.unit_delta += self._units(length)
 
     def seed(self, blocks: Iterable[Prefix]) -> None:
@@ -110,7 +110,7 @@ class FreeSpace:
     def lowest_free(self, length: int, count: int) -> list[tuple[int, int]]:
         """(block length, block network) of the ``count`` lowest-addressed free blocks that can hold a /length."""
         lengths = [
-            int(r[0]) for r in self._run(_PRESENT_LENGTHS + " SELECT len FROM present WHERE len IS NOT NULL",
+            int(r[0]) for r in self.run(_PRESENT_LENGTHS + " SELECT len FROM present WHERE len IS NOT NULL",
                                          (self.prefix_id, length, self.prefix_id, length)).fetchall()
         ]
         if not lengths:
@@ -118,7 +118,7 @@ class FreeSpace:
         params: list[int] = []
         for ln in lengths:
             params += (self.prefix_id, ln, count)
-        rows = self._run(_lowest_blocks_sql(len(lengths)), [*params, count]).fetchall()
+        rows = self.run(_lowest_blocks_sql(len(lengths)), [*params, count]).fetchall()
         return [(int(ln), network_from_key(bytes(n))) for ln, n in rows]
 
     def available(self, length: int, limit: int) -> list[Prefix]:
@@ -136,13 +136,13 @@ class FreeSpace:
         """Allocate the lowest free /length (first fit); None when no block is big enough."""
         params = (self.prefix_id, length, self.prefix_id, length, self.prefix_id)
         if self.qmark:  # SQLite: no round trips to save, and two plain statements plan better
-            row = self._run(_LOWEST_BLOCK, params).fetchone()
+            row = self.run(_LOWEST_BLOCK, params).fetchone()
             if row is None:
                 return None
             block_length, network = int(row[0]), network_from_key(bytes(row[1]))
             self._delete(block_length, network)
         else:
-            row = self._run(_TAKE_LOWEST_BLOCK, (*params, self.prefix_id)).fetchone()
+            row = self.run(_TAKE_LOWEST_BLOCK, (*params, self.prefix_id)).fetchone()
             if row is None:
                 return None
             block_length, network = int(row[0]), network_from_key(bytes(row[1]))
@@ -160,7 +160,7 @@ class FreeSpace:
         params: list[Any] = [self.prefix_id]
         for k, net in candidates.items():
             params += (k, self._key(net))
-        row = self._run(f"SELECT length FROM free_blocks WHERE prefix_id = ? AND ({clauses})", params).fetchone()
+        row = self.run(f"SELECT length FROM free_blocks WHERE prefix_id = ? AND ({clauses})", params).fetchone()
         if row is None:
             return False
         block_length = int(row[0])
@@ -176,7 +176,7 @@ class FreeSpace:
         length, network = prefix.length, prefix.network
         while length > self.range.length:
             buddy = network ^ (1 << (self.width - length))
-            if not self._run(_DELETE, (self.prefix_id, length, self._key(buddy))).rowcount:
+            if not self.run(_DELETE, (self.prefix_id, length, self._key(buddy))).rowcount:
                 break
             self.unit_delta += self._units(length)
             network &= buddy
@@ -185,6 +185,6 @@ class FreeSpace:
 
     def blocks(self) -> list[Prefix]:
         """Every free block in address order (for views and tests; not used when allocating)."""
-        rows = self._run("SELECT length, network FROM free_blocks WHERE prefix_id = ? ORDER BY network",
+        rows = self.run("SELECT length, network FROM free_blocks WHERE prefix_id = ? ORDER BY network",
                          (self.prefix_id,)).fetchall()
         return [Prefix(self.range.version, network_from_key(bytes(n)), int(ln)) for ln, n in rows]

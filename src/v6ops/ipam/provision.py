@@ -51,7 +51,6 @@ def allocate_dual_stack(
                 record_event(session, "ipv6-fallback", "warning", f"{subject}: {warnings[-1]}", pool, subject)
         else:
             got.update({p: _allocate(session, pool, ranges, p, now, owner) for p in v6})
-    session.flush()
     if device is not None:
         if "ipv4" in got:
             device.ipv4 = got["ipv4"].network

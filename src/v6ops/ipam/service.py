@@ -186,9 +186,8 @@ def reserve(store: Store, text: str, vrf: str, description: str) -> dict[str, An
         row = range_for(session, _vrf(session, vrf).id, prefix)
         pool = session.get(Pool, row.pool_id)
         assert pool is not None
-        allocation = RangeAllocator(session, row, pool).reserve(prefix, "reservation", utcnow())
-        allocation.description = description
-        session.flush()
+        allocation = RangeAllocator(session, row, pool).reserve(prefix, "reservation", utcnow(),
+                                                                 description=description)
         return allocation_view(allocation, pool.name)
 
 
@@ -205,14 +204,12 @@ def take_next(store: Store, name: str, length: int | None, description: str,
         locked = lock_ranges(session, [row.id])[0]
         pool = session.get(Pool, locked.pool_id)
         assert pool is not None and locked.customer_length is not None
-        owner = {"dns_name": check_dns_name(dns_name) if dns_name else None}
+        owner = {"dns_name": check_dns_name(dns_name) if dns_name else None, "description": description}
         if address:
             length = range_prefix(locked).width
         allocation = RangeAllocator(session, locked, pool).allocate(
             locked.customer_length if length is None else length, "address" if address else "prefix", utcnow(),
             **owner)
-        allocation.description = description
-        session.flush()
         return allocation_view(allocation, pool.name)
 
 

@@ -6,7 +6,7 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,8 @@ from v6ops.store.models import Subscriber
 
 _RATE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:bps|bit/s)?$")
 _SI = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+_SUBSCRIBERS: Table = Subscriber.__table__  # type: ignore[assignment]
+_INSERT = insert(_SUBSCRIBERS).returning(_SUBSCRIBERS.c.id)
 
 
 def parse_rate(value: int | str) -> int:
@@ -63,19 +65,19 @@ class SubscriberSpec(BaseModel):
 
 
 def create_subscriber(session: Session, spec: SubscriberSpec) -> Subscriber:
-    """Insert the subscriber; the unique name constraint, not a prior read, detects a duplicate."""
+    """Insert the subscriber (one Core statement, RETURNING its id; the returned object is not tracked
+    by the session); the unique name constraint, not a prior read, detects a duplicate."""
     r = spec.rate_limits
-    subscriber = Subscriber(
-        name=spec.name, tenant=spec.tenant, service_tier=spec.service_tier, status=spec.status,
-        dns_name=spec.dns_name, ipv4_download_bps=r.ipv4.download, ipv4_upload_bps=r.ipv4.upload,
-        ipv6_download_bps=r.ipv6.download, ipv6_upload_bps=r.ipv6.upload, created_at=utcnow(),
-    )
-    session.add(subscriber)
+    values = {
+        "name": spec.name, "tenant": spec.tenant, "service_tier": spec.service_tier, "status": spec.status,
+        "dns_name": spec.dns_name, "ipv4_download_bps": r.ipv4.download, "ipv4_upload_bps": r.ipv4.upload,
+        "ipv6_download_bps": r.ipv6.download, "ipv6_upload_bps": r.ipv6.upload, "created_at": utcnow(),
+    }
     try:
-        session.flush()
+        new_id = session.connection().execute(_INSERT, values).scalar_one()
     except IntegrityError as exc:
         raise ConflictError(f"subscriber {spec.name!r} already exists") from exc
-    return subscriber
+    return Subscriber(id=new_id, pool_id=None, **values)
 
 
 def subscriber_by_name(session: Session, name: str) -> Subscriber:

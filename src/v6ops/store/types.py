@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String
@@ -36,6 +37,13 @@ def network_key(version: int, network: int) -> bytes:
 def network_from_key(key: bytes) -> int:
     return int.from_bytes(key, "big")
 
+
+def db_time(value: datetime | None, sqlite: bool) -> datetime | str | None:
+    """A naive UTC time for a DB-API parameter: SQLite gets the text SQLAlchemy's DateTime writes
+    (always with microseconds, so text order is time order), PostgreSQL the datetime itself."""
+    if value is None or not sqlite:
+        return value
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 class BigCount(TypeDecorator[int]):
