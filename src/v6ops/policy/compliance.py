@@ -17,7 +17,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from v6ops.policy.load import LoadResult
-from v6ops.policy.problems import Problem, Severity
+from v6ops.policy.problems import DocumentReport, Severity
 from v6ops.policy.schema import (
     ComplianceFramework,
     InterTenantPolicy,
@@ -203,14 +203,9 @@ class TargetCompliance(BaseModel):
     results: list[CheckResult]
 
 
-class ComplianceReport(BaseModel):
+class ComplianceReport(DocumentReport):
     """What ``v6ops policy compliance --format json`` prints and the API returns."""
 
-    model_config = ConfigDict(frozen=True)
-
-    source: str
-    loaded: bool
-    problems: list[Problem]  # why the document could not be checked (empty when loaded)
     targets: list[TargetCompliance]
     compliant: bool
 

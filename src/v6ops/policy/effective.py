@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from v6ops.policy.load import LoadResult
-from v6ops.policy.problems import Problem, Severity
+from v6ops.policy.problems import DocumentReport, Severity
 from v6ops.policy.schema import PolicyTarget, field_leaves
 
 UNSET = "unset (proto3 zero value)"
@@ -36,14 +36,9 @@ class EffectiveTarget(BaseModel):
     fields: list[EffectiveField]
 
 
-class EffectiveReport(BaseModel):
+class EffectiveReport(DocumentReport):
     """What ``v6ops policy show --json`` prints and ``POST /api/v1/policy/effective`` returns."""
 
-    model_config = ConfigDict(frozen=True)
-
-    source: str
-    loaded: bool
-    problems: list[Problem]  # why the document could not be loaded (empty when loaded)
     targets: list[EffectiveTarget]
 
 

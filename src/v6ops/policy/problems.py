@@ -26,6 +26,16 @@ class Problem(BaseModel):
     line: int | None = None  # in YAML documents: the line of the path (or of its nearest written parent)
 
 
+class DocumentReport(BaseModel):
+    """What every report on one policy document starts with: which document, whether it loaded, why not."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    loaded: bool
+    problems: list[Problem]  # why the document could not be loaded (empty when loaded)
+
+
 def error(path: str, code: str, message: str, reference: str = "", target: str | None = None) -> Problem:
     return Problem(path=path, severity=Severity.ERROR, code=code, message=message, reference=reference, target=target)
 
