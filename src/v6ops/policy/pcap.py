@@ -55,19 +55,9 @@ def ip_payload(linktype: int, frame: bytes) -> tuple[bytes | None, str, bool]:
     if linktype in _RAW_ALIASES:
         return frame, "", False
     if linktype == LINKTYPE_LINUX_SLL:
-        if len(frame) < 16:
-            return None, "Linux SLL header cut short", False
-        proto = (frame[14] << 8) | frame[15]
-        if proto not in _ETH_IP:
-            return None, f"SLL protocol 0x{proto:04x} is not IP", True
-        return frame[16:], "", False
+        return _linux_cooked(frame, "SLL", 16, 14)
     if linktype == LINKTYPE_LINUX_SLL2:
-        if len(frame) < 20:
-            return None, "Linux SLL2 header cut short", False
-        proto = (frame[0] << 8) | frame[1]
-        if proto not in _ETH_IP:
-            return None, f"SLL2 protocol 0x{proto:04x} is not IP", True
-        return frame[20:], "", False
+        return _linux_cooked(frame, "SLL2", 20, 0)
     if linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
         if len(frame) < 4:
             return None, "loopback header cut short", False
@@ -78,6 +68,16 @@ def ip_payload(linktype: int, frame: bytes) -> tuple[bytes | None, str, bool]:
             return frame[4:], "", False
         return None, f"loopback family {family} is not IP", True
     raise CaptureError(f"unsupported link type {linktype}")
+
+
+def _linux_cooked(frame: bytes, name: str, header: int, protocol_at: int) -> tuple[bytes | None, str, bool]:
+    """Linux cooked captures (SLL: protocol at 14 of a 16-octet header; SLL2: at 0 of 20)."""
+    if len(frame) < header:
+        return None, f"Linux {name} header cut short", False
+    proto = (frame[protocol_at] << 8) | frame[protocol_at + 1]
+    if proto not in _ETH_IP:
+        return None, f"{name} protocol 0x{proto:04x} is not IP", True
+    return frame[header:], "", False
 
 
 def read_capture(path: str | Path) -> Iterator[Frame]:
