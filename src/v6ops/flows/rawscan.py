@@ -146,32 +146,30 @@ _OK = "(log_status IS NULL OR log_status = 'OK')"
 def one_pass_sql(view: str, fine_bin: int) -> str:
     """The only full pass in the common case: two aggregates of the file at once (GROUPING SETS).
 
-    Set ``pair`` (by source text, destination text, status) feeds talkers, kinds, span and the
-    address table; set ``facts`` (status, class, action, protocol, time bin of ``fine_bin`` seconds)
-    feeds every other section. Its class uses the colon rule alone (``_traffic_class``), which the
+    Set ``pair`` (by source text, destination text) feeds talkers, kinds, span and the address
+    table; set ``facts`` (status, class, action, protocol, time bin of ``fine_bin`` seconds) feeds
+    every other section. Its class uses the colon rule alone (``_traffic_class``), which the
     address table then confirms; where it cannot (IPv4-mapped or NAT64 text present), ``facts_sql``
     runs a second pass.
     """
     return (
         "SELECT src_text, dst_text, log_status, traffic_class, action, protocol, fine_bin, "
         "grouping(src_text) AS facts_set, count(*) AS records, CAST(sum(packets) AS BIGINT) AS packets, "
-        "CAST(sum(bytes) AS BIGINT) AS bytes, "
+        f"CAST(sum(bytes) AS BIGINT) AS bytes, sum(CASE WHEN {_OK} THEN 1 ELSE 0 END) AS flows, "
+        f"CAST(sum(CASE WHEN {_OK} THEN packets END) AS BIGINT) AS flow_packets, "
+        f"CAST(sum(CASE WHEN {_OK} THEN bytes END) AS BIGINT) AS flow_bytes, "
         "min(start_epoch) AS first, max(end_epoch) AS last FROM ("
         f"SELECT *, {_traffic_class('', mapped=False, nat64=False)} AS traffic_class, "
         f"start_epoch - (start_epoch % {fine_bin}) AS fine_bin FROM {view}) rows "
-        "GROUP BY GROUPING SETS ((src_text, dst_text, log_status), "
-        "(log_status, traffic_class, action, protocol, fine_bin))"
+        "GROUP BY GROUPING SETS ((src_text, dst_text), (log_status, traffic_class, action, protocol, fine_bin))"
     )
 
 
 def pairs_sql(groups: str) -> str:
     """Per (source text, destination text): every record, the counted flows, and the span."""
     return (
-        "SELECT src_text, dst_text, CAST(sum(records) AS BIGINT) AS records, "
-        f"CAST(sum(CASE WHEN {_OK} THEN records ELSE 0 END) AS BIGINT) AS flows, "
-        f"CAST(sum(CASE WHEN {_OK} THEN packets END) AS BIGINT) AS packets, "
-        f"CAST(sum(CASE WHEN {_OK} THEN bytes END) AS BIGINT) AS bytes, min(first) AS first, max(last) AS last "
-        f"FROM {groups} WHERE facts_set = 0 GROUP BY src_text, dst_text"
+        "SELECT src_text, dst_text, records, CAST(flows AS BIGINT) AS flows, flow_packets AS packets, "
+        f"flow_bytes AS bytes, first, last FROM {groups} WHERE facts_set = 0"
     )
 
 
@@ -313,7 +311,7 @@ def scan_file(engine: RawEngine, raw: RawVpcFile, name: str, fine_bin: int = 60)
         return None  # truncated gzip, odd line ends: the row path reports it
     if engine.rejected_lines(name):
         return None  # the row path counts each rejected line by reason, with samples
-    engine.materialize(pairs, pairs_sql(groups))
+    engine.view(pairs, pairs_sql(groups))
     text = engine.query(distinct_text_sql(pairs)).column("text").combine_chunks()
     table, invalid = address_table(text)
     if invalid:
