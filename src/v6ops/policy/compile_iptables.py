@@ -20,16 +20,14 @@ import hashlib
 from collections.abc import Iterable
 
 from v6ops.policy.normalized import (
-    BOGON_SOURCES_V4,
-    BOGON_SOURCES_V6,
     FRAGMENT,
     PERMITTED_ROUTING_TYPES,
-    PRIVATE_SOURCES_V4,
-    PRIVATE_SOURCES_V6,
     FragmentHandling,
     InterTenant,
     NormalizedPolicy,
     ReversePath,
+    SourcePolicy,
+    registry_sources,
 )
 
 # Our entry chains: declared (so flushed and refilled) by every restore; the built-in
@@ -47,6 +45,20 @@ def _chain(policy: NormalizedPolicy, suffix: str = "") -> str:
     if len(name) > room:
         name = name[: room - 7] + "-" + hashlib.sha1(policy.name.encode()).hexdigest()[:6]
     return name + suffix
+
+
+def _source_rules(chain: str, source: SourcePolicy, version: int) -> list[str]:
+    """BCP 38/84 for one IP version: allowed prefixes return, registry bogons and private sources drop,
+    and with ``strict_ingress`` whatever else is left."""
+    allowed = [p for p in source.ingress_prefixes if p.version == version]
+    lines = [f"-A {chain} -s {p} -j RETURN" for p in allowed]
+    if source.block_bogons:
+        lines += [f"-A {chain} -s {p} -j DROP" for p in registry_sources("bogon", version)]
+    if source.block_private:
+        lines += [f"-A {chain} -s {p} -j DROP" for p in registry_sources("private", version)]
+    if source.strict_ingress and allowed:
+        lines.append(f"-A {chain} -j DROP")
+    return lines
 
 
 def _ipv6(policy: NormalizedPolicy) -> tuple[list[str], list[str]]:
@@ -74,17 +86,10 @@ def _ipv6(policy: NormalizedPolicy) -> tuple[list[str], list[str]]:
     for number, name in _IPV6HEADER.items():
         if number not in (50, FRAGMENT) and ext.blocks(number):
             f.append(f"-A {main} -m ipv6header --soft --header {name} -j DROP")
-    allowed = [str(p) for p in sv.ingress_prefixes if p.version == 6]
     src_chain = _chain(policy, "-SRC")
     f.append(f":{src_chain} - [0:0]")
     f.append(f"-A {main} ! -s fe80::/10 -j {src_chain}")
-    f += [f"-A {src_chain} -s {prefix} -j RETURN" for prefix in allowed]
-    if sv.block_bogons:
-        f += [f"-A {src_chain} -s {p} -j DROP" for p in BOGON_SOURCES_V6]
-    if sv.block_private:
-        f += [f"-A {src_chain} -s {p} -j DROP" for p in PRIVATE_SOURCES_V6]
-    if sv.strict_ingress and allowed:
-        f.append(f"-A {src_chain} -j DROP")
+    f += _source_rules(src_chain, sv, 6)
     iso = policy.isolation
     if iso.inter_tenant is InterTenant.BLOCK_ALL:
         f += [f"-A {main} -s {p} -j DROP" for p in iso.other_tenant_prefixes if p.version == 6]
@@ -187,14 +192,7 @@ def compile_iptables4(policies: Iterable[NormalizedPolicy]) -> str:
         lines.append(f":{chain} - [0:0]")
         iface = f" -i {policy.interface}" if policy.interface else ""
         lines.append(f"-A {HOOK_INPUT}{iface} -j {chain}")
-        allowed = [p for p in policy.source.ingress_prefixes if p.version == 4]
-        lines += [f"-A {chain} -s {p} -j RETURN" for p in allowed]
-        if policy.source.block_bogons:
-            lines += [f"-A {chain} -s {p} -j DROP" for p in BOGON_SOURCES_V4]
-        if policy.source.block_private:
-            lines += [f"-A {chain} -s {p} -j DROP" for p in PRIVATE_SOURCES_V4]
-        if policy.source.strict_ingress and allowed:
-            lines.append(f"-A {chain} -j DROP")
+        lines += _source_rules(chain, policy.source, 4)
     lines = [f":{HOOK_INPUT} - [0:0]", *lines]
     return ("# load with iptables-restore --noflush, then once per host: " + "; ".join(hook_commands("iptables")) + "\n"
             "*filter\n" + "\n".join(_declarations_first(lines)) + "\nCOMMIT\n")

@@ -36,18 +36,15 @@ from collections.abc import Iterable
 from v6ops import __version__
 from v6ops.addr import Prefix, format_ipv4, format_ipv6
 from v6ops.policy.normalized import (
-    BOGON_SOURCES_V4,
-    BOGON_SOURCES_V6,
     FRAGMENT,
     NFT_EXTHDR_NAMES,
     PERMITTED_ROUTING_TYPES,
-    PRIVATE_SOURCES_V4,
-    PRIVATE_SOURCES_V6,
     FragmentHandling,
     InterTenant,
     NormalizedPolicy,
     QueueBackend,
     ReversePath,
+    registry_sources,
 )
 from v6ops.policy.rules import RULES
 
@@ -83,10 +80,7 @@ def _ranges(prefixes: Iterable[Prefix]) -> str:
 @functools.cache
 def _static_set(name: str, version: int) -> str:
     """Sets derived from the address registry are the same in every table: render them once."""
-    prefixes = {
-        ("bogon", 6): BOGON_SOURCES_V6, ("bogon", 4): BOGON_SOURCES_V4,
-        ("private", 6): PRIVATE_SOURCES_V6, ("private", 4): PRIVATE_SOURCES_V4,
-    }[(name, version)]
+    prefixes = registry_sources(name, version)
     kind = "ipv6_addr" if version == 6 else "ipv4_addr"
     return f"\tset {name}{version} {{ type {kind}; flags interval; elements = {{ {_ranges(prefixes)} }} }}\n"
 

@@ -29,17 +29,14 @@ from numpy.typing import NDArray
 from v6ops.addr import Address, Prefix, collapse
 from v6ops.policy import rules
 from v6ops.policy.normalized import (
-    BOGON_SOURCES_V4,
-    BOGON_SOURCES_V6,
     FRAGMENT,
     NFT_EXTHDR_NAMES,
     PERMITTED_ROUTING_TYPES,
-    PRIVATE_SOURCES_V4,
-    PRIVATE_SOURCES_V6,
     FragmentHandling,
     InterTenant,
     NormalizedPolicy,
     ReversePath,
+    registry_sources,
 )
 from v6ops.policy.packet import ND_FIXED, Packet, parse_ip
 from v6ops.policy.pcap import Frame
@@ -215,10 +212,10 @@ class Evaluator:
         ingress = src.ingress_prefixes
         self.ingress6 = AddressSet(ingress, 6)
         self.ingress4 = AddressSet(ingress, 4)
-        self.bogon6 = AddressSet(BOGON_SOURCES_V6, 6)
-        self.bogon4 = AddressSet(BOGON_SOURCES_V4, 4)
-        self.private6 = AddressSet(PRIVATE_SOURCES_V6, 6)
-        self.private4 = AddressSet(PRIVATE_SOURCES_V4, 4)
+        self.bogon6 = AddressSet(registry_sources("bogon", 6), 6)
+        self.bogon4 = AddressSet(registry_sources("bogon", 4), 4)
+        self.private6 = AddressSet(registry_sources("private", 6), 6)
+        self.private4 = AddressSet(registry_sources("private", 4), 4)
         self.routed6 = AddressSet(src.routed_prefixes, 6)
         self.others6 = AddressSet(policy.isolation.other_tenant_prefixes, 6)
         self.others4 = AddressSet(policy.isolation.other_tenant_prefixes, 4)

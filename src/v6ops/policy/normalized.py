@@ -239,3 +239,10 @@ BOGON_SOURCES_V4: tuple[Prefix, ...] = tuple(
 )
 PRIVATE_SOURCES_V6: tuple[Prefix, ...] = tuple(r.prefix for r in IPV6_ROWS if r.kind == "ula")
 PRIVATE_SOURCES_V4: tuple[Prefix, ...] = tuple(r.prefix for r in IPV4_ROWS if r.kind in ("private", "shared"))
+_REGISTRY_SOURCES = {("bogon", 6): BOGON_SOURCES_V6, ("bogon", 4): BOGON_SOURCES_V4,
+                     ("private", 6): PRIVATE_SOURCES_V6, ("private", 4): PRIVATE_SOURCES_V4}
+
+
+def registry_sources(kind: str, version: int) -> tuple[Prefix, ...]:
+    """The registry-derived source sets every backend drops: ``bogon`` (BCP 84) or ``private`` (BCP 38)."""
+    return _REGISTRY_SOURCES[kind, version]
