@@ -9,14 +9,16 @@ Any exception rolls the whole transaction back, so a failed allocation changes n
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, Protocol
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Select, Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from v6ops.addr import Prefix
 from v6ops.ipam.errors import ConflictError, IpamError, NotFoundError, PoolExhaustedError
 from v6ops.ipam.freespace import FreeSpace
+from v6ops.ipam.rows import AllocationRow, PoolRow, RangeRow
 from v6ops.store.db import is_postgres
 from v6ops.store.models import Allocation, Event, PlanPrefix, Pool
 from v6ops.store.types import db_time, network_from_key, network_key
@@ -28,13 +30,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def range_prefix(row: PlanPrefix | Allocation) -> Prefix:
+class NetworkRow(Protocol):
+    @property
+    def family(self) -> int: ...
+    @property
+    def network(self) -> bytes: ...
+    @property
+    def length(self) -> int: ...
+
+
+def range_prefix(row: NetworkRow) -> Prefix:
     return Prefix(row.family, network_from_key(row.network), row.length)
 
 
 POOLS: Table = Pool.__table__  # type: ignore[assignment]
 PREFIXES: Table = PlanPrefix.__table__  # type: ignore[assignment]
-ALLOCATIONS: Table = Allocation.__table__  # type: ignore[assignment]
 
 _INSERT_ALLOCATION = (
     "INSERT INTO allocations (vrf_id, prefix_id, family, network, length, cidr, kind, status, subscriber_id, "
@@ -43,22 +53,29 @@ _INSERT_ALLOCATION = (
 _SAVE_RANGE = "UPDATE prefixes SET used_units = ?, alerting = ?, next_reclaim_at = ? WHERE id = ?"
 
 
-def _detached_ranges(rows: Any) -> list[PlanPrefix]:
-    """Range rows as plain objects outside the session: the allocator writes their counters itself
-    (one UPDATE), so the ORM's unit of work stays off the allocation path."""
-    return [PlanPrefix(**{c.name: row._mapping[c] for c in PREFIXES.c}) for row in rows]
+def _ranges(rows: Any) -> list[RangeRow]:
+    return [RangeRow(**{c.name: row._mapping[c] for c in PREFIXES.c}) for row in rows]
 
 
-def lock_ranges(session: Session, ids: list[int]) -> list[PlanPrefix]:
+@cache
+def _lock_ranges_sql(postgres: bool) -> Select[Any]:
+    stmt = select(PREFIXES).where(PREFIXES.c.id.in_(bindparam("ids", expanding=True))).order_by(PREFIXES.c.id)
+    return stmt.with_for_update() if postgres else stmt
+
+
+def lock_ranges(session: Session, ids: list[int]) -> list[RangeRow]:
     """The range rows, locked for this transaction in id order (no deadlock between two pools)."""
-    stmt = select(PREFIXES).where(PREFIXES.c.id.in_(ids)).order_by(PREFIXES.c.id)
-    if is_postgres(session):
-        stmt = stmt.with_for_update()
-    return _detached_ranges(session.connection().execute(stmt))
+    return _ranges(session.connection().execute(_lock_ranges_sql(is_postgres(session)), {"ids": ids}))
+
+
+def load_pool(session: Session, pool_id: int) -> PoolRow:
+    row = session.connection().execute(select(POOLS).where(POOLS.c.id == pool_id)).one()
+    return PoolRow(**row._mapping)
 
 
 def record_event(
-    session: Session, kind: str, severity: str, message: str, pool: Pool | None = None, subject: str = "", **data: object
+    session: Session, kind: str, severity: str, message: str, pool: Pool | PoolRow | None = None, subject: str = "",
+    **data: object
 ) -> None:
     session.add(
         Event(at=utcnow(), kind=kind, severity=severity, pool_id=pool.id if pool else None, subject=subject,
@@ -69,7 +86,7 @@ def record_event(
 class RangeAllocator:
     """One locked range of a pool and its free space, for the duration of a transaction."""
 
-    def __init__(self, session: Session, row: PlanPrefix, pool: Pool) -> None:
+    def __init__(self, session: Session, row: RangeRow, pool: PoolRow) -> None:
         if row.customer_length is None:
             raise IpamError(f"prefix {row.name} ({row.cidr}) is a container, not an allocatable range")
         self.session = session
@@ -85,7 +102,7 @@ class RangeAllocator:
                 f"(must be /{self.prefix.length} to /{self.prefix.width})"
             )
 
-    def allocate(self, length: int, kind: str, now: datetime, **owner: object) -> Allocation:
+    def allocate(self, length: int, kind: str, now: datetime, **owner: Any) -> AllocationRow:
         """First fit: the lowest-addressed free /length; exhaustion names the pool and its utilization."""
         self._check_length(length)
         self.reclaim_expired(now)
@@ -97,7 +114,7 @@ class RangeAllocator:
             )
         return self._record(Prefix(self.prefix.version, network, length), kind, now, owner)
 
-    def reserve(self, prefix: Prefix, kind: str, now: datetime, **owner: object) -> Allocation:
+    def reserve(self, prefix: Prefix, kind: str, now: datetime, **owner: Any) -> AllocationRow:
         """Take exactly ``prefix`` (a reservation or a manual assignment)."""
         if not self.prefix.contains(prefix):
             raise IpamError(f"{prefix} is not inside range {self.prefix} of pool {self.pool.name!r}")
@@ -109,11 +126,8 @@ class RangeAllocator:
             )
         return self._record(prefix, kind, now, owner)
 
-    def _record(self, prefix: Prefix, kind: str, now: datetime, owner: dict[str, object]) -> Allocation:
-        """Insert the allocation (one statement, RETURNING its id) and settle the counter.
-
-        The returned Allocation is a plain object for views, not tracked by the session.
-        """
+    def _record(self, prefix: Prefix, kind: str, now: datetime, owner: dict[str, Any]) -> AllocationRow:
+        """Insert the allocation (one statement, RETURNING its id) and settle the counter."""
         space = self.space
         network = network_key(prefix.version, prefix.network)
         cidr = str(prefix)
@@ -123,7 +137,7 @@ class RangeAllocator:
             self.row.vrf_id, self.row.id, prefix.version, network, prefix.length, cidr, kind, subscriber_id,
             device_id, dns_name, description, db_time(now, space.qmark),
         )).fetchone()
-        allocation = Allocation(
+        allocation = AllocationRow(
             id=row[0], vrf_id=self.row.vrf_id, prefix_id=self.row.id, family=prefix.version, network=network,
             length=prefix.length, cidr=cidr, kind=kind, status="active", subscriber_id=subscriber_id,
             device_id=device_id, dns_name=dns_name, description=description, created_at=now, reusable_at=None,
@@ -206,29 +220,33 @@ class RangeAllocator:
             )
 
 
-def pool_with_ranges(session: Session, name: str, lock: bool) -> tuple[Pool, dict[str, PlanPrefix]]:
+@cache
+def _pool_with_ranges_sql(lock: bool) -> Select[Any]:
+    pool_columns = [c.label(f"pool_{c.name}") for c in POOLS.c]
+    stmt = (
+        select(*pool_columns, PREFIXES).join(PREFIXES, PREFIXES.c.pool_id == POOLS.c.id)
+        .where(POOLS.c.name == bindparam("name")).order_by(PREFIXES.c.id)
+    )
+    return stmt.with_for_update(of=PREFIXES) if lock else stmt
+
+
+def pool_with_ranges(session: Session, name: str, lock: bool) -> tuple[PoolRow, dict[str, RangeRow]]:
     """The pool and its ranges by purpose (ipv4, ipv6-address, ipv6-delegation) in one query
-    (a plan never makes a pool without ranges); both as plain objects outside the session.
+    (a plan never makes a pool without ranges).
 
     With ``lock`` on PostgreSQL the range rows are locked (FOR UPDATE) in id order: this is the
     per-pool lock; other pools allocate in parallel. SQLite already holds its write lock.
     """
-    pool_columns = [c.label(f"pool_{c.name}") for c in POOLS.c]
-    stmt = (
-        select(*pool_columns, PREFIXES).join(PREFIXES, PREFIXES.c.pool_id == POOLS.c.id)
-        .where(POOLS.c.name == name).order_by(PREFIXES.c.id)
-    )
-    if lock and is_postgres(session):
-        stmt = stmt.with_for_update(of=PREFIXES)
-    rows = session.connection().execute(stmt).all()
+    stmt = _pool_with_ranges_sql(lock and is_postgres(session))
+    rows = session.connection().execute(stmt, {"name": name}).all()
     if not rows:
         raise NotFoundError(f"unknown pool {name!r}")
     first = rows[0]._mapping
-    pool = Pool(**{c.name: first[f"pool_{c.name}"] for c in POOLS.c})
-    return pool, {r.purpose: r for r in _detached_ranges(rows) if r.purpose}
+    pool = PoolRow(**{c.name: first[f"pool_{c.name}"] for c in POOLS.c})
+    return pool, {r.purpose: r for r in _ranges(rows) if r.purpose}
 
 
-def range_for(session: Session, vrf_id: int, prefix: Prefix) -> PlanPrefix:
+def range_for(session: Session, vrf_id: int, prefix: Prefix) -> RangeRow:
     """The pool range of this VRF that contains ``prefix`` (ranges never overlap), locked."""
     key = network_key(prefix.version, prefix.network)
     candidates = session.connection().execute(

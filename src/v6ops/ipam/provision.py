@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from v6ops.addr import Prefix
 from v6ops.ipam.engine import RangeAllocator, pool_with_ranges, range_prefix, record_event, utcnow
 from v6ops.ipam.errors import IpamError, NotFoundError, PoolExhaustedError
-from v6ops.store.models import Allocation, Device, PlanPrefix, Pool, Subscriber
+from v6ops.ipam.rows import AllocationRow, PoolRow, RangeRow
+from v6ops.store.models import Allocation, Device, Subscriber
 from v6ops.store.types import network_key
 
 KIND_BY_PURPOSE = {"ipv4": "address", "ipv6-address": "address", "ipv6-delegation": "delegated-prefix"}
@@ -34,7 +35,7 @@ def allocate_dual_stack(
                                 "device_id": device.id if device else None, "dns_name": dns_name}
     now = utcnow()
     policy = pool.family_policy
-    got: dict[str, Allocation] = {}
+    got: dict[str, AllocationRow] = {}
     warnings: list[str] = []
     if policy != "ipv6-only":
         got["ipv4"] = _allocate(session, pool, ranges, "ipv4", now, owner)
@@ -65,8 +66,8 @@ def allocate_dual_stack(
     }
 
 
-def _allocate(session: Session, pool: Pool, ranges: dict[str, PlanPrefix], purpose: str, now: datetime,
-              owner: dict[str, object]) -> Allocation:
+def _allocate(session: Session, pool: PoolRow, ranges: dict[str, RangeRow], purpose: str, now: datetime,
+              owner: dict[str, object]) -> AllocationRow:
     row = ranges.get(purpose)
     if row is None:
         raise IpamError(f"pool {pool.name!r} has no {purpose} range")
@@ -74,7 +75,7 @@ def _allocate(session: Session, pool: Pool, ranges: dict[str, PlanPrefix], purpo
     return RangeAllocator(session, row, pool).allocate(row.customer_length, KIND_BY_PURPOSE[purpose], now, **owner)
 
 
-def _text(allocation: Allocation | None) -> str | None:
+def _text(allocation: AllocationRow | None) -> str | None:
     if allocation is None:
         return None
     prefix = range_prefix(allocation)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from v6ops.addr import Prefix
 from v6ops.ipam import devices as device_ops
 from v6ops.ipam.dnsname import check_dns_name
-from v6ops.ipam.engine import RangeAllocator, lock_ranges, range_for, range_prefix, utcnow
+from v6ops.ipam.engine import RangeAllocator, load_pool, lock_ranges, range_for, range_prefix, utcnow
 from v6ops.ipam.errors import IpamError, NotFoundError
 from v6ops.ipam.freespace import FreeSpace
 from v6ops.ipam.plan import Plan, apply_plan, diff_plan
@@ -184,8 +184,8 @@ def reserve(store: Store, text: str, vrf: str, description: str) -> dict[str, An
     prefix = Prefix.parse(text)
     with store.write() as session:
         row = range_for(session, _vrf(session, vrf).id, prefix)
-        pool = session.get(Pool, row.pool_id)
-        assert pool is not None
+        assert row.pool_id is not None
+        pool = load_pool(session, row.pool_id)
         allocation = RangeAllocator(session, row, pool).reserve(prefix, "reservation", utcnow(),
                                                                  description=description)
         return allocation_view(allocation, pool.name)
@@ -202,8 +202,8 @@ def take_next(store: Store, name: str, length: int | None, description: str,
         if row.pool_id is None or row.customer_length is None:
             raise IpamError(f"prefix {name!r} is a container; ask one of its pool ranges")
         locked = lock_ranges(session, [row.id])[0]
-        pool = session.get(Pool, locked.pool_id)
-        assert pool is not None and locked.customer_length is not None
+        assert locked.pool_id is not None and locked.customer_length is not None
+        pool = load_pool(session, locked.pool_id)
         owner = {"dns_name": check_dns_name(dns_name) if dns_name else None, "description": description}
         if address:
             length = range_prefix(locked).width
@@ -219,8 +219,8 @@ def release(store: Store, text: str, vrf: str) -> dict[str, Any]:
         vrf_id = _vrf(session, vrf).id
         row = range_for(session, vrf_id, prefix)
         allocation = find_allocation(session, vrf_id, prefix)
-        pool = session.get(Pool, row.pool_id)
-        assert pool is not None
+        assert row.pool_id is not None
+        pool = load_pool(session, row.pool_id)
         view = allocation_view(allocation, pool.name)
         RangeAllocator(session, row, pool).release(allocation, utcnow())
         view["status"] = "quarantined" if pool.quarantine_seconds else "released"

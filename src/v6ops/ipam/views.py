@@ -6,6 +6,7 @@ from typing import Any
 
 from v6ops.addr import Address
 from v6ops.ipam.engine import range_prefix
+from v6ops.ipam.rows import AllocationRow
 from v6ops.store.models import Allocation, Device, PlanPrefix, Subscriber
 from v6ops.store.types import network_from_key
 
@@ -20,7 +21,7 @@ def prefix_view(row: PlanPrefix, vrf: str, pool: str | None, utilization: float 
     }
 
 
-def allocation_view(a: Allocation, pool: str | None = None) -> dict[str, Any]:
+def allocation_view(a: Allocation | AllocationRow, pool: str | None = None) -> dict[str, Any]:
     prefix = range_prefix(a)
     return {
         "id": a.id, "prefix": str(prefix), "address": str(prefix.first) if prefix.length == prefix.width else None,
