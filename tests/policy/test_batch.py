@@ -31,6 +31,8 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrFragment,
     IPv6ExtHdrHopByHop,
     IPv6ExtHdrRouting,
+    IPv6ExtHdrSegmentRouting,
+    PadN,
     fragment6,
 )
 from scapy.layers.l2 import ARP, Dot1Q, Ether
@@ -70,6 +72,11 @@ def _shapes() -> list[list[bytes]]:
         IPv6(src=src, dst=DST) / IPv6ExtHdrRouting(type=0, segleft=1, addresses=[DST]) / UDP(dport=53),
         IPv6(src=src, dst=DST) / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt()
         / IPv6ExtHdrDestOpt() / UDP(dport=53),
+        IPv6(src=src, dst=DST) / IPv6ExtHdrRouting(type=2, segleft=1, addresses=[DST]) / UDP(dport=53),
+        IPv6(src=src, dst=DST) / IPv6ExtHdrRouting(type=3, segleft=0, addresses=[DST]) / TCP(dport=443),
+        IPv6(src=src, dst=DST) / IPv6ExtHdrSegmentRouting(addresses=[DST]) / UDP(dport=53),
+        IPv6(src=src, dst=DST) / IPv6ExtHdrDestOpt(options=[PadN(optdata=b"\x00" * 12)]) / TCP(dport=443),
+        IPv6(src="2a00:1450::1", dst=DST) / IPv6ExtHdrHopByHop() / UDP(dport=53),
         IPv6(src="2a00:1450::1", dst=DST) / TCP(dport=443),
         IPv6(src="2001:db8:dead::1", dst=DST) / UDP(dport=53),
         IPv6(src="fd00::1", dst=DST) / ICMPv6EchoRequest(),
@@ -80,6 +87,9 @@ def _shapes() -> list[list[bytes]]:
                                                   / (b"f" * 1500), 1000)])
     out.append([bytes(Ether() / Dot1Q(vlan=5) / IPv6(src=src, dst=DST) / UDP(dport=53))])
     out.append([bytes(Ether() / ARP())])
+    cut_tcp = bytearray(bytes(ETH / IPv6(src=src, dst=DST) / IPv6ExtHdrHopByHop() / TCP(dport=443)))
+    cut_tcp[18:20] = (18).to_bytes(2, "big")  # the payload ends inside the TCP header
+    out.append([bytes(cut_tcp[:14 + 40 + 18])])
     whole = bytes(ETH / IPv6(src=src, dst=DST) / TCP(dport=443))
     out.append([whole[:50]])  # cut by the snap length
     bad = bytearray(whole)
@@ -109,9 +119,11 @@ mixes = st.lists(st.tuples(st.integers(0, len(SHAPES) - 1), st.integers(0, 7), s
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(mix=mixes, tight=st.booleans(), keep=st.booleans(), cut=st.sampled_from([0, 0, 0, 5, 20]))
+@given(mix=mixes, tight=st.booleans(), keep=st.booleans(), cut=st.sampled_from([0, 0, 0, 5, 20]),
+       allowed=st.sampled_from([frozenset({0, 43, 44, 60}), frozenset({0, 44}), frozenset({43, 60})]))
 def test_fast_path_and_full_walk_agree_packet_by_packet(tmp_path: Path, mix: list[tuple[int, int, int]],
-                                                        tight: bool, keep: bool, cut: int) -> None:
+                                                        tight: bool, keep: bool, cut: int,
+                                                        allowed: frozenset[int]) -> None:
     frames: list[tuple[int, bytes]] = []
     ts = 1_700_000_000_000_000
     for shape, host, gap in mix:
@@ -125,6 +137,7 @@ def test_fast_path_and_full_walk_agree_packet_by_packet(tmp_path: Path, mix: lis
     policy = strict_policy()
     if tight:  # small enough that every stateful limit rejects something
         policy = TIGHT
+    policy = replace(policy, exthdr=replace(policy.exthdr, allowed=allowed))
     full, batched = Evaluator(policy, keep_events=keep), Evaluator(policy, keep_events=keep)
     expected = [(v.verdict, v.rule) for v in evaluate_frames(full, read_capture(path))]
     got = evaluate_capture(batched, path)

@@ -8,13 +8,19 @@ files with Ethernet or raw-IP framing:
    says where the next begins), then numpy reads every record header and the
    first 50 octets of every packet at once;
 2. the common case is classified with a few byte comparisons over those rows:
-   IPv6 with no extension header carrying TCP, UDP, ICMPv6 echo, an ICMPv6 error or
-   NS/NA, well formed. Its source verdict is computed once per distinct source;
-   errors and NS/NA are decided right there (no state is involved);
-3. one loop in capture order runs what is stateful (echo limit, token buckets,
-   ``ct count``, then services) for the common case, through the same
-   ``Evaluator`` methods, and the full walk (``parse_ip`` + ``_decide``) for
-   everything else: extension headers, fragments, RAs, IPv4, VLAN tags, damage.
+   well-formed IPv6 with no extension header carrying TCP, UDP, ICMPv6 echo, an
+   ICMPv6 error or NS/NA, or with one Hop-by-Hop, Routing or Destination Options
+   header before TCP/UDP. Its source verdict is computed once per distinct source;
+   errors, NS/NA and the extension-header rules are decided right there (no state
+   is involved);
+3. in capture order, the full walk (``parse_ip`` + ``Evaluator.until_limits``) takes
+   everything else (longer header chains, fragments, RAs, IPv4, VLAN tags, damage)
+   up to the per-VM limits, and the echo limit runs; then the packet and byte token
+   buckets run vectorised over every packet that reaches them
+   (``NftLimit.over_many``); then ``ct count`` (``ConnectionTracker.over_each``, one
+   key object per flow), services and the guard's verdict. The stages can run apart
+   because the state before the limits (reassembly, RA and echo limits) and the
+   state of the limits never touch each other.
 
 Other files (pcapng, SLL, loopback) take ``evaluate_frames``. Results are parallel
 lists rather than a ``Verdict`` per packet.
@@ -26,6 +32,7 @@ import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -33,6 +40,7 @@ from numpy.typing import NDArray
 
 from v6ops.policy import rules
 from v6ops.policy.evaluator import Evaluator, Verdict, connection_key, evaluate_frames
+from v6ops.policy.normalized import NFT_EXTHDR_NAMES, PERMITTED_ROUTING_TYPES
 from v6ops.policy.packet import parse_ip
 from v6ops.policy.pcap import LINKTYPE_ETHERNET, LINKTYPE_IPV6, LINKTYPE_RAW, frame_of, read_capture
 
@@ -108,7 +116,8 @@ def _evaluate_pcap(evaluator: Evaluator, data: bytes, little: bool, nanos: bool,
     caplen = heads[:, 2]
     ip_at = at + 16 + strip
     rows = _rows(buf, ip_at - 2, _ROW)
-    kind, decided, length = _classify(evaluator, rows, caplen - strip, strip)
+    classes = _classify(evaluator, rows, caplen - strip, strip)
+    kind, decided, length = classes.kind, classes.decided, classes.length
     count = len(starts)
     if tail_problem:
         kind[-1] = _FULL  # the loop reports it
@@ -190,15 +199,17 @@ def _evaluate_pcap(evaluator: Evaluator, data: bytes, little: bool, nanos: bool,
     # Stage 3, in order: ``ct count``, then services and the guard; conntrack confirms what is accepted.
     indices = order.tolist()
     fast = kind[order] != _FULL
-    key_of: list[bytes | None] = [None] * len(indices)
+    transport = order[fast]
+    ports = _rows(buf, ip_at[transport] + classes.upper_at[transport], 4)  # source and destination port
+    keys = np.full(len(indices), None, dtype=object)
     if keyed:
-        fast_at = np.flatnonzero(fast)
-        for position, key in zip(fast_at.tolist(), _flow_keys(data, ip_at[order[fast_at]], kind[order[fast_at]]),
-                                 strict=True):
-            key_of[position] = key
+        keys[fast] = _flow_keys(data, ip_at[transport], kind[transport], classes.upper[transport], ports)
+    key_of: list[bytes | None] = keys.tolist()
     may_start = (kind[order] != _ECHO_REPLY).tolist()
-    port_blocked = _port_blocked(evaluator, rows[order]).tolist()
-    accept_rule = ["policy-accept"] * len(indices)
+    closed = np.zeros(len(indices), bool)
+    closed[fast] = _port_blocked(evaluator, classes.upper[transport], ports)
+    port_blocked = closed.tolist()
+    accept_rule = np.where(classes.guarded[order], "guard-accept", "policy-accept").astype(object).tolist()
     for position in np.flatnonzero(~fast).tolist():
         key_of[position], may_start[position], port_blocked[position], accept_rule[position] = staged[indices[position]]
     if keyed:
@@ -238,15 +249,26 @@ def _verdict(rule: str) -> str:
     return {"reassembly": "reassemble", "non-ip": "not-ip"}.get(rule, "drop")
 
 
-def _classify(evaluator: Evaluator, rows: NDArray[np.uint8], captured: NDArray[np.int64],
-              strip: int) -> tuple[NDArray[np.int8], NDArray[np.object_], NDArray[np.int64]]:
-    """(kind, rule decided here, IPv6 length) per packet, from its first octets.
+class _Classes(NamedTuple):
+    """What ``_classify`` found, per packet."""
 
-    A packet is the common case only when the full walk would find no extension
-    header and no damage: version 6, next header TCP/UDP/ICMPv6, a payload length
-    that fits what was captured and holds the upper-layer header (8 octets of
-    ICMPv6 so the echo identifier is there), and a source other than ``::`` (whose
-    ND exemption the full walk handles).
+    kind: NDArray[np.int8]
+    decided: NDArray[np.object_]  # the deciding rule for ``_DECIDED`` packets
+    length: NDArray[np.int64]  # IPv6 length (header + payload), what the byte bucket counts
+    upper: NDArray[np.uint8]  # TCP or UDP, for ``_TRANSPORT`` packets
+    upper_at: NDArray[np.int64]  # offset of that header in the IPv6 packet
+    guarded: NDArray[np.bool_]  # carries a header the compiled table marks for the guard
+
+
+def _classify(evaluator: Evaluator, rows: NDArray[np.uint8], captured: NDArray[np.int64], strip: int) -> _Classes:
+    """Sort packets by what decides them, from their first octets.
+
+    A packet is the common case only when the full walk would find no damage and
+    nothing stateful before the limits: version 6, a payload length that fits what
+    was captured, a source other than ``::`` (whose ND exemption the full walk
+    handles), and either no extension header with TCP, UDP or ICMPv6 (8 octets of
+    it, so the echo identifier is there) or exactly one Hop-by-Hop, Routing or
+    Destination Options header followed by TCP or UDP.
     """
     count = len(rows)
     ip = rows[:, 2:]
@@ -255,19 +277,24 @@ def _classify(evaluator: Evaluator, rows: NDArray[np.uint8], captured: NDArray[n
         version_ok &= (rows[:, 0] == 0x86) & (rows[:, 1] == 0xDD)
     nh = ip[:, 6]
     end = 40 + ((ip[:, 4].astype(np.int64) << 8) | ip[:, 5])
-    need = np.where(nh == 6, 60, 48)
     src = np.ascontiguousarray(ip[:, 8:24]).view(">u8")
     unspecified = (src[:, 0] == 0) & (src[:, 1] == 0)
-    common = version_ok & (captured >= 40) & (end <= captured) & (end >= need) & ~unspecified
+    whole = version_ok & (captured >= 40) & (end <= captured) & ~unspecified
+    common = whole & (end >= np.where(nh == 6, 60, 48))
     icmp_type = ip[:, 40]
     transport = common & ((nh == 6) | (nh == 17))
     icmp = common & (nh == 58)
     echo_request, echo_reply = icmp & (icmp_type == 128), icmp & (icmp_type == 129)
     error = icmp & (icmp_type >= 1) & (icmp_type <= 4)
     neighbour = icmp & ((icmp_type == 135) | (icmp_type == 136))
+    # One extension header (RFC 8200 4.3-4.6 layout: next header, length in 8 octets beyond the first 8).
+    after = 40 + (ip[:, 41].astype(np.int64) + 1) * 8
+    inner = ip[:, 40]
+    single = whole & ((nh == 0) | (nh == 43) | (nh == 60)) & (end >= 48) & ((inner == 6) | (inner == 17)) \
+        & (after + np.where(inner == 6, 20, 8) <= end)
 
     kind = np.full(count, _FULL, np.int8)
-    kind[transport] = _TRANSPORT
+    kind[transport | single] = _TRANSPORT
     kind[echo_request] = _ECHO_REQUEST
     kind[echo_reply] = _ECHO_REPLY
     decided = np.full(count, _NO_RULE, dtype=object)
@@ -275,7 +302,7 @@ def _classify(evaluator: Evaluator, rows: NDArray[np.uint8], captured: NDArray[n
     decided[neighbour] = np.where(ip[neighbour, 7] == 255, "rfc4890-4.3.3-nd", "rfc4890-4.3.3-hop-limit").astype(object)
     kind[error | neighbour] = _DECIDED
 
-    # The source verdict comes first for all of them: once per distinct source.
+    # The source verdict comes next for all of them: once per distinct source.
     candidates = np.flatnonzero(kind != _FULL)
     if len(candidates):
         first, inverse = _distinct_rows(src[candidates])
@@ -285,7 +312,25 @@ def _classify(evaluator: Evaluator, rows: NDArray[np.uint8], captured: NDArray[n
         dropped = source != _NO_RULE
         decided[candidates[dropped]] = source[dropped]
         kind[candidates[dropped]] = _DECIDED
-    return kind, decided, end
+
+    # ... except that the extension-header rules of chain ``filter`` come before it.
+    routing = single & (nh == 43)
+    rt_type = ip[:, 42]
+    taken = np.zeros(count, bool)
+    for rule, hit in (
+        ("rfc5095-rh0", routing & (rt_type == 0)),
+        ("rfc9288-3.4-routing-type", routing & evaluator.rt_allowed
+         & ~np.isin(rt_type, np.fromiter(PERMITTED_ROUTING_TYPES, np.int64))),
+        ("exthdr-not-allowed", single & np.isin(nh, np.fromiter(evaluator.blocked_visible, np.int64))),
+    ):
+        hit &= ~taken
+        decided[hit] = rule
+        kind[hit] = _DECIDED
+        taken |= hit
+    upper = np.where(single, inner, nh)
+    upper_at = np.where(single, after, 40)
+    guarded = single & np.isin(nh, np.fromiter(NFT_EXTHDR_NAMES, np.int64))  # the table marks what nft can see
+    return _Classes(kind, decided, end, upper, upper_at, guarded)
 
 
 def _distinct_rows(words: NDArray[np.uint64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -302,36 +347,38 @@ def _distinct_rows(words: NDArray[np.uint64]) -> tuple[NDArray[np.intp], NDArray
     return first, inverse.ravel()
 
 
-def _flow_keys(data: bytes, ip_at: NDArray[np.int64], kind: NDArray[np.int8]) -> list[bytes | None]:
-    """The conntrack key of each common-case packet, built once per flow (``connection_key``'s layout)."""
+def _flow_keys(data: bytes, ip_at: NDArray[np.int64], kind: NDArray[np.int8], upper: NDArray[np.uint8],
+               ports: NDArray[np.uint8]) -> NDArray[np.object_]:
+    """The conntrack key of each common-case packet, one bytes object per flow (``connection_key``'s layout)."""
     if not len(ip_at):
-        return []
+        return np.empty(0, dtype=object)
     buf = np.frombuffer(data, np.uint8)
     rows = _rows(buf, ip_at, 48)
     words = np.empty((len(ip_at), 5), np.uint64)
     words[:, :4] = np.ascontiguousarray(rows[:, 8:40]).view(">u8")
-    ports = np.ascontiguousarray(rows[:, 40:44]).view(">u4")[:, 0].astype(np.uint64)
+    port_word = np.ascontiguousarray(ports).view(">u4")[:, 0].astype(np.uint64)
     ident = (rows[:, 44].astype(np.uint64) << np.uint64(8)) | rows[:, 45]
-    words[:, 4] = np.where(kind == _TRANSPORT, ports, (ident << np.uint64(16)) | ident) \
-        | (rows[:, 6].astype(np.uint64) << np.uint64(32))
+    words[:, 4] = np.where(kind == _TRANSPORT, port_word, (ident << np.uint64(16)) | ident) \
+        | (upper.astype(np.uint64) << np.uint64(32))
     first, inverse = _distinct_rows(words)
-    flows: list[bytes | None] = []
+    flows: list[bytes] = []
     for j in first.tolist():
         start = int(ip_at[j])
         if kind[j] == _TRANSPORT:
-            flows.append(data[start + 6:start + 7] + data[start + 8:start + 44])
+            flows.append(bytes((int(upper[j]),)) + data[start + 8:start + 40] + bytes(ports[j]))
         else:
             echo_id = data[start + 44:start + 46]
             flows.append(b"\x3a" + data[start + 8:start + 40] + echo_id + echo_id)
-    return [flows[j] for j in inverse.tolist()]
+    shared = np.empty(len(flows), dtype=object)
+    shared[:] = flows
+    return shared[inverse]
 
 
-def _port_blocked(evaluator: Evaluator, rows: NDArray[np.uint8]) -> NDArray[np.bool_]:
-    """The services rule for every packet read as IPv6 with TCP/UDP right after the header (others ignore it)."""
+def _port_blocked(evaluator: Evaluator, upper: NDArray[np.uint8], ports: NDArray[np.uint8]) -> NDArray[np.bool_]:
+    """The services rule (``Evaluator.port_blocked``) for packets with the given upper layer and ports."""
     if evaluator.tcp_ports is None:
-        return np.zeros(len(rows), bool)
-    nh = rows[:, 8]
-    dport = (rows[:, 44].astype(np.int64) << 8) | rows[:, 45]
+        return np.zeros(len(upper), bool)
+    dport = (ports[:, 2].astype(np.int64) << 8) | ports[:, 3]
     tcp_open = np.isin(dport, np.fromiter(evaluator.tcp_ports, np.int64))
     udp_open = np.isin(dport, np.fromiter(evaluator.udp_ports or (), np.int64))
-    return ((nh == 6) & ~tcp_open) | ((nh == 17) & ~udp_open)
+    return ((upper == 6) & ~tcp_open) | ((upper == 17) & ~udp_open)
