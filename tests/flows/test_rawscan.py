@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from v6ops.addr import Address
 from v6ops.flows import rawscan
 from v6ops.flows.analyses import Options
 from v6ops.flows.duck import DuckEngine
@@ -26,6 +27,7 @@ EXTRA_LINES = [
     "2 123456789010 eni-0a1b2c3d4e5f60001 ::ffff:10.9.8.7 52.94.0.10 1234 443 6 10 4000 1767571200 1767571260 ACCEPT OK",
     "2 123456789010 eni-0a1b2c3d4e5f60001 ::FFFF:0A09:0807 52.94.0.10 1234 443 6 5 900 1767571260 1767571320 REJECT OK",
     "2 123456789010 eni-0a1b2c3d4e5f60001 2001:db8::7 64:ff9b::c000:221 1234 443 6 3 300 1767571200 1767571260 ACCEPT OK",
+    "2 123456789010 eni-0a1b2c3d4e5f60001 2001:0DB8:0:0::7 64:ff9b::c000:221 1 443 6 3 300 1767571200 1767571260 ACCEPT OK",
 ]
 SECTIONS = ("summary", "adoption", "actions", "protocols", "address_types", "trends", "top_talkers")
 
@@ -53,15 +55,15 @@ def clean_logs(tmp_path: Path, generated: tuple[Path, Any]) -> Path:
     return out
 
 
-def _scanned(paths: list[Path], monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Names of the files the engine scanned itself during the next report."""
-    seen: list[str] = []
+def _scanned(paths: list[Path], monkeypatch: pytest.MonkeyPatch) -> list[rawscan.RawScan]:
+    """The files the engine scanned itself during the next report."""
+    seen: list[rawscan.RawScan] = []
     original = rawscan.scan_file
 
     def spy(engine: Any, raw: rawscan.RawVpcFile, name: str, fine_bin: int) -> rawscan.RawScan | None:
         scan = original(engine, raw, name, fine_bin)
         if scan is not None:
-            seen.append(raw.source.path.name)
+            seen.append(scan)
         return scan
 
     monkeypatch.setattr(rawscan, "scan_file", spy)
@@ -72,7 +74,8 @@ def test_scans_match_the_row_path(clean_logs: Path, monkeypatch: pytest.MonkeyPa
     files = sorted(clean_logs.iterdir())
     seen = _scanned(files, monkeypatch)
     scanned = build_report([str(clean_logs)], Options(bin_seconds=600))
-    assert sorted(seen) == ["v2.log", "v2.log.gz", "v5.log"]
+    assert sorted(s.raw.source.path.name for s in seen) == ["v2.log", "v2.log.gz", "v5.log"]
+    assert not seen[0].canonical  # 2001:db8::7 written two ways: pairs are re-aggregated by value
     by_rows = build_report([str(clean_logs)], Options(bin_seconds=600), scan_files=False)
     assert _comparable(scanned) == _comparable(by_rows)
     assert scanned["adoption"]["flows"]["nat64"] > 0
@@ -96,10 +99,25 @@ def test_parquet_scan_matches_the_row_path(tmp_path: Path, clean_logs: Path, mon
     pq.write_table(pa.table(columns), tmp_path / "v5.parquet", compression="gzip", row_group_size=500)
     seen = _scanned([tmp_path / "v5.parquet"], monkeypatch)
     scanned = build_report([str(tmp_path / "v5.parquet")], Options(bin_seconds=600))
-    assert seen == ["v5.parquet"]
+    assert [s.raw.source.path.name for s in seen] == ["v5.parquet"]
     by_rows = build_report([str(tmp_path / "v5.parquet")], Options(bin_seconds=600), scan_files=False)
     assert _comparable(scanned) == _comparable(by_rows)
     assert scanned["inputs"]["files"][0]["format"] == "vpc-parquet"
+
+
+def test_canonical_file_uses_its_pairs_as_conversations(tmp_path: Path, clean_logs: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def canonical(text: str) -> bool:
+        return text == "-" or str(Address.parse(text)) == text
+
+    lines = [line for line in (clean_logs / "v2.log").read_text().splitlines()
+             if all(canonical(t) for t in line.split()[3:5])]
+    (tmp_path / "canonical.log").write_text("\n".join(lines) + "\n")
+    seen = _scanned([tmp_path / "canonical.log"], monkeypatch)
+    scanned = build_report([str(tmp_path / "canonical.log")], Options(bin_seconds=600))
+    assert len(seen) == 1 and seen[0].canonical  # one text per address: no re-aggregation by value
+    assert _comparable(scanned) == _comparable(
+        build_report([str(tmp_path / "canonical.log")], Options(bin_seconds=600), scan_files=False))
 
 
 @pytest.mark.parametrize("bad", [*BAD_LINES.values(), "2 123456789010 eni-1 10.0.0.1  10.0.0.2 1 2 6 1 1 1 2 ACCEPT OK"])

@@ -326,7 +326,10 @@ def _top_talkers(engine: Engine, options: Options, scans: Sequence[rawscan.RawSc
     d = engine.dialect
     roles = {"source": ("src",), "destination": ("dst",), "pair": ("src", "dst")}
     out: dict[str, Any] = {}
-    if scans:  # the rows' conversations and each file's pairs, merged by 128-bit value
+    rows = _int(engine.query("SELECT count(*) AS n FROM counted").column("n")[0].as_py()) if scans else 0
+    if len(scans) == 1 and scans[0].canonical and rows == 0:  # already one row per pair of values
+        engine.view("conversations", rawscan.conversations_sql(scans[0]))
+    elif scans:  # the rows' conversations and each file's pairs, merged by 128-bit value
         parts = " UNION ALL ".join([conversations_sql(), *(rawscan.conversations_sql(s) for s in scans)])
         cols = "src_family, src_hi, src_lo, dst_family, dst_hi, dst_lo"
         engine.materialize("conversations", f"SELECT {cols}, CAST(sum(flows) AS BIGINT) AS flows, "

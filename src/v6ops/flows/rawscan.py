@@ -235,24 +235,34 @@ def facts_sql(scan: RawScan, bin_seconds: int) -> str:
     )
 
 
+def valued_pairs_sql(pairs: str, addresses: str) -> str:
+    """The counted pairs with each side's 128-bit value and kind (the address table joined once)."""
+    return (
+        "SELECT s.family AS src_family, s.hi AS src_hi, s.lo AS src_lo, d.family AS dst_family, d.hi AS dst_hi, "
+        "d.lo AS dst_lo, s.kind AS src_kind, d.kind AS dst_kind, p.flows, p.packets, p.bytes "
+        f"FROM {pairs} p LEFT JOIN {addresses} s ON s.text = p.src_text "
+        f"LEFT JOIN {addresses} d ON d.text = p.dst_text WHERE p.flows > 0"
+    )
+
+
 def kind_facts_sql(scan: RawScan) -> str:
     """Counted flows by source and destination address kind, from the pairs (kinds are only reported apart)."""
     return (
-        f"SELECT '{SOURCE_VPC}' AS source, CAST(NULL AS STRING) AS log_status, s.kind AS src_kind, "
-        "d.kind AS dst_kind, CAST(sum(p.flows) AS BIGINT) AS records, CAST(sum(p.packets) AS BIGINT) AS packets, "
-        "CAST(sum(p.bytes) AS BIGINT) AS bytes "
-        f"FROM {scan.pairs} p LEFT JOIN {scan.addresses} s ON s.text = p.src_text "
-        f"LEFT JOIN {scan.addresses} d ON d.text = p.dst_text WHERE p.flows > 0 GROUP BY 3, 4"
+        f"SELECT '{SOURCE_VPC}' AS source, CAST(NULL AS STRING) AS log_status, src_kind, dst_kind, "
+        "CAST(sum(flows) AS BIGINT) AS records, CAST(sum(packets) AS BIGINT) AS packets, "
+        f"CAST(sum(bytes) AS BIGINT) AS bytes FROM {scan.valued} GROUP BY 3, 4"
     )
 
 
 def conversations_sql(scan: RawScan) -> str:
-    """The pairs by 128-bit value (columns of ``analyses.conversations_sql``, not yet re-aggregated)."""
+    """The pairs by 128-bit value (columns of ``analyses.conversations_sql``).
+
+    Already one row per pair of values when each value has one text in the file (``canonical``);
+    else the caller re-aggregates (the same address written several ways).
+    """
     return (
-        "SELECT s.family AS src_family, s.hi AS src_hi, s.lo AS src_lo, d.family AS dst_family, d.hi AS dst_hi, "
-        "d.lo AS dst_lo, p.flows, p.packets, p.bytes "
-        f"FROM {scan.pairs} p LEFT JOIN {scan.addresses} s ON s.text = p.src_text "
-        f"LEFT JOIN {scan.addresses} d ON d.text = p.dst_text WHERE p.flows > 0"
+        "SELECT src_family, src_hi, src_lo, dst_family, dst_hi, dst_lo, flows, packets, bytes "
+        f"FROM {scan.valued}"
     )
 
 
@@ -270,7 +280,9 @@ class RawScan:
     fine_bin: int
     pairs: str
     addresses: str
+    valued: str
     records: int
+    canonical: bool  # no two texts of the file are the same address
     mapped: bool  # some text is IPv4-mapped (the colon rule does not give its counted family)
     nat64: bool  # some text is in a NAT64 prefix
 
@@ -302,7 +314,7 @@ def scan_file(engine: RawEngine, raw: RawVpcFile, name: str, fine_bin: int = 60)
 
     ``fine_bin`` divides every trend bin the report may choose (``analyses.TREND_BINS``).
     """
-    view, groups, pairs, addresses = f"{name}_raw", f"{name}_groups", f"{name}_pairs", f"{name}_addresses"
+    view, groups, pairs, addresses, valued = (f"{name}_{part}" for part in ("raw", "groups", "pairs", "addresses", "valued"))
     try:
         relation = engine.open_vpc_file(name, raw)
         engine.view(view, raw_view_sql(engine.quote, relation, raw))
@@ -317,6 +329,8 @@ def scan_file(engine: RawEngine, raw: RawVpcFile, name: str, fine_bin: int = 60)
     if invalid:
         return None  # the row path rejects those records by reason, with samples
     engine.register(addresses, table)
+    engine.materialize(valued, valued_pairs_sql(pairs, addresses))
+    canonical = table.select(["family", "hi", "lo"]).group_by(["family", "hi", "lo"]).aggregate([]).num_rows == len(table)
     records = engine.query(f"SELECT sum(records) AS n FROM {pairs}").column("n")[0].as_py() or 0
     has_colon = pc.greater(pc.find_substring(text, ":"), -1)
     family = table.column("family")
@@ -324,4 +338,4 @@ def scan_file(engine: RawEngine, raw: RawVpcFile, name: str, fine_bin: int = 60)
         return None  # the colon rule of ``_family_of`` would not hold: let the row path decide
     mapped = bool(pc.any(pc.and_(has_colon, pc.equal(family, 4))).as_py())
     nat64 = bool(pc.any(pc.equal(table.column("kind"), "nat64")).as_py())
-    return RawScan(raw, view, groups, fine_bin, pairs, addresses, int(records), mapped, nat64)
+    return RawScan(raw, view, groups, fine_bin, pairs, addresses, valued, int(records), canonical, mapped, nat64)
