@@ -240,7 +240,7 @@ class Evaluator:
         self.conntrack = ConnectionTracker()
         self.queues: dict[tuple[Any, ...], _Fragments] = {}
         self.counters: dict[str, int] = {}
-        self._plain_source: dict[bytes, Any] = {}
+        self._source_rules: dict[bytes, Any] = {}
         self.keep_events = keep_events
         self.drops: list[Verdict] = []
 
@@ -290,14 +290,14 @@ class Evaluator:
 
     def source_rule(self, src: bytes) -> str | None:
         """``source6`` plus isolation for an IPv6 source, cached per address (the ``::`` ND exemption is decided before)."""
-        rule = self._plain_source.get(src, _UNKNOWN)
+        rule = self._source_rules.get(src, _UNKNOWN)
         if rule is _UNKNOWN:
             rule = None if _link_local(src) else self._source6(src)
             if rule is None and self.policy.isolation.inter_tenant is InterTenant.BLOCK_ALL and len(self.others6) \
                     and src in self.others6:
                 rule = "isolation-inter-tenant"
-            if len(self._plain_source) < 1 << 20:
-                self._plain_source[src] = rule
+            if len(self._source_rules) < 1 << 20:
+                self._source_rules[src] = rule
         return rule
 
     def limits(self, now: int, length: int, key: bytes | None, may_start: bool, port_blocked: bool,
