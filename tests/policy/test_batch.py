@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP
@@ -36,6 +37,8 @@ from scapy.layers.inet6 import (
     fragment6,
 )
 from scapy.layers.l2 import ARP, Dot1Q, Ether
+from scapy.packet import Raw
+from scapy.utils import PcapWriter
 
 from tests.policy.engine_helpers import strict_policy
 from v6ops.policy.batch import evaluate_capture
@@ -157,6 +160,21 @@ def test_the_mix_reaches_every_stage(tmp_path: Path) -> None:
     assert {"policy-accept", "rate-pps", "rate-bandwidth", "rate-connections", "icmpv6-echo-rate",
             "service-port-blocked", "rfc4890-4.3.1", "rfc4890-4.3.3-nd", "rfc4890-4.3.3-hop-limit", "malformed",
             "non-ip", "reassembly", "bcp38-spoofed-source", "rfc5095-rh0", "guard-accept"} <= set(got.rules)
+
+
+@pytest.mark.parametrize(("linktype", "endian", "nano"), [(101, ">", True), (229, "<", False), (1, ">", True)])
+def test_raw_ip_and_big_endian_captures_agree(tmp_path: Path, linktype: int, endian: str, nano: bool) -> None:
+    """The vectorised path reads raw-IP link types and both byte orders and timestamp units like the reader."""
+    path = tmp_path / "other.pcap"
+    writer = PcapWriter(str(path), linktype=linktype, endianness=endian, nano=nano, sync=True)
+    for i, frame in enumerate(f for shape in SHAPES * 5 for f in shape):
+        record = Raw(frame if linktype == 1 else frame[14:])
+        record.time = 1_700_000_000 + i / 10_000
+        writer.write(record)
+    writer.close()
+    expected = [(v.verdict, v.rule) for v in evaluate_frames(Evaluator(TIGHT), read_capture(path))]
+    got = evaluate_capture(Evaluator(TIGHT), path)
+    assert list(zip(got.verdicts, got.rules, strict=True)) == expected
 
 
 @given(gaps=st.lists(st.integers(-50, 5_000), min_size=1, max_size=400), sizes=st.lists(st.integers(40, 1500),
