@@ -177,6 +177,19 @@ def test_raw_ip_and_big_endian_captures_agree(tmp_path: Path, linktype: int, end
     assert list(zip(got.verdicts, got.rules, strict=True)) == expected
 
 
+@pytest.mark.parametrize("tail", [b"", b"\x01\x02", struct.pack("<IIII", 1, 2, 100, 100) + b"abc"])
+def test_empty_and_cut_files_agree(tmp_path: Path, tail: bytes) -> None:
+    """No packet at all, a record header cut short, a packet cut short: nothing raises, damage is counted."""
+    path = tmp_path / "short.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + tail)
+    full, batched = Evaluator(strict_policy()), Evaluator(strict_policy())
+    expected = [(v.verdict, v.rule, v.timestamp_ns) for v in evaluate_frames(full, read_capture(path))]
+    got = evaluate_capture(batched, path)
+    assert list(zip(got.verdicts, got.rules, got.timestamps, strict=True)) == expected
+    assert batched.counters == full.counters
+    assert batched.events() == full.events()
+
+
 @given(gaps=st.lists(st.integers(-50, 5_000), min_size=1, max_size=400), sizes=st.lists(st.integers(40, 1500),
                                                                                      min_size=400, max_size=400),
        in_bytes=st.booleans())

@@ -100,10 +100,20 @@ def _record_offsets(data: bytes, little: bool) -> tuple[list[int], str]:
 
 
 def _rows(buf: NDArray[np.uint8], at: NDArray[np.int64], width: int) -> NDArray[np.uint8]:
-    """``width`` octets from each offset (zero-padded past the end of the file), one row per offset."""
-    padded = np.concatenate([buf, np.zeros(width, np.uint8)]) if len(buf) < width or at.max(initial=0) + width > len(buf) \
-        else buf
-    return sliding_window_view(padded, width)[at]
+    """``width`` octets from each offset, one row per offset; rows that run past the end of the file
+    are zero-padded (only those are copied one by one, not the file)."""
+    limit = len(buf) - width
+    inside = at <= limit
+    if len(at) and inside.all():
+        return sliding_window_view(buf, width)[at]
+    out = np.zeros((len(at), width), np.uint8)
+    if limit >= 0:
+        out[inside] = sliding_window_view(buf, width)[at[inside]]
+    for row in np.flatnonzero(~inside).tolist():
+        start = int(at[row])
+        piece = buf[start:start + width]
+        out[row, :len(piece)] = piece
+    return out
 
 
 def _evaluate_pcap(evaluator: Evaluator, data: bytes, little: bool, nanos: bool, strip: int,
