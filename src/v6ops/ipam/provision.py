@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from v6ops.addr import Prefix
 from v6ops.ipam.engine import RangeAllocator, pool_with_ranges, range_prefix, record_event, utcnow
 from v6ops.ipam.errors import IpamError, NotFoundError, PoolExhaustedError
 from v6ops.ipam.rows import AllocationRow, PoolRow, RangeRow
+from v6ops.store.db import pipelined
 from v6ops.store.models import Allocation, Device, Subscriber
 from v6ops.store.types import network_key
 
@@ -37,21 +39,25 @@ def allocate_dual_stack(
     policy = pool.family_policy
     got: dict[str, AllocationRow] = {}
     warnings: list[str] = []
-    if policy != "ipv6-only":
-        got["ipv4"] = _allocate(session, pool, ranges, "ipv4", now, owner)
-    if policy != "ipv4-only":
-        v6 = [p for p in ("ipv6-delegation", "ipv6-address") if p in ranges]
-        if policy == "prefer-dual-stack":
-            savepoint = session.begin_nested()
-            try:
+    # Only plain DB-API statements may run in a psycopg pipeline: not the savepoint of
+    # prefer-dual-stack, nor the ORM queries that free expired quarantines.
+    reclaim_due = any(r.next_reclaim_at is not None and r.next_reclaim_at <= now for r in ranges.values())
+    with nullcontext() if reclaim_due or policy == "prefer-dual-stack" else pipelined(session):
+        if policy != "ipv6-only":
+            got["ipv4"] = _allocate(session, pool, ranges, "ipv4", now, owner)
+        if policy != "ipv4-only":
+            v6 = [p for p in ("ipv6-delegation", "ipv6-address") if p in ranges]
+            if policy == "prefer-dual-stack":
+                savepoint = session.begin_nested()
+                try:
+                    got.update({p: _allocate(session, pool, ranges, p, now, owner) for p in v6})
+                    savepoint.commit()
+                except PoolExhaustedError as exc:
+                    savepoint.rollback()
+                    warnings.append(f"IPv6 unavailable, provisioned IPv4 only: {exc}")
+                    record_event(session, "ipv6-fallback", "warning", f"{subject}: {warnings[-1]}", pool, subject)
+            else:
                 got.update({p: _allocate(session, pool, ranges, p, now, owner) for p in v6})
-                savepoint.commit()
-            except PoolExhaustedError as exc:
-                savepoint.rollback()
-                warnings.append(f"IPv6 unavailable, provisioned IPv4 only: {exc}")
-                record_event(session, "ipv6-fallback", "warning", f"{subject}: {warnings[-1]}", pool, subject)
-        else:
-            got.update({p: _allocate(session, pool, ranges, p, now, owner) for p in v6})
     if device is not None:
         if "ipv4" in got:
             device.ipv4 = got["ipv4"].network

@@ -22,6 +22,8 @@ from v6ops.store.migrate import upgrade
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # 64 MiB page cache: bulk imports touch index pages all over the devices table.
 SQLITE_CACHE_KIB = 65_536
+# SQLite's default: a commit that leaves the WAL over this many pages checkpoints it (copy + fsync).
+SQLITE_AUTOCHECKPOINT_PAGES = 1000
 
 
 class StoreError(RuntimeError):
@@ -60,13 +62,32 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        options = conn.get_execution_options()
+        # Bulk loads switch the automatic checkpoint off for their transactions (a checkpoint per
+        # batch costs an fsync each) and checkpoint once at the end; the setting is per connection,
+        # so it is (re)applied whenever a transaction wants a different one than the connection has.
+        pages = options.get("sqlite_autocheckpoint", SQLITE_AUTOCHECKPOINT_PAGES)
+        info = conn.connection.info
+        if info.get("wal_autocheckpoint", SQLITE_AUTOCHECKPOINT_PAGES) != pages:
+            conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={int(pages)}")
+            info["wal_autocheckpoint"] = pages
+        conn.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
 
 def is_postgres(session_or_engine: Session | Engine) -> bool:
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "postgresql"
+
+
+def pipelined(session: Session) -> AbstractContextManager[object]:
+    """PostgreSQL: psycopg pipeline mode, so statements whose results are not read at once (free-block
+    splits, counter updates) travel with the next one that is, saving a round trip each while the
+    pool's rows are locked. Errors still surface before the commit. Elsewhere nothing."""
+    if not is_postgres(session):
+        return nullcontext()
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    return driver.pipeline()
 
 
 class Store:
@@ -83,6 +104,10 @@ class Store:
         self._writer = sessionmaker(
             self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False, autoflush=False
         )
+        self._bulk_writer = sessionmaker(
+            self.engine.execution_options(sqlite_begin="IMMEDIATE", sqlite_autocheckpoint=0),
+            expire_on_commit=False, autoflush=False,
+        )
 
     @property
     def dialect(self) -> str:
@@ -97,14 +122,23 @@ class Store:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
+    def write(self, bulk: bool = False) -> Iterator[Session]:
         """One write transaction: committed on success, rolled back (DB unchanged) on any error.
 
         SQLite has one writer at a time anyway; queueing this process's writers on a lock
         avoids SQLite's sleep-and-retry busy handler, which makes waiting writers slow.
+        ``bulk`` (one batch of a bulk load) skips SQLite's automatic WAL checkpoint at commit;
+        the loader calls ``checkpoint`` when done. A crash in between loses nothing: the WAL
+        holds committed transactions and the next ordinary commit checkpoints it.
         """
-        with self._write_lock, self._writer() as session, session.begin():
+        with self._write_lock, (self._bulk_writer if bulk else self._writer)() as session, session.begin():
             yield session
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the SQLite database file (PASSIVE: never waits for readers); no-op elsewhere."""
+        if self.dialect == "sqlite":
+            with self._write_lock, self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
         self.engine.dispose()
