@@ -49,7 +49,6 @@ class DuckEngine:
         if temp_dir is not None:
             self.connection.execute(f"SET temp_directory = '{temp_dir}'")
         self.table: pa.Table | None = None
-        self._rejects_tables: set[str] = set()
 
     def load(self, batches: Iterable[pa.Table]) -> int:
         """Collect every normalized batch and expose them as ``flows``."""
@@ -76,19 +75,14 @@ class DuckEngine:
         if raw.kind == "vpc-parquet":  # typed columns: nothing to reject line by line
             return f"read_parquet({path})"
         types = ", ".join(f"{_literal(c)}: '{_csv_type(f)}'" for c, f in zip(raw.columns, raw.fields, strict=True))
-        # Rejected lines land in a table per file; empty lines are skipped, as by the row path.
-        self._rejects_tables.add(name)
+        # No ignore_errors/store_rejects: the first line the typed reader cannot take raises, and the
+        # file goes to the row path, which counts each such line; storing rejects would also make
+        # DuckDB read the file on one thread. Empty lines are skipped, as by the row path.
         return (
             f"read_csv({path}, delim = ' ', header = {str(raw.header).lower()}, columns = {{{types}}}, "
             f"nullstr = '-', quote = '', escape = '', new_line = '\\n', auto_detect = false, "
-            f"compression = '{'gzip' if raw.compressed else 'none'}', store_rejects = true, "
-            f"rejects_table = '{name}_rejects', rejects_scan = '{name}_reject_scans')"
+            f"compression = '{'gzip' if raw.compressed else 'none'}')"
         )
-
-    def rejected_lines(self, name: str) -> int:
-        if name not in self._rejects_tables:
-            return 0
-        return int(self.connection.sql(f"SELECT count(*) FROM {name}_rejects").fetchall()[0][0])
 
     def register(self, name: str, table: pa.Table) -> None:
         self.connection.register(name, table)

@@ -295,10 +295,7 @@ class RawEngine(Protocol):
     def quote(self, identifier: str) -> str: ...
 
     def open_vpc_file(self, name: str, raw: RawVpcFile) -> str:
-        """Name the file as a relation (typed columns, rejected lines kept aside); returns its SQL name."""
-
-    def rejected_lines(self, name: str) -> int:
-        """Lines of file ``name`` its typed reader rejected so far."""
+        """SQL for the file as a relation with typed columns; a line it cannot take raises ``input_errors``."""
 
     def materialize(self, name: str, sql: str) -> None: ...
 
@@ -320,9 +317,7 @@ def scan_file(engine: RawEngine, raw: RawVpcFile, name: str, fine_bin: int = 60)
         engine.view(view, raw_view_sql(engine.quote, relation, raw))
         engine.materialize(groups, one_pass_sql(view, fine_bin))
     except engine.input_errors:
-        return None  # truncated gzip, odd line ends: the row path reports it
-    if engine.rejected_lines(name):
-        return None  # the row path counts each rejected line by reason, with samples
+        return None  # a rejected line, a truncated gzip: the row path counts or reports it
     engine.view(pairs, pairs_sql(groups))
     text = engine.query(distinct_text_sql(pairs)).column("text").combine_chunks()
     table, invalid = address_table(text)
