@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from v6ops.addr import AddressValueError, PrefixValueError
 from v6ops.cli.output import JsonOption, console, emit, fail, print_json, print_table
 from v6ops.ipam import service
+from v6ops.ipam.devices import DEVICES_PER_TRANSACTION
 from v6ops.ipam.errors import IpamError
 from v6ops.ipam.plan import load_plan
 from v6ops.ipam.subscribers import RateLimits, SubscriberSpec, SubscriberUpdate
@@ -319,7 +320,8 @@ def device_stats(as_json: bool = JsonOption) -> None:
 @device_app.command("import")
 def device_import(
     file: Path, pool: str = typer.Option(..., help="Pool whose ipv6_address range holds the device subnets."),
-    batch: int = typer.Option(10_000, help="Devices per transaction (a multiple of 1,000); a crash loses at most one."),
+    batch: int = typer.Option(DEVICES_PER_TRANSACTION,
+        help="Devices per transaction (a multiple of 1,000); a crash loses at most one batch."),
     as_json: bool = JsonOption,
 ) -> None:
     """Bulk import from CSV (header: name,region[,dns_name,last_seen]) or JSON Lines; safe to re-run."""

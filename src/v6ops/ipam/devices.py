@@ -13,7 +13,8 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
+from itertools import islice, repeat
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from v6ops.store.models import Device
 from v6ops.store.types import db_time
 
 DEVICES_PER_SUBNET = 1000
-DEVICES_PER_TRANSACTION = 10_000
+DEVICES_PER_TRANSACTION = 50_000
 SUBNET_LENGTH = 64
 FIELDS = ("name", "region", "dns_name", "last_seen")
 
@@ -147,16 +148,9 @@ def register_devices(
         raise IpamError(f"devices per subnet must be at least 1, not {per_subnet}")
     if per_transaction < per_subnet or per_transaction % per_subnet:
         raise IpamError(f"devices per transaction ({per_transaction}) must be a multiple of {per_subnet}")
-    batch: list[DeviceRow] = []
+    pending = iter(rows)
     try:
-        for row in rows:
-            batch.append(row)
-            if len(batch) == per_transaction:
-                _import_batch(store, pool_name, batch, per_subnet, report)
-                if progress:
-                    progress(len(batch))
-                batch = []
-        if batch:
+        while batch := list(islice(pending, per_transaction)):
             _import_batch(store, pool_name, batch, per_subnet, report)
             if progress:
                 progress(len(batch))
@@ -189,8 +183,9 @@ def _import_batch(store: Store, pool_name: str, batch: list[DeviceRow], per_subn
         addresses = [s.network[:8] + iid for s, size in zip(subnets, sizes, strict=True) for iid in iids[:size]]
         subnet_ids = [s.id for s, size in zip(subnets, sizes, strict=True) for _ in range(size)]
         rows = list(zip(
-            [d.name for d in todo], [d.region for d in todo], [d.dns_name for d in todo], repeat(row.vrf_id),
-            addresses, subnet_ids, repeat("active"), [stamp(d.last_seen) for d in todo], repeat(stamp(now)),
+            map(attrgetter("name"), todo), map(attrgetter("region"), todo), map(attrgetter("dns_name"), todo),
+            repeat(row.vrf_id), addresses, subnet_ids, repeat("active"), map(stamp, map(attrgetter("last_seen"), todo)),
+            repeat(stamp(now)),
         ))
         conn.connection.cursor().executemany(
             "INSERT INTO devices (name, region, dns_name, vrf_id, ipv6, subnet_allocation_id, status, last_seen, "
