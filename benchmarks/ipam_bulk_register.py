@@ -5,7 +5,7 @@
 Baseline: one ``sqlite3.executemany`` of the very same rows into an identical ``devices``
 table (same DDL and indexes, same pragmas), rows prepared before the clock starts.
 v6ops: ``register_devices`` from checked records, which allocates a /64 per 1,000 devices
-through the allocator, skips names already present and commits per 10,000 devices.
+through the allocator, skips names already present and commits per 50,000 devices.
 Also: the end-to-end CSV import (parse + check every row twice + register).
 """
 
