@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from tests.ipam.fixtures import new_postgres_url
 from v6ops.store.db import Store, StoreError
 from v6ops.store.migrate import upgrade
+from v6ops.store.models import Event
+from v6ops.store.types import db_time
 
 
 def test_migrations_create_every_table_and_rerun_cleanly(store: Store) -> None:
@@ -27,6 +31,39 @@ def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path) -> None:  # type: ignore[n
         assert session.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
     store.close()
+
+
+def test_bulk_writes_skip_the_wal_checkpoint_and_ordinary_writes_restore_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = Store(f"sqlite:///{tmp_path / 'v6ops.db'}")
+    store.migrate()
+    with store.write(bulk=True) as session:
+        assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0
+        session.execute(text("INSERT INTO vrfs (name, description) VALUES ('bulk', '')"))
+    with store.write() as session:  # the same pooled connection, back to SQLite's default
+        assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
+    store.checkpoint()
+    with store.read() as session:
+        assert session.execute(text("SELECT name FROM vrfs")).scalars().all() == ["bulk"]
+    store.close()
+
+
+@pytest.mark.parametrize("moment", [datetime(2026, 1, 2, 3, 4, 5), datetime(2026, 1, 2, 3, 4, 5, 6)])
+def test_db_time_writes_what_sqlalchemy_writes(store: Store, moment: datetime) -> None:
+    """Times written on the DB-API path read back equal and compare in SQL like SQLAlchemy's own."""
+    with store.write() as session:
+        session.add(Event(at=moment, kind="k", severity="info", message="orm", data={}))
+        session.flush()
+        raw = session.connection().connection.cursor()
+        sqlite = store.dialect == "sqlite"
+        raw.execute(
+            "INSERT INTO events (at, kind, severity, subject, message, data) VALUES (?, 'k', 'info', '', 'raw', '{}')"
+            if sqlite else
+            "INSERT INTO events (at, kind, severity, subject, message, data) VALUES (%s, 'k', 'info', '', 'raw', '{}')",
+            (db_time(moment, sqlite),),
+        )
+    with store.read() as session:
+        assert [e.at for e in session.scalars(select(Event).order_by(Event.id))] == [moment, moment]
+        assert session.scalar(select(func.count()).where(Event.at >= moment)) == 2
 
 
 def test_unsupported_url_is_a_clear_error() -> None:
