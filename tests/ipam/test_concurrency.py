@@ -19,10 +19,9 @@ from v6ops.store.db import Store
 from v6ops.store.types import network_from_key
 
 CLIENTS = 16
-# The issue asks for 16 x 1,000 (V6OPS_IPAM_CONCURRENCY_N=1000: about 4 min 10 s for SQLite and
-# PostgreSQL together on the shared 2-core CI machine); CI runs 16 x 900, the largest size that
-# keeps both runs under 4 minutes there.
-PER_CLIENT = int(os.environ.get("V6OPS_IPAM_CONCURRENCY_N", "900"))
+# The issue's acceptance size, 16 x 1,000 (about 4 min 10 s for SQLite and PostgreSQL together on
+# the shared 2-core machine); V6OPS_IPAM_CONCURRENCY_N=50 gives a quick local run.
+PER_CLIENT = int(os.environ.get("V6OPS_IPAM_CONCURRENCY_N", "1000"))
 PLAN = {
     "vrfs": ["global"],
     "pools": [{"name": "load", "role": "residential", "lab": True,
