@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.addr.strategies import ipv6_spellings as spellings
 from v6ops.addr import Address, AddressValueError
 from v6ops.addr.vector import AddressColumn, parse_addresses
 
@@ -47,37 +48,8 @@ def _assert_same_as_scalar(texts: list[str | None], column: AddressColumn | None
             assert ipaddress.ip_address(text).version == version
 
 
-def _fields(value: int) -> list[int]:
-    return [(value >> s) & 0xFFFF for s in range(112, -1, -16)]
-
-
-ipv6_values = st.one_of(
-    st.integers(0, 2**128 - 1),
-    st.lists(st.sampled_from([0, 0, 0, 1, 0xFFFF, 0xDB8, 0x2001, 0xA]), min_size=8, max_size=8).map(
-        lambda fs: int("".join(f"{f:04x}" for f in fs), 16)
-    ),
-    st.integers(0, 2**32 - 1).map(lambda v: 0xFFFF00000000 | v),
-)
-
-
-@st.composite
-def ipv6_spellings(draw: st.DrawFn) -> str:
-    """Any RFC 4291 2.2 spelling: full, leading zeros, mixed case, '::' anywhere legal, dotted tail."""
-    value = draw(ipv6_values)
-    fields = _fields(value)
-    texts = [draw(st.sampled_from([f"{f:x}", f"{f:04x}", f"{f:X}", f"{f:04X}"])) for f in fields]
-    dotted = draw(st.booleans())
-    if dotted:
-        v4 = value & 0xFFFFFFFF
-        texts = [*texts[:6], f"{v4 >> 24}.{v4 >> 16 & 255}.{v4 >> 8 & 255}.{v4 & 255}"]
-    runs = [
-        (i, j) for i in range(len(texts)) for j in range(i + 1, len(texts) + 1)
-        if all(f == 0 for f in fields[i:j]) and not (dotted and j > 6)
-    ]
-    if runs and draw(st.booleans()):
-        i, j = draw(st.sampled_from(runs))
-        return ":".join(texts[:i]) + "::" + ":".join(texts[j:])
-    return ":".join(texts)
+def ipv6_spellings() -> st.SearchStrategy[str]:
+    return spellings().map(lambda vt: vt[1])
 
 
 ipv4_spellings = st.tuples(*[st.integers(0, 255)] * 4).map(lambda o: ".".join(map(str, o)))
