@@ -39,7 +39,7 @@ class Settings(BaseSettings):
 
 
 class SettingsError(ValueError):
-    pass
+    """A settings file or variable that cannot be used; the message names it."""
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:

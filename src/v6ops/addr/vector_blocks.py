@@ -21,8 +21,8 @@ def for_each_block(rows: int, block_rows: int, kernel: Callable[[int, int], None
     blocks = [(first, min(first + block_rows, rows)) for first in range(0, rows, max(block_rows, 1))]
     if parallel and len(blocks) > 1 and THREADS > 1:
         with ThreadPoolExecutor(THREADS) as pool:
-            for _ in pool.map(lambda block: kernel(*block), blocks):
-                pass
+            # list() drains the map so a worker's exception is raised here.
+            list(pool.map(lambda block: kernel(*block), blocks))
     else:
         for first, stop in blocks:
             kernel(first, stop)

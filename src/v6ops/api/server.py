@@ -15,7 +15,7 @@ log = logging.getLogger("v6ops.server")
 
 
 class ServerError(RuntimeError):
-    pass
+    """The server cannot start (a port taken, an address not on this host)."""
 
 
 def bind_sockets(addresses: list[str], port: int) -> list[socket.socket]:

@@ -124,7 +124,7 @@ def join_path(base: str, rel: str) -> str:
 
 
 class _DuplicateKeyError(ValueError):
-    pass
+    """A mapping key written twice in one YAML/JSON object."""
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

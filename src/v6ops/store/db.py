@@ -27,7 +27,7 @@ SQLITE_AUTOCHECKPOINT_PAGES = 1000
 
 
 class StoreError(RuntimeError):
-    pass
+    """A database URL or store v6ops cannot use; the message names it."""
 
 
 def make_engine(url: str) -> Engine:

@@ -28,7 +28,7 @@ from v6ops.store.types import BigCount, Cidr
 
 
 class Base(DeclarativeBase):
-    pass
+    """The metadata every v6ops table belongs to (one Alembic history)."""
 
 
 class Vrf(Base):
