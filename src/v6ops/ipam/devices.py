@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from v6ops.ipam.dnsname import check_dns_name
 from v6ops.ipam.engine import RangeAllocator, pool_with_ranges, utcnow
 from v6ops.ipam.errors import ConflictError, IpamError, NotFoundError
+from v6ops.ipam.lookup import by_name
 from v6ops.store.db import Store
 from v6ops.store.models import Device
 from v6ops.store.types import db_time
@@ -222,10 +223,7 @@ def register_device(session: Session, row: DeviceRow, vrf_id: int) -> Device:
 
 
 def device_by_name(session: Session, name: str) -> Device:
-    device = session.scalar(select(Device).where(Device.name == name))
-    if device is None:
-        raise NotFoundError(f"unknown device {name!r}")
-    return device
+    return by_name(session, Device, name, "device")
 
 
 def connectivity_stats(session: Session, now: datetime | None = None) -> list[dict[str, Any]]:

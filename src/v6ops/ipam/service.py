@@ -16,6 +16,7 @@ from v6ops.ipam.dnsname import check_dns_name
 from v6ops.ipam.engine import RangeAllocator, load_pool, lock_ranges, range_for, range_prefix, utcnow
 from v6ops.ipam.errors import IpamError, NotFoundError
 from v6ops.ipam.freespace import FreeSpace
+from v6ops.ipam.lookup import by_name
 from v6ops.ipam.plan import Plan, apply_plan, diff_plan
 from v6ops.ipam.provision import allocate_dual_stack, find_allocation
 from v6ops.ipam.subscribers import (
@@ -42,17 +43,11 @@ def open_store(url: str) -> Store:
 
 
 def _vrf(session: Session, name: str) -> Vrf:
-    vrf = session.scalar(select(Vrf).where(Vrf.name == name))
-    if vrf is None:
-        raise NotFoundError(f"unknown VRF {name!r}")
-    return vrf
+    return by_name(session, Vrf, name, "VRF")
 
 
 def _prefix_row(session: Session, name: str) -> PlanPrefix:
-    row = session.scalar(select(PlanPrefix).where(PlanPrefix.name == name))
-    if row is None:
-        raise NotFoundError(f"unknown prefix {name!r} (use the name from the plan, e.g. 'pool-name/ipv6-address')")
-    return row
+    return by_name(session, PlanPrefix, name, "prefix", " (use the name from the plan, e.g. 'pool-name/ipv6-address')")
 
 
 def _pool_names(session: Session) -> dict[int, str]:

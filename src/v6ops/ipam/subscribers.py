@@ -6,13 +6,14 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from v6ops.ipam.dnsname import check_dns_name
 from v6ops.ipam.engine import utcnow
-from v6ops.ipam.errors import ConflictError, NotFoundError
+from v6ops.ipam.errors import ConflictError
+from v6ops.ipam.lookup import by_name
 from v6ops.store.models import Subscriber
 
 _RATE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:bps|bit/s)?$")
@@ -81,10 +82,7 @@ def create_subscriber(session: Session, spec: SubscriberSpec) -> Subscriber:
 
 
 def subscriber_by_name(session: Session, name: str) -> Subscriber:
-    subscriber = session.scalar(select(Subscriber).where(Subscriber.name == name))
-    if subscriber is None:
-        raise NotFoundError(f"unknown subscriber {name!r}")
-    return subscriber
+    return by_name(session, Subscriber, name, "subscriber")
 
 
 class SubscriberUpdate(BaseModel):
