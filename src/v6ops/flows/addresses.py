@@ -74,15 +74,24 @@ def _columns(parsed: vector.AddressColumn, indices: pa.Array) -> Endpoints:
 
 def traffic_class(family: pa.Array, src: Endpoints, dst: Endpoints) -> pa.Array:
     """ipv4, ipv6, or nat64 (IPv6 on the wire to or from a NAT64 prefix, RFC 6052 / RFC 8215)."""
-    nat64 = pc.or_(
-        pc.fill_null(pc.equal(src.kind.cast(pa.string()), "nat64"), False),
-        pc.fill_null(pc.equal(dst.kind.cast(pa.string()), "nat64"), False),
-    )
-    v6 = pc.if_else(nat64, pa.scalar(TRAFFIC_NAT64), pa.scalar(TRAFFIC_IPV6))
-    return pc.if_else(
-        pc.equal(family, 6), v6,
-        pc.if_else(pc.equal(family, 4), pa.scalar(TRAFFIC_IPV4), pa.scalar(None, pa.string())),
-    )
+    return class_of(family, pc.or_(is_nat64(src.kind), is_nat64(dst.kind)))
+
+
+def is_nat64(kind: pa.Array) -> pa.Array:
+    """Kind column -> true where the address is in a NAT64 prefix (never null)."""
+    if pa.types.is_dictionary(kind.type):
+        return pc.fill_null(pc.take(pc.equal(kind.dictionary, "nat64"), kind.indices), False)
+    return pc.fill_null(pc.equal(kind, "nat64"), False)
+
+
+_CLASSES = pa.array([TRAFFIC_IPV4, TRAFFIC_IPV6, TRAFFIC_NAT64], pa.string())
+
+
+def class_of(family: pa.Array, nat64: pa.Array) -> pa.Array:
+    """The traffic class of rows of a family (4, 6 or null) that do or do not touch a NAT64 prefix."""
+    fam = pc.fill_null(family, 0).to_numpy(zero_copy_only=False)
+    codes = np.where(fam == 6, np.where(nat64.to_numpy(zero_copy_only=False), 2, 1), 0).astype(np.int8)
+    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=(fam != 4) & (fam != 6)), _CLASSES)
 
 
 def prefix_text(family: pa.Array, hi: pa.Array, lo: pa.Array, length4: int, length6: int) -> list[str | None]:

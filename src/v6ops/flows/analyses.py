@@ -116,17 +116,54 @@ def conversations_sql() -> str:
     )
 
 
-def _level_sql(d: Dialect, table: str, sides: tuple[str, ...], length4: int, length6: int,
-               where: str = "TRUE", count: str = "sum(flows)") -> str:
-    """Re-aggregate ``table`` on the prefixes of each side (IPv4 /length4, IPv6 /length6)."""
+def _prefix_keys(d: Dialect, sides: tuple[str, ...], length4: int, length6: int) -> list[str]:
     keys: list[str] = []
     for s in sides:
         hi, lo = _half_masks(d, s, length4, length6)
         keys += [f"{s}_family", f"{hi} AS {s}_hi", f"{lo} AS {s}_lo"]
+    return keys
+
+
+def _level_sql(d: Dialect, table: str, sides: tuple[str, ...], length4: int, length6: int,
+               where: str = "TRUE", count: str = "sum(flows)") -> str:
+    """Re-aggregate ``table`` on the prefixes of each side (IPv4 /length4, IPv6 /length6)."""
+    keys = _prefix_keys(d, sides, length4, length6)
     group = ", ".join(str(i + 1) for i in range(len(keys)))
     return (
         f"SELECT {', '.join(keys)}, {count} AS flows, sum(packets) AS packets, sum(bytes) AS bytes "
         f"FROM {table} WHERE {where} GROUP BY {group}"
+    )
+
+
+SAMPLE_CONVERSATIONS = 10_000
+
+
+def _pair_level_sql(engine: Engine, level: str, length4: int, length6: int, top: int) -> str:
+    """Pairs of prefixes, aggregated from only the conversations whose two prefixes could rank.
+
+    A pair of prefixes carries at most the bytes of its source prefix as a source (and of its
+    destination prefix as a destination), so a pair among the ``top`` largest needs both at or
+    above the ``top``-th largest pair total. A floor under that total comes from the largest
+    conversations alone (``talk_pair_largest``): their sums per pair of prefixes only grow with the rest. Every pair that
+    can rank is still aggregated whole, so the result's top rows are exact, ties included.
+    """
+    d = engine.dialect
+    full = _level_sql(d, "talk_pair", ("src", "dst"), length4, length6)
+    sample = _level_sql(d, "talk_pair_largest", ("src", "dst"), length4, length6)
+    floor = engine.query(f"SELECT bytes FROM ({sample}) s WHERE bytes IS NOT NULL ORDER BY bytes DESC "
+                         f"LIMIT 1 OFFSET {top - 1}").column("bytes").to_pylist()
+    if not floor:
+        return full  # fewer pairs of prefixes than places: nothing to prune
+    keys = _prefix_keys(d, ("src", "dst"), length4, length6)
+    joins = " ".join(
+        f"JOIN (SELECT {s}_family AS f, {s}_hi AS h, {s}_lo AS l FROM talk_{role}_{level} WHERE bytes >= {int(floor[0])}) "
+        f"{s}_ok ON k.{s}_family = {s}_ok.f AND k.{s}_hi = {s}_ok.h AND k.{s}_lo = {s}_ok.l"
+        for s, role in (("src", "source"), ("dst", "destination"))
+    )
+    cols = "k.src_family, k.src_hi, k.src_lo, k.dst_family, k.dst_hi, k.dst_lo"
+    return (
+        f"SELECT {cols}, sum(k.flows) AS flows, sum(k.packets) AS packets, sum(k.bytes) AS bytes FROM "
+        f"(SELECT {', '.join(keys)}, flows, packets, bytes FROM talk_pair) k {joins} GROUP BY {cols}"
     )
 
 
@@ -170,7 +207,7 @@ def run(engine: Engine, options: Options = Options(), scans: Sequence[rawscan.Ra
     engine.view("counted", counted_sql(duplicates > 0))
     span = engine.query(f"SELECT min(start) AS first, max({d.quote('end')}) AS last FROM counted").to_pylist()[0]
     for scan in scans:
-        span = _wider(span, engine.query(rawscan.span_sql(scan)).to_pylist()[0])
+        span = _wider(span, {"first": scan.first, "last": scan.last})
     size = options.bin_seconds or choose_bin(span["first"], span["last"])
     row_facts = engine.query(facts_sql(d, size)).to_pylist()
     facts = row_facts + [f for scan in scans for f in engine.query(rawscan.facts_sql(scan, size)).to_pylist()]
@@ -346,7 +383,13 @@ def _top_talkers(engine: Engine, options: Options, scans: Sequence[rawscan.RawSc
             engine.materialize(stage, _level_sql(d, "conversations", sides, 32, 128, where=present))
         out[role] = {}
         for label, length4, length6 in LEVELS:
-            if label != "address":  # each prefix level re-aggregates the finer one, not the rows
+            if label != "address" and len(sides) == 2:  # after both sides' levels, which bound it
+                if label == LEVELS[1][0]:
+                    engine.materialize("talk_pair_largest",
+                                       f"SELECT * FROM talk_pair ORDER BY bytes DESC LIMIT {SAMPLE_CONVERSATIONS}")
+                stage = f"talk_{role}_{label[1:]}"
+                engine.materialize(stage, _pair_level_sql(engine, label[1:], length4, length6, options.top))
+            elif label != "address":  # each prefix level re-aggregates the finer one, not the rows
                 finer, stage = stage, f"talk_{role}_{label[1:]}"
                 engine.materialize(stage, _level_sql(d, finer, sides, length4, length6))
             table = engine.query(_top_sql(stage, sides, options.top))

@@ -8,8 +8,6 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from v6ops.flows import vpc
-from v6ops.flows.rawscan import RawVpcFile
 from v6ops.flows.schema import CORE_NAMES, CORE_SCHEMA, complete
 
 
@@ -37,7 +35,6 @@ class DuckEngine:
     """
 
     dialect = DuckDialect()
-    input_errors: tuple[type[Exception], ...] = (duckdb.Error,)
 
     def __init__(self, threads: int | None = None, memory_limit: str = "1GB", temp_dir: Path | None = None) -> None:
         self.connection = duckdb.connect(":memory:")
@@ -69,21 +66,6 @@ class DuckEngine:
     def quote(self, identifier: str) -> str:
         return self.dialect.quote(identifier)
 
-    def open_vpc_file(self, name: str, raw: RawVpcFile) -> str:
-        """``read_csv`` / ``read_parquet`` of the file, multi-threaded, reading only the columns used."""
-        path = _literal(str(raw.source.path))
-        if raw.kind == "vpc-parquet":  # typed columns: nothing to reject line by line
-            return f"read_parquet({path})"
-        types = ", ".join(f"{_literal(c)}: '{_csv_type(f)}'" for c, f in zip(raw.columns, raw.fields, strict=True))
-        # No ignore_errors/store_rejects: the first line the typed reader cannot take raises, and the
-        # file goes to the row path, which counts each such line; storing rejects would also make
-        # DuckDB read the file on one thread. Empty lines are skipped, as by the row path.
-        return (
-            f"read_csv({path}, delim = ' ', header = {str(raw.header).lower()}, columns = {{{types}}}, "
-            f"nullstr = '-', quote = '', escape = '', new_line = '\\n', auto_detect = false, "
-            f"compression = '{'gzip' if raw.compressed else 'none'}')"
-        )
-
     def register(self, name: str, table: pa.Table) -> None:
         self.connection.register(name, table)
 
@@ -98,16 +80,6 @@ class DuckEngine:
 
     def close(self) -> None:
         self.connection.close()
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _csv_type(field: str) -> str:
-    if field in vpc.INT32_FIELDS:
-        return "INTEGER"
-    return "BIGINT" if field in vpc.INT64_FIELDS else "VARCHAR"
 
 
 def _duck_type(arrow_type: pa.DataType) -> str:

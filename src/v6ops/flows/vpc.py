@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from v6ops.flows.addresses import Endpoints, endpoints, traffic_class
+from v6ops.flows.addresses import endpoints, traffic_class
 from v6ops.flows.problems import SAMPLES_PER_REASON, FlowInputError, Rejections
 from v6ops.flows.schema import SOURCE_VPC, conform, constant_label
 
@@ -214,7 +214,7 @@ def normalize(raw: pa.Table, where: str, rejections: Rejections) -> pa.Table:
         keep = pa.array(~bad)
         raw, src, dst = raw.filter(keep), src.filter(keep), dst.filter(keep)
         n = raw.num_rows
-    family = _family(_chunked(raw, "type"), src, dst)
+    family = family_of(_chunked(raw, "type"), src.family, dst.family)
     columns: dict[str, pa.Array] = {
         "source": constant_label(SOURCE_VPC, n),
         "family": family,
@@ -262,17 +262,21 @@ def _endpoint_text(raw: pa.Table, packet_field: str, eni_field: str, n: int) -> 
     return chosen if chosen is not None else pa.nulls(n, pa.string())
 
 
-def _family(type_column: pa.Array | None, src: Endpoints, dst: Endpoints) -> pa.Array:
-    """``type`` (IPv4/IPv6/EFA) when logged, else the endpoints' family after unmapping IPv4-mapped."""
-    from_addresses = pc.coalesce(src.family, dst.family)
+def family_of(type_column: pa.Array | None, src_family: pa.Array, dst_family: pa.Array) -> pa.Array:
+    """``type`` (IPv4/IPv6/EFA) when logged, else the endpoints' family (IPv4-mapped already unmapped)."""
+    from_addresses = pc.coalesce(src_family, dst_family)
     if type_column is None:
         return from_addresses
-    type_column = _text(type_column)
-    from_type = pc.if_else(
-        pc.equal(type_column, "IPv6"), pa.scalar(6, pa.uint8()),
-        pc.if_else(pc.equal(type_column, "IPv4"), pa.scalar(4, pa.uint8()), pa.scalar(None, pa.uint8())),
+    if pa.types.is_dictionary(type_column.type):  # decide once per distinct value
+        return pc.coalesce(pc.take(_type_family(type_column.dictionary), type_column.indices), from_addresses)
+    return pc.coalesce(_type_family(type_column), from_addresses)
+
+
+def _type_family(type_text: pa.Array) -> pa.Array:
+    return pc.if_else(
+        pc.equal(type_text, "IPv6"), pa.scalar(6, pa.uint8()),
+        pc.if_else(pc.equal(type_text, "IPv4"), pa.scalar(4, pa.uint8()), pa.scalar(None, pa.uint8())),
     )
-    return pc.coalesce(from_type, from_addresses)
 
 
 class ParquetReader:

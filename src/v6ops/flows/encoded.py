@@ -1,0 +1,287 @@
+"""A clean local VPC file read straight into the report's two aggregates by the C reader ``_linescan``.
+
+``read_text`` feeds blocks of lines (plain or gzip) to one scanner per core; ``read_parquet`` reads
+the columns the report needs with Arrow, text columns dictionary-decoded (AWS writers
+dictionary-encode addresses until a column chunk's dictionary outgrows about 1 MB, Arrow re-encodes
+the rest), and adds them as id columns. Either way the result is a ``FileAggregates``: addresses as
+dense ids with their texts, and the facts and pairs aggregates (see ``_linescan.c``). A file the
+reader cannot take exactly as the row path would gives ``None`` (see ``rawscan``).
+"""
+
+from __future__ import annotations
+
+import mmap
+import queue
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from v6ops.flows import vpc
+from v6ops.flows._linescan import Scanner
+from v6ops.flows.parallel import in_parallel
+from v6ops.flows.problems import FlowInputError
+from v6ops.flows.sources import CHUNK_BYTES, IN_FLIGHT, LocalFile, decompressed, text_chunks
+
+# Role codes of ``_linescan`` (its enum), by AWS field name; other fields are only checked.
+_ROLES = {
+    "srcaddr": 3, "dstaddr": 4, "pkt-srcaddr": 5, "pkt-dstaddr": 6, "type": 7, "action": 8, "log-status": 9,
+    "protocol": 10, "packets": 11, "bytes": 12, "start": 13, "end": 14,
+}
+_CHECK_INT32, _CHECK_INT64, _SKIP_TEXT = 1, 2, 0
+_ADDRESSES, _TYPE, _ACTION, _STATUS = 0, 1, 2, 3  # the scanner's dictionaries
+_NULL_INT32, _NULL_INT64 = np.iinfo(np.int32).min, np.iinfo(np.int64).min
+CODE_NULL, CODE_UNKNOWN = 0, 1  # address codes besides 4, 6 and 64 (IPv6 in a NAT64 prefix)
+_LABEL = pa.dictionary(pa.int8(), pa.string())
+
+
+@dataclass(frozen=True)
+class FileAggregates:
+    addresses: pa.Array  # string: the text of address id i
+    codes: np.ndarray  # uint8: the reader's code of address id i, checked by the caller
+    facts: pa.Table  # log_status, flow_type, action, src_code, dst_code, protocol, fine_bin, records, packets, bytes
+    pairs: pa.Table  # src, dst (ids), flows, packets, bytes: counted flows per pair
+    records: int
+    first: int | None  # epoch seconds
+    last: int | None
+
+
+def roles(fields: tuple[str, ...]) -> bytes:
+    def role(field: str) -> int:
+        if field in _ROLES:
+            return _ROLES[field]
+        if field in vpc.INT32_FIELDS:
+            return _CHECK_INT32
+        return _CHECK_INT64 if field in vpc.INT64_FIELDS else _SKIP_TEXT
+
+    return bytes(role(f) for f in fields)
+
+
+def read_text(source: LocalFile, fields: tuple[str, ...], header: bool, compressed: bool,
+              fine_bin: int) -> FileAggregates | None:
+    """Every line through the C reader; None at the first line it does not take (or a truncated gzip)."""
+    scanners = [Scanner(roles(fields), fine_bin) for _ in range(IN_FLIGHT)]
+    try:
+        if compressed:
+            _scan_stream(source, header, scanners)
+        else:
+            _scan_mapped(source, header, scanners)
+    except (ValueError, OSError, FlowInputError):
+        return None
+    return _merged(scanners)
+
+
+def _scan_stream(source: LocalFile, header: bool, scanners: list[Scanner]) -> None:
+    """A gzip file: decompressed in this thread, each chunk parsed by whichever scanner is free."""
+    free: queue.SimpleQueue[Scanner] = queue.SimpleQueue()
+    for scanner in scanners:
+        free.put(scanner)
+
+    def feed(chunk: pa.Buffer) -> None:
+        scanner = free.get()
+        try:
+            scanner.feed(chunk)
+        finally:
+            free.put(scanner)
+
+    with source.path.open("rb") as handle:
+        for _ in in_parallel(feed, _whole_lines(text_chunks(decompressed(handle, source.name)), header)):
+            pass
+
+
+def _scan_mapped(source: LocalFile, header: bool, scanners: list[Scanner]) -> None:
+    """An uncompressed file straight from its memory map: one contiguous part per scanner and thread.
+
+    Nothing is copied, and each chunk's pages leave this process's resident set once it is
+    parsed (MADV_DONTNEED on a read-only file mapping only drops the mapping; the page cache keeps them).
+    """
+    if source.path.stat().st_size == 0:
+        return
+    with source.path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        mapped.madvise(mmap.MADV_SEQUENTIAL)
+        size = len(mapped)
+        start = mapped.find(b"\n") + 1 if header else 0
+        if header and start == 0:
+            return  # a header and nothing else
+        cuts = [start]
+        for k in range(1, len(scanners)):
+            cuts.append(max(cuts[-1], mapped.find(b"\n", start + k * (size - start) // len(scanners)) + 1 or size))
+        cuts.append(size)
+
+        def scan_part(index: int) -> None:
+            position, end = cuts[index], cuts[index + 1]
+            while position < end:
+                stop = mapped.rfind(b"\n", position, min(end, position + CHUNK_BYTES)) + 1
+                if stop <= position:  # a line longer than a chunk, or the last line, unterminated
+                    stop = mapped.find(b"\n", position, end) + 1 or end
+                if mapped[stop - 1] != ord("\n"):
+                    scanners[index].feed(mapped[position:stop] + b"\n")
+                else:
+                    with memoryview(mapped) as view, view[position:stop] as part:
+                        scanners[index].feed(part)
+                page = mmap.PAGESIZE
+                first, last = -(-position // page) * page, stop // page * page
+                if last > first:
+                    mapped.madvise(mmap.MADV_DONTNEED, first, last - first)
+                position = stop
+
+        with ThreadPoolExecutor(len(scanners)) as pool:
+            list(pool.map(scan_part, range(len(scanners))))
+
+
+def _whole_lines(chunks: Iterator[pa.Buffer], header: bool) -> Iterator[pa.Buffer]:
+    """Chunks that end with a newline, the header line dropped (``rawscan.sniff`` saw it in the first 64 KiB)."""
+    for chunk in chunks:
+        if header:
+            header = False
+            chunk = chunk[memoryview(chunk)[: 1 << 16].tobytes().find(b"\n") + 1:]
+        if chunk.size and memoryview(chunk)[chunk.size - 1] != ord("\n"):
+            chunk = pa.py_buffer(chunk.to_pybytes() + b"\n")  # the file's last line, unterminated
+        yield chunk
+
+
+def _merged(scanners: list[Scanner]) -> FileAggregates:
+    """One set of aggregates from every scanner, address ids renumbered into one dictionary.
+
+    The first scanner's ids are already global (``pc.unique`` keeps first appearance); the others'
+    pairs are added to the first scanner's with their ids renumbered.
+    """
+    texts = [_strings(*s.texts(_ADDRESSES)) for s in scanners]
+    addresses = pc.unique(pa.concat_arrays(texts))
+    codes = np.zeros(len(addresses), np.uint8)
+    codes[: len(texts[0])] = np.frombuffer(scanners[0].codes(), np.uint8)
+    for scanner, text in zip(scanners[1:], texts[1:], strict=True):
+        remap = pc.index_in(text, addresses).to_numpy(zero_copy_only=False).astype(np.int32)
+        codes[remap] = np.frombuffer(scanner.codes(), np.uint8)
+        scanners[0].absorb(scanner, remap.data)
+    summaries = [s.summary() for s in scanners]
+    firsts = [first for _, first, _ in summaries if first is not None]
+    lasts = [last for _, _, last in summaries if last is not None]
+    return FileAggregates(addresses, codes, pa.concat_tables([_facts(s) for s in scanners]), _pairs(scanners[0]),
+                          sum(count for count, _, _ in summaries), min(firsts, default=None), max(lasts, default=None))
+
+
+def _pairs(scanner: Scanner) -> pa.Table:
+    _, src, dst, flows, packets, sums = scanner.pairs()
+    out = {}
+    for side, raw in (("src", src), ("dst", dst)):
+        ids = np.frombuffer(raw, np.int32)
+        out[side] = _with_nulls(ids, ids < 0)
+    out["flows"] = pa.array(np.frombuffer(flows, np.int64))
+    for name, raw in (("packets", packets), ("bytes", sums)):
+        values = np.frombuffer(raw, np.int64)
+        out[name] = _with_nulls(values, values == _NULL_INT64)
+    return pa.table(out)
+
+
+def _facts(scanner: Scanner) -> pa.Table:
+    _, status, kind, action, src_code, dst_code, protocol, fine_bin, records, packets, sums = scanner.facts()
+    out: dict[str, pa.Array] = {}
+    for name, raw, which in (("log_status", status, _STATUS), ("flow_type", kind, _TYPE), ("action", action, _ACTION)):
+        ids = np.frombuffer(raw, np.int8)
+        out[name] = pa.DictionaryArray.from_arrays(_with_nulls(ids, ids < 0), _strings(*scanner.texts(which)))
+    out["src_code"] = pa.array(np.frombuffer(src_code, np.uint8))
+    out["dst_code"] = pa.array(np.frombuffer(dst_code, np.uint8))
+    values = np.frombuffer(protocol, np.int32)
+    out["protocol"] = _with_nulls(values, values == _NULL_INT32)
+    for name, raw in (("fine_bin", fine_bin), ("records", records), ("packets", packets), ("bytes", sums)):
+        values = np.frombuffer(raw, np.int64)
+        out[name] = _with_nulls(values, values == _NULL_INT64)
+    return pa.table(out)
+
+
+def _strings(count: int, offsets: bytes, data: bytes) -> pa.Array:
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def _with_nulls(values: np.ndarray, missing: np.ndarray) -> pa.Array:
+    return pa.array(values, mask=missing) if missing.any() else pa.array(values)
+
+
+def read_parquet(source: LocalFile, fields: tuple[str, ...], fine_bin: int) -> FileAggregates | None:
+    """The columns the report reads, text ones dictionary-decoded: row groups split between scanners and threads."""
+    names = {f: f.replace("-", "_") for f in fields}
+    wanted = [names[f] for f in fields if f in _ROLES]
+    texts = [names[f] for f in fields if f in _ROLES and f not in vpc.INT32_FIELDS and f not in vpc.INT64_FIELDS]
+    try:
+        groups = pq.ParquetFile(source.path).num_row_groups
+    except (pa.ArrowInvalid, OSError):
+        return None
+    scanners = [Scanner(roles(fields), fine_bin) for _ in range(min(IN_FLIGHT, max(1, groups)))]
+    cuts = [groups * k // len(scanners) for k in range(len(scanners) + 1)]
+
+    def scan_groups(index: int) -> None:
+        scanner = scanners[index]
+        parquet = pq.ParquetFile(source.path, read_dictionary=texts)
+        encoders = {side: _Encoder(scanner, _ADDRESSES) for side in ("src", "dst")}
+        encoders.update({field: _Encoder(scanner, which) for which, field in (
+            (_TYPE, "type"), (_ACTION, "action"), (_STATUS, "log-status"))})
+        for group in range(cuts[index], cuts[index + 1]):
+            for batch in parquet.read_row_group(group, columns=wanted, use_threads=False).to_batches():
+                _add_batch(scanner, encoders, batch, names)
+
+    try:
+        with ThreadPoolExecutor(len(scanners)) as pool:
+            list(pool.map(scan_groups, range(len(scanners))))
+    except (pa.ArrowInvalid, OSError, ValueError):
+        return None  # unreadable, or more distinct labels than the reader keeps: the row path takes the file
+    return _merged(scanners)
+
+
+def _add_batch(scanner: Scanner, encoders: dict[str, _Encoder], batch: pa.RecordBatch, names: dict[str, str]) -> None:
+    def column(field: str) -> pa.Array | None:
+        return batch.column(names[field]) if field in names else None
+
+    def endpoint(packet: str, eni: str) -> pa.Array | None:
+        chosen = [c for c in (column(packet), column(eni)) if c is not None]
+        if len(chosen) < 2:
+            return chosen[0] if chosen else None
+        return pc.dictionary_encode(pc.coalesce(*(c.cast(pa.string()) for c in chosen)))
+
+    n = batch.num_rows
+    ids = [encoders["src"].ids(endpoint("pkt-srcaddr", "srcaddr"), n, np.int32),
+           encoders["dst"].ids(endpoint("pkt-dstaddr", "dstaddr"), n, np.int32),
+           *(encoders[f].ids(column(f), n, np.int8) for f in ("type", "action", "log-status"))]
+    numbers = [_filled(column("protocol"), n, _NULL_INT32, np.int32)] + [
+        _filled(column(f), n, _NULL_INT64, np.int64) for f in ("packets", "bytes", "start", "end")]
+    scanner.add(*ids, *numbers)
+
+
+def _filled(values: pa.Array | None, n: int, null: int, dtype: type) -> memoryview:
+    if values is None:
+        return np.full(n, null, dtype).data
+    return np.ascontiguousarray(pc.fill_null(values, null).to_numpy(zero_copy_only=False).astype(dtype)).data
+
+
+class _Encoder:
+    """Dictionary-encoded batches of one column -> ids in one of the scanner's dictionaries.
+
+    Arrow hands a row group's batches dictionaries that grow by appending, so only the part of a
+    batch's dictionary the previous batch did not have is looked up.
+    """
+
+    def __init__(self, scanner: Scanner, which: int) -> None:
+        self.scanner = scanner
+        self.which = which
+        self.known: pa.Array | None = None
+        self.codes = np.zeros(0, np.int32)
+
+    def ids(self, column: pa.Array | None, n: int, dtype: type) -> memoryview:
+        if column is None:
+            return np.full(n, -1, dtype).data
+        dictionary = column.dictionary
+        known = self.known
+        if known is None or len(dictionary) < len(known) or not dictionary.slice(0, len(known)).equals(known):
+            known, self.codes = dictionary.slice(0, 0), np.zeros(0, np.int32)
+        fresh = dictionary.slice(len(known))
+        _, offsets, data = fresh.buffers()
+        starts = np.frombuffer(offsets, np.int32, count=len(fresh) + 1, offset=fresh.offset * 4)
+        found = self.scanner.encode(self.which, starts.data, data or b"", len(fresh))
+        self.codes = np.concatenate([self.codes, np.frombuffer(found, np.int32)])
+        self.known = dictionary
+        ids = pc.fill_null(pc.take(pa.array(self.codes), column.indices), -1).to_numpy(zero_copy_only=False)
+        return np.ascontiguousarray(ids.astype(dtype)).data
