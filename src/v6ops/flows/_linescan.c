@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Field roles, one byte per field of the layout (see v6ops/flows/encoded.py). */
 enum {
@@ -38,6 +39,25 @@ enum { DICT_ADDRESS = 0, DICT_TYPE = 1, DICT_ACTION = 2, DICT_STATUS = 3, DICT_C
 #define NULL_INT64 INT64_MIN
 #define CODE_NULL 0   /* no address */
 #define CODE_UNKNOWN 1 /* not parsed here: the caller's check falls back */
+
+/* Zeroed memory for a hash table's slots. Large ones are mapped on 2 MiB pages where the kernel
+ * allows (MADV_HUGEPAGE): random probes over a hundred MB of 4 KiB pages would miss the TLB on
+ * nearly every record, and each fresh 4 KiB page costs a fault of its own. */
+#define HUGE_FROM (2u << 20)
+
+static void *slots_alloc(size_t size) {
+    if (size < HUGE_FROM) return calloc(1, size);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    madvise(p, size, MADV_HUGEPAGE);
+    return p;
+}
+
+static void slots_free(void *p, size_t size) {
+    if (!p) return;
+    if (size < HUGE_FROM) free(p);
+    else munmap(p, size);
+}
 
 /* A slot holds what a probe compares, so a lookup touches the slot and the text, nothing else. */
 typedef struct {
@@ -53,6 +73,19 @@ typedef struct {
     Slot *slots;
     size_t count, capacity, data_size, data_capacity, mask;
 } TextDict;
+
+/* Equality of two short texts without a library call: addresses are under 46 bytes. */
+static inline int same_text(const char *a, const char *b, size_t n) {
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return 0;
+    }
+    while (n--)
+        if (*a++ != *b++) return 0;
+    return 1;
+}
 
 static uint64_t hash_text(const char *s, size_t n) {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0xC2B2AE3D27D4EB4FULL);
@@ -78,7 +111,7 @@ static int dict_init(TextDict *d) {
     d->offsets = malloc((d->capacity + 1) * sizeof *d->offsets);
     d->data = malloc(d->data_capacity);
     d->codes = malloc(d->capacity);
-    d->slots = calloc(d->mask + 1, sizeof *d->slots);
+    d->slots = slots_alloc((d->mask + 1) * sizeof *d->slots);
     if (!d->offsets || !d->data || !d->codes || !d->slots) return -1;
     d->offsets[0] = 0;
     return 0;
@@ -88,7 +121,7 @@ static void dict_free(TextDict *d) {
     free(d->offsets);
     free(d->data);
     free(d->codes);
-    free(d->slots);
+    slots_free(d->slots, (d->mask + 1) * sizeof *d->slots);
 }
 
 static int dict_grow(TextDict *d) {
@@ -99,7 +132,7 @@ static int dict_grow(TextDict *d) {
     uint8_t *codes = realloc(d->codes, capacity);
     if (!codes) return -1;
     d->codes = codes;
-    Slot *slots = calloc(mask + 1, sizeof *slots);
+    Slot *slots = slots_alloc((mask + 1) * sizeof *slots);
     if (!slots) return -1;
     for (size_t i = 0; i <= d->mask; i++) {
         if (!d->slots[i].id) continue;
@@ -107,7 +140,7 @@ static int dict_grow(TextDict *d) {
         while (slots[slot].id) slot = (slot + 1) & mask;
         slots[slot] = d->slots[i];
     }
-    free(d->slots);
+    slots_free(d->slots, (d->mask + 1) * sizeof *d->slots);
     d->slots = slots;
     d->capacity = capacity;
     d->mask = mask;
@@ -119,7 +152,7 @@ static int64_t dict_id_hashed(TextDict *d, const char *s, size_t n, uint64_t h, 
     uint32_t tag = (uint32_t)(h >> 32);
     size_t slot = h & d->mask;
     for (Slot *e; (e = &d->slots[slot])->id != 0; slot = (slot + 1) & d->mask)
-        if (e->tag == tag && e->length == n && memcmp(d->data + e->offset, s, n) == 0) return (int64_t)e->id - 1;
+        if (e->tag == tag && e->length == n && same_text(d->data + e->offset, s, n)) return (int64_t)e->id - 1;
     if (d->count >= limit || d->data_size + n > UINT32_MAX) return -2;
     while (d->data_size + n > d->data_capacity) {
         char *data = realloc(d->data, d->data_capacity * 2);
@@ -235,7 +268,7 @@ static int table_init(Table *t, size_t width) {
     t->width = width;
     t->count = 0;
     t->mask = 1023;
-    t->slots = calloc(t->mask + 1, width);
+    t->slots = slots_alloc((t->mask + 1) * width);
     return t->slots ? 0 : -1;
 }
 
@@ -270,7 +303,7 @@ static uint64_t slot_hash(const Table *t, const void *slot) {
 
 static int table_grow(Table *t) {
     size_t mask = 2 * t->mask + 1;
-    char *slots = calloc(mask + 1, t->width), *old = t->slots;
+    char *slots = slots_alloc((mask + 1) * t->width), *old = t->slots;
     if (!slots) return -1;
     for (size_t i = 0; i <= t->mask; i++) {
         char *entry = old + i * t->width;
@@ -279,7 +312,7 @@ static int table_grow(Table *t) {
         while (used(t, slots + slot * t->width)) slot = (slot + 1) & mask;
         memcpy(slots + slot * t->width, entry, t->width);
     }
-    free(old);
+    slots_free(old, (t->mask + 1) * t->width);
     t->slots = slots;
     t->mask = mask;
     return 0;
@@ -383,8 +416,8 @@ static int64_t text_id(Scanner *self, int which, const char *s, size_t n, uint64
 static void scanner_free(Scanner *self) {
     if (!self->ready) return;
     for (int i = 0; i < DICT_COUNT; i++) dict_free(&self->dicts[i]);
-    free(self->pairs.slots);
-    free(self->facts.slots);
+    slots_free(self->pairs.slots, (self->pairs.mask + 1) * self->pairs.width);
+    slots_free(self->facts.slots, (self->facts.mask + 1) * self->facts.width);
     self->ready = 0;
 }
 
@@ -510,7 +543,7 @@ static int record_line(Scanner *self, const Line *line, Parse *p) {
 /* The label's id; the previous line's label is tried first (a column holds a few values). */
 static int64_t label_id(Scanner *self, int which, const char *s, size_t n, int64_t *last) {
     TextDict *d = &self->dicts[which];
-    if (*last >= 0 && d->offsets[*last + 1] - d->offsets[*last] == n && memcmp(d->data + d->offsets[*last], s, n) == 0)
+    if (*last >= 0 && d->offsets[*last + 1] - d->offsets[*last] == n && same_text(d->data + d->offsets[*last], s, n))
         return *last;
     int64_t id = text_id(self, which, s, n, hash_text(s, n));
     if (id >= 0) *last = id;
@@ -692,6 +725,35 @@ static PyObject *scanner_encode(Scanner *self, PyObject *args) {
     return out;
 }
 
+/* Another scanner's addresses into this one's dictionary: their ids here (int32 per id there). */
+static PyObject *scanner_adopt_addresses(Scanner *self, PyObject *args) {
+    Scanner *other;
+    if (!PyArg_ParseTuple(args, "O!", Py_TYPE(self), &other)) return NULL;
+    if (other == self) {
+        PyErr_SetString(PyExc_ValueError, "adopt_addresses: another scanner expected");
+        return NULL;
+    }
+    const TextDict *d = &other->dicts[DICT_ADDRESS];
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)d->count * 4);
+    if (!out) return NULL;
+    int32_t *ids = (int32_t *)PyBytes_AS_STRING(out);
+    int64_t id = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t i = 0; i < d->count && id >= 0; i++) {
+        const char *text = d->data + d->offsets[i];
+        size_t n = d->offsets[i + 1] - d->offsets[i];
+        id = text_id(self, DICT_ADDRESS, text, n, hash_text(text, n));
+        ids[i] = (int32_t)id;
+    }
+    Py_END_ALLOW_THREADS
+    if (id < 0) {
+        Py_DECREF(out);
+        PyErr_SetString(PyExc_ValueError, id == -1 ? "out of memory" : "too many distinct addresses");
+        return NULL;
+    }
+    return out;
+}
+
 /* Add another scanner's pairs, its address ids renumbered by remap (int32 per id), to this one's. */
 static PyObject *scanner_absorb(Scanner *self, PyObject *args) {
     Scanner *other;
@@ -824,6 +886,8 @@ static PyMethodDef scanner_methods[] = {
     {"add", (PyCFunction)scanner_add, METH_VARARGS,
      "add(src, dst, type, action, status, protocol, packets, bytes, start, end): record columns"},
     {"encode", (PyCFunction)scanner_encode, METH_VARARGS, "encode(which, offsets, data, count) -> int32 ids"},
+    {"adopt_addresses", (PyCFunction)scanner_adopt_addresses, METH_VARARGS,
+     "adopt_addresses(other) -> int32 id here of each of other's addresses"},
     {"absorb", (PyCFunction)scanner_absorb, METH_VARARGS, "absorb(other, remap): add other's pairs, ids renumbered"},
     {"pairs", (PyCFunction)scanner_pairs, METH_NOARGS, "pairs() -> (n, src, dst, flows, packets, bytes)"},
     {"facts", (PyCFunction)scanner_facts, METH_NOARGS,

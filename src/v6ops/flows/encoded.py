@@ -147,21 +147,18 @@ def _whole_lines(chunks: Iterator[pa.Buffer], header: bool) -> Iterator[pa.Buffe
 def _merged(scanners: list[Scanner]) -> FileAggregates:
     """One set of aggregates from every scanner, address ids renumbered into one dictionary.
 
-    The first scanner's ids are already global (``pc.unique`` keeps first appearance); the others'
-    pairs are added to the first scanner's with their ids renumbered.
+    The first scanner's dictionary becomes the file's: it adopts the others' addresses, and their
+    pairs are added to its own with their ids renumbered.
     """
-    texts = [_strings(*s.texts(_ADDRESSES)) for s in scanners]
-    addresses = pc.unique(pa.concat_arrays(texts))
-    codes = np.zeros(len(addresses), np.uint8)
-    codes[: len(texts[0])] = np.frombuffer(scanners[0].codes(), np.uint8)
-    for scanner, text in zip(scanners[1:], texts[1:], strict=True):
-        remap = pc.index_in(text, addresses).to_numpy(zero_copy_only=False).astype(np.int32)
-        codes[remap] = np.frombuffer(scanner.codes(), np.uint8)
-        scanners[0].absorb(scanner, remap.data)
+    first = scanners[0]
+    for scanner in scanners[1:]:
+        first.absorb(scanner, first.adopt_addresses(scanner))
+    addresses = _strings(*first.texts(_ADDRESSES))
+    codes = np.frombuffer(first.codes(), np.uint8)
     summaries = [s.summary() for s in scanners]
-    firsts = [first for _, first, _ in summaries if first is not None]
+    firsts = [start for _, start, _ in summaries if start is not None]
     lasts = [last for _, _, last in summaries if last is not None]
-    return FileAggregates(addresses, codes, pa.concat_tables([_facts(s) for s in scanners]), _pairs(scanners[0]),
+    return FileAggregates(addresses, codes, pa.concat_tables([_facts(s) for s in scanners]), _pairs(first),
                           sum(count for count, _, _ in summaries), min(firsts, default=None), max(lasts, default=None))
 
 
