@@ -324,7 +324,7 @@ static Pair *pair_slot(Table *t, const Pair *key) {
     size_t slot = pair_hash(key) & t->mask;
     for (; slots[slot].flows; slot = (slot + 1) & t->mask)
         if (slots[slot].src == key->src && slots[slot].dst == key->dst) return &slots[slot];
-    if (2 * (t->count + 1) > t->mask) {
+    if (4 * (t->count + 1) > 3 * t->mask) { /* up to three quarters full: linear probes stay short */
         if (table_grow(t) < 0) return NULL;
         return pair_slot(t, key);
     }
@@ -339,7 +339,7 @@ static Fact *fact_slot(Table *t, const Fact *key) {
     size_t slot = fact_hash(key) & t->mask;
     for (; slots[slot].records; slot = (slot + 1) & t->mask)
         if (same_fact(&slots[slot], key)) return &slots[slot];
-    if (2 * (t->count + 1) > t->mask) {
+    if (4 * (t->count + 1) > 3 * t->mask) { /* up to three quarters full: linear probes stay short */
         if (table_grow(t) < 0) return NULL;
         return fact_slot(t, key);
     }
@@ -358,6 +358,7 @@ typedef struct {
     unsigned char roles[256];
     Py_ssize_t fields;
     int64_t fine_bin, records, first, last;
+    uint64_t bin_magic; /* for the remainder by fine_bin without a division (Lemire's fastmod) */
     int ok_status; /* id of "OK" in the log-status dictionary, -1 until seen */
     TextDict dicts[DICT_COUNT];
     Table pairs, facts;
@@ -371,10 +372,18 @@ typedef struct {
     int64_t packets, bytes, start, end;
 } Record;
 
+/* start - start % fine_bin: a 64-bit division per record costs more than the rest of its fact. */
+static inline int64_t bin_of(const Scanner *self, int64_t start) {
+    if (start == NULL_INT64) return NULL_INT64;
+    if (start > UINT32_MAX || self->fine_bin > UINT32_MAX) return start - start % self->fine_bin;
+    uint64_t low = self->bin_magic * (uint32_t)start;
+    return start - (int64_t)(((__uint128_t)low * (uint64_t)self->fine_bin) >> 64);
+}
+
 static Fact fact_key(const Scanner *self, const Record *r) {
     const uint8_t *codes = self->dicts[DICT_ADDRESS].codes;
     return (Fact){
-        .bin = r->start == NULL_INT64 ? NULL_INT64 : r->start - r->start % self->fine_bin,
+        .bin = bin_of(self, r->start),
         .protocol = r->protocol, .status = r->status, .type = r->type, .action = r->action,
         .src_code = r->src >= 0 ? codes[r->src] : CODE_NULL, .dst_code = r->dst >= 0 ? codes[r->dst] : CODE_NULL,
     };
@@ -444,6 +453,7 @@ static int scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
     }
     scanner_free(self);
     self->fine_bin = fine_bin;
+    self->bin_magic = UINT64_MAX / (uint64_t)fine_bin + 1;
     self->records = 0;
     self->first = self->last = NULL_INT64;
     self->ok_status = -1;
@@ -674,12 +684,24 @@ static PyObject *scanner_add(Scanner *self, PyObject *args) {
         for (Py_ssize_t i = 0; !bad && i < n; i++) bad = ((int32_t *)b[c].buf)[i] >= (int64_t)self->dicts[DICT_ADDRESS].count;
     if (!bad) {
         Py_BEGIN_ALLOW_THREADS
+        enum { AHEAD = 8 }; /* rows between a slot's prefetch and its use */
         for (Py_ssize_t i = 0; i < n && status == 0; i++) {
-            Record r = {((int32_t *)b[0].buf)[i], ((int32_t *)b[1].buf)[i], ((int32_t *)b[5].buf)[i],
-                        ((int8_t *)b[2].buf)[i],  ((int8_t *)b[3].buf)[i],  ((int8_t *)b[4].buf)[i],
-                        ((int64_t *)b[6].buf)[i], ((int64_t *)b[7].buf)[i], ((int64_t *)b[8].buf)[i],
-                        ((int64_t *)b[9].buf)[i]};
-            status = record(self, &r);
+            Record rows[2];
+            for (int k = 0; k < 2; k++) {
+                Py_ssize_t j = i + (k ? AHEAD : 0);
+                if (j >= n) break;
+                rows[k] = (Record){((int32_t *)b[0].buf)[j], ((int32_t *)b[1].buf)[j], ((int32_t *)b[5].buf)[j],
+                                   ((int8_t *)b[2].buf)[j],  ((int8_t *)b[3].buf)[j],  ((int8_t *)b[4].buf)[j],
+                                   ((int64_t *)b[6].buf)[j], ((int64_t *)b[7].buf)[j], ((int64_t *)b[8].buf)[j],
+                                   ((int64_t *)b[9].buf)[j]};
+            }
+            if (i + AHEAD < n) {
+                Pair key = {.src = rows[1].src, .dst = rows[1].dst};
+                __builtin_prefetch((Pair *)self->pairs.slots + (pair_hash(&key) & self->pairs.mask));
+                Fact fact = fact_key(self, &rows[1]);
+                __builtin_prefetch((Fact *)self->facts.slots + (fact_hash(&fact) & self->facts.mask));
+            }
+            status = record(self, &rows[0]);
         }
         Py_END_ALLOW_THREADS
     }

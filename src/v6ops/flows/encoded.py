@@ -102,7 +102,6 @@ def _scan_mapped(source: LocalFile, header: bool, scanners: list[Scanner]) -> No
     if source.path.stat().st_size == 0:
         return
     with source.path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        mapped.madvise(mmap.MADV_SEQUENTIAL)
         size = len(mapped)
         start = mapped.find(b"\n") + 1 if header else 0
         if header and start == 0:
@@ -249,9 +248,12 @@ def _add_batch(scanner: Scanner, encoders: dict[str, _Encoder], batch: pa.Record
 
 
 def _filled(values: pa.Array | None, n: int, null: int, dtype: type) -> memoryview:
+    """A column as the scanner takes it: its exact width, nulls as the sentinel."""
     if values is None:
         return np.full(n, null, dtype).data
-    return np.ascontiguousarray(pc.fill_null(values, null).to_numpy(zero_copy_only=False).astype(dtype)).data
+    if values.null_count:
+        values = pc.fill_null(values, null)
+    return np.ascontiguousarray(values.to_numpy(zero_copy_only=False).astype(dtype, copy=False)).data
 
 
 class _Encoder:
@@ -280,5 +282,4 @@ class _Encoder:
         found = self.scanner.encode(self.which, starts.data, data or b"", len(fresh))
         self.codes = np.concatenate([self.codes, np.frombuffer(found, np.int32)])
         self.known = dictionary
-        ids = pc.fill_null(pc.take(pa.array(self.codes), column.indices), -1).to_numpy(zero_copy_only=False)
-        return np.ascontiguousarray(ids.astype(dtype)).data
+        return _filled(pc.take(pa.array(self.codes), column.indices), n, -1, dtype)
