@@ -168,12 +168,14 @@ class TextChunkParser:
             wrong = pc.fill_null(pc.invert(pc.match_substring_regex(column, _DIGITS)), False).to_numpy(
                 zero_copy_only=False
             )
-            new = wrong & ~bad
-            self.rejections.reject_many(
-                f"not an integer in {name}", int(new.sum()),
-                [_row_text(raw, int(i)) for i in np.flatnonzero(new)[:SAMPLES_PER_REASON]], self.where,
-            )
-            bad |= wrong
+            over = _out_of_range(column, 2**31 - 1 if name in INT32_FIELDS else 2**63 - 1) & ~wrong
+            for reason, rows in ((f"not an integer in {name}", wrong), (f"integer out of range in {name}", over)):
+                new = rows & ~bad
+                self.rejections.reject_many(
+                    reason, int(new.sum()),
+                    [_row_text(raw, int(i)) for i in np.flatnonzero(new)[:SAMPLES_PER_REASON]], self.where,
+                )
+                bad |= rows
         kept = raw.filter(pa.array(~bad)) if bad.any() else raw
         columns = {}
         for name in self.fields:
@@ -184,6 +186,15 @@ class TextChunkParser:
                 column = column.cast(pa.int64())
             columns[name] = column
         return pa.table(columns)
+
+
+def _out_of_range(digits: pa.ChunkedArray, limit: int) -> np.ndarray:
+    """Rows whose digits exceed ``limit`` (the column type's maximum), compared as text: no overflow."""
+    bound = str(limit)
+    trimmed = pc.utf8_ltrim(digits, characters="0")
+    length = pc.utf8_length(trimmed)
+    over = pc.or_(pc.greater(length, len(bound)), pc.and_(pc.equal(length, len(bound)), pc.greater(trimmed, bound)))
+    return pc.fill_null(over, False).to_numpy(zero_copy_only=False)
 
 
 def _row_text(table: pa.Table, index: int) -> str:
