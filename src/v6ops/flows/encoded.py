@@ -1,9 +1,10 @@
 """A clean local VPC file read straight into the report's two aggregates by the C reader ``_linescan``.
 
-``read_text`` feeds blocks of lines (plain or gzip) to one scanner per core; ``read_parquet`` reads
-the columns the report needs with Arrow, text columns dictionary-decoded (AWS writers
-dictionary-encode addresses until a column chunk's dictionary outgrows about 1 MB, Arrow re-encodes
-the rest), and adds them as id columns. Either way the result is a ``FileAggregates``: addresses as
+``read_text`` gives each scanner (one per core) a contiguous part of a plain file's memory map, or
+the next free scanner each decompressed chunk of a gzip file; ``read_parquet`` reads the columns
+the report needs with Arrow, text columns dictionary-decoded (AWS writers dictionary-encode
+addresses until a column chunk's dictionary outgrows about 1 MB, Arrow re-encodes the rest), row
+groups split between the scanners, and adds them as id columns. Either way the result is a ``FileAggregates``: addresses as
 dense ids with their texts, and the facts and pairs aggregates (see ``_linescan.c``). A file the
 reader cannot take exactly as the row path would gives ``None`` (see ``rawscan``).
 """
@@ -36,7 +37,6 @@ _CHECK_INT32, _CHECK_INT64, _SKIP_TEXT = 1, 2, 0
 _ADDRESSES, _TYPE, _ACTION, _STATUS = 0, 1, 2, 3  # the scanner's dictionaries
 _NULL_INT32, _NULL_INT64 = np.iinfo(np.int32).min, np.iinfo(np.int64).min
 CODE_NULL, CODE_UNKNOWN = 0, 1  # address codes besides 4, 6 and 64 (IPv6 in a NAT64 prefix)
-_LABEL = pa.dictionary(pa.int8(), pa.string())
 
 
 @dataclass(frozen=True)

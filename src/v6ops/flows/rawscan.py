@@ -1,12 +1,11 @@
-"""VPC Flow Log files the engine aggregates with addresses as integer ids, not rows of 128-bit values.
+"""VPC Flow Log files read straight into the report's aggregates, addresses as integer ids.
 
 Materializing a normalized row per record costs far more than the report needs: every analysis
-but the ALB percentiles is a sum. So a clean local VPC file (text, gzip or Parquet) is read into
-id-encoded columns (``encoded``: each distinct address text is a dense integer), only the distinct
-texts are parsed (``v6ops.addr.vector``), and the engine runs one pass of two aggregates over the
-rows: per (source id, destination id) pair and per small-cardinality fact. The pairs are then
-valued by the address table (id -> 128-bit value), so the same address written three ways is still
-one talker.
+but the ALB percentiles is a sum. So a clean local VPC file (text, gzip or Parquet) is read by the
+C reader (``encoded``) into two aggregates, facts and (source id, destination id) pairs; only the
+distinct address texts are parsed (``v6ops.addr.vector``), which also checks the reader's code of
+each. The pairs are then valued by the address table (id -> 128-bit value), so the same address
+written three ways is still one talker.
 
 Any file this path cannot take exactly as the checked row path would (a line the reader does not
 take, an address that does not parse, ``flow-direction`` which needs per-row deduplication, remote
@@ -205,13 +204,7 @@ class RawScan:
 
 
 class RawEngine(Protocol):
-    """What scanning a file needs from an engine, beyond running statements."""
-
-    def materialize(self, name: str, sql: str) -> None: ...
-
-    def view(self, name: str, sql: str) -> None: ...
-
-    def query(self, sql: str) -> pa.Table: ...
+    """What a scanned file needs from an engine: its tables under names the analyses then query."""
 
     def register(self, name: str, table: pa.Table) -> None: ...
 
