@@ -318,35 +318,46 @@ static int table_grow(Table *t) {
     return 0;
 }
 
-/* The slot holding key's entry, or a fresh one with key's fields and null sums; NULL when out of memory. */
-static Pair *pair_slot(Table *t, const Pair *key) {
-    Pair *slots = t->slots;
-    size_t slot = pair_hash(key) & t->mask;
-    for (; slots[slot].flows; slot = (slot + 1) & t->mask)
-        if (slots[slot].src == key->src && slots[slot].dst == key->dst) return &slots[slot];
-    if (4 * (t->count + 1) > 3 * t->mask) { /* up to three quarters full: linear probes stay short */
-        if (table_grow(t) < 0) return NULL;
-        return pair_slot(t, key);
-    }
-    t->count++;
-    slots[slot] = *key;
-    slots[slot].packets = slots[slot].bytes = NULL_INT64;
-    return &slots[slot];
+static int same_pair(const void *entry, const void *key) {
+    const Pair *a = entry, *b = key;
+    return a->src == b->src && a->dst == b->dst;
 }
 
-static Fact *fact_slot(Table *t, const Fact *key) {
-    Fact *slots = t->slots;
-    size_t slot = fact_hash(key) & t->mask;
-    for (; slots[slot].records; slot = (slot + 1) & t->mask)
-        if (same_fact(&slots[slot], key)) return &slots[slot];
+static int same_fact_entry(const void *entry, const void *key) { return same_fact(entry, key); }
+
+static void fresh_pair(void *entry, const void *key) {
+    Pair *pair = entry;
+    *pair = *(const Pair *)key;
+    pair->packets = pair->bytes = NULL_INT64;
+}
+
+static void fresh_fact(void *entry, const void *key) {
+    Fact *fact = entry;
+    *fact = *(const Fact *)key;
+    fact->packets = fact->bytes = NULL_INT64;
+}
+
+/* The slot holding key's entry, or a fresh one with key's fields and null sums; NULL when out of
+ * memory. Inlined with constant arguments, so each table gets its own specialized probe loop. */
+static inline void *table_slot(Table *t, const void *key, uint64_t hash, int (*same)(const void *, const void *),
+                               void (*fresh)(void *, const void *)) {
+    char *slots = t->slots;
+    size_t slot = hash & t->mask;
+    for (char *entry; used(t, entry = slots + slot * t->width); slot = (slot + 1) & t->mask)
+        if (same(entry, key)) return entry;
     if (4 * (t->count + 1) > 3 * t->mask) { /* up to three quarters full: linear probes stay short */
         if (table_grow(t) < 0) return NULL;
-        return fact_slot(t, key);
+        return table_slot(t, key, hash, same, fresh);
     }
     t->count++;
-    slots[slot] = *key;
-    slots[slot].packets = slots[slot].bytes = NULL_INT64;
-    return &slots[slot];
+    fresh(slots + slot * t->width, key);
+    return slots + slot * t->width;
+}
+
+static Pair *pair_slot(Table *t, const Pair *key) { return table_slot(t, key, pair_hash(key), same_pair, fresh_pair); }
+
+static Fact *fact_slot(Table *t, const Fact *key) {
+    return table_slot(t, key, fact_hash(key), same_fact_entry, fresh_fact);
 }
 
 static inline void add_sum(int64_t *sum, int64_t value) {
@@ -714,6 +725,29 @@ static PyObject *scanner_add(Scanner *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* The ids in dictionary `which` of `count` texts laid out as Arrow strings (text i is
+ * data[offsets[i], offsets[i + 1])), added if new: int32 bytes, or NULL with ValueError set. */
+static PyObject *ids_of_texts(Scanner *self, int which, const uint32_t *offsets, const char *data, size_t count) {
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)count * 4);
+    if (!out) return NULL;
+    int32_t *ids = (int32_t *)PyBytes_AS_STRING(out);
+    int64_t id = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t i = 0; i < count && id >= 0; i++) {
+        const char *text = data + offsets[i];
+        size_t n = offsets[i + 1] - offsets[i];
+        id = text_id(self, which, text, n, hash_text(text, n));
+        ids[i] = (int32_t)id;
+    }
+    Py_END_ALLOW_THREADS
+    if (id < 0) {
+        Py_DECREF(out);
+        PyErr_SetString(PyExc_ValueError, id == -1 ? "out of memory" : "too many distinct values");
+        return NULL;
+    }
+    return out;
+}
+
 /* Ids of the strings of an Arrow string array (int32 offsets already sliced to it) in dictionary `which`. */
 static PyObject *scanner_encode(Scanner *self, PyObject *args) {
     Py_buffer offsets, data;
@@ -726,21 +760,8 @@ static PyObject *scanner_encode(Scanner *self, PyObject *args) {
     for (Py_ssize_t i = 0; !bad && i < count; i++) bad = at[i] < 0 || at[i] > at[i + 1] || at[i + 1] > data.len;
     if (bad) {
         PyErr_SetString(PyExc_ValueError, "encode: a dictionary 0-3 and offsets of count strings of data expected");
-    } else if ((out = PyBytes_FromStringAndSize(NULL, count * 4)) != NULL) {
-        int32_t *ids = (int32_t *)PyBytes_AS_STRING(out);
-        int64_t id = 0;
-        Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < count && id >= 0; i++) {
-            const char *s = (const char *)data.buf + at[i];
-            size_t n = (size_t)(at[i + 1] - at[i]);
-            id = text_id(self, which, s, n, hash_text(s, n));
-            ids[i] = (int32_t)id;
-        }
-        Py_END_ALLOW_THREADS
-        if (id < 0) {
-            Py_CLEAR(out);
-            PyErr_SetString(PyExc_ValueError, id == -1 ? "out of memory" : "too many distinct values");
-        }
+    } else {
+        out = ids_of_texts(self, which, (const uint32_t *)at, data.buf, (size_t)count);
     }
     PyBuffer_Release(&offsets);
     PyBuffer_Release(&data);
@@ -756,24 +777,7 @@ static PyObject *scanner_adopt_addresses(Scanner *self, PyObject *args) {
         return NULL;
     }
     const TextDict *d = &other->dicts[DICT_ADDRESS];
-    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)d->count * 4);
-    if (!out) return NULL;
-    int32_t *ids = (int32_t *)PyBytes_AS_STRING(out);
-    int64_t id = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (size_t i = 0; i < d->count && id >= 0; i++) {
-        const char *text = d->data + d->offsets[i];
-        size_t n = d->offsets[i + 1] - d->offsets[i];
-        id = text_id(self, DICT_ADDRESS, text, n, hash_text(text, n));
-        ids[i] = (int32_t)id;
-    }
-    Py_END_ALLOW_THREADS
-    if (id < 0) {
-        Py_DECREF(out);
-        PyErr_SetString(PyExc_ValueError, id == -1 ? "out of memory" : "too many distinct addresses");
-        return NULL;
-    }
-    return out;
+    return ids_of_texts(self, DICT_ADDRESS, d->offsets, d->data, d->count);
 }
 
 /* Add another scanner's pairs, its address ids renumbered by remap (int32 per id), to this one's. */
