@@ -510,9 +510,9 @@ static inline const char *field_end(const char *s, const char *end) {
     return s;
 }
 
-/* A line goes through four stages, one line apart: parse (and prefetch its address slots), peek
+/* A line goes through four stages, GAP lines apart: parse (and prefetch its address slots), peek
  * (prefetch the text a slot points to), resolve (address ids; prefetch the pair and fact slots),
- * record. Each prefetch then has a line's work to land before the next stage reads it: the
+ * record. Each prefetch then has a few lines' work to land before the next stage reads it: the
  * dictionaries and the pair table are far larger than the caches. */
 typedef struct {
     Record record;
@@ -577,8 +577,9 @@ static int parse_block(Scanner *self, const char *s, const char *end, Parse *p) 
     Py_ssize_t fields = self->fields;
     TextDict *addresses = &self->dicts[DICT_ADDRESS];
     int64_t last_label[3] = {-1, -1, -1};
-    Line ring[4];
-    size_t parsed = 0; /* line k is ring[k % 4] */
+    enum { GAP = 2, RING = 8 }; /* lines between stages; a ring that holds the 3 * GAP + 1 in flight */
+    Line ring[RING];
+    size_t parsed = 0; /* line k is ring[k % RING] */
     while (s < end) {
         p->line++;
         if (*s == '\n') { /* empty lines are skipped, as by the row path */
@@ -587,7 +588,7 @@ static int parse_block(Scanner *self, const char *s, const char *end, Parse *p) 
         }
         const char *address[ROLE_COUNT] = {0};
         size_t address_length[ROLE_COUNT] = {0};
-        Line *current = &ring[parsed % 4];
+        Line *current = &ring[parsed % RING];
         Record *r = &current->record;
         *r = (Record){.protocol = NULL_INT32, .type = -1, .action = -1, .status = -1, .packets = NULL_INT64,
                       .bytes = NULL_INT64, .start = NULL_INT64, .end = NULL_INT64};
@@ -645,14 +646,14 @@ static int parse_block(Scanner *self, const char *s, const char *end, Parse *p) 
             }
         }
         parsed++;
-        if (parsed >= 2) peek_line(self, &ring[(parsed - 2) % 4]);
-        if (parsed >= 3 && resolve_line(self, &ring[(parsed - 3) % 4], p) < 0) return -1;
-        if (parsed >= 4 && record_line(self, &ring[(parsed - 4) % 4], p) < 0) return -1;
+        if (parsed > GAP) peek_line(self, &ring[(parsed - 1 - GAP) % RING]);
+        if (parsed > 2 * GAP && resolve_line(self, &ring[(parsed - 1 - 2 * GAP) % RING], p) < 0) return -1;
+        if (parsed > 3 * GAP && record_line(self, &ring[(parsed - 1 - 3 * GAP) % RING], p) < 0) return -1;
     }
-    /* drain: the last three lines are one, two and three stages short */
-    for (size_t k = parsed >= 3 ? parsed - 3 : 0; k < parsed; k++) {
-        if (k + 2 >= parsed && resolve_line(self, &ring[k % 4], p) < 0) return -1;
-        if (record_line(self, &ring[k % 4], p) < 0) return -1;
+    /* drain: lines not yet recorded, in order; those not yet resolved are resolved first */
+    for (size_t k = parsed > 3 * GAP ? parsed - 3 * GAP : 0; k < parsed; k++) {
+        if (k + 2 * GAP >= parsed && resolve_line(self, &ring[k % RING], p) < 0) return -1;
+        if (record_line(self, &ring[k % RING], p) < 0) return -1;
     }
     return 0;
 }
