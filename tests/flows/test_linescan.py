@@ -117,13 +117,22 @@ def _scanned_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
+# Ways to spoil a line that the reader hands to the row path (which re-splits or rejects it).
+SPOILERS = [lambda line: line.replace(" ", "  ", 1), lambda line: line.replace(" ", "\t", 1),
+            lambda line: line + "\r", lambda line: "x" + line, lambda line: line.rsplit(" ", 1)[0]]
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(flow_logs())
+@given(flow_logs(), st.lists(st.tuples(st.integers(0, 59), st.sampled_from(SPOILERS)), max_size=3))
 def test_reader_matches_the_row_path_on_random_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                     log: tuple[list[str], list[list[str]]]) -> None:
+                                                     log: tuple[list[str], list[list[str]]],
+                                                     spoiled: list[tuple[int, Any]]) -> None:
     fields, rows = log
+    lines = [" ".join(r) for r in rows]
+    for index, spoil in spoiled:
+        lines[index % len(lines)] = spoil(lines[index % len(lines)])
     text = tmp_path / "random.log"
-    text.write_text(" ".join(fields) + "\n" + "".join(" ".join(r) + "\n" for r in rows))
+    text.write_text(" ".join(fields) + "\n" + "".join(line + "\n" for line in lines))
     columns = {}
     for i, field in enumerate(fields):
         kind = pa.int32() if field in INT32_FIELDS else pa.int64() if field in INT64_FIELDS else pa.string()
@@ -154,9 +163,24 @@ REFUSED = {
 
 
 @pytest.mark.parametrize("shape", sorted(REFUSED))
-def test_shapes_the_reader_refuses_go_to_the_row_path(tmp_path: Path, shape: str) -> None:
+def test_lines_the_reader_refuses_go_to_the_row_path(tmp_path: Path, shape: str) -> None:
     path = tmp_path / "x.log"
     path.write_text(f"{GOOD}\n{REFUSED[shape]}\n{GOOD}\n")
+    raw = rawscan.sniff(LocalFile(path), None, Rejections())
+    assert raw is not None
+    scan = rawscan.scan_file(DuckEngine(), raw, "f")
+    if shape == "bad address":
+        assert scan is None  # only the address table finds it: the row path reads the file
+    else:
+        assert scan is not None and scan.records == 2 and scan.odd_lines == f"{REFUSED[shape]}\n".encode()
+    assert _comparable(build_report([str(path)])) == _comparable(build_report([str(path)], scan_files=False))
+
+
+def test_a_file_of_odd_lines_is_read_by_rows_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``ODD_LINES_LIMIT`` of lines for the row path, it reads the whole file instead."""
+    monkeypatch.setattr(encoded, "ODD_LINES_LIMIT", 1000)
+    path = tmp_path / "tabs.log"
+    path.write_text("".join(REFUSED["tab"] + "\n" for _ in range(100)))
     raw = rawscan.sniff(LocalFile(path), None, Rejections())
     assert raw is not None and rawscan.scan_file(DuckEngine(), raw, "f") is None
     assert _comparable(build_report([str(path)])) == _comparable(build_report([str(path)], scan_files=False))

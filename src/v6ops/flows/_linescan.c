@@ -524,7 +524,24 @@ typedef struct {
 typedef struct {
     size_t line; /* 1-based line of the block where parsing stopped */
     const char *reason;
+    int64_t *odd; /* (offset, length) in the block of each line not taken, for the row path */
+    size_t odd_count, odd_capacity;
 } Parse;
+
+/* Keep a line the reader does not take; 0, or -1 when out of memory. */
+static int odd_line(Parse *p, const char *block, const char *line, const char *end) {
+    if (p->odd_count == p->odd_capacity) {
+        size_t capacity = p->odd_capacity ? 2 * p->odd_capacity : 64;
+        int64_t *odd = realloc(p->odd, capacity * 2 * sizeof *odd);
+        if (!odd) return -1;
+        p->odd = odd;
+        p->odd_capacity = capacity;
+    }
+    p->odd[2 * p->odd_count] = line - block;
+    p->odd[2 * p->odd_count + 1] = end - line;
+    p->odd_count++;
+    return 0;
+}
 
 static void peek_line(const Scanner *self, const Line *line) {
     const TextDict *d = &self->dicts[DICT_ADDRESS];
@@ -571,8 +588,10 @@ static int64_t label_id(Scanner *self, int which, const char *s, size_t n, int64
     return id;
 }
 
-/* Parse and record whole lines in [s, end); returns 0, or -1 with p->reason and p->line set. */
+/* Parse and record whole lines in [s, end); a line the reader does not take is kept in p->odd for
+ * the row path. Returns 0, or -1 with p->reason and p->line set (out of memory, too many labels). */
 static int parse_block(Scanner *self, const char *s, const char *end, Parse *p) {
+    const char *block = s;
     const unsigned char *roles = self->roles;
     Py_ssize_t fields = self->fields;
     TextDict *addresses = &self->dicts[DICT_ADDRESS];
@@ -592,33 +611,28 @@ static int parse_block(Scanner *self, const char *s, const char *end, Parse *p) 
         Record *r = &current->record;
         *r = (Record){.protocol = NULL_INT32, .type = -1, .action = -1, .status = -1, .packets = NULL_INT64,
                       .bytes = NULL_INT64, .start = NULL_INT64, .end = NULL_INT64};
-        for (Py_ssize_t f = 0; f < fields; f++) {
+        const char *line = s, *odd = NULL; /* odd: why the row path gets this line instead */
+        for (Py_ssize_t f = 0; f < fields && !odd; f++) {
             const char *start = s;
             s = field_end(s, end);
             size_t n = (size_t)(s - start);
             char stop = *s;
             int last = f == fields - 1;
             if (n == 0 || (last ? stop != '\n' : stop != ' ')) {
-                p->reason = n == 0 ? "empty field" : (stop == ' ' || stop == '\n') ? "wrong field count"
-                                                                                 : "byte outside printable ASCII";
-                return -1;
+                odd = n == 0 ? "empty field" : (stop == ' ' || stop == '\n') ? "wrong field count"
+                                                                          : "byte outside printable ASCII";
+                break;
             }
             s++;
             unsigned role = roles[f];
             if (role == SKIP_TEXT || (n == 1 && *start == '-')) continue;
             uint64_t v;
             if (role == CHECK_INT32 || role == PROTOCOL) {
-                if (parse_uint(start, n, INT32_MAX, &v) < 0) {
-                    p->reason = "not an int32";
-                    return -1;
-                }
-                if (role == PROTOCOL) r->protocol = (int32_t)v;
+                if (parse_uint(start, n, INT32_MAX, &v) < 0) odd = "not an int32";
+                else if (role == PROTOCOL) r->protocol = (int32_t)v;
             } else if (role == CHECK_INT64 || role >= PACKETS) {
-                if (parse_uint(start, n, INT64_MAX, &v) < 0) {
-                    p->reason = "not an int64";
-                    return -1;
-                }
-                if (role == PACKETS) r->packets = (int64_t)v;
+                if (parse_uint(start, n, INT64_MAX, &v) < 0) odd = "not an int64";
+                else if (role == PACKETS) r->packets = (int64_t)v;
                 else if (role == BYTES) r->bytes = (int64_t)v;
                 else if (role == START) r->start = (int64_t)v;
                 else if (role == END) r->end = (int64_t)v;
@@ -635,6 +649,15 @@ static int parse_block(Scanner *self, const char *s, const char *end, Parse *p) 
                 else if (role == ACTION) r->action = (int8_t)id;
                 else r->status = (int8_t)id;
             }
+        }
+        if (odd) {
+            const char *eol = memchr(line, '\n', (size_t)(end - line)); /* the block ends with one */
+            if (odd_line(p, block, line, eol) < 0) {
+                p->reason = "out of memory";
+                return -1;
+            }
+            s = eol + 1;
+            continue;
         }
         for (int side = 0; side < 2; side++) {
             int role = address[PKT_SRC + side] ? PKT_SRC + side : SRC + side;
@@ -673,11 +696,13 @@ static PyObject *scanner_feed(Scanner *self, PyObject *args) {
     status = parse_block(self, s, end, &p);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&block);
-    if (status < 0) {
+    PyObject *out = NULL;
+    if (status < 0)
         PyErr_Format(PyExc_ValueError, "line %zu of the block: %s", p.line, p.reason);
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    else
+        out = PyBytes_FromStringAndSize((const char *)p.odd, (Py_ssize_t)(p.odd_count * 2 * sizeof *p.odd));
+    free(p.odd);
+    return out;
 }
 
 /* Records given as columns (the Parquet path): ids, label ids and numbers as in Record, one buffer each. */
@@ -909,7 +934,8 @@ static PyObject *scanner_codes(Scanner *self, PyObject *Py_UNUSED(ignored)) {
 }
 
 static PyMethodDef scanner_methods[] = {
-    {"feed", (PyCFunction)scanner_feed, METH_VARARGS, "feed(block): record every line of a block of whole lines"},
+    {"feed", (PyCFunction)scanner_feed, METH_VARARGS,
+     "feed(block) -> int64 (offset, length) of each line not taken: record every other line of a block"},
     {"add", (PyCFunction)scanner_add, METH_VARARGS,
      "add(src, dst, type, action, status, protocol, packets, bytes, start, end): record columns"},
     {"encode", (PyCFunction)scanner_encode, METH_VARARGS, "encode(which, offsets, data, count) -> int32 ids"},

@@ -16,6 +16,7 @@ import queue
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +28,9 @@ from v6ops.flows._linescan import Scanner
 from v6ops.flows.parallel import in_parallel
 from v6ops.flows.problems import FlowInputError
 from v6ops.flows.sources import CHUNK_BYTES, IN_FLIGHT, LocalFile, decompressed, text_chunks
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 # Role codes of ``_linescan`` (its enum), by AWS field name; other fields are only checked.
 _ROLES = {
@@ -48,6 +52,7 @@ class FileAggregates:
     records: int
     first: int | None  # epoch seconds
     last: int | None
+    odd_lines: bytes = b""  # lines the reader did not take, in file order, for the row path
 
 
 def roles(fields: tuple[str, ...]) -> bytes:
@@ -61,75 +66,103 @@ def roles(fields: tuple[str, ...]) -> bytes:
     return bytes(role(f) for f in fields)
 
 
+ODD_LINES_LIMIT = 8 << 20  # bytes of lines the reader hands the row path before it reads the whole file instead
+
+
 def read_text(source: LocalFile, fields: tuple[str, ...], header: bool, compressed: bool,
               fine_bin: int) -> FileAggregates | None:
-    """Every line through the C reader; None at the first line it does not take (or a truncated gzip)."""
+    """Every line through the C reader, the lines it does not take kept for the row path.
+
+    None when the file is better read by the row path alone: more than ``ODD_LINES_LIMIT`` of such
+    lines, more distinct labels than the reader keeps, or a truncated gzip.
+    """
     scanners = [Scanner(roles(fields), fine_bin) for _ in range(IN_FLIGHT)]
     try:
-        if compressed:
-            _scan_stream(source, header, scanners)
-        else:
-            _scan_mapped(source, header, scanners)
+        odd = (_scan_stream if compressed else _scan_mapped)(source, header, scanners)
     except (ValueError, OSError, FlowInputError):
         return None
-    return _merged(scanners)
+    return _merged(scanners, odd)
 
 
-def _scan_stream(source: LocalFile, header: bool, scanners: list[Scanner]) -> None:
+def _odd_lines(block: Buffer, offsets: bytes) -> list[bytes]:
+    """The lines ``feed`` did not take, copied out of the block, each with its newline."""
+    with memoryview(block) as view:
+        return [bytes(view[start:start + length + 1]) for start, length in np.frombuffer(offsets, np.int64).reshape(-1, 2)]
+
+
+class _OddLines:
+    """The lines the reader handed back, in file order, within ``ODD_LINES_LIMIT``."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def add(self, lines: list[bytes]) -> list[bytes]:
+        self.size += sum(len(line) for line in lines)
+        if self.size > ODD_LINES_LIMIT:
+            raise ValueError("too many lines for the row path: the row path reads the whole file")
+        return lines
+
+
+def _scan_stream(source: LocalFile, header: bool, scanners: list[Scanner]) -> bytes:
     """A gzip file: decompressed in this thread, each chunk parsed by whichever scanner is free."""
     free: queue.SimpleQueue[Scanner] = queue.SimpleQueue()
     for scanner in scanners:
         free.put(scanner)
+    budget = _OddLines()
 
-    def feed(chunk: pa.Buffer) -> None:
+    def feed(chunk: pa.Buffer) -> list[bytes]:
         scanner = free.get()
         try:
-            scanner.feed(chunk)
+            return _odd_lines(chunk, scanner.feed(chunk))
         finally:
             free.put(scanner)
 
     with source.path.open("rb") as handle:
-        for _ in in_parallel(feed, _whole_lines(text_chunks(decompressed(handle, source.name)), header)):
-            pass
+        chunks = _whole_lines(text_chunks(decompressed(handle, source.name)), header)
+        return b"".join(line for lines in in_parallel(feed, chunks) for line in budget.add(lines))
 
 
-def _scan_mapped(source: LocalFile, header: bool, scanners: list[Scanner]) -> None:
+def _scan_mapped(source: LocalFile, header: bool, scanners: list[Scanner]) -> bytes:
     """An uncompressed file straight from its memory map: one contiguous part per scanner and thread.
 
     Nothing is copied, and each chunk's pages leave this process's resident set once it is
     parsed (MADV_DONTNEED on a read-only file mapping only drops the mapping; the page cache keeps them).
     """
     if source.path.stat().st_size == 0:
-        return
+        return b""
+    budget = _OddLines()
     with source.path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
         size = len(mapped)
         start = mapped.find(b"\n") + 1 if header else 0
         if header and start == 0:
-            return  # a header and nothing else
+            return b""  # a header and nothing else
         cuts = [start]
         for k in range(1, len(scanners)):
             cuts.append(max(cuts[-1], mapped.find(b"\n", start + k * (size - start) // len(scanners)) + 1 or size))
         cuts.append(size)
 
-        def scan_part(index: int) -> None:
+        def scan_part(index: int) -> list[bytes]:
+            odd: list[bytes] = []
             position, end = cuts[index], cuts[index + 1]
             while position < end:
                 stop = mapped.rfind(b"\n", position, min(end, position + CHUNK_BYTES)) + 1
                 if stop <= position:  # a line longer than a chunk, or the last line, unterminated
                     stop = mapped.find(b"\n", position, end) + 1 or end
                 if mapped[stop - 1] != ord("\n"):
-                    scanners[index].feed(mapped[position:stop] + b"\n")
+                    block = mapped[position:stop] + b"\n"
+                    odd += budget.add(_odd_lines(block, scanners[index].feed(block)))
                 else:
                     with memoryview(mapped) as view, view[position:stop] as part:
-                        scanners[index].feed(part)
+                        odd += budget.add(_odd_lines(part, scanners[index].feed(part)))
                 page = mmap.PAGESIZE
                 first, last = -(-position // page) * page, stop // page * page
                 if last > first:
                     mapped.madvise(mmap.MADV_DONTNEED, first, last - first)
                 position = stop
+            return odd
 
         with ThreadPoolExecutor(len(scanners)) as pool:
-            list(pool.map(scan_part, range(len(scanners))))
+            return b"".join(line for lines in pool.map(scan_part, range(len(scanners))) for line in lines)
 
 
 def _whole_lines(chunks: Iterator[pa.Buffer], header: bool) -> Iterator[pa.Buffer]:
@@ -143,7 +176,7 @@ def _whole_lines(chunks: Iterator[pa.Buffer], header: bool) -> Iterator[pa.Buffe
         yield chunk
 
 
-def _merged(scanners: list[Scanner]) -> FileAggregates:
+def _merged(scanners: list[Scanner], odd_lines: bytes = b"") -> FileAggregates:
     """One set of aggregates from every scanner, address ids renumbered into one dictionary.
 
     The first scanner's dictionary becomes the file's: it adopts the others' addresses, and their
@@ -158,7 +191,8 @@ def _merged(scanners: list[Scanner]) -> FileAggregates:
     firsts = [start for _, start, _ in summaries if start is not None]
     lasts = [last for _, _, last in summaries if last is not None]
     return FileAggregates(addresses, codes, pa.concat_tables([_facts(s) for s in scanners]), _pairs(first),
-                          sum(count for count, _, _ in summaries), min(firsts, default=None), max(lasts, default=None))
+                          sum(count for count, _, _ in summaries), min(firsts, default=None), max(lasts, default=None),
+                          odd_lines)
 
 
 def _pairs(scanner: Scanner) -> pa.Table:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from typing import Any
 
-from v6ops.flows import analyses, rawscan
+import pyarrow as pa
+
+from v6ops.flows import analyses, rawscan, vpc
 from v6ops.flows.duck import DuckEngine
 from v6ops.flows.ingest import Advance, FileSummary, Ingest, read_batches
 from v6ops.flows.schema import SCHEMA_VERSION
@@ -38,9 +41,10 @@ def build_report(
 ) -> dict[str, Any]:
     """Read every input and run every analysis with the DuckDB engine.
 
-    Clean local VPC files are aggregated by the engine straight from the file (``rawscan``); the
-    rest (ALB, pcap, S3, files with rejected lines or flow-direction) is read row by row, as is
-    everything with ``scan_files=False`` (the reference the tests compare the scans with).
+    Local VPC files are read straight into aggregates (``rawscan``), the lines that reader does not
+    take row by row; the rest (ALB, pcap, S3, flow-direction, files the reader cannot take) is read
+    row by row, as is everything with ``scan_files=False`` (the reference the tests compare the
+    scans with).
     """
     started = time.perf_counter()
     sources = sources if sources is not None else expand(paths, s3_client)
@@ -50,6 +54,7 @@ def build_report(
         fine_bin = math.gcd(analyses.TREND_BINS[0], options.bin_seconds or analyses.TREND_BINS[0])
         scans: list[rawscan.RawScan] = []
         by_rows: list[Source] = []
+        odd_rows: list[pa.Table] = []  # the scanned files' lines the reader did not take, parsed by rows
         for index, source in enumerate(sources):
             raw = rawscan.sniff(source, vpc_format, ingest.rejections) if scan_files else None
             scan = rawscan.scan_file(engine, raw, f"vpc_file_{index}", fine_bin) if raw is not None else None
@@ -57,10 +62,15 @@ def build_report(
                 by_rows.append(source)
                 continue
             scans.append(scan)
-            ingest.files.append(FileSummary(source.name, scan.raw.kind, scan.records))
+            records = scan.records
+            if scan.odd_lines:
+                parser = vpc.TextChunkParser(list(scan.raw.fields), source.name, ingest.rejections, core_only=True)
+                odd_rows.append(parser.parse(pa.py_buffer(scan.odd_lines)))
+                records += odd_rows[-1].num_rows
+            ingest.files.append(FileSummary(source.name, scan.raw.kind, records))
             if advance is not None:
                 advance(scan.raw.source.path.stat().st_size)
-        engine.load(read_batches(paths, ingest, vpc_format, s3_client, advance, by_rows))
+        engine.load(itertools.chain(odd_rows, read_batches(paths, ingest, vpc_format, s3_client, advance, by_rows)))
         order = {source.name: index for index, source in enumerate(sources)}
         ingest.files.sort(key=lambda f: order.get(f.name, len(order)))
         loaded = time.perf_counter()

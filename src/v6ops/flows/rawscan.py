@@ -7,9 +7,10 @@ distinct address texts are parsed (``v6ops.addr.vector``), which also checks the
 each. The pairs are then valued by the address table (id -> 128-bit value), so the same address
 written three ways is still one talker.
 
-Any file this path cannot take exactly as the checked row path would (a line the reader does not
-take, an address that does not parse, ``flow-direction`` which needs per-row deduplication, remote
-or ALB input) goes through the row path instead, which counts every rejection by reason.
+Lines the reader does not take (a doubled space, ``\\r\\n``, a non-integer, ...) are handed to the
+row path, which counts every rejection by reason; a file the reader cannot take at all (an address
+that does not parse, ``flow-direction`` which needs per-row deduplication, remote or ALB input, more
+odd lines than ``encoded.ODD_LINES_LIMIT``) goes through the row path whole.
 """
 
 from __future__ import annotations
@@ -197,10 +198,11 @@ class RawScan:
     fine_bin: int
     addresses: str
     valued: str
-    records: int
+    records: int  # taken by the reader; ``odd_lines`` are the row path's to count
     first: int | None  # epoch seconds
     last: int | None
     canonical: bool  # no two texts of the file are the same address
+    odd_lines: bytes = b""  # lines the reader did not take, in file order, for the row path
 
 
 class RawEngine(Protocol):
@@ -231,4 +233,5 @@ def scan_file(engine: RawEngine, raw: RawVpcFile, name: str, fine_bin: int = 60)
     engine.register(facts, classified_facts(file.facts))
     engine.register(valued, valued_pairs(file.pairs, table))
     canonical = table.select(["family", "hi", "lo"]).group_by(["family", "hi", "lo"]).aggregate([]).num_rows == len(table)
-    return RawScan(raw, facts, fine_bin, addresses, valued, file.records, file.first, file.last, canonical)
+    return RawScan(raw, facts, fine_bin, addresses, valued, file.records, file.first, file.last, canonical,
+                   file.odd_lines)
