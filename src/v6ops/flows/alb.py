@@ -13,6 +13,7 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from v6ops.flows.addresses import endpoints, traffic_class
 from v6ops.flows.problems import Rejections
@@ -48,94 +49,197 @@ def _split_endpoint(value: str) -> tuple[str | None, int | None]:
     return address.strip("[]"), int(port)
 
 
-def _number(value: str) -> float | None:
-    return None if value == "-" else float(value)
+# One line of the current 30-field layout in its plainest spelling: single spaces, every token either
+# "quoted" (no quote or backslash inside) or bare (no quote). Such a line tokenizes exactly as ``_TOKEN``
+# does (and as a CSV reader with '"' quotes does), so it is parsed by column; every other line goes
+# through ``_parse_line`` one by one.
+_PLAIN_LINE = "^" + " ".join('(?:"[^"\\\\]*"|[^\\s"]+)' for _ in ALB_FIELDS) + "$"
+_ISO_UTC = r"^(?P<seconds>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d{1,6}))?Z$"
+_DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
+_ENDPOINT = r"^(?P<address>.*):(?P<port>[0-9]{1,5})$"
 
 
 def parse_lines(lines: list[str], where: str, rejections: Rejections) -> pa.Table:
+    """ALB lines -> normalized rows; lines that cannot be taken are counted by reason with samples.
+
+    Lines of the plain current layout are parsed by column (Arrow kernels); the rest, and any line
+    whose values need a closer look (an odd time or number spelling, a bad value), one by one.
+    """
+    text = pa.array(lines, pa.string())
+    plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_LINE), False).to_numpy(zero_copy_only=False)
+    columns, taken = _by_column(_plain_fields([lines[int(i)] for i in np.flatnonzero(plain)]))
+    taken = _spread(taken, plain)
     rows: list[list[object]] = []
     kept_lines: list[str] = []
-    for line in lines:
-        if not line.strip():
-            continue
-        tokens = _TOKEN.findall(line)
-        if len(tokens) < REQUIRED_FIELDS:
-            rejections.reject(f"ALB line has {len(tokens)} fields, needs at least {REQUIRED_FIELDS}", line, where)
-            continue
-        if tokens[0] not in ALB_TYPES:
-            rejections.reject("ALB line with an unknown request type", line, where)
-            continue
-        try:
-            client, client_port = _split_endpoint(tokens[3])
-            target, target_port = _split_endpoint(tokens[4])
-            times = [float(t) for t in tokens[5:8]]
-            elb_status = None if tokens[8] == "-" else int(tokens[8])
-            target_status = None if tokens[9] == "-" else int(tokens[9])
-            received, sent = int(tokens[10]), int(tokens[11])
-            when = datetime.fromisoformat(tokens[1])
-            if when.tzinfo is None:
-                raise ValueError(f"time without a time zone: {tokens[1]!r}")
-        except ValueError as exc:
-            rejections.reject(f"ALB field value: {str(exc).split(':')[0]}", line, where)
-            continue
-        text = [t[1:-1] if t.startswith('"') and t.endswith('"') and len(t) >= 2 else t for t in tokens[12:]]
-        extra = text[len(_TEXT_FIELDS):]
-        text = (text + [None] * len(_TEXT_FIELDS))[: len(_TEXT_FIELDS)]
-        rows.append([
-            tokens[0], when, tokens[2], client, client_port, target, target_port, *times, elb_status,
-            target_status, received, sent, *text, " ".join(extra) if extra else None,
-        ])
-        kept_lines.append(line)
-    table, invalid = _to_table(rows)
-    if invalid.any():
-        for index in np.flatnonzero(invalid):
-            rejections.reject("invalid client or target address", kept_lines[int(index)], where)
-        table = table.filter(pa.array(~invalid))
-    return table
+    for index in np.flatnonzero(~taken):
+        line = lines[int(index)]
+        row = _parse_line(line, where, rejections)
+        if row is not None:
+            rows.append(row)
+            kept_lines.append(line)
+    fast = _to_table(_taken(columns, taken[plain]), text.filter(pa.array(taken)).to_pylist(), where, rejections)
+    slow = _to_table(_from_rows(rows), kept_lines, where, rejections)
+    return pa.concat_tables([fast, slow], promote_options="permissive") if slow.num_rows else fast
 
 
-def _to_table(rows: list[list[object]]) -> tuple[pa.Table, np.ndarray]:
-    names = [
-        "alb_type", "time", "elb", "client", "client_port", "target", "target_port", *_TIMES, "elb_status_code",
-        "target_status_code", "received_bytes", "sent_bytes",
-        *(n.replace(":", "_") for n in _TEXT_FIELDS), "alb_extra_fields",
+def _parse_line(line: str, where: str, rejections: Rejections) -> list[object] | None:
+    if not line.strip():
+        return None
+    tokens = _TOKEN.findall(line)
+    if len(tokens) < REQUIRED_FIELDS:
+        rejections.reject(f"ALB line has {len(tokens)} fields, needs at least {REQUIRED_FIELDS}", line, where)
+        return None
+    if tokens[0] not in ALB_TYPES:
+        rejections.reject("ALB line with an unknown request type", line, where)
+        return None
+    try:
+        client, client_port = _split_endpoint(tokens[3])
+        target, target_port = _split_endpoint(tokens[4])
+        times = [float(t) for t in tokens[5:8]]
+        elb_status = None if tokens[8] == "-" else int(tokens[8])
+        target_status = None if tokens[9] == "-" else int(tokens[9])
+        received, sent = int(tokens[10]), int(tokens[11])
+        when = datetime.fromisoformat(tokens[1])
+        if when.tzinfo is None:
+            raise ValueError(f"time without a time zone: {tokens[1]!r}")
+    except ValueError as exc:
+        rejections.reject(f"ALB field value: {str(exc).split(':')[0]}", line, where)
+        return None
+    text = [t[1:-1] if t.startswith('"') and t.endswith('"') and len(t) >= 2 else t for t in tokens[12:]]
+    extra = text[len(_TEXT_FIELDS):]
+    text = (text + [None] * len(_TEXT_FIELDS))[: len(_TEXT_FIELDS)]
+    return [
+        tokens[0], when, tokens[2], client, client_port, target, target_port, *times, elb_status,
+        target_status, received, sent, *text, " ".join(extra) if extra else None,
     ]
-    cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    data = dict(zip(names, cols, strict=True))
-    n = len(rows)
-    times = {name: np.array(data[name], dtype=np.float64) for name in _TIMES}
+
+
+_NAMES = [
+    "alb_type", "time", "elb", "client", "client_port", "target", "target_port", *_TIMES, "elb_status_code",
+    "target_status_code", "received_bytes", "sent_bytes", *(n.replace(":", "_") for n in _TEXT_FIELDS),
+    "alb_extra_fields",
+]
+_TYPES = {
+    "time": pa.timestamp("us", tz="UTC"), "client_port": pa.int32(), "target_port": pa.int32(),
+    **dict.fromkeys(_TIMES, pa.float64()), "elb_status_code": pa.int32(), "target_status_code": pa.int32(),
+    "received_bytes": pa.int64(), "sent_bytes": pa.int64(),
+}
+
+
+def _from_rows(rows: list[list[object]]) -> dict[str, pa.Array]:
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in _NAMES]
+    return {name: pa.array(v, _TYPES.get(name, pa.string())) for name, v in zip(_NAMES, values, strict=True)}
+
+
+def _plain_fields(lines: list[str]) -> dict[str, pa.Array]:
+    """Plain lines (``_PLAIN_LINE``) split into their 30 fields, quotes removed, as the tokenizer would."""
+    if not lines:
+        return {name: pa.array([], pa.string()) for name in ALB_FIELDS}
+    table = pacsv.read_csv(
+        pa.BufferReader(("\n".join(lines) + "\n").encode()),
+        read_options=pacsv.ReadOptions(column_names=[f"f{i}" for i in range(len(ALB_FIELDS))]),
+        parse_options=pacsv.ParseOptions(delimiter=" ", quote_char='"', double_quote=False, escape_char=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys((f"f{i}" for i in range(len(ALB_FIELDS))), pa.string()), null_values=[],
+            strings_can_be_null=False, quoted_strings_can_be_null=False,
+        ),
+    )
+    return {name: table.column(i).combine_chunks() for i, name in enumerate(ALB_FIELDS)}
+
+
+def _spread(taken: np.ndarray, plain: np.ndarray) -> np.ndarray:
+    """Flags of the plain lines back onto all lines (lines that are not plain were not taken)."""
+    out = np.zeros(len(plain), dtype=bool)
+    out[plain] = taken
+    return out
+
+
+def _by_column(field: dict[str, pa.Array]) -> tuple[dict[str, pa.Array], np.ndarray]:
+    """The plain lines' values, and which lines every value of was taken here (the rest go line by line)."""
+    ok = pa.array(np.ones(len(field["type"]), dtype=bool))
+    ok = pc.and_kleene(ok, pc.is_in(field["type"], pa.array(sorted(ALB_TYPES))))
+    columns: dict[str, pa.Array] = {"alb_type": field["type"], "elb": field["elb"]}
+    stamp = pc.extract_regex(field["time"], _ISO_UTC)
+    seconds = pc.strptime(pc.struct_field(stamp, [0]), format="%Y-%m-%dT%H:%M:%S", unit="us", error_is_null=True)
+    micros = pc.cast(pc.utf8_rpad(pc.coalesce(pc.struct_field(stamp, [1]), ""), 6, "0"), pa.int64())
+    columns["time"] = pc.cast(pc.add(pc.cast(seconds, pa.int64()), micros), pa.timestamp("us", tz="UTC"))
+    # strptime rolls impossible dates over (Feb 30 -> Mar 2): only a time that prints back as read is taken
+    ok = pc.and_kleene(ok, pc.equal(pc.strftime(pc.cast(seconds, pa.timestamp("s")), format="%Y-%m-%dT%H:%M:%S"),
+                                 pc.struct_field(stamp, [0])))
+    for side, name in (("client", "client:port"), ("target", "target:port")):
+        parts = pc.extract_regex(field[name], _ENDPOINT)
+        port = pc.cast(pc.struct_field(parts, [1]), pa.int32(), safe=False)
+        missing = pc.equal(field[name], "-")
+        ok = pc.and_kleene(ok, pc.or_kleene(missing, pc.and_kleene(pc.is_valid(parts), pc.less_equal(port, 65535))))
+        columns[side] = pc.if_else(missing, pa.scalar(None, pa.string()), pc.utf8_trim(pc.struct_field(parts, [0]), "[]"))
+        columns[f"{side}_port"] = pc.if_else(missing, pa.scalar(None, pa.int32()), port)
+    for name in _TIMES:
+        columns[name], matched = _number(field[name], pa.float64(), _DECIMAL)
+        ok = pc.and_kleene(ok, matched)
+    for name in ("elb_status_code", "target_status_code"):
+        missing = pc.equal(field[name], "-")
+        value, matched = _number(field[name], pa.int32(), "^[0-9]{1,9}$")
+        ok = pc.and_kleene(ok, pc.or_kleene(missing, matched))
+        columns[name] = pc.if_else(missing, pa.scalar(None, pa.int32()), value)
+    for name in ("received_bytes", "sent_bytes"):
+        columns[name], matched = _number(field[name], pa.int64(), "^[0-9]{1,18}$")
+        ok = pc.and_kleene(ok, matched)
+    for name in _TEXT_FIELDS:
+        columns[name.replace(":", "_")] = field[name]
+    columns["alb_extra_fields"] = pa.nulls(len(field["type"]), pa.string())
+    return columns, pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
+
+
+def _number(value: pa.Array, kind: pa.DataType, pattern: str) -> tuple[pa.Array, pa.Array]:
+    """``value`` as a number where it matches ``pattern`` (0 elsewhere, never cast), and where it matched."""
+    matched = pc.fill_null(pc.match_substring_regex(value, pattern), False)
+    return pc.cast(pc.if_else(matched, value, "0"), kind), matched
+
+
+def _taken(columns: dict[str, pa.Array], taken: np.ndarray) -> dict[str, pa.Array]:
+    keep = pa.array(taken)
+    return {name: columns[name].filter(keep) for name in _NAMES}
+
+
+def _to_table(data: dict[str, pa.Array], lines: list[str], where: str, rejections: Rejections) -> pa.Table:
+    """Normalized rows; rows whose client or target is not an address are counted and dropped."""
+    n = len(lines)
+    times = {name: data[name].to_numpy(zero_copy_only=False) for name in _TIMES}
     failed = np.zeros(n, dtype=bool)
     for values in times.values():
         failed |= values < 0
-    client = pa.array(data["client"], pa.string())
-    target = pa.array(data["target"], pa.string())
-    src, dst = endpoints(client), endpoints(target)
+    src, dst = endpoints(data["client"]), endpoints(data["target"])
     family = pc.coalesce(src.family, dst.family)
-    when = pa.array(data["time"], pa.timestamp("us", tz="UTC")) if n else None
-    received = pa.array(data["received_bytes"], pa.int64())
-    sent = pa.array(data["sent_bytes"], pa.int64())
+    when = data["time"]
+    received, sent = data["received_bytes"], data["sent_bytes"]
     columns: dict[str, pa.Array] = {
         "source": constant_label(SOURCE_ALB, n),
         "family": family,
         "traffic_class": traffic_class(family, src, dst),
         **src.columns("src"),
         **dst.columns("dst"),
-        "src_port": pa.array(data["client_port"], pa.int32()),
-        "dst_port": pa.array(data["target_port"], pa.int32()),
+        "src_port": data["client_port"],
+        "dst_port": data["target_port"],
         "protocol": pa.array(np.full(n, 6, dtype=np.int32)),
         "bytes": pc.add(received, sent),
-        "elb_status_code": pa.array(data["elb_status_code"], pa.int32()),
-        "target_status_code": pa.array(data["target_status_code"], pa.int32()),
+        "elb_status_code": data["elb_status_code"],
+        "target_status_code": data["target_status_code"],
         **{name: pa.array(values, mask=values < 0) for name, values in times.items()},
         "dispatch_failed": pa.array(failed),
-        "alb_type": pa.array(data["alb_type"], pa.string()),
-        "elb": pa.array(data["elb"], pa.string()),
+        "alb_type": data["alb_type"],
+        "elb": data["elb"],
         "received_bytes": received,
         "sent_bytes": sent,
-        "request_time": when if when is not None else pa.array([], pa.timestamp("us", tz="UTC")),
+        "request_time": when,
     }
-    if when is not None:
+    if n:
         columns["start"] = columns["end"] = pc.cast(pc.floor_temporal(when, unit="second"), pa.timestamp("s", tz="UTC"))
     for name in (*(n.replace(":", "_") for n in _TEXT_FIELDS), "alb_extra_fields"):
-        columns[name] = pa.array(data[name], pa.string())
-    return conform(columns, n), src.invalid | dst.invalid
+        columns[name] = data[name]
+    table = conform(columns, n)
+    invalid = src.invalid | dst.invalid
+    if invalid.any():
+        for index in np.flatnonzero(invalid):
+            rejections.reject("invalid client or target address", lines[int(index)], where)
+        table = table.filter(pa.array(~invalid))
+    return table
