@@ -13,7 +13,6 @@ from v6ops.flows import alb
 from v6ops.flows.generate import generate
 from v6ops.flows.problems import Rejections
 
-BASE = (Path(__file__).parent / "test_aws_samples.py").read_text()  # keeps the AWS sample lines in one place
 LINE = (
     'h2 2026-01-05T00:41:10.104000Z app/my-loadbalancer/50dc6c495c0c9188 2A02:A33C:4538:0:A575:3D8B:C1E2:99A3:34036 '
     '10.0.0.7:80 0.001 0.018 0.000 200 200 887 39653 "GET https://www.example.com:443/p?id=61 HTTP/2.0" "curl/8.5.0" '
@@ -64,7 +63,7 @@ def test_edited_lines_parse_alike(edits: list[list[tuple[str, str]]]) -> None:
         for old, new in changes:
             line = line.replace(old, new)
         lines.append(line)
-    _same(lines + ["", "   "])
+    _same([*lines, "", "   "])
 
 
 def test_generated_logs_parse_alike_and_by_column(tmp_path: Path) -> None:
