@@ -38,20 +38,25 @@ EDITS = [
 def _line_by_line(lines: list[str]) -> tuple[pa.Table, Rejections]:
     rejections = Rejections()
     kept = [(row, line) for line in lines if (row := alb._parse_line(line, "alb.log", rejections)) is not None]
-    table = alb._to_table(alb._from_rows([r for r, _ in kept]), [line for _, line in kept], "alb.log", rejections)
+    table = alb._to_table(alb._from_rows([r for r, _ in kept]), pa.array([line for _, line in kept], pa.string()),
+                          "alb.log", rejections)
     return table, rejections
 
 
 def _same(lines: list[str]) -> None:
-    rejections = Rejections()
-    by_column = alb.parse_lines(lines, "alb.log", rejections)
+    """parse_lines and parse_chunk (the same lines as one buffer) against the line-by-line parser."""
     expected, expected_rejections = _line_by_line(lines)
+    for parse, data in ((alb.parse_lines, lines), (alb.parse_chunk, pa.py_buffer("".join(f"{x}\n" for x in lines).encode()))):
+        rejections = Rejections()
+        _same_rows(parse(data, "alb.log", rejections), expected)  # type: ignore[operator]
+        assert rejections.counts == expected_rejections.counts
 
+
+def _same_rows(by_column: pa.Table, expected: pa.Table) -> None:
     def rows(table: pa.Table) -> list[dict[str, Any]]:  # by value: the column path's rows come first
         return sorted((dict(sorted(r.items())) for r in table.to_pylist()), key=repr)
 
     assert rows(by_column) == rows(expected)
-    assert rejections.counts == expected_rejections.counts
 
 
 @settings(max_examples=200, deadline=None)
@@ -71,5 +76,5 @@ def test_generated_logs_parse_alike_and_by_column(tmp_path: Path) -> None:
     lines = (tmp_path / "logs" / "alb.log").read_text().splitlines()
     _same(lines)
     assert alb.pc.match_substring_regex(pa.array(lines), alb._PLAIN_LINE).false_count == 0
-    _, taken = alb._by_column(alb._plain_fields(lines))
+    _, taken = alb._by_column(alb._plain_fields(pa.array(lines), None))
     assert taken.all()  # every generated line takes the column path

@@ -59,26 +59,49 @@ _DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
 _ENDPOINT = r"^(?P<address>.*):(?P<port>[0-9]{1,5})$"
 
 
-def parse_lines(lines: list[str], where: str, rejections: Rejections) -> pa.Table:
-    """ALB lines -> normalized rows; lines that cannot be taken are counted by reason with samples.
+# Line breaks Python's splitlines() knows besides "\n": a chunk with any of them is split by Python.
+_OTHER_BREAKS = "[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 
-    Lines of the plain current layout are parsed by column (Arrow kernels); the rest, and any line
-    whose values need a closer look (an odd time or number spelling, a bad value), one by one.
+
+def parse_chunk(chunk: pa.Buffer, where: str, rejections: Rejections) -> pa.Table:
+    """A chunk of whole ALB lines, split and checked by Arrow without a Python string per line.
+
+    A chunk that is not UTF-8 or holds other line breaks than "\n" is split by Python exactly as
+    before (bytes that are not UTF-8 become U+FFFD, and those lines are then rejected by value).
     """
-    text = pa.array(lines, pa.string())
+    whole = pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(np.array([0, chunk.size], np.int32)), chunk])
+    try:
+        whole.validate(full=True)
+    except pa.ArrowInvalid:
+        return parse_lines(chunk.to_pybytes().decode("utf-8", "replace").splitlines(), where, rejections)
+    if pc.any(pc.match_substring_regex(whole, _OTHER_BREAKS)).as_py():
+        return parse_lines(chunk.to_pybytes().decode("utf-8").splitlines(), where, rejections)
+    text = pc.list_flatten(pc.split_pattern(whole, "\n"))
+    return _parse(text.filter(pc.greater(pc.utf8_length(text), 0)), chunk, where, rejections)
+
+
+def parse_lines(lines: list[str], where: str, rejections: Rejections) -> pa.Table:
+    """ALB lines -> normalized rows; lines that cannot be taken are counted by reason with samples."""
+    return _parse(pa.array(lines, pa.string()), None, where, rejections)
+
+
+def _parse(text: pa.Array, chunk: pa.Buffer | None, where: str, rejections: Rejections) -> pa.Table:
+    """Lines of the plain current layout are parsed by column (a CSV reader and Arrow checks); the
+    rest, and any line whose values need a closer look (an odd time or number spelling, a bad
+    value), one by one. ``chunk``, when given, holds exactly the lines of ``text`` (and empty ones)."""
     plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_LINE), False).to_numpy(zero_copy_only=False)
-    columns, taken = _by_column(_plain_fields([lines[int(i)] for i in np.flatnonzero(plain)]))
+    source = chunk if chunk is not None and plain.all() else None
+    columns, taken = _by_column(_plain_fields(text.filter(pa.array(plain)), source))
     taken = _spread(taken, plain)
     rows: list[list[object]] = []
     kept_lines: list[str] = []
-    for index in np.flatnonzero(~taken):
-        line = lines[int(index)]
+    for line in text.filter(pa.array(~taken)).to_pylist():
         row = _parse_line(line, where, rejections)
         if row is not None:
             rows.append(row)
             kept_lines.append(line)
-    fast = _to_table(_taken(columns, taken[plain]), text.filter(pa.array(taken)).to_pylist(), where, rejections)
-    slow = _to_table(_from_rows(rows), kept_lines, where, rejections)
+    fast = _to_table(_taken(columns, taken[plain]), text.filter(pa.array(taken)), where, rejections)
+    slow = _to_table(_from_rows(rows), pa.array(kept_lines, pa.string()), where, rejections)
     return pa.concat_tables([fast, slow], promote_options="permissive") if slow.num_rows else fast
 
 
@@ -131,17 +154,22 @@ def _from_rows(rows: list[list[object]]) -> dict[str, pa.Array]:
     return {name: pa.array(v, _TYPES.get(name, pa.string())) for name, v in zip(_NAMES, values, strict=True)}
 
 
-def _plain_fields(lines: list[str]) -> dict[str, pa.Array]:
-    """Plain lines (``_PLAIN_LINE``) split into their 30 fields, quotes removed, as the tokenizer would."""
-    if not lines:
+def _plain_fields(lines: pa.Array, chunk: pa.Buffer | None) -> dict[str, pa.Array]:
+    """Plain lines (``_PLAIN_LINE``) split into their 30 fields, quotes removed, as the tokenizer would.
+
+    ``chunk`` is the buffer they came from when it holds nothing else (the CSV reader reads it in place).
+    """
+    names = [f"f{i}" for i in range(len(ALB_FIELDS))]
+    if not len(lines):
         return {name: pa.array([], pa.string()) for name in ALB_FIELDS}
+    data = chunk if chunk is not None else pa.py_buffer(("\n".join(lines.to_pylist()) + "\n").encode())
     table = pacsv.read_csv(
-        pa.BufferReader(("\n".join(lines) + "\n").encode()),
-        read_options=pacsv.ReadOptions(column_names=[f"f{i}" for i in range(len(ALB_FIELDS))]),
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(column_names=names),
         parse_options=pacsv.ParseOptions(delimiter=" ", quote_char='"', double_quote=False, escape_char=False),
         convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys((f"f{i}" for i in range(len(ALB_FIELDS))), pa.string()), null_values=[],
-            strings_can_be_null=False, quoted_strings_can_be_null=False,
+            column_types=dict.fromkeys(names, pa.string()), null_values=[], strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
         ),
     )
     return {name: table.column(i).combine_chunks() for i, name in enumerate(ALB_FIELDS)}
@@ -201,7 +229,7 @@ def _taken(columns: dict[str, pa.Array], taken: np.ndarray) -> dict[str, pa.Arra
     return {name: columns[name].filter(keep) for name in _NAMES}
 
 
-def _to_table(data: dict[str, pa.Array], lines: list[str], where: str, rejections: Rejections) -> pa.Table:
+def _to_table(data: dict[str, pa.Array], lines: pa.Array, where: str, rejections: Rejections) -> pa.Table:
     """Normalized rows; rows whose client or target is not an address are counted and dropped."""
     n = len(lines)
     times = {name: data[name].to_numpy(zero_copy_only=False) for name in _TIMES}
@@ -239,7 +267,7 @@ def _to_table(data: dict[str, pa.Array], lines: list[str], where: str, rejection
     table = conform(columns, n)
     invalid = src.invalid | dst.invalid
     if invalid.any():
-        for index in np.flatnonzero(invalid):
-            rejections.reject("invalid client or target address", lines[int(index)], where)
+        for line in lines.filter(pa.array(invalid)).to_pylist():
+            rejections.reject("invalid client or target address", line, where)
         table = table.filter(pa.array(~invalid))
     return table

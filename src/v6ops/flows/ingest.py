@@ -159,8 +159,7 @@ def _read_text(chunks: Iterator[pa.Buffer], source: Source, ingest: Ingest, fiel
     if alb.looks_like_alb(first_line):
         summary = _summary(ingest, source, "alb")
         for chunk in _with_first(first, chunks):
-            lines = chunk.to_pybytes().decode("utf-8", "replace").splitlines()
-            table = alb.parse_lines(lines, source.name, ingest.rejections)
+            table = alb.parse_chunk(chunk, source.name, ingest.rejections)
             summary.records += table.num_rows
             yield table
         return
