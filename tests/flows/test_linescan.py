@@ -227,3 +227,14 @@ def test_integer_past_its_type_is_a_counted_rejection(tmp_path: Path) -> None:
     assert report["summary"]["flows"] == 1
     reasons = {r["reason"]: r["count"] for r in report["inputs"]["by_reason"]}
     assert reasons == {"integer out of range in dstport": 1, "integer out of range in bytes": 1}
+
+
+def test_small_read_buffers_split_lines_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines longer than a read buffer, and parts and buffers ending mid-line, are read whole."""
+    monkeypatch.setattr(encoded, "CHUNK_BYTES", 64)
+    lines = [GOOD.replace("10.0.0.1", f"10.0.{i}.1") for i in range(50)]
+    path = tmp_path / "small.log"
+    path.write_text(" ".join(DEFAULT_FORMAT) + "\n" + "\n".join(lines))  # no final newline either
+    seen = _scanned_names(monkeypatch)
+    assert _comparable(build_report([str(path)])) == _comparable(build_report([str(path)], scan_files=False))
+    assert seen == ["small.log"] and build_report([str(path)])["summary"]["flows"] == 50

@@ -1,6 +1,6 @@
 """A clean local VPC file read straight into the report's two aggregates by the C reader ``_linescan``.
 
-``read_text`` gives each scanner (one per core) a contiguous part of a plain file's memory map, or
+``read_text`` gives each scanner (one per core) a contiguous part of a plain file, or
 the next free scanner each decompressed chunk of a gzip file; ``read_parquet`` reads the columns
 the report needs with Arrow, text columns dictionary-decoded (AWS writers dictionary-encode
 addresses until a column chunk's dictionary outgrows about 1 MB, Arrow re-encodes the rest), row
@@ -11,7 +11,7 @@ reader cannot take exactly as the row path would gives ``None`` (see ``rawscan``
 
 from __future__ import annotations
 
-import mmap
+import os
 import queue
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -78,7 +78,7 @@ def read_text(source: LocalFile, fields: tuple[str, ...], header: bool, compress
     """
     scanners = [Scanner(roles(fields), fine_bin) for _ in range(IN_FLIGHT)]
     try:
-        odd = (_scan_stream if compressed else _scan_mapped)(source, header, scanners)
+        odd = (_scan_stream if compressed else _scan_parts)(source, header, scanners)
     except (ValueError, OSError, FlowInputError):
         return None
     return _merged(scanners, odd)
@@ -122,47 +122,61 @@ def _scan_stream(source: LocalFile, header: bool, scanners: list[Scanner]) -> by
         return b"".join(line for lines in in_parallel(feed, chunks) for line in budget.add(lines))
 
 
-def _scan_mapped(source: LocalFile, header: bool, scanners: list[Scanner]) -> bytes:
-    """An uncompressed file straight from its memory map: one contiguous part per scanner and thread.
+def _scan_parts(source: LocalFile, header: bool, scanners: list[Scanner]) -> bytes:
+    """An uncompressed file in one contiguous part per scanner and thread, each read into its own buffer.
 
-    Nothing is copied, and each chunk's pages leave this process's resident set once it is
-    parsed (MADV_DONTNEED on a read-only file mapping only drops the mapping; the page cache keeps them).
+    Read with ``pread`` rather than memory-mapped: a log file truncated while mapped would kill the
+    process (SIGBUS); read, it just ends early.
     """
-    if source.path.stat().st_size == 0:
-        return b""
     budget = _OddLines()
-    with source.path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        size = len(mapped)
-        start = mapped.find(b"\n") + 1 if header else 0
-        if header and start == 0:
-            return b""  # a header and nothing else
+    descriptor = os.open(source.path, os.O_RDONLY)
+    try:
+        size = os.fstat(descriptor).st_size
+        start = _next_line(descriptor, 0, size) if header else 0
         cuts = [start]
         for k in range(1, len(scanners)):
-            cuts.append(max(cuts[-1], mapped.find(b"\n", start + k * (size - start) // len(scanners)) + 1 or size))
+            cuts.append(max(cuts[-1], _next_line(descriptor, start + k * (size - start) // len(scanners), size)))
         cuts.append(size)
 
         def scan_part(index: int) -> list[bytes]:
-            odd: list[bytes] = []
+            buffer, odd = bytearray(CHUNK_BYTES), []
             position, end = cuts[index], cuts[index + 1]
-            while position < end:
-                stop = mapped.rfind(b"\n", position, min(end, position + CHUNK_BYTES)) + 1
-                if stop <= position:  # a line longer than a chunk, or the last line, unterminated
-                    stop = mapped.find(b"\n", position, end) + 1 or end
-                if mapped[stop - 1] != ord("\n"):
-                    block = mapped[position:stop] + b"\n"
-                    odd += budget.add(_odd_lines(block, scanners[index].feed(block)))
-                else:
-                    with memoryview(mapped) as view, view[position:stop] as part:
-                        odd += budget.add(_odd_lines(part, scanners[index].feed(part)))
-                page = mmap.PAGESIZE
-                first, last = -(-position // page) * page, stop // page * page
-                if last > first:
-                    mapped.madvise(mmap.MADV_DONTNEED, first, last - first)
-                position = stop
-            return odd
+            kept = 0  # bytes of a line not yet complete at the front of the buffer
+            while True:
+                if kept == len(buffer):  # a line longer than the buffer
+                    buffer.extend(bytes(len(buffer)))
+                want = min(len(buffer) - kept, end - position)
+                with memoryview(buffer) as view:
+                    got = os.preadv(descriptor, [view[kept:kept + want]], position) if want > 0 else 0
+                position += got
+                filled, last = kept + got, got == 0
+                cut = filled if last else buffer.rfind(b"\n", 0, filled) + 1
+                if cut:
+                    with memoryview(buffer) as view, view[:cut] as block:
+                        whole = block if buffer[cut - 1] == ord("\n") else bytes(block) + b"\n"  # unterminated end
+                        odd += budget.add(_odd_lines(whole, scanners[index].feed(whole)))
+                kept = filled - cut
+                buffer[:kept] = buffer[cut:filled]
+                if last:
+                    return odd
 
         with ThreadPoolExecutor(len(scanners)) as pool:
             return b"".join(line for lines in pool.map(scan_part, range(len(scanners))) for line in lines)
+    finally:
+        os.close(descriptor)
+
+
+def _next_line(descriptor: int, offset: int, size: int) -> int:
+    """The offset just after the first newline at or after ``offset`` (``size`` if there is none)."""
+    while offset < size:
+        window = os.pread(descriptor, 1 << 16, offset)
+        if not window:
+            break
+        cut = window.find(b"\n")
+        if cut >= 0:
+            return offset + cut + 1
+        offset += len(window)
+    return size
 
 
 def _whole_lines(chunks: Iterator[pa.Buffer], header: bool) -> Iterator[pa.Buffer]:
