@@ -49,7 +49,9 @@ static void *slots_alloc(size_t size) {
     if (size < HUGE_FROM) return calloc(1, size);
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE /* Linux; elsewhere the kernel's default pages */
     madvise(p, size, MADV_HUGEPAGE);
+#endif
     return p;
 }
 
