@@ -356,10 +356,10 @@ static inline void *table_slot(Table *t, const void *key, uint64_t hash, int (*s
     return slots + slot * t->width;
 }
 
-static Pair *pair_slot(Table *t, const Pair *key) { return table_slot(t, key, pair_hash(key), same_pair, fresh_pair); }
+static Pair *pair_slot(Table *t, const Pair *key, uint64_t hash) { return table_slot(t, key, hash, same_pair, fresh_pair); }
 
-static Fact *fact_slot(Table *t, const Fact *key) {
-    return table_slot(t, key, fact_hash(key), same_fact_entry, fresh_fact);
+static Fact *fact_slot(Table *t, const Fact *key, uint64_t hash) {
+    return table_slot(t, key, hash, same_fact_entry, fresh_fact);
 }
 
 static inline void add_sum(int64_t *sum, int64_t value) {
@@ -402,16 +402,33 @@ static Fact fact_key(const Scanner *self, const Record *r) {
     };
 }
 
-static int record(Scanner *self, const Record *r) {
-    Fact key = fact_key(self, r);
-    Fact *fact = fact_slot(&self->facts, &key);
+/* A record's two aggregate keys and their hashes, computed once: prefetched a few records ahead, used by record(). */
+typedef struct {
+    Fact fact;
+    Pair pair;
+    uint64_t fact_hash, pair_hash;
+} Keys;
+
+static void keys_of(const Scanner *self, const Record *r, Keys *k) {
+    k->fact = fact_key(self, r);
+    k->fact_hash = fact_hash(&k->fact);
+    k->pair = (Pair){.src = r->src, .dst = r->dst};
+    k->pair_hash = pair_hash(&k->pair);
+}
+
+static void prefetch_keys(const Scanner *self, const Keys *k) {
+    __builtin_prefetch((Fact *)self->facts.slots + (k->fact_hash & self->facts.mask));
+    __builtin_prefetch((Pair *)self->pairs.slots + (k->pair_hash & self->pairs.mask));
+}
+
+static int record(Scanner *self, const Record *r, const Keys *k) {
+    Fact *fact = fact_slot(&self->facts, &k->fact, k->fact_hash);
     if (!fact) return -1;
     fact->records++;
     add_sum(&fact->packets, r->packets);
     add_sum(&fact->bytes, r->bytes);
     if (r->status < 0 || r->status == self->ok_status) { /* a counted flow */
-        Pair pair_key = {.src = r->src, .dst = r->dst};
-        Pair *pair = pair_slot(&self->pairs, &pair_key);
+        Pair *pair = pair_slot(&self->pairs, &k->pair, k->pair_hash);
         if (!pair) return -1;
         pair->flows++;
         add_sum(&pair->packets, r->packets);
@@ -518,6 +535,7 @@ static inline const char *field_end(const char *s, const char *end) {
  * dictionaries and the pair table are far larger than the caches. */
 typedef struct {
     Record record;
+    Keys keys;
     const char *text[2];
     size_t length[2];
     uint64_t hash[2];
@@ -567,15 +585,13 @@ static int resolve_line(Scanner *self, Line *line, Parse *p) {
     }
     line->record.src = ids[0];
     line->record.dst = ids[1];
-    Pair key = {.src = ids[0], .dst = ids[1]};
-    __builtin_prefetch((Pair *)self->pairs.slots + (pair_hash(&key) & self->pairs.mask));
-    Fact fact = fact_key(self, &line->record);
-    __builtin_prefetch((Fact *)self->facts.slots + (fact_hash(&fact) & self->facts.mask));
+    keys_of(self, &line->record, &line->keys);
+    prefetch_keys(self, &line->keys);
     return 0;
 }
 
 static int record_line(Scanner *self, const Line *line, Parse *p) {
-    if (record(self, &line->record) == 0) return 0;
+    if (record(self, &line->record, &line->keys) == 0) return 0;
     p->reason = "out of memory";
     return -1;
 }
@@ -723,24 +739,20 @@ static PyObject *scanner_add(Scanner *self, PyObject *args) {
         for (Py_ssize_t i = 0; !bad && i < n; i++) bad = ((int32_t *)b[c].buf)[i] >= (int64_t)self->dicts[DICT_ADDRESS].count;
     if (!bad) {
         Py_BEGIN_ALLOW_THREADS
-        enum { AHEAD = 8 }; /* rows between a slot's prefetch and its use */
-        for (Py_ssize_t i = 0; i < n && status == 0; i++) {
-            Record rows[2];
-            for (int k = 0; k < 2; k++) {
-                Py_ssize_t j = i + (k ? AHEAD : 0);
-                if (j >= n) break;
-                rows[k] = (Record){((int32_t *)b[0].buf)[j], ((int32_t *)b[1].buf)[j], ((int32_t *)b[5].buf)[j],
-                                   ((int8_t *)b[2].buf)[j],  ((int8_t *)b[3].buf)[j],  ((int8_t *)b[4].buf)[j],
-                                   ((int64_t *)b[6].buf)[j], ((int64_t *)b[7].buf)[j], ((int64_t *)b[8].buf)[j],
-                                   ((int64_t *)b[9].buf)[j]};
+        enum { AHEAD = 8, RING = 16 }; /* rows between a slot's prefetch and its use */
+        Record rows[RING];
+        Keys keys[RING];
+        for (Py_ssize_t j = 0; j < n + AHEAD && status == 0; j++) {
+            if (j < n) { /* row j: its keys, prefetched */
+                Record *r = &rows[j % RING];
+                *r = (Record){((int32_t *)b[0].buf)[j], ((int32_t *)b[1].buf)[j], ((int32_t *)b[5].buf)[j],
+                              ((int8_t *)b[2].buf)[j],  ((int8_t *)b[3].buf)[j],  ((int8_t *)b[4].buf)[j],
+                              ((int64_t *)b[6].buf)[j], ((int64_t *)b[7].buf)[j], ((int64_t *)b[8].buf)[j],
+                              ((int64_t *)b[9].buf)[j]};
+                keys_of(self, r, &keys[j % RING]);
+                prefetch_keys(self, &keys[j % RING]);
             }
-            if (i + AHEAD < n) {
-                Pair key = {.src = rows[1].src, .dst = rows[1].dst};
-                __builtin_prefetch((Pair *)self->pairs.slots + (pair_hash(&key) & self->pairs.mask));
-                Fact fact = fact_key(self, &rows[1]);
-                __builtin_prefetch((Fact *)self->facts.slots + (fact_hash(&fact) & self->facts.mask));
-            }
-            status = record(self, &rows[0]);
+            if (j >= AHEAD) status = record(self, &rows[(j - AHEAD) % RING], &keys[(j - AHEAD) % RING]);
         }
         Py_END_ALLOW_THREADS
     }
@@ -824,7 +836,7 @@ static PyObject *scanner_absorb(Scanner *self, PyObject *args) {
         for (size_t i = 0; i <= other->pairs.mask && status == 0; i++) {
             if (!slots[i].flows) continue;
             Pair key = {.src = slots[i].src < 0 ? -1 : to[slots[i].src], .dst = slots[i].dst < 0 ? -1 : to[slots[i].dst]};
-            Pair *pair = pair_slot(&self->pairs, &key);
+            Pair *pair = pair_slot(&self->pairs, &key, pair_hash(&key));
             if (!pair) {
                 status = -1;
                 break;
