@@ -119,7 +119,7 @@ def _scanned_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 # Ways to spoil a line that the reader hands to the row path (which re-splits or rejects it).
 SPOILERS = [lambda line: line.replace(" ", "  ", 1), lambda line: line.replace(" ", "\t", 1),
-            lambda line: line + "\r", lambda line: "x" + line, lambda line: line.rsplit(" ", 1)[0]]
+            lambda line: line + "\r", lambda line: line + " extra", lambda line: line.rsplit(" ", 1)[0]]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
