@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import queue
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -48,11 +48,15 @@ class FileAggregates:
     addresses: pa.Array  # string: the text of address id i
     codes: np.ndarray  # uint8: the reader's code of address id i, checked by the caller
     facts: pa.Table  # log_status, flow_type, action, src_code, dst_code, protocol, fine_bin, records, packets, bytes
-    pairs: pa.Table  # src, dst (ids), flows, packets, bytes: counted flows per pair
+    merged_pairs: Future[pa.Table]  # src, dst (ids), flows, packets, bytes: counted flows per pair
     records: int
     first: int | None  # epoch seconds
     last: int | None
     odd_lines: bytes = b""  # lines the reader did not take, in file order, for the row path
+
+    @property
+    def pairs(self) -> pa.Table:
+        return self.merged_pairs.result()
 
 
 def roles(fields: tuple[str, ...]) -> bytes:
@@ -194,19 +198,28 @@ def _merged(scanners: list[Scanner], odd_lines: bytes = b"") -> FileAggregates:
     """One set of aggregates from every scanner, address ids renumbered into one dictionary.
 
     The first scanner's dictionary becomes the file's: it adopts the others' addresses, and their
-    pairs are added to its own with their ids renumbered.
+    pairs are added to its own with their ids renumbered, on a thread of its own while the caller
+    parses the addresses (the C code releases the GIL, and neither step touches the other's data).
     """
     first = scanners[0]
-    for scanner in scanners[1:]:
-        first.absorb(scanner, first.adopt_addresses(scanner))
-    addresses = _strings(*first.texts(_ADDRESSES))
-    codes = np.frombuffer(first.codes(), np.uint8)
+    remaps = [first.adopt_addresses(scanner) for scanner in scanners[1:]]
+
+    def merge_pairs() -> pa.Table:
+        for scanner, remap in zip(scanners[1:], remaps, strict=True):
+            first.absorb(scanner, remap)
+        return _pairs(first)
+
+    merging = ThreadPoolExecutor(1)
+    pairs = merging.submit(merge_pairs)
+    merging.shutdown(wait=False)
     summaries = [s.summary() for s in scanners]
     firsts = [start for _, start, _ in summaries if start is not None]
     lasts = [last for _, _, last in summaries if last is not None]
-    return FileAggregates(addresses, codes, pa.concat_tables([_facts(s) for s in scanners]), _pairs(first),
-                          sum(count for count, _, _ in summaries), min(firsts, default=None), max(lasts, default=None),
-                          odd_lines)
+    return FileAggregates(
+        _strings(*first.texts(_ADDRESSES)), np.frombuffer(first.codes(), np.uint8),
+        pa.concat_tables([_facts(s) for s in scanners]), pairs, sum(count for count, _, _ in summaries),
+        min(firsts, default=None), max(lasts, default=None), odd_lines,
+    )
 
 
 def _pairs(scanner: Scanner) -> pa.Table:
