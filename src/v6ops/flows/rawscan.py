@@ -111,11 +111,10 @@ def _sniff_parquet(source: LocalFile, rejections: Rejections) -> RawVpcFile | No
 
 
 def address_table(text: pa.Array) -> tuple[pa.Table, int]:
-    """Address id (its index in ``text``) -> family, 128-bit halves, kind (IPv4-mapped unmapped); and how many are invalid."""
+    """Address id (its row) -> text, family, 128-bit halves, kind (IPv4-mapped unmapped); and how many are invalid."""
     ends = endpoints(text)
     table = pa.table({
-        "id": pa.array(np.arange(len(text), dtype=np.int32)), "text": text, "family": ends.family, "hi": ends.hi,
-        "lo": ends.lo, "kind": ends.kind.cast(pa.string()),
+        "text": text, "family": ends.family, "hi": ends.hi, "lo": ends.lo, "kind": ends.kind.cast(pa.string()),
     })
     return table, int(ends.invalid.sum())
 
@@ -142,7 +141,7 @@ def classified_facts(facts: pa.Table) -> pa.Table:
 def facts_sql(scan: RawScan, bin_seconds: int) -> str:
     """The columns of ``analyses.facts_sql`` except the address kinds (see ``kind_facts_sql``).
 
-    ``scan.fine_bin`` divides ``bin_seconds`` (``pipeline`` picks it so), so the bins nest.
+    The file's ``fine_bin`` divides ``bin_seconds`` (``pipeline`` picks it so), so the bins nest.
     """
     kinds = "CAST(NULL AS STRING) AS src_kind, CAST(NULL AS STRING) AS dst_kind"
     return (
@@ -191,12 +190,10 @@ def conversations_sql(scan: RawScan) -> str:
 
 @dataclass(frozen=True)
 class RawScan:
-    """One scanned file: its facts, pairs and address table by engine name, and its span."""
+    """One scanned file: its facts and valued pairs by engine name, and its span."""
 
     raw: RawVpcFile
     facts: str
-    fine_bin: int
-    addresses: str
     valued: str
     records: int  # taken by the reader; ``odd_lines`` are the row path's to count
     first: int | None  # epoch seconds
@@ -218,20 +215,18 @@ def read_aggregates(raw: RawVpcFile, fine_bin: int) -> encoded.FileAggregates | 
 
 
 def scan_file(engine: RawEngine, raw: RawVpcFile, name: str, fine_bin: int = 60) -> RawScan | None:
-    """The file's aggregates and address table; None if the row path must read it instead.
+    """The file's aggregates, registered with the engine; None if the row path must read it instead.
 
     ``fine_bin`` divides every trend bin the report may choose (``analyses.TREND_BINS``).
     """
-    facts, addresses, valued = (f"{name}_{part}" for part in ("facts", "addresses", "valued"))
+    facts, valued = f"{name}_facts", f"{name}_valued"
     file = read_aggregates(raw, fine_bin)
     if file is None:
         return None  # a line the reader does not take, a truncated gzip: the row path counts or reports it
     table, invalid = address_table(file.addresses)
     if invalid or not np.array_equal(expected_codes(table), file.codes):
         return None  # the row path rejects invalid records by reason; a code the reader got wrong is its limit
-    engine.register(addresses, table)
     engine.register(facts, classified_facts(file.facts))
     engine.register(valued, valued_pairs(file.pairs, table))
     canonical = table.select(["family", "hi", "lo"]).group_by(["family", "hi", "lo"]).aggregate([]).num_rows == len(table)
-    return RawScan(raw, facts, fine_bin, addresses, valued, file.records, file.first, file.last, canonical,
-                   file.odd_lines)
+    return RawScan(raw, facts, valued, file.records, file.first, file.last, canonical, file.odd_lines)
