@@ -129,8 +129,10 @@ def test_reader_matches_the_row_path_on_random_files(tmp_path: Path, monkeypatch
                                                      spoiled: list[tuple[int, Any]]) -> None:
     fields, rows = log
     lines = [" ".join(r) for r in rows]
-    for index, spoil in spoiled:
-        lines[index % len(lines)] = spoil(lines[index % len(lines)])
+    # one spoiler a line: two can cancel out into a line of the right shape with a junk address,
+    # which (as documented) sends the whole file to the row path
+    for index, spoil in {index % len(lines): spoil for index, spoil in spoiled}.items():
+        lines[index] = spoil(lines[index])
     text = tmp_path / "random.log"
     text.write_text(" ".join(fields) + "\n" + "".join(line + "\n" for line in lines))
     columns = {}
