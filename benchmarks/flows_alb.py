@@ -4,7 +4,7 @@
 
 The generator's ALB log (mixed IPv4/IPv6 clients, failed dispatches) is parsed both ways into the
 normalized table; the line-by-line side is the tokenizer + per-field conversion every line went
-through before (``alb._parse_line``), which still takes the lines the column path does not.
+through before (``alb.parse_each_line``), which still takes the lines the column path does not.
 """
 
 from __future__ import annotations
@@ -21,13 +21,6 @@ from v6ops.flows.generate import generate
 from v6ops.flows.problems import Rejections
 
 
-def line_by_line(lines: list[str]) -> pa.Table:
-    rejections = Rejections()
-    kept = [(row, line) for line in lines if (row := alb._parse_line(line, "alb.log", rejections)) is not None]
-    return alb._to_table(alb._from_rows([r for r, _ in kept]), pa.array([line for _, line in kept], pa.string()),
-                         "alb.log", rejections)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=300_000)
@@ -41,11 +34,11 @@ def main() -> None:
     columns = alb.parse_chunk(pa.py_buffer(data), "alb.log", Rejections())
     by_column = time.perf_counter() - start
     start = time.perf_counter()
-    rows = line_by_line(lines)
+    rows = alb.parse_each_line(lines, "alb.log", Rejections())
     by_line = time.perf_counter() - start
     assert columns.num_rows == rows.num_rows == len(lines)
-    print(f"by column (parse_chunk)   {len(lines) / by_column / 1e3:8.0f} k lines/s  {by_column:6.2f} s")
-    print(f"line by line (_parse_line) {len(lines) / by_line / 1e3:7.0f} k lines/s  {by_line:6.2f} s")
+    for label, seconds in (("by column (parse_chunk)", by_column), ("line by line (parse_each_line)", by_line)):
+        print(f"{label:<31} {len(lines) / seconds / 1e3:6.0f} k lines/s  {seconds:6.2f} s")
     print(f"ratio: {by_line / by_column:.1f}x")
 
 

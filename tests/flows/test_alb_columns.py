@@ -37,10 +37,7 @@ EDITS = [
 
 def _line_by_line(lines: list[str]) -> tuple[pa.Table, Rejections]:
     rejections = Rejections()
-    kept = [(row, line) for line in lines if (row := alb._parse_line(line, "alb.log", rejections)) is not None]
-    table = alb._to_table(alb._from_rows([r for r, _ in kept]), pa.array([line for _, line in kept], pa.string()),
-                          "alb.log", rejections)
-    return table, rejections
+    return alb.parse_each_line(lines, "alb.log", rejections), rejections
 
 
 def _same(lines: list[str]) -> None:

@@ -93,16 +93,16 @@ def _parse(text: pa.Array, chunk: pa.Buffer | None, where: str, rejections: Reje
     source = chunk if chunk is not None and plain.all() else None
     columns, taken = _by_column(_plain_fields(text.filter(pa.array(plain)), source))
     taken = _spread(taken, plain)
-    rows: list[list[object]] = []
-    kept_lines: list[str] = []
-    for line in text.filter(pa.array(~taken)).to_pylist():
-        row = _parse_line(line, where, rejections)
-        if row is not None:
-            rows.append(row)
-            kept_lines.append(line)
     fast = _to_table(_taken(columns, taken[plain]), text.filter(pa.array(taken)), where, rejections)
-    slow = _to_table(_from_rows(rows), pa.array(kept_lines, pa.string()), where, rejections)
+    slow = parse_each_line(text.filter(pa.array(~taken)).to_pylist(), where, rejections)
     return pa.concat_tables([fast, slow], promote_options="permissive") if slow.num_rows else fast
+
+
+def parse_each_line(lines: list[str], where: str, rejections: Rejections) -> pa.Table:
+    """The line parser alone: what ``parse_lines`` falls back to, and the reference it is tested against."""
+    kept = [(row, line) for line in lines if (row := _parse_line(line, where, rejections)) is not None]
+    return _to_table(_from_rows([row for row, _ in kept]), pa.array([line for _, line in kept], pa.string()),
+                     where, rejections)
 
 
 def _parse_line(line: str, where: str, rejections: Rejections) -> list[object] | None:
