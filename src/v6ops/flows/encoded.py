@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import queue
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -95,15 +96,17 @@ def _odd_lines(block: Buffer, offsets: bytes) -> list[bytes]:
 
 
 class _OddLines:
-    """The lines the reader handed back, in file order, within ``ODD_LINES_LIMIT``."""
+    """The size of the lines the reader handed back, held to ``ODD_LINES_LIMIT`` across the scanners' threads."""
 
     def __init__(self) -> None:
         self.size = 0
+        self.lock = threading.Lock()
 
     def add(self, lines: list[bytes]) -> list[bytes]:
-        self.size += sum(len(line) for line in lines)
-        if self.size > ODD_LINES_LIMIT:
-            raise ValueError("too many lines for the row path: the row path reads the whole file")
+        with self.lock:
+            self.size += sum(len(line) for line in lines)
+            if self.size > ODD_LINES_LIMIT:
+                raise ValueError("too many lines for the row path: the row path reads the whole file")
         return lines
 
 
