@@ -19,6 +19,6 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema to ``revision``; safe to run on every start (a no-op when current)."""
     command.upgrade(alembic_config(engine), revision)
