@@ -202,9 +202,7 @@ def run(engine: Engine, options: Options = Options(), scans: Sequence[rawscan.Ra
     itself (``rawscan``). Every section but the ALB figures is a sum, so both add up.
     """
     d = engine.dialect
-    engine.materialize("duplicates", dedup_sql(d))
-    duplicates = _int(engine.query("SELECT count(*) AS n FROM duplicates").column("n")[0].as_py())
-    engine.view("counted", counted_sql(duplicates > 0))
+    duplicates = prepare(engine)
     span = engine.query(f"SELECT min(start) AS first, max({d.quote('end')}) AS last FROM counted").to_pylist()[0]
     for scan in scans:
         span = _wider(span, {"first": scan.first, "last": scan.last})
@@ -222,6 +220,14 @@ def run(engine: Engine, options: Options = Options(), scans: Sequence[rawscan.Ra
     sections["top_talkers"] = _top_talkers(engine, options, scans)
     sections["alb"] = _alb(engine, options)
     return sections
+
+
+def prepare(engine: Engine) -> int:
+    """The ``counted`` view (flow-direction duplicates removed) every analysis and detection reads; how many were removed."""
+    engine.materialize("duplicates", dedup_sql(engine.dialect))
+    duplicates = _int(engine.query("SELECT count(*) AS n FROM duplicates").column("n")[0].as_py())
+    engine.view("counted", counted_sql(duplicates > 0))
+    return duplicates
 
 
 def _wider(span: dict[str, Any], epochs: dict[str, Any]) -> dict[str, Any]:

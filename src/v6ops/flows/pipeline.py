@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from v6ops.flows import analyses, rawscan, vpc
+from v6ops.flows import analyses, detections, rawscan, vpc
 from v6ops.flows.duck import DuckEngine
 from v6ops.flows.ingest import Advance, FileSummary, Ingest, read_batches
 from v6ops.flows.schema import SCHEMA_VERSION
@@ -38,6 +38,7 @@ def build_report(
     sources: list[Source] | None = None,
     threads: int | None = None,
     scan_files: bool = True,
+    detect: detections.DetectionConfig | None = None,
 ) -> dict[str, Any]:
     """Read every input and run every analysis with the DuckDB engine.
 
@@ -75,6 +76,8 @@ def build_report(
         ingest.files.sort(key=lambda f: order.get(f.name, len(order)))
         loaded = time.perf_counter()
         sections = analyses.run(engine, options, scans)
+        if detect is not None:
+            sections["detections"] = [e.as_dict() for e in detections.run(engine, detect)]
     finally:
         engine.close()
     finished = time.perf_counter()
@@ -92,6 +95,38 @@ def build_report(
         "timing_seconds": {"ingest": round(loaded - started, 3), "analyses": round(finished - loaded, 3)},
     }
 
+
+def detect_threats(
+    paths: list[str],
+    config: detections.DetectionConfig | None = None,
+    vpc_format: str | None = None,
+    s3_client: Any | None = None,
+    advance: Advance | None = None,
+    sources: list[Source] | None = None,
+) -> dict[str, Any]:
+    """Read every input row by row and run the detections alone (``v6ops flows detect``)."""
+    config = config or detections.DetectionConfig()
+    sources = sources if sources is not None else expand(paths, s3_client)
+    ingest = Ingest(core_only=True)
+    engine = DuckEngine()
+    try:
+        engine.load(read_batches(paths, ingest, vpc_format, s3_client, advance, sources))
+        analyses.prepare(engine)
+        found = detections.run(engine, config)
+    finally:
+        engine.close()
+    return {
+        "schema": DETECTIONS_SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "engine": "duckdb",
+        "inputs": {"files": [f.as_dict() for f in ingest.files], "records_read": ingest.records,
+                   **ingest.rejections.as_dict()},
+        "rules": [r.model_dump() for r in config.rules],
+        "detections": [e.as_dict() for e in found],
+    }
+
+
+DETECTIONS_SCHEMA = "v6ops.flows.detections"
 
 COUNTING_RULES = [
     "A flow is a VPC Flow Log or pcap record that is not a NODATA/SKIPDATA status row; a request is an ALB record.",
