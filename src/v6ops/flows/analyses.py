@@ -208,7 +208,7 @@ def run(engine: Engine, options: Options = Options(), scans: Sequence[rawscan.Ra
         span = _wider(span, {"first": scan.first, "last": scan.last})
     size = options.bin_seconds or choose_bin(span["first"], span["last"])
     row_facts = engine.query(facts_sql(d, size)).to_pylist()
-    facts = row_facts + [f for scan in scans for f in engine.query(rawscan.facts_sql(scan, size)).to_pylist()]
+    facts = row_facts + scan_facts(engine, scans, size)
     kind_facts = row_facts + [f for scan in scans for f in engine.query(rawscan.kind_facts_sql(scan)).to_pylist()]
     sections: dict[str, Any] = {}
     sections["summary"] = _summary(facts, duplicates, span)
@@ -220,6 +220,11 @@ def run(engine: Engine, options: Options = Options(), scans: Sequence[rawscan.Ra
     sections["top_talkers"] = _top_talkers(engine, options, scans)
     sections["alb"] = _alb(engine, options)
     return sections
+
+
+def scan_facts(engine: Engine, scans: Sequence[rawscan.RawScan], bin_seconds: int) -> list[dict[str, Any]]:
+    """The scanned files' rows of ``facts_sql`` (bins of ``bin_seconds``, a multiple of their 60 s bins)."""
+    return [f for scan in scans for f in engine.query(rawscan.facts_sql(scan, bin_seconds)).to_pylist()]
 
 
 def prepare(engine: Engine) -> int:

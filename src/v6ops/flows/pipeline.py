@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from v6ops.flows import analyses, detections, rawscan, vpc
+from v6ops.flows import alarms, analyses, detections, rawscan, vpc
 from v6ops.flows.duck import DuckEngine
 from v6ops.flows.ingest import Advance, FileSummary, Ingest, read_batches
 from v6ops.flows.schema import SCHEMA_VERSION
@@ -76,6 +76,7 @@ def build_report(
         ingest.files.sort(key=lambda f: order.get(f.name, len(order)))
         loaded = time.perf_counter()
         sections = analyses.run(engine, options, scans)
+        sections["alarms"] = alarms.run(engine, scans=scans)
         if detect is not None:
             sections["detections"] = [e.as_dict() for e in detections.run(engine, detect)]
     finally:
