@@ -34,8 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from v6ops.flows import analyses, rawscan
 from v6ops.flows.schema import SOURCE_ALB, TRAFFIC_IPV4, TRAFFIC_IPV6, TRAFFIC_NAT64
 
-OK, ALARM, INSUFFICIENT = "OK", "ALARM", "INSUFFICIENT_DATA"
 State = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+OK: State = "OK"
+ALARM: State = "ALARM"
+INSUFFICIENT: State = "INSUFFICIENT_DATA"
 Treatment = Literal["missing", "notBreaching", "breaching", "ignore"]
 Comparison = Literal["GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold",
                      "LessThanOrEqualToThreshold"]
@@ -130,7 +132,8 @@ def decide(alarm: Alarm, points: list[float | None], current: State) -> State:
     if len(real) >= n:
         return ALARM if sum(real[-n:]) >= m else OK
     if not real:
-        return {"missing": INSUFFICIENT, "ignore": current, "breaching": ALARM, "notBreaching": OK}[treat]
+        empty: dict[str, State] = {"missing": INSUFFICIENT, "ignore": current, "breaching": ALARM, "notBreaching": OK}
+        return empty[treat]
     gaps = n - len(real)
     if treat == "breaching":
         return ALARM if sum(real) + gaps >= m else OK
