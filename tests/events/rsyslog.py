@@ -60,8 +60,9 @@ class Rsyslog:
     def start(self) -> Rsyslog:
         check = subprocess.run([RSYSLOGD, "-N1", "-f", str(self.conf)], capture_output=True, text=True)
         assert check.returncode == 0, check.stderr + check.stdout
-        self.proc = subprocess.Popen([RSYSLOGD, "-n", "-f", str(self.conf), "-i", str(self.dir / "pid")],
-                                     stdout=subprocess.DEVNULL, stderr=open(self.dir / "stderr", "ab"))
+        with open(self.dir / "stderr", "ab") as errors:
+            self.proc = subprocess.Popen([RSYSLOGD, "-n", "-f", str(self.conf), "-i", str(self.dir / "pid")],
+                                         stdout=subprocess.DEVNULL, stderr=errors)
         for port in (self.tcp_port, self.tls_port):
             if port:
                 self._wait_tcp(port)
