@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 from collections import defaultdict
@@ -168,3 +169,30 @@ def test_sliding_windows_match_an_oracle(rows: list[tuple[int, int, int, int]], 
         assert got_volume == {k: v for k, v in volume.items() if v > threshold * 100}
     finally:
         engine.close()
+
+
+def test_detections_are_shared_security_events(tmp_path: Path, attacked: tuple[Path, list[Case]],
+                                               found: list[dict[str, Any]]) -> None:
+    from typer.testing import CliRunner
+
+    from v6ops.cli.main import app
+    from v6ops.events import EventType, SecurityEvent, Severity
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"internet_facing: [{INTERNET_ENI}]\nexempt: ['{LAB_PREFIX}']\n")
+    out = tmp_path / "events.jsonl"
+    result = CliRunner().invoke(app, ["flows", "detect", str(attacked[0] / "logs"), "--rules", str(rules),
+                                      "--events", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [e["detection_id"] for e in json.loads(result.output)["detections"]] == \
+        [e["detection_id"] for e in found]
+    events = [SecurityEvent.from_json(line) for line in out.read_text().splitlines()]
+    assert [e.event_id for e in events] == [e["detection_id"] for e in found]
+    spread = next(e for e in events if e.details.get("source_prefix") == "2a0c:9a40:2:7::/64")
+    assert spread.event_type == EventType.ADDRESS_SCAN and spread.severity == Severity.ERROR
+    assert spread.source_ip == "2a0c:9a40:2:7::" and spread.details["evidence"]["source_addresses"] == 30
+    assert spread.timestamp.isoformat() == "2026-01-05T00:40:00+00:00"  # event time, not the clock
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules: [{name: x, kind: port_scan, threshold: 1, window: 100, slide: 30}]\n")
+    result = CliRunner().invoke(app, ["flows", "detect", str(attacked[0] / "logs"), "--rules", str(bad)])
+    assert result.exit_code == 2 and "not a multiple of slide" in result.output

@@ -96,17 +96,27 @@ def detect_cmd(
     paths: list[str] = typer.Argument(..., metavar="PATH...", help="Files, directories, globs or s3://bucket/prefix"),
     rules: Path = typer.Option(None, "--rules", help="Detection rules, exemptions, internet-facing ENIs (YAML/JSON)"),
     vpc_format: str = typer.Option(None, "--format", help="VPC custom format for files without a header line"),
+    events: Path = typer.Option(None, "--events", help="Append each detection as a security event (JSON Lines)"),
     as_json: bool = JsonOption,
 ) -> None:
     """Threat detections on event time: port and address scans, volume, rejections, bogon sources."""
+    from v6ops.events import EventValueError
+    from v6ops.events.jsonl import JsonLinesSink
     from v6ops.flows.pipeline import detect_threats
     from v6ops.flows.problems import FlowInputError
 
     config = _detection_config(rules)
     try:
-        result = detect_threats(paths, config, vpc_format=vpc_format)
+        sink = JsonLinesSink(events) if events is not None else None
+    except EventValueError as exc:
+        fail(str(exc))
+    try:
+        result = detect_threats(paths, config, vpc_format=vpc_format, sink=sink)
     except FlowInputError as exc:
         fail(str(exc))
+    finally:
+        if sink is not None:
+            sink.close()
     inputs = result["inputs"]
     if inputs["records_read"] == 0 and inputs["file_errors"]:
         fail("; ".join(f"{e['error']}" for e in inputs["file_errors"]))

@@ -24,6 +24,8 @@ of the guide's two tables under each treatment, each transition and M-of-N combi
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from v6ops.events import EventType, SecurityEvent, Severity
 from v6ops.flows import analyses, rawscan
 from v6ops.flows.schema import SOURCE_ALB, TRAFFIC_IPV4, TRAFFIC_IPV6, TRAFFIC_NAT64
 
@@ -155,6 +158,16 @@ class Transition:
     state: State
     at: int  # epoch seconds: the end of the period whose evaluation changed the state
     reason: str
+
+    def to_event(self) -> SecurityEvent:
+        """The shared security event; the same transition always has the same ``event_id``."""
+        digest = hashlib.sha256(f"{self.alarm}|{self.at}|{self.state}".encode()).digest()
+        return SecurityEvent(
+            timestamp=datetime.fromtimestamp(self.at, UTC), event_id=str(uuid.UUID(bytes=digest[:16], version=5)),
+            vm_id="", event_type=EventType.ALARM_STATE_CHANGE,
+            severity=Severity.WARNING if self.state == ALARM else Severity.INFO, source="flows.alarms",
+            description=f"alarm {self.alarm}: {self.previous} -> {self.state}", details=self.as_dict(),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {"alarm": self.alarm, "previous": self.previous, "state": self.state, "at": _iso(self.at),

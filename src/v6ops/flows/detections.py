@@ -31,16 +31,24 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from v6ops.addr import Address, Prefix, format_address
 from v6ops.addr.registry import ROWS, UNMATCHED_KIND
+from v6ops.events import EventType, SecurityEvent, Severity
 from v6ops.flows.analyses import Dialect, Engine, _half_masks
 from v6ops.flows.schema import SOURCE_ALB
 
 Kind = Literal["port_scan", "address_scan", "high_volume", "volume_baseline", "high_rejection_rate", "suspicious_source"]
 KeyLevel = Literal["address", "/64"]
 
-# Seed 002 (IPv6SecurityMonitor.detect_security_threats): severity per detection type.
+# Seed 002 (IPv6SecurityMonitor.detect_security_threats): severity per detection type, and the
+# shared event model's severity for each (high -> error, medium -> warning, low -> info).
 SEVERITY: dict[str, str] = {
     "port_scan": "high", "address_scan": "high", "high_volume": "medium", "volume_baseline": "medium",
     "high_rejection_rate": "low", "suspicious_source": "medium",
+}
+EVENT_SEVERITY = {"high": Severity.ERROR, "medium": Severity.WARNING, "low": Severity.INFO}
+EVENT_TYPE = {
+    "port_scan": EventType.PORT_SCAN, "address_scan": EventType.ADDRESS_SCAN, "high_volume": EventType.HIGH_VOLUME,
+    "volume_baseline": EventType.HIGH_VOLUME, "high_rejection_rate": EventType.REJECTION_RATE,
+    "suspicious_source": EventType.SUSPICIOUS_SOURCE,
 }
 # Transport protocols with ports: TCP 6, UDP 17, DCCP 33, SCTP 132 (IANA protocol numbers).
 PORT_PROTOCOLS = (6, 17, 33, 132)
@@ -93,7 +101,7 @@ class Rule(BaseModel):
     history: int = Field(default=12, ge=1, description="volume_baseline: previous windows forming the baseline")
     min_history: int = Field(default=3, ge=1, description="volume_baseline: windows with traffic needed before judging")
     floor: float = Field(default=0, ge=0, description="volume_baseline: the window must also carry at least this much")
-    severity: str | None = None
+    severity: Literal["high", "medium", "low"] | None = None
 
     @property
     def step(self) -> int:
@@ -199,6 +207,22 @@ class Detection:
         """Stable across replays: the rule, the source and where the episode starts in event time."""
         digest = hashlib.sha256(f"{self.rule}|{self.source}|{self.first_window}".encode()).digest()
         return str(uuid.UUID(bytes=digest[:16], version=5))
+
+    def to_event(self) -> SecurityEvent:
+        """The shared security event. Its ``event_id`` is the detection id: an ongoing episode sent
+        again with more windows is the same event, updated (``details.windows``, ``last_seen``)."""
+        details = {k: v for k, v in self.as_dict().items() if k not in ("detection_id", "severity", "source")}
+        network = self.source.split("/")[0]
+        if "/" in self.source:
+            details["source_prefix"] = self.source
+        return SecurityEvent(
+            timestamp=datetime.fromtimestamp(self.first_window, UTC), event_id=self.detection_id, vm_id="",
+            event_type=EVENT_TYPE[self.kind], severity=EVENT_SEVERITY.get(self.severity, Severity.WARNING),
+            source_ip=network, source="flows.detect", threat_indicators=(self.kind, self.rule),
+            description=f"{self.kind.replace('_', ' ')} from {self.source}: peak {self.peak:g} over "
+                        f"{self.threshold:g} in a {self.evidence['window_seconds']} s window",
+            details=details,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {

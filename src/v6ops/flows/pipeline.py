@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from v6ops.events import Sink
 from v6ops.flows import alarms, analyses, detections, rawscan, vpc
 from v6ops.flows.duck import DuckEngine
 from v6ops.flows.ingest import Advance, FileSummary, Ingest, read_batches
@@ -104,8 +105,9 @@ def detect_threats(
     s3_client: Any | None = None,
     advance: Advance | None = None,
     sources: list[Source] | None = None,
+    sink: Sink | None = None,
 ) -> dict[str, Any]:
-    """Read every input row by row and run the detections alone (``v6ops flows detect``)."""
+    """Read every input row by row and run the detections alone (``v6ops flows detect``); events go to ``sink``."""
     config = config or detections.DetectionConfig()
     sources = sources if sources is not None else expand(paths, s3_client)
     ingest = Ingest(core_only=True)
@@ -116,6 +118,10 @@ def detect_threats(
         found = detections.run(engine, config)
     finally:
         engine.close()
+    if sink is not None:
+        for detection in found:
+            sink.emit(detection.to_event())
+        sink.flush()
     return {
         "schema": DETECTIONS_SCHEMA,
         "schema_version": SCHEMA_VERSION,
