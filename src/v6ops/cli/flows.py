@@ -30,6 +30,8 @@ def report_cmd(
     bin_seconds: int = typer.Option(None, help="Trend bin size (default: chosen from the records' time span)"),
     detections: bool = typer.Option(False, "--detections", help="Add the threat detections (reads rows)"),
     rules: Path = typer.Option(None, "--rules", help="Detection rules file (implies --detections)"),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (this process) or spark"),
+    master: str = typer.Option(None, "--master", help="Spark master URL (local[2], spark://host:7077, k8s://..., yarn)"),
     as_json: bool = JsonOption,
 ) -> None:
     """Read logs and captures, run every analysis, write JSON, Markdown, HTML and Prometheus outputs."""
@@ -52,7 +54,8 @@ def report_cmd(
             task = progress.add_task("read", total=input_size(sources))
             report = build_report(
                 paths, Options(top=top, bin_seconds=bin_seconds), vpc_format=vpc_format,
-                advance=lambda n: progress.advance(task, n), sources=sources, detect=detect,
+                advance=lambda n: progress.advance(task, n), sources=sources, detect=detect, engine_name=engine,
+                master=master,
             )
     except FlowInputError as exc:
         fail(str(exc))
@@ -97,6 +100,8 @@ def detect_cmd(
     rules: Path = typer.Option(None, "--rules", help="Detection rules, exemptions, internet-facing ENIs (YAML/JSON)"),
     vpc_format: str = typer.Option(None, "--format", help="VPC custom format for files without a header line"),
     events: Path = typer.Option(None, "--events", help="Append each detection as a security event (JSON Lines)"),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (this process) or spark"),
+    master: str = typer.Option(None, "--master", help="Spark master URL (local[2], spark://host:7077, k8s://..., yarn)"),
     as_json: bool = JsonOption,
 ) -> None:
     """Threat detections on event time: port and address scans, volume, rejections, bogon sources."""
@@ -111,7 +116,7 @@ def detect_cmd(
     except EventValueError as exc:
         fail(str(exc))
     try:
-        result = detect_threats(paths, config, vpc_format=vpc_format, sink=sink)
+        result = detect_threats(paths, config, vpc_format=vpc_format, sink=sink, engine_name=engine, master=master)
     except FlowInputError as exc:
         fail(str(exc))
     finally:
