@@ -135,6 +135,31 @@ def detect_cmd(
     ])
 
 
+@app.command("dashboard")
+def dashboard_cmd(
+    grafana_out: Path = typer.Option(..., "--grafana", help="Write the Grafana dashboard JSON here"),
+    rules_out: Path = typer.Option(None, "--rules", help="Also write its PromQL as a rules file (promtool check rules)"),
+    as_json: bool = JsonOption,
+) -> None:
+    """The Grafana dashboard over the metrics v6ops exports (import it, or provision it as is)."""
+    from v6ops.flows import grafana
+
+    written = {"grafana": grafana_out}
+    try:
+        grafana_out.write_text(grafana.dashboard_json())
+        if rules_out is not None:
+            rules_out.write_text(grafana.rules())
+            written["rules"] = rules_out
+    except OSError as exc:
+        fail(f"cannot write: {exc}")
+    summary = {"panels": len(grafana.PANELS), "expressions": len(grafana.expressions()),
+               **{k: str(v) for k, v in written.items()}}
+    if as_json:
+        print_json(summary)
+    else:
+        print_table("Written", ["output", "path"], sorted((k, str(v)) for k, v in written.items()))
+
+
 @app.command("generate")
 def generate_cmd(
     out: Path = typer.Argument(..., help="Directory for logs/ and truth.json"),
