@@ -66,7 +66,7 @@ def test_dashboard_model(tmp_path: Path) -> None:
     cells: set[tuple[int, int]] = set()
     for panel in model["panels"]:
         g = panel["gridPos"]
-        assert 0 <= g["x"] and g["x"] + g["w"] <= 24  # Grafana's 24-column grid
+        assert g["x"] >= 0 and g["x"] + g["w"] <= 24  # Grafana's 24-column grid
         area = {(x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])}
         assert not cells & area, panel["title"]  # no two panels overlap
         cells |= area
