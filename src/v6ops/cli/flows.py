@@ -160,6 +160,47 @@ def dashboard_cmd(
         print_table("Written", ["output", "path"], sorted((k, str(v)) for k, v in written.items()))
 
 
+@app.command("cloudwatch")
+def cloudwatch_cmd(
+    report_path: Path = typer.Argument(..., metavar="REPORT.json", help="A report written by v6ops flows report"),
+    namespace: str = typer.Option("AWS/VPC/IPv6", "--namespace", help="CloudWatch namespace (the seed's by default)"),
+    dashboard: str = typer.Option(None, "--dashboard", help="Also create or replace this dashboard"),
+    alarms: bool = typer.Option(False, "--alarms", help="Also create the seed's three alarms"),
+    region: str = typer.Option(None, "--region", help="AWS region (default: the boto3 configuration's)"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Publish a report's metrics with PutMetricData (batched), and the seed's dashboard and alarms."""
+    import json
+
+    import boto3
+
+    from v6ops.flows import cloudwatch
+
+    try:
+        report = json.loads(report_path.read_text())
+        series = {m: {int(t): float(v) for t, v in points} for m, points in report["metrics"]["series"].items()}
+    except OSError as exc:
+        fail(f"{report_path}: cannot read: {exc.strerror}")
+    except (ValueError, KeyError, TypeError) as exc:
+        fail(f"{report_path}: not a v6ops flows report with metrics ({exc})")
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client = boto3.client("cloudwatch", region_name=region)
+        sent: dict[str, Any] = cloudwatch.publish(client, series, namespace)
+        if alarms:
+            sent["alarms"] = len(cloudwatch.put_alarms(client, namespace=namespace))
+        if dashboard:
+            sent["dashboard_messages"] = cloudwatch.put_dashboard(client, dashboard, namespace,
+                                                                  client.meta.region_name)
+    except (cloudwatch.CloudWatchValueError, BotoCoreError, ClientError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(sent)
+    else:
+        print_table(f"CloudWatch {namespace}", ["what", "count"], [[k, v] for k, v in sent.items()])
+
+
 @app.command("generate")
 def generate_cmd(
     out: Path = typer.Argument(..., help="Directory for logs/ and truth.json"),

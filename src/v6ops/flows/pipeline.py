@@ -33,6 +33,7 @@ def input_size(sources: list[Source]) -> int | None:
 
 
 ENGINES = ("duckdb", "spark")
+METRIC_PERIOD = 300  # seconds per datapoint of the seed's CloudWatch metrics (its dashboard's period)
 
 
 def open_engine(name: str, threads: int | None = None, master: str | None = None) -> DuckEngine | SparkEngine:
@@ -96,6 +97,10 @@ def build_report(
         loaded = time.perf_counter()
         sections = analyses.run(engine, options, scans)
         sections["alarms"] = alarms.run(engine, scans=scans)
+        sections["metrics"] = {"period_seconds": METRIC_PERIOD, "series": {
+            metric: [[start, value] for start, value in sorted(points.items())]
+            for metric, points in alarms.series(engine, METRIC_PERIOD, scans).items()
+        }}
         if detect is not None:
             sections["detections"] = [e.as_dict() for e in detections.run(engine, detect)]
     finally:
