@@ -135,6 +135,55 @@ def detect_cmd(
     ])
 
 
+@app.command("watch")
+def watch_cmd(
+    directory: Path = typer.Argument(..., help="Directory new log files arrive in"),
+    state: Path = typer.Option(..., "--state", help="State directory (rows read, files read, events sent)"),
+    out: Path = typer.Option(..., "--out", help="Directory for report.json, report.md, report.html, metrics.prom"),
+    rules: Path = typer.Option(None, "--rules", help="Detection rules file (YAML/JSON)"),
+    events: Path = typer.Option(None, "--events", help="Append detections and alarm transitions (JSON Lines)"),
+    interval: float = typer.Option(5.0, "--interval", help="Seconds between polls"),
+    settle: float = typer.Option(2.0, "--settle", help="A file must be unchanged this long before it is read"),
+    once: bool = typer.Option(False, "--once", help="Poll twice (to see files settle), then exit"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Follow mode: read new files as they arrive (each once, in name order) and keep the report current."""
+    import time
+
+    from v6ops.events import EventValueError
+    from v6ops.events.jsonl import JsonLinesSink
+    from v6ops.flows.watch import Watcher
+
+    config = _detection_config(rules)
+    try:
+        sink = JsonLinesSink(events) if events is not None else None
+        watcher = Watcher(directory, state, out, sink, config, settle=settle)
+    except ValueError as exc:  # EventValueError included: an unwritable event file, a missing directory
+        fail(str(exc))
+    polls = 0
+    try:
+        while True:
+            result = watcher.poll()
+            polls += 1
+            for name in result.read:
+                line = {"read": name, "events_sent": result.events}
+                if as_json:
+                    print_json(line)
+                else:
+                    console.print(f"read {name} ({result.events} events sent)", highlight=False)
+            if once and polls >= 2:
+                break
+            time.sleep(settle if once else interval)
+    except KeyboardInterrupt:
+        pass
+    except EventValueError as exc:
+        fail(str(exc))
+    finally:
+        watcher.close()
+        if sink is not None:
+            sink.close()
+
+
 @app.command("dashboard")
 def dashboard_cmd(
     grafana_out: Path = typer.Option(..., "--grafana", help="Write the Grafana dashboard JSON here"),
