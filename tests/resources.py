@@ -53,6 +53,7 @@ _CHECKS: dict[str, Callable[[], str | None]] = {
     "named-checkzone": lambda: _binary("named-checkzone"),
     "kea-dhcp6": lambda: _binary("kea-dhcp6"),
     "promtool": lambda: _binary("promtool"),
+    "java": lambda: _binary("java"),  # the Spark engine's JVM
     "rsyslogd": lambda: None if shutil.which("rsyslogd") or os.path.exists("/usr/sbin/rsyslogd")
     else "the 'rsyslogd' command is not installed",
     "prometheus": lambda: _binary("prometheus"),

@@ -22,8 +22,7 @@ from v6ops.flows.generate import generate
 from v6ops.flows.pipeline import build_report, detect_threats
 from v6ops.flows.vpc import INT32_FIELDS, INT64_FIELDS
 
-pytest.importorskip("pyspark")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires("java")]  # pyspark is in the dev extra
 
 MASTER = "local[2]"
 # Every kind and both keys, fast and slow windows; fewer rules than the defaults: each is a few Spark jobs.

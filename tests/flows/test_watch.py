@@ -136,3 +136,27 @@ def test_a_truncated_gzip(tmp_path: Path, source: Path) -> None:
     assert watcher.poll(T0 + 12).read == [] and watcher.poll(T0 + 13).read == []  # never again
     assert kept >= batch["inputs"]["records_read"]
     watcher.close()
+
+
+def test_cli_once(tmp_path: Path, source: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from v6ops.cli.main import app
+
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    _arrive(source, incoming, "attacks.log", 1_000_000_000)  # written long ago: settled
+    args = ["flows", "watch", str(incoming), "--state", str(tmp_path / "s"), "--out", str(tmp_path / "o"),
+            "--events", str(tmp_path / "e.jsonl"), "--once", "--settle", "0.2", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output.splitlines()[0])
+    assert line["read"] == str(incoming / "attacks.log") and line["events_sent"] > 0
+    assert len((tmp_path / "e.jsonl").read_text().splitlines()) == line["events_sent"]
+    again = CliRunner().invoke(app, args)  # restarted: nothing new
+    assert again.exit_code == 0 and again.output == ""
+    missing = CliRunner().invoke(app, ["flows", "watch", str(tmp_path / "nope"), "--state", str(tmp_path / "s2"),
+                                       "--out", str(tmp_path / "o2"), "--once"])
+    assert missing.exit_code == 2 and "not a directory" in missing.output
