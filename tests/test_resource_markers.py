@@ -45,3 +45,31 @@ def test_unknown_resource_names_are_refused() -> None:
 
     with pytest.raises(ValueError, match="unknown resource 'kea'"):
         check_resource("kea")
+
+
+KERNEL_PROBE = """
+import pytest
+import tests.resources as r
+
+r.check_resource.cache_clear()
+r._CHECKS["nft-queue"] = lambda: "pretend the kernel lacks it"
+
+@pytest.mark.requires("nft-queue")
+def test_needs_nft_queue():
+    pass
+"""
+
+
+def test_missing_kernel_feature_is_skipped_and_named_even_on_ci() -> None:
+    probe = ROOT / "tests" / f"test_probe_{os.getpid()}_kernel.py"
+    probe.write_text(KERNEL_PROBE)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rsf", str(probe)],
+            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "CI": "true"},
+        )
+    finally:
+        probe.unlink()
+    assert proc.returncode == 0, proc.stdout
+    assert "1 skipped" in proc.stdout
+    assert "NOT CHECKED on this kernel: needs nft-queue: pretend the kernel lacks it" in proc.stdout
