@@ -40,19 +40,30 @@ def _netns() -> str | None:
 
 
 def _nft_queue() -> str | None:
-    """The kernel's nft ``queue`` expression (CONFIG_NFT_QUEUE), checked with ``nft -c`` in a throwaway netns."""
+    """The kernel's nft ``queue`` expression (CONFIG_NFT_QUEUE), checked with ``nft -c`` in a throwaway netns.
+
+    The same table with ``counter`` in place of ``queue`` must pass first, so a broken probe is an
+    error, never a silent "the kernel lacks it".
+    """
     if (problem := _netns()) or (problem := _binary("nft")):
         return problem
     name = f"v6ops-nftq-{os.getpid()}"
-    probe = "table inet v6ops_probe { chain c { type filter hook input priority 0; queue num 9 bypass; } }\n"
+    table = "table inet v6ops_probe {{\n\tchain c {{\n\t\ttype filter hook input priority 0;\n\t\t{}\n\t}}\n}}\n"
     subprocess.run(["ip", "netns", "add", name], capture_output=True, check=True)
     try:
-        done = subprocess.run(["ip", "netns", "exec", name, "nft", "-c", "-f", "-"], input=probe,
-                              capture_output=True, text=True)
+        def check(statement: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(["ip", "netns", "exec", name, "nft", "-c", "-f", "-"], input=table.format(statement),
+                                  capture_output=True, text=True)
+
+        control = check("counter")
+        if control.returncode != 0:
+            raise RuntimeError(f"the nft-queue probe's control table is refused: {control.stderr.strip()}")
+        done = check("queue num 9 bypass")
     finally:
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
     if done.returncode != 0:
-        return f"this kernel's nftables has no 'queue' expression (CONFIG_NFT_QUEUE): {done.stderr.strip()}"
+        first = done.stderr.strip().splitlines()[0] if done.stderr.strip() else f"exit {done.returncode}"
+        return f"this kernel's nftables has no 'queue' expression (CONFIG_NFT_QUEUE): {first}"
     return None
 
 
