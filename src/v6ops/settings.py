@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8600, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
+    metrics_namespace: str = Field(
+        default="metald_ipv6", pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
+        description="prefix of the IPv6 security metrics; the default keeps the seed's names and alert rules",
+    )
     api_tokens: dict[str, SecretStr] = Field(
         default_factory=dict, description="token -> tenant; empty disables authentication (single-tenant)"
     )

@@ -84,5 +84,37 @@ def audit_keygen(
         print_table(None, ["signing key", "public key"], [[str(path), str(pub)]])
 
 
+def alert_rules_cmd(
+    namespace: str = typer.Option("metald_ipv6", "--namespace", help="Metric name prefix (the seed's by default)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the rules file here instead of stdout."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Write the seed's five IPv6 security alerts as a Prometheus rules file (check it with promtool)."""
+    from v6ops.policy.alerts import alert_rules, alert_rules_text
+    from v6ops.policy.metrics import MetricsValueError
+
+    try:
+        text = alert_rules_text(namespace)
+    except MetricsValueError as exc:
+        fail(str(exc))
+    if output is None:
+        if as_json:
+            print_json(alert_rules(namespace))
+        else:
+            typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        fail(f"{output}: cannot write: {exc.strerror}")
+    rules = alert_rules(namespace)["groups"][0]["rules"]
+    if as_json:
+        print_json({"output": str(output), "alerts": [r["alert"] for r in rules]})
+    else:
+        print_table(f"wrote {output}", ["alert", "expr", "for", "severity"],
+                    [[r["alert"], r["expr"], r["for"], r["labels"]["severity"]] for r in rules])
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit-log")
+    app.command("alert-rules")(alert_rules_cmd)
