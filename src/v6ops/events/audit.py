@@ -245,8 +245,11 @@ class AuditLog:
             return self._append({"kind": kind, "ts": fields.pop("ts", None) or _now(), **fields})
 
     def change(self, actor: str, action: str, target: str, before: Any, after: Any, **extra: Any) -> dict[str, Any]:
-        """A configuration change: who, what, on which object, the state before and after."""
-        return self.record("change", actor=actor, action=action, target=target, before=before, after=after, **extra)
+        """A configuration change: who, what, on which object, the state before and after. Written through
+        to the file at once (changes are rare and each one matters)."""
+        rec = self.record("change", actor=actor, action=action, target=target, before=before, after=after, **extra)
+        self.flush()
+        return rec
 
     def emit(self, event: SecurityEvent) -> None:
         d = event.to_dict()

@@ -50,6 +50,10 @@ class VmConflictError(VmError):
     status = 409
 
 
+class VmExistsError(VmConflictError):
+    pass
+
+
 class VmConfigError(VmError):
     """The config has errors; ``problems`` carry the field paths (REST 422, gRPC INVALID_ARGUMENT)."""
 
@@ -233,7 +237,7 @@ class VmSecurityService:
         now = _now()
         with self.store.write() as session:
             if session.get(SecurityVm, vm_id) is not None:
-                raise VmConflictError(f"VM {vm_id!r} already exists")
+                raise VmExistsError(f"VM {vm_id!r} already exists")
             row = SecurityVm(id=vm_id, customer_id=customer_id, name=name, tier=tier, version=1,
                              profile=compiled.profile, ipv6_config=compiled.config, compiled=compiled.table,
                              compiled_sha256=compiled.sha256, created_at=now, updated_at=now)
@@ -252,14 +256,16 @@ class VmSecurityService:
             return self._row(session, vm_id).compiled
 
     def _write(self, vm_id: str, new_config: Any, actor: str, action: str, expected_version: int | None,
-               path_prefix: str = "ipv6_config", patch: dict[str, Any] | None = None) -> VmView:
+               path_prefix: str = "ipv6_config", patch: dict[str, Any] | None = None,
+               security: dict[str, Any] | None = None) -> VmView:
         with self.store.write() as session:
             row = self._row(session, vm_id, lock=True)
             if expected_version is not None and row.version != expected_version:
                 raise VmConflictError(f"VM {vm_id!r} is at version {row.version}, not {expected_version}")
             before = row.ipv6_config
             if patch is not None:
-                security = merge(before.get("security", {}), patch)
+                new_config = {**before, "security": merge(before.get("security", {}), patch)}
+            elif security is not None:
                 new_config = {**before, "security": security}
             compiled = compile_config(vm_id, new_config, path_prefix)
             row.version += 1
@@ -281,6 +287,13 @@ class VmSecurityService:
         if not isinstance(patch, dict):
             raise VmError("the security patch must be an object")
         return self._write(vm_id, None, actor, "patch", expected_version, path_prefix="ipv6_config", patch=patch)
+
+    def replace_security(self, vm_id: str, security: dict[str, Any], *, actor: str = "",
+                         expected_version: int | None = None) -> VmView:
+        """The whole ``security`` section replaced; addresses and interface stay."""
+        if not isinstance(security, dict):
+            raise VmError("the security config must be an object")
+        return self._write(vm_id, None, actor, "replace", expected_version, security=security)
 
     def rollback(self, vm_id: str, version: int, *, actor: str = "") -> VmView:
         """A new version whose config is that of ``version`` (history is never rewritten)."""
