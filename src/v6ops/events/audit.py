@@ -1,7 +1,7 @@
 """The tamper-evident audit log: append-only JSON Lines in a hash chain with signed checkpoints.
 
-Each record is one canonical JSON object (sorted keys, no spaces) carrying ``seq``, the previous
-record's ``prev`` hash and its own ``hash`` = SHA-256 over the record without ``hash``. Every
+Each record is one canonical JSON object (sorted keys, no spaces) carrying ``seq`` and the previous
+record's ``prev`` hash, followed by its own ``hash`` (the last key) = SHA-256 of the JSON before it. Every
 ``checkpoint_every`` records (and on close) a checkpoint record signs ``seq`` and ``hash`` with
 Ed25519, and the latest checkpoint is also written to ``FILE.anchor``, so cutting records off the
 end is visible even when the cut lands on a checkpoint. An attacker who rewrites the file and
@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -42,13 +43,24 @@ class AuditLogError(EventValueError):
     """An audit log, key file or record that cannot be used; the message names it."""
 
 
+_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
 def canonical(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    """Sorted keys, no spaces, UTF-8 (RFC 8785 in spirit; the verifier uses this same function)."""
+    return orjson.dumps(obj, default=str, option=_CANONICAL)
 
 
 def record_hash(record: dict[str, Any]) -> str:
     body = {k: v for k, v in record.items() if k != "hash"}
     return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def encode_record(body: dict[str, Any]) -> tuple[bytes, str]:
+    """The record's line: its canonical JSON with ``"hash"`` (SHA-256 of that JSON) appended as the last key."""
+    data = canonical(body)
+    digest = hashlib.sha256(data).hexdigest()
+    return data[:-1] + b',"hash":"' + digest.encode() + b'"}', digest
 
 
 # ---------------------------------------------------------------------------------------------- keys
@@ -177,6 +189,8 @@ class AuditLog:
         except OSError as exc:
             raise AuditLogError(f"audit log {str(path)!r} cannot be opened: {exc.strerror}") from exc
         self.fh = os.fdopen(fd, "ab", buffering=1 << 16)
+        self._aead = AESGCM(self.keyring.keys[self.keyring.current]) if self.keyring is not None else None
+        self._nonces, self._nonce_pos = b"", 0
         if self.keyring is not None and self._last_key_id != self.keyring.current:
             self._append({"kind": "key", "key_id": self.keyring.current})
 
@@ -199,23 +213,30 @@ class AuditLog:
                 break
         return int(last["seq"]), str(last["hash"])
 
+    def _nonce(self) -> bytes:
+        """A fresh random 96-bit GCM nonce (NIST SP 800-38D section 8.2.2), drawn from the OS in bulk."""
+        pos = self._nonce_pos
+        if pos >= len(self._nonces):
+            self._nonces, pos = os.urandom(12 * 4096), 0
+        self._nonce_pos = pos + 12
+        return self._nonces[pos:pos + 12]
+
     def _seal(self, record: dict[str, Any]) -> dict[str, Any]:
         record["seq"] = self.seq + 1
         record["prev"] = self.last_hash
-        if self.keyring is not None:
+        if self._aead is not None and self.keyring is not None:
             clear = {k: record.pop(k) for k in _ENCRYPTED_FIELDS if k in record}
             if clear:
-                nonce = secrets.token_bytes(12)
-                key = self.keyring.keys[self.keyring.current]
-                ct = AESGCM(key).encrypt(nonce, canonical(clear), str(record["seq"]).encode())
+                nonce = self._nonce()
+                ct = self._aead.encrypt(nonce, canonical(clear), str(record["seq"]).encode())
                 record["enc"] = {"alg": "A256GCM", "kid": self.keyring.current,
                                  "nonce": base64.b64encode(nonce).decode(), "ct": base64.b64encode(ct).decode()}
-        record["hash"] = record_hash(record)
         return record
 
     def _append(self, record: dict[str, Any]) -> dict[str, Any]:
         record = self._seal(record)
-        self.fh.write(canonical(record) + b"\n")
+        line, record["hash"] = encode_record(record)
+        self.fh.write(line + b"\n")
         self.seq, self.last_hash = record["seq"], record["hash"]
         if record["kind"] != "checkpoint":
             self.since_checkpoint += 1
@@ -339,10 +360,11 @@ def _parse(raw: bytes, line_no: int) -> tuple[dict[str, Any] | None, str]:
         return None, f"line {line_no} is not a JSON record"
     if not isinstance(rec, dict) or not isinstance(rec.get("seq"), int) or "hash" not in rec or "prev" not in rec:
         return None, f"line {line_no} is not an audit record (seq, prev, hash)"
-    if canonical(rec) != raw:
-        return None, f"line {line_no} (seq {rec['seq']}) is not in canonical form: its bytes were edited"
-    if record_hash(rec) != rec["hash"]:
+    line, digest = encode_record({k: v for k, v in rec.items() if k != "hash"})
+    if digest != rec["hash"]:
         return None, f"line {line_no} (seq {rec['seq']}) does not match its hash: its content was changed"
+    if line != raw:
+        return None, f"line {line_no} (seq {rec['seq']}) is not in canonical form: its bytes were edited"
     return rec, ""
 
 
