@@ -83,6 +83,9 @@ _CHECKS: dict[str, Callable[[], str | None]] = {
     "kea-dhcp6": lambda: _binary("kea-dhcp6"),
     "promtool": lambda: _binary("promtool"),
     "nft-queue": _nft_queue,
+    "rsyslogd": lambda: None if shutil.which("rsyslogd") or os.path.exists("/usr/sbin/rsyslogd")
+    else "the 'rsyslogd' command is not installed",
+    "prometheus": lambda: _binary("prometheus"),
 }
 
 # Features of the running kernel: no package can install them, so a test that needs one is skipped

@@ -28,9 +28,20 @@ class Settings(BaseSettings):
     port: int = Field(default=8600, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
+    metrics_namespace: str = Field(
+        default="metald_ipv6", pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
+        description="prefix of the IPv6 security metrics; the default keeps the seed's names and alert rules",
+    )
+    audit_log: Path | None = Field(default=None, description="audit log file; empty means data_dir/audit.jsonl")
+    audit_key_file: Path | None = Field(default=None, description="AES-256-GCM key file for audit details "
+                                        "(else $V6OPS_AUDIT_KEYS, else details in clear)")
+    audit_signing_key: Path | None = Field(default=None, description="Ed25519 key that signs audit checkpoints")
     api_tokens: dict[str, SecretStr] = Field(
         default_factory=dict, description="token -> tenant; empty disables authentication (single-tenant)"
     )
+
+    def resolved_audit_log(self) -> Path:
+        return self.audit_log or self.data_dir / "audit.jsonl"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

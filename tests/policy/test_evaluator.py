@@ -46,7 +46,13 @@ def test_drops_become_seed_security_events() -> None:
     evaluator.evaluate(bytes(IPv6(src=A, dst=B) / UDP(dport=53)), 6, 1)
     events = evaluator.events()
     assert len(events) == 1
-    event = events[0]
+    event = events[0].to_dict()
     assert (event["event_type"], event["severity"], event["vm_id"]) == ("source_validation_failed", "error", "strict")
     assert event["details"]["rule"] == "bcp38-spoofed-source" and event["source_ip"] == "2a00:1450::1"
+    assert event["details"]["timestamp_ns"] == 5 and event["source"] == "policy.evaluator"
+    assert event["destination_ip"] == B and event["customer_id"] == strict_policy().isolation.tenant
+    assert Evaluator(strict_policy()).events() == []
+    again = Evaluator(strict_policy())
+    again.evaluate(bytes(IPv6(src="2a00:1450::1", dst=B) / UDP(dport=53)), 5, 0)
+    assert again.events()[0].event_id == events[0].event_id  # same capture, same ids
     assert evaluator.summary() == {"bcp38-spoofed-source": 1, "policy-accept": 1}

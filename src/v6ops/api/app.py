@@ -17,6 +17,8 @@ from v6ops.api import addresses, health
 from v6ops.api import flows as flows_api
 from v6ops.api import ipam as ipam_api
 from v6ops.api import policy as policy_api
+from v6ops.api import vms as vms_api
+from v6ops.policy.metrics import SecurityMetrics
 from v6ops.settings import Settings, load_settings
 
 log = logging.getLogger("v6ops.api")
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics_registry = registry
     requests = Counter("v6ops_http_requests", "HTTP requests served", ["method", "route", "status"], registry=registry)
     latency = Histogram("v6ops_http_request_seconds", "HTTP request latency", ["method", "route"], registry=registry)
+    app.state.security_metrics = SecurityMetrics(registry, settings.metrics_namespace)
 
     @app.middleware("http")
     async def access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -82,4 +85,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(policy_api.router, prefix="/api/v1")
     app.include_router(ipam_api.router, prefix="/api/v1")
     app.include_router(flows_api.router, prefix="/api/v1")
+    app.include_router(vms_api.router, prefix="/api/v1")
+    app.include_router(vms_api.events_router, prefix="/api/v1")
     return app

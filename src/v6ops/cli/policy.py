@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from v6ops.cli import policy_engine
+from v6ops.cli import policy_engine, policy_ops
 from v6ops.cli.output import JsonOption, console, err_console, fail, print_json, print_table
 from v6ops.policy import compliance as compliance_engine
 from v6ops.policy import effective
@@ -26,6 +26,7 @@ from v6ops.policy.validate import ValidationReport, report_for
 app = typer.Typer(help="IPv6 security policy: validate, compliance, profiles, compile, evaluate, guard.",
                   no_args_is_help=True)
 policy_engine.register(app)
+policy_ops.register(app)
 
 PolicyFile = typer.Argument(..., metavar="FILE", help="Policy file, JSON or YAML.")
 

@@ -134,7 +134,7 @@ def evaluate_cmd(
                "malformed": evaluator.counters.get("malformed", 0)}
     if as_json:
         print_json({"policy": policies[0].name, "summary": summary, "packets": packets,
-                    "events": evaluator.events()})
+                    "events": [e.to_dict() for e in evaluator.events()]})
         return
     shown = packets[:limit]
     print_table(f"{len(packets)} packets, policy {policies[0].name}", ["#", "verdict", "rule", "src", "dst", "reason"],

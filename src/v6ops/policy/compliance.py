@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from v6ops.events import Severity as EventSeverity
 from v6ops.policy.load import LoadResult
 from v6ops.policy.problems import DocumentReport, Severity
 from v6ops.policy.schema import (
@@ -28,14 +29,7 @@ from v6ops.policy.schema import (
 )
 from v6ops.policy.validate import parse_tls_version
 
-
-class ComplianceSeverity(StrEnum):
-    """The seed's SecuritySeverity."""
-
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-    CRITICAL = "critical"
+ComplianceSeverity = EventSeverity  # the seed's SecuritySeverity, the same enum the events carry
 
 
 class ComplianceState(StrEnum):

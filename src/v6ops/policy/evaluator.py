@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from v6ops.addr import Address, Prefix, collapse
+from v6ops.events import SecurityEvent
 from v6ops.policy import rules
 from v6ops.policy.normalized import (
     FRAGMENT,
@@ -174,14 +176,21 @@ class Verdict:
                 "reason": self.reason, "length": self.length, "src": address_text(self.src),
                 "dst": address_text(self.dst)}
 
-    def event(self, vm_id: str) -> dict[str, Any]:
-        """The seed's ``SecurityEvent`` for a drop: event type and severity as plain strings."""
+    def event(self, vm_id: str, customer_id: str = "") -> SecurityEvent:
+        """The seed's ``SecurityEvent`` for a drop. Its id is derived from the VM, the packet and the rule,
+        so replaying the same capture gives the same ids (a SIEM can de-duplicate re-deliveries)."""
         meta = rules.RULES[self.rule]
-        return {"timestamp_ns": self.timestamp_ns, "vm_id": vm_id, "event_type": meta.event.value,
-                "severity": meta.severity.value, "description": f"{meta.summary} ({meta.source})",
-                "source_ip": address_text(self.src),
-                "details": {"rule": self.rule, "rfc": meta.source, "packet_index": self.index,
-                            "dst": address_text(self.dst)}}
+        event_id = str(uuid.uuid5(_EVENT_NAMESPACE, f"{vm_id}/{self.timestamp_ns}/{self.index}/{self.rule}"))
+        return SecurityEvent.at_ns(
+            self.timestamp_ns, event_id=event_id, vm_id=vm_id, customer_id=customer_id,
+            event_type=meta.event, severity=meta.severity, description=f"{meta.summary} ({meta.source})",
+            source_ip=address_text(self.src) or None, destination_ip=address_text(self.dst) or None,
+            source="policy.evaluator",
+            details={"rule": self.rule, "rfc": meta.source, "packet_index": self.index, "length": self.length,
+                     **({"reason": self.detail} if self.detail else {})})
+
+
+_EVENT_NAMESPACE = uuid.UUID("6f1c7a52-3b0e-4f7e-9a55-1d2a3c4b5e60")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -265,9 +274,10 @@ class Evaluator:
             self.drops.append(v)
         return v
 
-    def events(self) -> list[dict[str, Any]]:
-        """Security events for every drop so far, in the seed's shape."""
-        return [v.event(self.policy.name) for v in self.drops]
+    def events(self) -> list[SecurityEvent]:
+        """Security events for every drop so far (the VM is the policy's target, the customer its tenant)."""
+        tenant = self.policy.isolation.tenant
+        return [v.event(self.policy.name, tenant) for v in self.drops]
 
     def guard_check(self, p: Packet) -> str | None:
         """The checks nftables cannot express; the guard runs them on queued packets. None = pass."""

@@ -3,29 +3,14 @@
 One rule id names the same decision in three places: the nft named counter
 (``-`` becomes ``_``), the evaluator's verdict and the security event it raises.
 Event types and severities are the seed's ``SecurityEventType``/``SecuritySeverity``
-as plain strings, ready for the events issue to deliver.
+from :mod:`v6ops.events`, the one event model that every sink delivers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class EventType(StrEnum):
-    UNKNOWN = "unknown"
-    RA_BLOCKED = "ra_blocked"
-    SOURCE_VALIDATION_FAILED = "source_validation_failed"
-    RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
-    EXTENSION_HEADER_BLOCKED = "extension_header_blocked"
-    COMPLIANCE_VIOLATION = "compliance_violation"
-
-
-class Severity(StrEnum):
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-    CRITICAL = "critical"
+from v6ops.events import EventType, Severity
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,120 @@
+"""``v6ops policy audit-log ...`` and the security operations commands: thin shells over ``v6ops.events``.
+
+The commands join the ``policy`` group of ``v6ops.cli.policy`` through ``register``.
+Exit codes: 0 fine, 1 a check failed (tampered log, failed readiness), 2 bad input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from v6ops.cli.output import JsonOption, console, fail, print_json, print_table
+from v6ops.events import EventValueError
+
+audit_app = typer.Typer(help="The tamper-evident audit log: verify, keys.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    file: Path = typer.Argument(..., metavar="FILE", help="Audit log (JSON Lines)."),
+    public_key: Path = typer.Option(None, "--public-key", help="Ed25519 public (or private) key PEM: check signatures."),
+    key_file: Path = typer.Option(None, "--key-file", help="AES key file: also decrypt every record."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Walk the hash chain; report the first changed, deleted, inserted or reordered record and a cut tail."""
+    from v6ops.events.audit import Keyring, load_verify_key, verify
+
+    try:
+        vk = load_verify_key(public_key) if public_key else None
+        ring = Keyring.load(key_file) if key_file else None
+        report = verify(file, vk, ring)
+    except EventValueError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        d = report.as_dict()
+        problem = d.pop("problem")
+        print_table(f"audit log {file}", ["check", "value"], [[k, v] for k, v in d.items() if k != "path"])
+        if problem:
+            console.print(f"{problem['kind']}: {problem['message']}", highlight=False, soft_wrap=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("rotate-key")
+def audit_rotate_key(
+    key_file: Path = typer.Argument(..., metavar="KEY_FILE", help="AES key file (created 0600 if missing)."),
+    key_id: str = typer.Option(None, "--key-id", help="Id of the new key (default: time-based)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Append a new AES-256 key; new records use it, old ones keep naming theirs."""
+    from v6ops.events.audit import rotate_key
+
+    try:
+        kid = rotate_key(key_file, key_id)
+    except EventValueError as exc:
+        fail(str(exc))
+    result: dict[str, Any] = {"key_file": str(key_file), "current": kid}
+    if as_json:
+        print_json(result)
+    else:
+        print_table(None, ["key file", "current key"], [[result["key_file"], kid]])
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    path: Path = typer.Argument(..., metavar="PATH", help="Where to write the Ed25519 signing key (must not exist)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Create the checkpoint signing key and its public half (PATH.pub) for verifiers."""
+    from v6ops.events.audit import generate_signing_key
+
+    try:
+        pub = generate_signing_key(path)
+    except FileExistsError:
+        fail(f"{path}: already exists; refusing to overwrite a signing key")
+    result = {"signing_key": str(path), "public_key": str(pub)}
+    if as_json:
+        print_json(result)
+    else:
+        print_table(None, ["signing key", "public key"], [[str(path), str(pub)]])
+
+
+def alert_rules_cmd(
+    namespace: str = typer.Option("metald_ipv6", "--namespace", help="Metric name prefix (the seed's by default)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the rules file here instead of stdout."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Write the seed's five IPv6 security alerts as a Prometheus rules file (check it with promtool)."""
+    from v6ops.policy.alerts import alert_rules, alert_rules_text
+    from v6ops.policy.metrics import MetricsValueError
+
+    try:
+        text = alert_rules_text(namespace)
+    except MetricsValueError as exc:
+        fail(str(exc))
+    if output is None:
+        if as_json:
+            print_json(alert_rules(namespace))
+        else:
+            typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        fail(f"{output}: cannot write: {exc.strerror}")
+    rules = alert_rules(namespace)["groups"][0]["rules"]
+    if as_json:
+        print_json({"output": str(output), "alerts": [r["alert"] for r in rules]})
+    else:
+        print_table(f"wrote {output}", ["alert", "expr", "for", "severity"],
+                    [[r["alert"], r["expr"], r["for"], r["labels"]["severity"]] for r in rules])
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit-log")
+    app.command("alert-rules")(alert_rules_cmd)

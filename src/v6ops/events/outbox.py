@@ -1,0 +1,297 @@
+"""A bounded, optionally persistent queue of encoded events with a delivery thread and a retry policy.
+
+The seed's SIEM settings: ``retry_policy`` (3 retries, 5 s doubling to 60 s) and ``buffer_config``
+(10,000 events, flush every 30 s, ``drop_oldest``). Every event ends up delivered, still buffered
+(and spooled, when a spool directory is set), or counted in ``dropped``; none disappears silently.
+
+The spool is an append-only file of the encoded records plus a small ``head`` file holding the offset
+of the first record not yet delivered or dropped and the dropped count; a new Outbox on the same
+directory resumes from there, so a restart loses nothing that was spooled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from v6ops.events.model import EventValueError
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """A batch could not be delivered; ``retryable`` False means the receiver refused it for good."""
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The seed's ``retry_policy``: delays 5, 10, 20 s (doubling, capped at 60 s) for 3 retries."""
+
+    max_retries: int = 3
+    retry_delay: float = 5.0
+    backoff_multiplier: float = 2.0
+    max_retry_delay: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0 or self.retry_delay < 0 or self.backoff_multiplier < 1 or self.max_retry_delay < 0:
+            raise EventValueError(f"retry policy {self!r}: retries and delays must be >= 0, the multiplier >= 1")
+
+    def delays(self) -> list[float]:
+        out, delay = [], self.retry_delay
+        for _ in range(self.max_retries):
+            out.append(min(delay, self.max_retry_delay))
+            delay *= self.backoff_multiplier
+        return out
+
+
+@dataclass(frozen=True)
+class BufferConfig:
+    """The seed's ``buffer_config``; ``batch_size`` is the seed's audit routing batch (100)."""
+
+    max_buffer_size: int = 10_000
+    flush_interval: float = 30.0
+    overflow_policy: str = "drop_oldest"
+    batch_size: int = 100
+
+    def __post_init__(self) -> None:
+        if self.overflow_policy != "drop_oldest":
+            raise EventValueError(f"overflow_policy {self.overflow_policy!r}: only 'drop_oldest' is supported")
+        if self.max_buffer_size < 1 or self.batch_size < 1 or self.flush_interval <= 0:
+            raise EventValueError(f"buffer config {self!r}: sizes must be >= 1 and the flush interval > 0")
+
+
+class _Entry:
+    __slots__ = ("data", "dropped", "end", "seq")
+
+    def __init__(self, seq: int, data: bytes, end: int) -> None:
+        self.seq = seq
+        self.data = data
+        self.end = end  # spool offset just after this record (0 without a spool)
+        self.dropped = False
+
+
+class _Spool:
+    """Append-only record file and its head pointer; records are newline-terminated, never contain one."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / "spool.jsonl"
+        self.head_path = directory / "spool.head"
+        self.head, self.dropped = 0, 0
+        if self.head_path.exists():
+            try:
+                state = json.loads(self.head_path.read_text())
+                self.head, self.dropped = int(state["offset"]), int(state["dropped"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise EventValueError(f"spool head {str(self.head_path)!r} is unreadable: {exc}") from exc
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self.size = os.fstat(self.fd).st_size
+
+    def pending(self) -> list[tuple[bytes, int]]:
+        """Records after the head, each with its end offset; a torn last line (crash mid-write) is cut off."""
+        with open(self.path, "rb") as fh:
+            fh.seek(self.head)
+            data = fh.read()
+        out, pos = [], self.head
+        for line in data.split(b"\n")[:-1]:
+            pos += len(line) + 1
+            out.append((line, pos))
+        if pos != self.size:
+            os.ftruncate(self.fd, pos)
+            self.size = pos
+        return out
+
+    def append(self, data: bytes) -> int:
+        os.write(self.fd, data + b"\n")
+        self.size += len(data) + 1
+        return self.size
+
+    def advance(self, offset: int, dropped: int) -> None:
+        if offset < self.head and dropped == self.dropped:
+            return
+        self.head, self.dropped = max(self.head, offset), dropped
+        if self.head == self.size:  # everything delivered: start the file again
+            os.ftruncate(self.fd, 0)
+            self.head = self.size = 0
+        tmp = self.head_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"offset": self.head, "dropped": self.dropped}))
+        os.replace(tmp, self.head_path)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class Outbox:
+    """Holds encoded records until ``send`` takes a batch; thread-safe; a daemon thread flushes on an interval."""
+
+    def __init__(self, send: Callable[[list[bytes]], None], *, buffer: BufferConfig | None = None,
+                 retry: RetryPolicy | None = None, spool_dir: str | Path | None = None, name: str = "outbox") -> None:
+        self.send = send
+        self.buffer = buffer or BufferConfig()
+        self.retry = retry or RetryPolicy()
+        self.name = name
+        self.lock = threading.Lock()
+        self.deliver_lock = threading.Lock()
+        self.queue: deque[_Entry] = deque()
+        self.seq = 0
+        self.delivered = 0
+        self.rejected = 0
+        self.failures = 0
+        self.last_error = ""
+        self.spool = _Spool(Path(spool_dir)) if spool_dir is not None else None
+        self._dropped = self.spool.dropped if self.spool else 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        if self.spool:
+            for data, end in self.spool.pending():
+                self._add(data, end)
+            self._trim()
+        self.thread = threading.Thread(target=self._run, name=f"v6ops-{name}", daemon=True)
+        self.thread.start()
+
+    # ------------------------------------------------------------------ producer side
+
+    @property
+    def dropped(self) -> int:
+        """Events that will never be delivered: pushed out of a full buffer, or unsent at close without a spool."""
+        return self._dropped
+
+    @property
+    def pending(self) -> int:
+        return len(self.queue)
+
+    def _add(self, data: bytes, end: int) -> None:
+        self.seq += 1
+        self.queue.append(_Entry(self.seq, data, end))
+
+    def _trim(self) -> None:
+        """drop_oldest: called with the lock held (or before the thread starts)."""
+        over = len(self.queue) - self.buffer.max_buffer_size
+        if over <= 0:
+            return
+        last_end = 0
+        for _ in range(over):
+            entry = self.queue.popleft()
+            entry.dropped = True
+            last_end = entry.end
+        self._dropped += over
+        if self.spool:
+            self.spool.advance(last_end, self._dropped)
+
+    def put(self, data: bytes) -> None:
+        if b"\n" in data:
+            raise EventValueError(f"{self.name}: an encoded record may not contain a newline")
+        with self.lock:
+            end = self.spool.append(data) if self.spool else 0
+            self._add(data, end)
+            self._trim()
+            full = len(self.queue) >= self.buffer.batch_size
+        if full:
+            self._wake.set()
+
+    # ------------------------------------------------------------------ delivery
+
+    def _head(self) -> list[_Entry]:
+        with self.lock:
+            return [self.queue[i] for i in range(min(self.buffer.batch_size, len(self.queue)))]
+
+    def _send_head(self) -> list[_Entry] | None:
+        """Send the oldest batch with the retry policy. Each attempt takes the head afresh, so a retry never
+        resends records that drop_oldest pushed out meanwhile. Returns the batch sent (refused ones are
+        counted and kept), or None when every attempt failed."""
+        delays = self.retry.delays()
+        for attempt in range(len(delays) + 1):
+            if attempt and self._stop.wait(delays[attempt - 1]):
+                return None  # closing: the records stay buffered (spooled)
+            batch = self._head()
+            if not batch:
+                return []
+            payload = [e.data for e in batch]
+            try:
+                self.send(payload)
+            except DeliveryError as exc:
+                self.last_error = str(exc)
+                if exc.retryable:
+                    continue
+                log.error("%s: receiver refused %d events: %s", self.name, len(batch), exc)
+                self.rejected += len(batch)
+                self._keep_rejected(payload)
+                return batch
+            self.delivered += len(batch)
+            return batch
+        self.failures += 1
+        log.warning("%s: delivery failed after %d retries: %s", self.name, len(delays), self.last_error)
+        return None
+
+    def _keep_rejected(self, payload: list[bytes]) -> None:
+        """Refused records go to ``rejected.jsonl`` beside the spool (kept for a person to look at)."""
+        if self.spool is None:
+            return
+        with open(self.spool.path.with_name("rejected.jsonl"), "ab") as fh:
+            fh.write(b"".join(d + b"\n" for d in payload))
+
+    def deliver(self) -> bool:
+        """Send everything buffered now, batch by batch; False when a batch failed after its retries."""
+        with self.deliver_lock:
+            while True:
+                batch = self._send_head()
+                if batch is None:
+                    return False
+                if not batch:
+                    return True
+                with self.lock:
+                    # Records dropped while their request was in flight were delivered after all.
+                    self._dropped -= sum(e.dropped for e in batch)
+                    last = batch[-1].seq
+                    while self.queue and self.queue[0].seq <= last:
+                        self.queue.popleft()
+                    # A dropped last record means the spool head has already moved past the whole batch.
+                    if self.spool and not batch[-1].dropped:
+                        self.spool.advance(batch[-1].end, self._dropped)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.buffer.flush_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.deliver()
+            except Exception as exc:  # a bug in send must not kill the thread; the records stay queued
+                self.last_error = repr(exc)
+                log.exception("%s: delivery thread error", self.name)
+                time.sleep(min(self.buffer.flush_interval, 1.0))
+
+    def flush(self) -> bool:
+        """Deliver now in the caller's thread; False when something is still buffered (receiver down)."""
+        return self.deliver()
+
+    def close(self, deliver: bool = True) -> None:
+        """Stop the thread, then make one last attempt without retries; without a spool what is still
+        unsent counts as dropped (with one, it waits in the spool for the next start)."""
+        self._stop.set()
+        self._wake.set()
+        self.thread.join()
+        if deliver:
+            self.deliver()
+        with self.lock:
+            if self.spool:
+                self.spool.close()
+            else:
+                self._dropped += len(self.queue)
+                self.queue.clear()
+
+    def stats(self) -> dict[str, int | str]:
+        return {"pending": self.pending, "delivered": self.delivered, "dropped": self.dropped,
+                "rejected": self.rejected, "failed_attempts": self.failures, "last_error": self.last_error}

@@ -1,0 +1,100 @@
+import json
+import threading
+from datetime import UTC, datetime
+
+import pytest
+
+from v6ops.events import EventValueError, SecurityEvent
+from v6ops.events.jsonl import JsonLinesSink
+from v6ops.events.outbox import BufferConfig, DeliveryError, Outbox, RetryPolicy
+
+
+def ev(n):
+    return SecurityEvent(timestamp=datetime(2026, 1, 1, tzinfo=UTC), event_id=f"e{n}", vm_id="v",
+                         event_type="unknown", severity="info")
+
+
+def test_jsonl_sink_appends_readable_lines(tmp_path):
+    path = tmp_path / "events.jsonl"
+    sink = JsonLinesSink(path, fsync=True)
+    for n in range(3):
+        sink.emit(ev(n))
+    sink.flush()
+    assert [SecurityEvent.from_json(x).event_id for x in path.read_text().splitlines()] == ["e0", "e1", "e2"]
+    sink.close()
+    JsonLinesSink(path).close()  # reopening appends, never truncates
+    assert len(path.read_text().splitlines()) == 3
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    with pytest.raises(EventValueError, match="cannot be opened"):
+        JsonLinesSink(tmp_path / "missing" / "x.jsonl")
+
+
+def test_retry_delays_follow_the_seed():
+    assert RetryPolicy().delays() == [5.0, 10.0, 20.0]
+    assert RetryPolicy(max_retries=6).delays() == [5.0, 10.0, 20.0, 40.0, 60.0, 60.0]
+    with pytest.raises(EventValueError, match="multiplier"):
+        RetryPolicy(backoff_multiplier=0.5)
+    with pytest.raises(EventValueError, match="drop_oldest"):
+        BufferConfig(overflow_policy="block")
+
+
+class Receiver:
+    def __init__(self):
+        self.up = True
+        self.got = []
+        self.calls = 0
+
+    def __call__(self, batch):
+        self.calls += 1
+        if not self.up:
+            raise DeliveryError("down")
+        self.got.extend(batch)
+
+
+def test_torn_spool_tail_is_cut_and_the_rest_resumed(tmp_path):
+    rx = Receiver()
+    rx.up = False
+    box = Outbox(rx, buffer=BufferConfig(max_buffer_size=10, batch_size=5, flush_interval=3600),
+                 retry=RetryPolicy(max_retries=0), spool_dir=tmp_path)
+    for n in range(4):
+        box.put(json.dumps({"n": n}).encode())
+    box.close()
+    with open(tmp_path / "spool.jsonl", "ab") as fh:  # a crash in the middle of a write
+        fh.write(b'{"n": 4')
+    rx.up = True
+    box = Outbox(rx, buffer=BufferConfig(max_buffer_size=10, batch_size=5, flush_interval=3600), spool_dir=tmp_path)
+    assert box.pending == 4
+    box.put(b'{"n": 5}')
+    assert box.flush()
+    assert [json.loads(x)["n"] for x in rx.got] == [0, 1, 2, 3, 5]
+    box.close()
+    assert (tmp_path / "spool.jsonl").stat().st_size == 0  # fully delivered: the file starts again
+
+
+def test_concurrent_producers_count_exactly(tmp_path):
+    rx = Receiver()
+    rx.up = False
+    box = Outbox(rx, buffer=BufferConfig(max_buffer_size=1000, batch_size=50, flush_interval=3600),
+                 retry=RetryPolicy(max_retries=0), spool_dir=tmp_path)
+
+    def produce(k):
+        for n in range(1000):
+            box.put(f"{k}-{n}".encode())
+
+    threads = [threading.Thread(target=produce, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert box.dropped == 3000 and box.pending == 1000
+    rx.up = True
+    assert box.flush()
+    assert len(rx.got) == 1000 and box.dropped == 3000
+    box.close()
+
+
+def test_records_with_newlines_are_refused(tmp_path):
+    box = Outbox(Receiver(), spool_dir=tmp_path)
+    with pytest.raises(EventValueError, match="newline"):
+        box.put(b"a\nb")
+    box.close()
