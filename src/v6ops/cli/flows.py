@@ -33,6 +33,10 @@ def report_cmd(
     vpc_format: str = typer.Option(None, "--format", help="VPC custom format for files without a header line"),
     top: int = typer.Option(10, help="Entries in each top list"),
     bin_seconds: int = typer.Option(None, help="Trend bin size (default: chosen from the records' time span)"),
+    detections: bool = typer.Option(False, "--detections", help="Add the threat detections (reads rows)"),
+    rules: Path = typer.Option(None, "--rules", help="Detection rules file (implies --detections)"),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (this process) or spark"),
+    master: str = typer.Option(None, "--master", help="Spark master URL (local[2], spark://host:7077, k8s://..., yarn)"),
     as_json: bool = JsonOption,
 ) -> None:
     """Read logs and captures and run every analysis: summary, adoption and top lists on the terminal
@@ -45,6 +49,7 @@ def report_cmd(
 
     if top < 1:
         fail(f"--top must be at least 1, not {top}")
+    detect = _detection_config(rules) if detections or rules is not None else None
     try:
         sources = expand(paths)
         progress = Progress(
@@ -55,7 +60,8 @@ def report_cmd(
             task = progress.add_task("read", total=input_size(sources))
             report = build_report(
                 paths, Options(top=top, bin_seconds=bin_seconds), vpc_format=vpc_format,
-                advance=lambda n: progress.advance(task, n), sources=sources,
+                advance=lambda n: progress.advance(task, n), sources=sources, detect=detect, engine_name=engine,
+                master=master,
             )
     except FlowInputError as exc:
         fail(str(exc))
@@ -71,6 +77,70 @@ def report_cmd(
             console.print(f"[yellow]file error:[/yellow] {error['error']}", highlight=False)
 
 
+def _detection_config(path: Path | None) -> Any:
+    """The rules file (YAML or JSON, docs/flows.md "Detections"), or the defaults."""
+    import yaml
+    from pydantic import ValidationError
+
+    from v6ops.flows.detections import DetectionConfig
+
+    if path is None:
+        return DetectionConfig()
+    try:
+        data = yaml.safe_load(path.read_text())
+        return DetectionConfig.model_validate(data or {})
+    except OSError as exc:
+        fail(f"{path}: cannot read: {exc.strerror}")
+    except yaml.YAMLError as exc:
+        fail(f"{path}: not YAML or JSON: {str(exc).splitlines()[0]}")
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        fail(f"{path}: {'.'.join(map(str, problem['loc']))}: {problem['msg']}")
+    except ValueError as exc:
+        fail(f"{path}: {exc}")
+
+
+@app.command("detect")
+def detect_cmd(
+    paths: list[str] = typer.Argument(..., metavar="PATH...", help="Files, directories, globs or s3://bucket/prefix"),
+    rules: Path = typer.Option(None, "--rules", help="Detection rules, exemptions, internet-facing ENIs (YAML/JSON)"),
+    vpc_format: str = typer.Option(None, "--format", help="VPC custom format for files without a header line"),
+    events: Path = typer.Option(None, "--events", help="Append each detection as a security event (JSON Lines)"),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (this process) or spark"),
+    master: str = typer.Option(None, "--master", help="Spark master URL (local[2], spark://host:7077, k8s://..., yarn)"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Threat detections on event time: port and address scans, volume, rejections, bogon sources."""
+    from v6ops.events import EventValueError
+    from v6ops.events.jsonl import JsonLinesSink
+    from v6ops.flows.pipeline import detect_threats
+    from v6ops.flows.problems import FlowInputError
+
+    config = _detection_config(rules)
+    try:
+        sink = JsonLinesSink(events) if events is not None else None
+    except EventValueError as exc:
+        fail(str(exc))
+    try:
+        result = detect_threats(paths, config, vpc_format=vpc_format, sink=sink, engine_name=engine, master=master)
+    except FlowInputError as exc:
+        fail(str(exc))
+    finally:
+        if sink is not None:
+            sink.close()
+    inputs = result["inputs"]
+    if inputs["records_read"] == 0 and inputs["file_errors"]:
+        fail("; ".join(f"{e['error']}" for e in inputs["file_errors"]))
+    if as_json:
+        print_json(result)
+        return
+    print_table("Detections", ["first seen", "last seen", "kind", "source", "severity", "peak", "rule", "targets"], [
+        [e["first_seen"], e["last_seen"], e["kind"], e["source"], e["severity"], e["peak"], e["rule"],
+         " ".join(e["evidence"].get("targets", []))]
+        for e in result["detections"]
+    ])
+
+
 @app.command("generate")
 def generate_cmd(
     out: Path = typer.Argument(..., help="Directory for logs/ and truth.json"),
@@ -79,9 +149,11 @@ def generate_cmd(
     ipv6_share: float = typer.Option(0.6, help="Share of flows that are IPv6 (NAT64 included)"),
     nat64_share: float = typer.Option(0.08, help="Share of flows that are NAT64"),
     seed: int = typer.Option(7),
+    attacks: bool = typer.Option(False, "--attacks", help="Also plant attacks (logs/attacks.log, attacks.json)"),
     as_json: bool = JsonOption,
 ) -> None:
     """Write synthetic VPC Flow Logs, ALB logs and a pcap, with the figures a report must find."""
+    from v6ops.flows.attacks import plant
     from v6ops.flows.generate import generate
 
     if not 0 <= nat64_share <= ipv6_share <= 1:
@@ -89,6 +161,8 @@ def generate_cmd(
     if flows < 2 or requests < 1:
         fail("need at least 2 flows and 1 request")
     truth = generate(out, flows=flows, requests=requests, ipv6_share=ipv6_share, nat64_share=nat64_share, seed=seed)
+    if attacks:
+        truth["attacks"] = [case.__dict__ for case in plant(out, seed=seed)]
     if as_json:
         print_json(truth)
         return

@@ -202,15 +202,13 @@ def run(engine: Engine, options: Options = Options(), scans: Sequence[rawscan.Ra
     itself (``rawscan``). Every section but the ALB figures is a sum, so both add up.
     """
     d = engine.dialect
-    engine.materialize("duplicates", dedup_sql(d))
-    duplicates = _int(engine.query("SELECT count(*) AS n FROM duplicates").column("n")[0].as_py())
-    engine.view("counted", counted_sql(duplicates > 0))
+    duplicates = prepare(engine)
     span = engine.query(f"SELECT min(start) AS first, max({d.quote('end')}) AS last FROM counted").to_pylist()[0]
     for scan in scans:
         span = _wider(span, {"first": scan.first, "last": scan.last})
     size = options.bin_seconds or choose_bin(span["first"], span["last"])
     row_facts = engine.query(facts_sql(d, size)).to_pylist()
-    facts = row_facts + [f for scan in scans for f in engine.query(rawscan.facts_sql(scan, size)).to_pylist()]
+    facts = row_facts + scan_facts(engine, scans, size)
     kind_facts = row_facts + [f for scan in scans for f in engine.query(rawscan.kind_facts_sql(scan)).to_pylist()]
     sections: dict[str, Any] = {}
     sections["summary"] = _summary(facts, duplicates, span)
@@ -222,6 +220,19 @@ def run(engine: Engine, options: Options = Options(), scans: Sequence[rawscan.Ra
     sections["top_talkers"] = _top_talkers(engine, options, scans)
     sections["alb"] = _alb(engine, options)
     return sections
+
+
+def scan_facts(engine: Engine, scans: Sequence[rawscan.RawScan], bin_seconds: int) -> list[dict[str, Any]]:
+    """The scanned files' rows of ``facts_sql`` (bins of ``bin_seconds``, a multiple of their 60 s bins)."""
+    return [f for scan in scans for f in engine.query(rawscan.facts_sql(scan, bin_seconds)).to_pylist()]
+
+
+def prepare(engine: Engine) -> int:
+    """The ``counted`` view (flow-direction duplicates removed) every analysis and detection reads; how many were removed."""
+    engine.materialize("duplicates", dedup_sql(engine.dialect))
+    duplicates = _int(engine.query("SELECT count(*) AS n FROM duplicates").column("n")[0].as_py())
+    engine.view("counted", counted_sql(duplicates > 0))
+    return duplicates
 
 
 def _wider(span: dict[str, Any], epochs: dict[str, Any]) -> dict[str, Any]:

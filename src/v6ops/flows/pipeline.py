@@ -9,11 +9,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from v6ops.flows import analyses, rawscan, vpc
+from v6ops.events import Sink
+from v6ops.flows import alarms, analyses, detections, rawscan, spark, vpc
 from v6ops.flows.duck import DuckEngine
 from v6ops.flows.ingest import Advance, FileSummary, Ingest, read_batches
+from v6ops.flows.problems import FlowInputError
 from v6ops.flows.schema import SCHEMA_VERSION
 from v6ops.flows.sources import Source, expand
+from v6ops.flows.spark import SparkEngine
 
 REPORT_SCHEMA = "v6ops.flows.report"
 
@@ -29,6 +32,18 @@ def input_size(sources: list[Source]) -> int | None:
     return total
 
 
+ENGINES = ("duckdb", "spark")
+
+
+def open_engine(name: str, threads: int | None = None, master: str | None = None) -> DuckEngine | SparkEngine:
+    """DuckDB in this process, or Spark on ``master`` (``local[2]``, ``spark://...``; None: spark-submit's)."""
+    if name == "duckdb":
+        return DuckEngine(threads=threads)
+    if name == "spark":
+        return SparkEngine(spark.session(master))
+    raise FlowInputError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
+
+
 def build_report(
     paths: list[str],
     options: analyses.Options = analyses.Options(),
@@ -38,18 +53,23 @@ def build_report(
     sources: list[Source] | None = None,
     threads: int | None = None,
     scan_files: bool = True,
+    detect: detections.DetectionConfig | None = None,
+    engine_name: str = "duckdb",
+    master: str | None = None,
 ) -> dict[str, Any]:
-    """Read every input and run every analysis with the DuckDB engine.
+    """Read every input and run every analysis (and the detections, with ``detect``) on one engine.
 
-    Local VPC files are read straight into aggregates (``rawscan``), the lines that reader does not
-    take row by row; the rest (ALB, pcap, S3, flow-direction, files the reader cannot take) is read
-    row by row, as is everything with ``scan_files=False`` (the reference the tests compare the
-    scans with).
+    With DuckDB, local VPC files are read straight into aggregates (``rawscan``), the lines that
+    reader does not take row by row; the rest (ALB, pcap, S3, flow-direction, files the reader
+    cannot take) is read row by row, as is everything with ``scan_files=False`` (the reference the
+    tests compare the scans with), with detections (they need each record's source, destination,
+    port and time) and with Spark (``engine_name="spark"`` on ``master``).
     """
     started = time.perf_counter()
     sources = sources if sources is not None else expand(paths, s3_client)
     ingest = Ingest(core_only=True)
-    engine = DuckEngine(threads=threads)
+    engine = open_engine(engine_name, threads, master)
+    scan_files = scan_files and detect is None and isinstance(engine, DuckEngine)
     try:
         fine_bin = math.gcd(analyses.TREND_BINS[0], options.bin_seconds or analyses.TREND_BINS[0])
         scans: list[rawscan.RawScan] = []
@@ -75,13 +95,16 @@ def build_report(
         ingest.files.sort(key=lambda f: order.get(f.name, len(order)))
         loaded = time.perf_counter()
         sections = analyses.run(engine, options, scans)
+        sections["alarms"] = alarms.run(engine, scans=scans)
+        if detect is not None:
+            sections["detections"] = [e.as_dict() for e in detections.run(engine, detect)]
     finally:
         engine.close()
     finished = time.perf_counter()
     return {
         "schema": REPORT_SCHEMA,
         "schema_version": SCHEMA_VERSION,
-        "engine": "duckdb",
+        "engine": engine_name,
         "inputs": {
             "files": [f.as_dict() for f in ingest.files],
             "records_read": ingest.records,
@@ -92,6 +115,45 @@ def build_report(
         "timing_seconds": {"ingest": round(loaded - started, 3), "analyses": round(finished - loaded, 3)},
     }
 
+
+def detect_threats(
+    paths: list[str],
+    config: detections.DetectionConfig | None = None,
+    vpc_format: str | None = None,
+    s3_client: Any | None = None,
+    advance: Advance | None = None,
+    sources: list[Source] | None = None,
+    sink: Sink | None = None,
+    engine_name: str = "duckdb",
+    master: str | None = None,
+) -> dict[str, Any]:
+    """Read every input row by row and run the detections alone (``v6ops flows detect``); events go to ``sink``."""
+    config = config or detections.DetectionConfig()
+    sources = sources if sources is not None else expand(paths, s3_client)
+    ingest = Ingest(core_only=True)
+    engine = open_engine(engine_name, None, master)
+    try:
+        engine.load(read_batches(paths, ingest, vpc_format, s3_client, advance, sources))
+        analyses.prepare(engine)
+        found = detections.run(engine, config)
+    finally:
+        engine.close()
+    if sink is not None:
+        for detection in found:
+            sink.emit(detection.to_event())
+        sink.flush()
+    return {
+        "schema": DETECTIONS_SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "engine": engine_name,
+        "inputs": {"files": [f.as_dict() for f in ingest.files], "records_read": ingest.records,
+                   **ingest.rejections.as_dict()},
+        "rules": [r.model_dump() for r in config.rules],
+        "detections": [e.as_dict() for e in found],
+    }
+
+
+DETECTIONS_SCHEMA = "v6ops.flows.detections"
 
 COUNTING_RULES = [
     "A flow is a VPC Flow Log or pcap record that is not a NODATA/SKIPDATA status row; a request is an ALB record.",

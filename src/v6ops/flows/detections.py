@@ -1,0 +1,550 @@
+"""Threat detections, defined once: SQL over the ``counted`` flow rows, windows on event time.
+
+Like ``analyses``, nothing here knows which engine runs it: each rule is SQL text over the stage
+``detect_base`` (one row per counted flow, its start as epoch seconds) spelled with the engine's
+``Dialect``, plus Python over the few breaching windows. DuckDB and Spark therefore raise the same
+events from the same rows.
+
+Windows are on the records' own ``start`` (never the clock): a rule's window of ``window`` seconds
+slides by ``slide`` seconds (``slide == window``: tumbling); window starts are epoch multiples of
+``slide``, so the same rows give the same windows whatever order or speed they arrive in. Each
+rule is keyed by source address or by source /64 (RFC 8981 privacy addresses rotate inside one
+/64, so a scan spread over many of them is one /64 source; /64 rules read IPv6 sources only).
+
+Consecutive or overlapping breaching windows of one rule and one source are one *episode*, one
+event (``Detection``) with its evidence: first and last window, windows breached, the peak value
+and sample targets. Episodes of one kind that overlap in time from the same source (or from an
+address inside a /64 episode's prefix) are one event, not one per rule or key
+(``merge_overlapping``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from v6ops.addr import Address, Prefix, format_address
+from v6ops.addr.registry import ROWS, UNMATCHED_KIND
+from v6ops.events import EventType, SecurityEvent, Severity
+from v6ops.flows.analyses import Dialect, Engine, _half_masks
+from v6ops.flows.schema import SOURCE_ALB
+
+Kind = Literal["port_scan", "address_scan", "high_volume", "volume_baseline", "high_rejection_rate", "suspicious_source"]
+KeyLevel = Literal["address", "/64"]
+
+# Seed 002 (IPv6SecurityMonitor.detect_security_threats): severity per detection type, and the
+# shared event model's severity for each (high -> error, medium -> warning, low -> info).
+SEVERITY: dict[str, str] = {
+    "port_scan": "high", "address_scan": "high", "high_volume": "medium", "volume_baseline": "medium",
+    "high_rejection_rate": "low", "suspicious_source": "medium",
+}
+EVENT_SEVERITY = {"high": Severity.ERROR, "medium": Severity.WARNING, "low": Severity.INFO}
+EVENT_TYPE = {
+    "port_scan": EventType.PORT_SCAN, "address_scan": EventType.ADDRESS_SCAN, "high_volume": EventType.HIGH_VOLUME,
+    "volume_baseline": EventType.HIGH_VOLUME, "high_rejection_rate": EventType.REJECTION_RATE,
+    "suspicious_source": EventType.SUSPICIOUS_SOURCE,
+}
+# Transport protocols with ports: TCP 6, UDP 17, DCCP 33, SCTP 132 (IANA protocol numbers).
+PORT_PROTOCOLS = (6, 17, 33, 132)
+SAMPLES = 10
+
+
+def _never_a_source() -> tuple[str, ...]:
+    """Kinds no internet packet may carry as its source, from the address core's registry tables.
+
+    A kind qualifies when every registry row of that kind is not a valid source or not forwardable
+    (RFC 6890 section 2.2.2 "Source"/"Forwardable"): loopback, unspecified, link-local, multicast,
+    documentation, ... plus IPv6 outside every row and 2000::/3 (unassigned by IANA, RFC 4291 2.4).
+    """
+    kinds: dict[str, bool] = {}
+    for rows in ROWS.values():
+        for row in rows:
+            bad = row.source is False or row.forwardable is False
+            kinds[row.kind] = kinds.get(row.kind, True) and bad
+    return tuple(sorted({k for k, bad in kinds.items() if bad} | {UNMATCHED_KIND[6]}))
+
+
+def _not_global() -> tuple[str, ...]:
+    """Kinds that are valid inside a network but bogons from the internet (globally reachable False)."""
+    kinds: dict[str, bool] = {}
+    for rows in ROWS.values():
+        for row in rows:
+            kinds[row.kind] = kinds.get(row.kind, True) and row.globally_reachable is False
+    return tuple(sorted(k for k, bad in kinds.items() if bad and k not in NEVER_A_SOURCE))
+
+
+NEVER_A_SOURCE = _never_a_source()
+NOT_GLOBAL = _not_global()
+
+
+class Rule(BaseModel):
+    """One detection rule. The defaults are the seed's thresholds (002, ``alert_threshold``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    kind: Kind
+    key: KeyLevel = "address"
+    window: int = Field(default=60, ge=1, description="seconds of event time per window")
+    slide: int | None = Field(default=None, ge=1, description="seconds between window starts; None: tumbling")
+    threshold: float = Field(ge=0, description="value the window must exceed")
+    prefix6: int = Field(default=64, ge=1, le=128, description="address_scan: destinations counted inside this IPv6 prefix")
+    prefix4: int = Field(default=24, ge=1, le=32, description="address_scan: ... and this IPv4 prefix")
+    measure: Literal["bytes", "packets"] = "bytes"
+    min_share: float = Field(default=0.0, ge=0, le=1, description="high_rejection_rate: rejected / flows at least")
+    history: int = Field(default=12, ge=1, description="volume_baseline: previous windows forming the baseline")
+    min_history: int = Field(default=3, ge=1, description="volume_baseline: windows with traffic needed before judging")
+    floor: float = Field(default=0, ge=0, description="volume_baseline: the window must also carry at least this much")
+    severity: Literal["high", "medium", "low"] | None = None
+
+    @property
+    def step(self) -> int:
+        return self.slide or self.window
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rule:
+        if self.window % self.step:
+            raise ValueError(f"rule {self.name}: window {self.window} is not a multiple of slide {self.step}")
+        if self.window // self.step > 288:
+            raise ValueError(f"rule {self.name}: window/slide is {self.window // self.step}, at most 288")
+        if self.kind == "volume_baseline" and self.step != self.window:
+            raise ValueError(f"rule {self.name}: a baseline compares tumbling windows (no slide)")
+        if self.kind == "suspicious_source" and self.key != "address":
+            raise ValueError(f"rule {self.name}: suspicious_source is judged per address")
+        return self
+
+
+def default_rules() -> tuple[Rule, ...]:
+    """The seed's thresholds per minute, a slow variant over an hour (flow-dscan's 64), and the /64 keys."""
+    rules: list[Rule] = []
+    keys: tuple[tuple[KeyLevel, str], ...] = (("address", ""), ("/64", "-64"))
+    for key, suffix in keys:
+        rules += [
+            Rule(name=f"port-scan{suffix}", kind="port_scan", key=key, window=60, threshold=50),
+            Rule(name=f"port-scan-slow{suffix}", kind="port_scan", key=key, window=3600, slide=300, threshold=64),
+            Rule(name=f"address-scan{suffix}", kind="address_scan", key=key, window=60, threshold=50),
+            Rule(name=f"address-scan-slow{suffix}", kind="address_scan", key=key, window=3600, slide=300,
+                 threshold=64),
+            Rule(name=f"address-scan-48{suffix}", kind="address_scan", key=key, window=3600, slide=300,
+                 threshold=64, prefix6=48, prefix4=16),
+            Rule(name=f"high-volume{suffix}", kind="high_volume", key=key, window=60, threshold=10_000_000),
+            Rule(name=f"volume-baseline{suffix}", kind="volume_baseline", key=key, window=300, threshold=10,
+                 history=12, min_history=3, floor=20_000_000),
+            Rule(name=f"high-rejection-rate{suffix}", kind="high_rejection_rate", key=key, window=60, threshold=20,
+                 min_share=0.5),
+        ]
+    rules.append(Rule(name="suspicious-source", kind="suspicious_source", window=3600, threshold=0))
+    return tuple(rules)
+
+
+class DetectionConfig(BaseModel):
+    """Rules plus the operator's exemptions (a lab's documentation space, say) and internet-facing ENIs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rules: tuple[Rule, ...] = Field(default_factory=default_rules)
+    exempt: tuple[str, ...] = Field(default=(), description="source prefixes never reported (any rule)")
+    internet_facing: tuple[str, ...] = Field(
+        default=(), description="interface ids facing the internet: sources of non-global kinds (private, ULA) are bogons there",
+    )
+    samples: int = Field(default=SAMPLES, ge=1, le=100)
+
+    @field_validator("exempt")
+    @classmethod
+    def _prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            Prefix.parse(text)  # raises PrefixValueError naming the text
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _unique(cls, value: tuple[Rule, ...]) -> tuple[Rule, ...]:
+        names = [r.name for r in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"rule names repeat: {sorted({n for n in names if names.count(n) > 1})}")
+        return value
+
+    def exempt_prefixes(self) -> list[Prefix]:
+        return [Prefix.parse(text) for text in self.exempt]
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One window of one rule over its threshold."""
+
+    key: tuple[int, int, int]  # family, hi, lo of the source (address or /64)
+    target: tuple[Any, ...]  # what the rule counts within: a destination, a destination prefix, or ()
+    start: int  # window start, epoch seconds
+    value: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Detection:
+    """One episode: consecutive breaching windows of one rule and one source, with its evidence."""
+
+    rule: str
+    kind: str
+    key_level: str
+    source: str  # the address, or the /64 prefix
+    severity: str
+    first_window: int
+    last_window_end: int
+    windows: int
+    peak: float
+    peak_window: int
+    threshold: float
+    evidence: dict[str, Any]
+
+    @property
+    def detection_id(self) -> str:
+        """Stable across replays: the rule, the source and where the episode starts in event time."""
+        digest = hashlib.sha256(f"{self.rule}|{self.source}|{self.first_window}".encode()).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=5))
+
+    def to_event(self) -> SecurityEvent:
+        """The shared security event. Its ``event_id`` is the detection id: an ongoing episode sent
+        again with more windows is the same event, updated (``details.windows``, ``last_seen``)."""
+        details = {k: v for k, v in self.as_dict().items() if k not in ("detection_id", "severity", "source")}
+        network = self.source.split("/")[0]
+        if "/" in self.source:
+            details["source_prefix"] = self.source
+        return SecurityEvent(
+            timestamp=datetime.fromtimestamp(self.first_window, UTC), event_id=self.detection_id, vm_id="",
+            event_type=EVENT_TYPE[self.kind], severity=EVENT_SEVERITY.get(self.severity, Severity.WARNING),
+            source_ip=network, source="flows.detect", threat_indicators=(self.kind, self.rule),
+            description=f"{self.kind.replace('_', ' ')} from {self.source}: peak {self.peak:g} over "
+                        f"{self.threshold:g} in a {self.evidence['window_seconds']} s window",
+            details=details,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "detection_id": self.detection_id,
+            "rule": self.rule,
+            "kind": self.kind,
+            "key": self.key_level,
+            "source": self.source,
+            "severity": self.severity,
+            "first_seen": _iso(self.first_window),
+            "last_seen": _iso(self.last_window_end),
+            "windows": self.windows,
+            "peak": self.peak,
+            "peak_window": _iso(self.peak_window),
+            "threshold": self.threshold,
+            "evidence": self.evidence,
+        }
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def base_sql(d: Dialect) -> str:
+    """Counted flows (status rows and ALB requests are not flows) with their start in epoch seconds."""
+    return (
+        "SELECT src_family, src_hi, src_lo, dst_family, dst_hi, dst_lo, dst_port, protocol, packets, bytes, "
+        "CASE WHEN CAST(action AS STRING) = 'REJECT' THEN 1 ELSE 0 END AS rejected, "
+        "CAST(src_kind AS STRING) AS src_kind, CAST(interface_id AS STRING) AS interface_id, "
+        f"CAST({d.epoch('start')} AS BIGINT) AS t FROM counted "
+        f"WHERE source <> '{SOURCE_ALB}' AND (log_status IS NULL OR CAST(log_status AS STRING) = 'OK') "
+        "AND src_family IS NOT NULL AND start IS NOT NULL"
+    )
+
+
+def _rows(rule: Rule) -> str:
+    """The rows a rule reads: all counted flows, or IPv6 sources only for /64 keys (IPv4 keys stay per address)."""
+    return "detect_base" if rule.key == "address" else "(SELECT * FROM detect_base WHERE src_family = 6) r"
+
+
+def _key_columns(d: Dialect, rule: Rule) -> list[str]:
+    """The rule's source key as (k_family, k_hi, k_lo): the address, or its /64."""
+    if rule.key == "address":
+        return ["src_family AS k_family", "src_hi AS k_hi", "src_lo AS k_lo"]
+    hi, lo = _half_masks(d, "src", 32, 64)
+    return ["src_family AS k_family", f"{hi} AS k_hi", f"{lo} AS k_lo"]
+
+
+KEY = ["k_family", "k_hi", "k_lo"]
+
+
+def _offsets(count: int) -> str:
+    """A relation of window offsets 0..count-1 (column ``j``), as an inline VALUES table."""
+    return "(VALUES " + ", ".join(f"({j})" for j in range(count)) + ") AS o(j)"
+
+
+def _windowed(rule: Rule, inner: str, group: list[str], measures: dict[str, str]) -> str:
+    """``inner`` pre-aggregated per slide bin, then spread to each window containing the bin."""
+    step, count = rule.step, rule.window // rule.step
+    cols = ", ".join(group)
+    binned = f"SELECT {cols}, t - (t % {step}) AS b, " + ", ".join(f"{agg} AS {name}" for name, agg in measures.items())
+    binned += f" FROM ({inner}) x GROUP BY {cols}, t - (t % {step})"
+    if count == 1:
+        return f"SELECT {cols}, b AS ws, " + ", ".join(measures) + f" FROM ({binned}) y"
+    sums = ", ".join(f"sum({name}) AS {name}" for name in measures)
+    return (f"SELECT {cols}, b - j * {step} AS ws, {sums} FROM ({binned}) y CROSS JOIN {_offsets(count)} "
+            f"GROUP BY {cols}, b - j * {step}")
+
+
+def _distinct_windowed(rule: Rule, inner: str, group: list[str], items: list[str]) -> str:
+    """Distinct ``items`` per group and window: distinct per bin first, then per window."""
+    step, count = rule.step, rule.window // rule.step
+    cols = ", ".join(group + items)
+    binned = f"SELECT DISTINCT {cols}, t - (t % {step}) AS b FROM ({inner}) x"
+    spread = f"SELECT DISTINCT {cols}, b - j * {step} AS ws FROM ({binned}) y CROSS JOIN {_offsets(count)}" if count > 1 \
+        else f"SELECT {cols}, b AS ws FROM ({binned}) y"
+    return f"SELECT {', '.join(group)}, ws, count(*) AS n FROM ({spread}) z GROUP BY {', '.join(group)}, ws"
+
+
+def _target(d: Dialect, rule: Rule) -> tuple[list[str], list[str]]:
+    """(columns of the target a rule counts within, SELECT expressions producing them)."""
+    if rule.kind == "port_scan":
+        return ["dst_family", "dst_hi", "dst_lo"], ["dst_family", "dst_hi", "dst_lo"]
+    if rule.kind == "address_scan":
+        hi, lo = _half_masks(d, "dst", rule.prefix4, rule.prefix6)
+        return ["p_family", "p_hi", "p_lo"], ["dst_family AS p_family", f"{hi} AS p_hi", f"{lo} AS p_lo"]
+    return [], []
+
+
+def breach_sql(d: Dialect, rule: Rule, config: DetectionConfig) -> str:
+    """Every window of ``rule`` over its threshold: key, target, ``ws`` (window start), ``n`` (value), extras."""
+    key = _key_columns(d, rule)
+    target, target_select = _target(d, rule)
+    group = [*KEY, *target]
+    if rule.kind == "port_scan":
+        inner = (f"SELECT {', '.join(key + target_select)}, protocol * 65536 + dst_port AS port, t FROM {_rows(rule)} "
+                 f"WHERE protocol IN ({', '.join(map(str, PORT_PROTOCOLS))}) AND dst_port IS NOT NULL "
+                 "AND dst_family IS NOT NULL")
+        return f"SELECT * FROM ({_distinct_windowed(rule, inner, group, ['port'])}) w WHERE n > {rule.threshold}"
+    if rule.kind == "address_scan":
+        inner = (f"SELECT {', '.join(key + target_select)}, dst_hi, dst_lo, t FROM {_rows(rule)} "
+                 "WHERE dst_family IS NOT NULL")
+        return (f"SELECT * FROM ({_distinct_windowed(rule, inner, group, ['dst_hi', 'dst_lo'])}) w "
+                f"WHERE n > {rule.threshold}")
+    inner = f"SELECT {', '.join(key)}, packets, bytes, rejected, t FROM {_rows(rule)}"
+    if rule.kind == "suspicious_source":
+        facing = ", ".join(_literal(i) for i in config.internet_facing)
+        kinds = " OR ".join(filter(None, [
+            f"src_kind IN ({', '.join(map(_literal, NEVER_A_SOURCE))})",
+            f"(interface_id IN ({facing}) AND src_kind IN ({', '.join(map(_literal, NOT_GLOBAL))}))" if facing else "",
+        ]))
+        inner = (f"SELECT {', '.join(key)}, src_kind, t, packets, bytes, rejected FROM {_rows(rule)} WHERE {kinds}")
+        windows = _windowed(rule, inner, [*KEY, "src_kind"], {"flows": "count(*)", "bytes_": "sum(bytes)"})
+        return f"SELECT {', '.join(KEY)}, src_kind, ws, flows AS n, bytes_ FROM ({windows}) w WHERE flows > {rule.threshold}"
+    measures = {"flows": "count(*)", "bytes_": "sum(bytes)", "packets_": "sum(packets)", "rejected_": "sum(rejected)"}
+    windows = _windowed(rule, inner, KEY, measures)
+    if rule.kind == "high_volume":
+        return f"SELECT *, {rule.measure}_ AS n FROM ({windows}) w WHERE {rule.measure}_ > {rule.threshold}"
+    if rule.kind == "high_rejection_rate":
+        return (f"SELECT *, rejected_ AS n FROM ({windows}) w WHERE rejected_ > {rule.threshold} "
+                f"AND rejected_ >= {rule.min_share} * flows")
+    # volume_baseline: the window against the mean of the key's previous ``history`` windows (silent ones count 0)
+    frame = f"PARTITION BY {', '.join(KEY)} ORDER BY ws RANGE BETWEEN {rule.history * rule.window} PRECEDING AND " \
+            f"{rule.window} PRECEDING"
+    baselined = (f"SELECT *, coalesce(sum({rule.measure}_) OVER ({frame}), 0) AS prior, "
+                 f"count(*) OVER ({frame}) AS prior_windows FROM ({windows}) w")
+    return (f"SELECT *, {rule.measure}_ AS n FROM ({baselined}) v WHERE prior_windows >= {rule.min_history} "
+            f"AND {rule.measure}_ >= {rule.floor} AND {rule.measure}_ > {rule.threshold} * prior / {rule.history}")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def samples_sql(d: Dialect, rule: Rule, breaches: str, limit: int) -> str | None:
+    """Up to ``limit`` sample targets per breaching window (smallest values first, so every engine agrees)."""
+    key = _key_columns(d, rule)
+    if rule.kind == "port_scan":
+        protocols = ", ".join(map(str, PORT_PROTOCOLS))
+        item, inner = ["port"], f"SELECT {', '.join(key)}, dst_family, dst_hi, dst_lo, protocol * 65536 + dst_port AS port, t " \
+                                f"FROM {_rows(rule)} WHERE protocol IN ({protocols}) AND dst_port IS NOT NULL"
+        match = ["dst_family", "dst_hi", "dst_lo"]
+    elif rule.kind == "address_scan":
+        _, target_select = _target(d, rule)
+        item, inner = ["dst_hi", "dst_lo"], f"SELECT {', '.join(key + target_select)}, dst_hi, dst_lo, t FROM {_rows(rule)} " \
+                                            "WHERE dst_family IS NOT NULL"
+        match = ["p_family", "p_hi", "p_lo"]
+    elif rule.kind in ("high_volume", "volume_baseline", "high_rejection_rate"):
+        item, inner = ["dst_family", "dst_hi", "dst_lo"], \
+            f"SELECT {', '.join(key)}, dst_family, dst_hi, dst_lo, t FROM {_rows(rule)} WHERE dst_family IS NOT NULL"
+        match = []
+    else:
+        return None
+    on = " AND ".join(f"x.{c} = b.{c}" for c in [*KEY, *match])
+    cols = ", ".join(f"b.{c}" for c in [*KEY, *match]) + ", b.ws, " + ", ".join(f"x.{c}" for c in item)
+    hit = f"SELECT DISTINCT {cols} FROM ({inner}) x JOIN {breaches} b ON {on} AND x.t >= b.ws AND x.t < b.ws + {rule.window}"
+    part = ", ".join([*KEY, *match, "ws"])
+    ranked = f"SELECT *, row_number() OVER (PARTITION BY {part} ORDER BY {', '.join(item)}) AS r FROM ({hit}) h"
+    return f"SELECT * FROM ({ranked}) s WHERE r <= {limit}"
+
+
+def sources_sql(d: Dialect, rule: Rule, breaches: str, limit: int) -> str:
+    """For /64 keys: how many source addresses of the /64 took part, and the first few (a privacy-address spread)."""
+    key = _key_columns(d, rule)
+    inner = f"SELECT {', '.join(key)}, src_hi, src_lo, t FROM {_rows(rule)}"
+    on = " AND ".join(f"x.{c} = b.{c}" for c in KEY)
+    hit = (f"SELECT DISTINCT b.k_family, b.k_hi, b.k_lo, b.ws, x.src_hi, x.src_lo FROM ({inner}) x JOIN {breaches} b "
+           f"ON {on} AND x.t >= b.ws AND x.t < b.ws + {rule.window}")
+    ranked = (f"SELECT *, row_number() OVER (PARTITION BY k_family, k_hi, k_lo, ws ORDER BY src_hi, src_lo) AS r, "
+              f"count(*) OVER (PARTITION BY k_family, k_hi, k_lo, ws) AS sources FROM ({hit}) h")
+    return f"SELECT * FROM ({ranked}) s WHERE r <= {limit}"
+
+
+def _text(family: int, hi: int, lo: int, length: int | None = None) -> str:
+    if family == 4:
+        value, version = lo & 0xFFFFFFFF, 4
+    else:
+        value, version = (int(hi) << 64) | int(lo), 6
+    text = format_address(version, value)
+    return text if length is None else f"{text}/{length}"
+
+
+def _int(value: Any) -> int:
+    return int(value) if value is not None else 0
+
+
+def run(engine: Engine, config: DetectionConfig | None = None) -> list[Detection]:
+    """Every rule over the engine's ``counted`` view; episodes sorted by start, rule and source."""
+    config = config or DetectionConfig()
+    d = engine.dialect
+    engine.materialize("detect_base", base_sql(d))
+    exempt = config.exempt_prefixes()
+    found: list[Detection] = []
+    for index, rule in enumerate(config.rules):
+        name = f"detect_breach_{index}"
+        engine.materialize(name, breach_sql(d, rule, config))
+        rows = engine.query(f"SELECT * FROM {name}").to_pylist()
+        rows = [r for r in rows if not _exempt(r, rule, exempt)]
+        if not rows:
+            continue
+        target_cols, _ = _target(d, rule)
+        samples: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        sample_sql = samples_sql(d, rule, name, config.samples)
+        if sample_sql is not None:
+            for s in engine.query(sample_sql).to_pylist():
+                match = [s[c] for c in target_cols] if rule.kind != "high_volume" else []
+                samples.setdefault((*[s[c] for c in KEY], *match, s["ws"]), []).append(s)
+        sources: dict[tuple[Any, ...], dict[str, Any]] = {}
+        if rule.key == "/64":
+            for s in engine.query(sources_sql(d, rule, name, config.samples)).to_pylist():
+                entry = sources.setdefault((*[s[c] for c in KEY], s["ws"]), {"count": s["sources"], "sample": []})
+                entry["sample"].append(s)
+        breaches = []
+        for r in rows:
+            key = (r["k_family"], r["k_hi"], r["k_lo"])
+            target = tuple(r[c] for c in target_cols)
+            extra = {c: r[c] for c in r if c.endswith("_") or c in ("flows", "prior", "prior_windows", "src_kind")}
+            extra["samples"] = samples.get((*key, *(target if rule.kind in ("port_scan", "address_scan") else ()),
+                                            r["ws"]), [])
+            extra["sources"] = sources.get((*key, r["ws"]))
+            breaches.append(Breach(key, target, r["ws"], float(r["n"]), extra))
+        found += episodes(rule, breaches)
+    return sorted(merge_overlapping(found, config.rules), key=lambda e: (e.first_window, e.rule, e.source))
+
+
+def _exempt(row: dict[str, Any], rule: Rule, exempt: Sequence[Prefix]) -> bool:
+    """Whether the operator exempted the source (an address, or a /64 wholly inside an exempt prefix)."""
+    if not exempt:
+        return False
+    family, hi, lo = row["k_family"], row["k_hi"], row["k_lo"]
+    value = (lo & 0xFFFFFFFF) if family == 4 else (int(hi) << 64 | int(lo))
+    length = (32 if family == 4 else 128) if rule.key == "address" else (32 if family == 4 else 64)
+    item = Prefix(family, value, length)
+    return any(p.version == family and p.contains(item) for p in exempt)
+
+
+def episodes(rule: Rule, breaches: Iterable[Breach]) -> list[Detection]:
+    """Breaching windows of one rule merged per source: a window starting at or before the last one's end continues it."""
+    by_key: dict[tuple[int, int, int], list[Breach]] = {}
+    for b in breaches:
+        by_key.setdefault(b.key, []).append(b)
+    out: list[Detection] = []
+    for key, items in by_key.items():
+        items.sort(key=lambda b: (b.start, b.target))
+        run_: list[Breach] = []
+        for b in items:
+            if run_ and b.start > max(x.start for x in run_) + rule.window:
+                out.append(_detection(rule, key, run_))
+                run_ = []
+            run_.append(b)
+        if run_:
+            out.append(_detection(rule, key, run_))
+    return out
+
+
+def _detection(rule: Rule, key: tuple[int, int, int], run_: list[Breach]) -> Detection:
+    family, hi, lo = key
+    source = _text(family, hi, lo, None if rule.key == "address" or family == 4 else 64)
+    peak = max(run_, key=lambda b: (b.value, -b.start))
+    starts = sorted({b.start for b in run_})
+    evidence: dict[str, Any] = {
+        "window_seconds": rule.window, "slide_seconds": rule.step,
+        "peak_value": peak.value, "peak_window_start": _iso(peak.start),
+    }
+    if rule.kind in ("port_scan", "address_scan"):
+        targets = sorted({b.target for b in run_})
+        length = None if rule.kind == "port_scan" else "prefix"
+        evidence["targets"] = [
+            _text(t[0], t[1], t[2], None if length is None else (rule.prefix4 if t[0] == 4 else rule.prefix6))
+            for t in targets[:SAMPLES]
+        ]
+        evidence["target_count"] = len(targets)
+        if rule.kind == "port_scan":
+            evidence["sample_ports"] = sorted({s["port"] % 65536 for s in peak.extra["samples"]})
+        else:
+            fam = peak.target[0]
+            evidence["sample_destinations"] = [_text(fam, s["dst_hi"], s["dst_lo"]) for s in peak.extra["samples"]]
+    elif rule.kind == "suspicious_source":
+        evidence["address_kind"] = peak.extra["src_kind"]
+        evidence["flows"] = int(sum(b.value for b in run_ if b.start in starts))
+    else:
+        evidence.update({
+            "flows": _int(peak.extra.get("flows")), "bytes": _int(peak.extra.get("bytes_")),
+            "packets": _int(peak.extra.get("packets_")), "rejected": _int(peak.extra.get("rejected_")),
+        })
+        if rule.kind == "volume_baseline":
+            evidence["baseline_mean"] = round(float(peak.extra["prior"]) / rule.history, 3)
+        evidence["sample_destinations"] = [_text(s["dst_family"], s["dst_hi"], s["dst_lo"])
+                                           for s in peak.extra["samples"]]
+    sources = peak.extra.get("sources")
+    if sources:
+        evidence["source_addresses"] = sources["count"]
+        evidence["sample_sources"] = [_text(family, s["src_hi"], s["src_lo"]) for s in sources["sample"]]
+    return Detection(
+        rule=rule.name, kind=rule.kind, key_level=rule.key, source=source,
+        severity=rule.severity or SEVERITY[rule.kind], first_window=starts[0],
+        last_window_end=starts[-1] + rule.window, windows=len(starts), peak=peak.value, peak_window=peak.start,
+        threshold=rule.threshold, evidence=evidence,
+    )
+
+
+def merge_overlapping(found: list[Detection], rules: Sequence[Rule]) -> list[Detection]:
+    """One event per attack: episodes of one kind that overlap in time and share the source are one.
+
+    An address episode wins over its /64's, an earlier rule over a later one (the defaults list the
+    fast rule first); the dropped rules are named in the kept event's ``also_matched``.
+    """
+    order = {r.name: i for i, r in enumerate(rules)}
+    ranked = sorted(found, key=lambda e: (e.key_level != "address", order[e.rule], e.first_window, e.source))
+    kept: list[Detection] = []
+    for e in ranked:
+        twin = next((k for k in kept if k.kind == e.kind and _covers(e.source, k.source)
+                     and k.first_window < e.last_window_end and e.first_window < k.last_window_end), None)
+        if twin is None:
+            kept.append(e)
+        elif e.rule != twin.rule and e.rule not in twin.evidence.setdefault("also_matched", []):
+            twin.evidence["also_matched"].append(e.rule)
+    return kept
+
+
+def _covers(source: str, other: str) -> bool:
+    """``source`` is ``other`` or a prefix containing it."""
+    if source == other:
+        return True
+    return "/" in source and "/" not in other and Prefix.parse(source).contains(Address.parse(other))

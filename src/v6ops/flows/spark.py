@@ -1,0 +1,153 @@
+"""The Apache Spark engine: the same analysis and detection definitions, run by Spark SQL.
+
+``analyses`` and ``detections`` are SQL text over the view ``flows`` plus Python over small
+results; this module only supplies what differs in Spark (``SparkDialect``) and runs statements
+(``SparkEngine``), so DuckDB and Spark give the same report and the same events (tests/flows/
+test_spark.py compares them).
+
+Spark has no unsigned 64-bit type, so the address halves ``*_hi``/``*_lo`` (uint64 in the
+normalized table) are ``DECIMAL(20,0)`` here: exact, ordered as unsigned integers (the top lists'
+tie order), and masked with arithmetic (``x - pmod(x, 2^k)``) instead of bit operations. Results
+come back as Arrow with those decimals turned back into uint64.
+
+Inputs reach Spark through the row path: every file (text, gzip, Parquet, ALB, pcap, S3 through
+boto3) is read and normalized by the same Python code, on the driver, and handed to Spark as Arrow,
+so rejections are counted exactly as with DuckDB.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from v6ops.flows.schema import CORE_FIELDS, CORE_NAMES, complete
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+DECIMAL_HALF = pa.decimal128(20, 0)
+
+
+class SparkDialect:
+    def epoch(self, column: str) -> str:
+        return f"unix_timestamp({column})"
+
+    def quantile(self, expression: str, fraction: float) -> str:
+        return f"percentile({expression}, {fraction})"  # exact, linearly interpolated: DuckDB's quantile_cont
+
+    def keep_high_bits(self, expression: str, bits: int) -> str:
+        if bits >= 64:
+            return expression
+        return f"CAST({expression} - pmod({expression}, {1 << (64 - bits)}) AS DECIMAL(20,0))"
+
+    def quote(self, identifier: str) -> str:
+        return "`" + identifier.replace("`", "``") + "`"
+
+
+def session(master: str | None = None, app_name: str = "v6ops") -> SparkSession:
+    """A SparkSession on ``master`` (``local[2]``, ``spark://host:7077``, ``k8s://...``, ``yarn``); UTC times.
+
+    Without ``master`` the session uses what spark-submit configured (or ``local[*]``).
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # an optional engine: say what to install
+        raise ValueError("the spark engine needs pyspark: pip install 'v6ops[spark]' (and Java 17)") from exc
+    builder = SparkSession.builder.appName(app_name).config("spark.sql.session.timeZone", "UTC")
+    if master:
+        builder = builder.master(master)
+    if (master or "").startswith("local"):  # one machine: few shuffle partitions, no web UI
+        builder = builder.config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
+    builder = builder.config("spark.ui.showConsoleProgress", "false")  # stderr is the CLI's
+    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    return builder.getOrCreate()
+
+
+def to_spark_types(table: pa.Table) -> pa.Table:
+    """The normalized table in types Spark takes: uint64 halves as DECIMAL(20,0), labels as strings."""
+    columns, fields = [], []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        kind = field.type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if pa.types.is_uint64(kind):
+            kind = DECIMAL_HALF
+        elif pa.types.is_uint8(kind):
+            kind = pa.int16()
+        elif pa.types.is_timestamp(kind):
+            kind = pa.timestamp("us", tz="UTC")
+        columns.append(column.cast(kind))
+        fields.append(pa.field(field.name, kind))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def from_spark_types(table: pa.Table) -> pa.Table:
+    """Spark's answer with DECIMAL(p,0) address halves back as uint64 and times in UTC."""
+    columns, fields = [], []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        kind = field.type
+        if pa.types.is_decimal(kind) and kind.scale == 0:
+            kind = pa.uint64()
+        elif pa.types.is_timestamp(kind) and kind.tz is None:
+            column = column.cast(pa.timestamp(kind.unit, tz="UTC"))
+            kind = column.type
+        columns.append(column.cast(kind))
+        fields.append(pa.field(field.name, kind))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+CORE_SPARK = to_spark_types(complete(pa.table({}))).schema
+
+
+class SparkEngine:
+    """Runs the definitions on a SparkSession; ``materialize`` caches, ``view`` names a plan."""
+
+    dialect = SparkDialect()
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+        self.cached: list[DataFrame] = []
+        self.views: list[str] = []
+
+    def load(self, batches: Iterable[pa.Table]) -> int:
+        """Normalized Arrow batches (the row path's output) as view ``flows``."""
+        tables = [batch.select([n for n in batch.column_names if n in CORE_NAMES]) for batch in batches]
+        table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+        table = to_spark_types(complete(table).select([f.name for f in CORE_FIELDS]))
+        frame = self.spark.createDataFrame(table) if table.num_rows else self.spark.createDataFrame([], _spark_schema())
+        self.register_frame("flows", frame)
+        return table.num_rows
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.register_frame(name, self.spark.createDataFrame(to_spark_types(table)))
+
+    def register_frame(self, name: str, frame: DataFrame) -> None:
+        frame.createOrReplaceTempView(name)
+        self.views.append(name)
+
+    def materialize(self, name: str, sql: str) -> None:
+        frame = self.spark.sql(sql).cache()
+        self.cached.append(frame)
+        self.register_frame(name, frame)
+
+    def view(self, name: str, sql: str) -> None:
+        self.register_frame(name, self.spark.sql(sql))
+
+    def query(self, sql: str) -> pa.Table:
+        return from_spark_types(self.spark.sql(sql).toArrow())
+
+    def close(self) -> None:
+        for frame in self.cached:
+            frame.unpersist()
+        for name in set(self.views):
+            self.spark.catalog.dropTempView(name)
+        self.cached, self.views = [], []
+
+
+def _spark_schema() -> Any:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(CORE_SPARK)
