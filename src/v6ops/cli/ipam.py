@@ -16,6 +16,7 @@ from v6ops.cli.output import JsonOption, console, emit, fail, print_json, print_
 from v6ops.ipam import service
 from v6ops.ipam.devices import DEVICES_PER_TRANSACTION
 from v6ops.ipam.errors import IpamError
+from v6ops.ipam.identities import Identities
 from v6ops.ipam.plan import load_plan
 from v6ops.ipam.subscribers import RateLimits, SubscriberSpec, SubscriberUpdate
 from v6ops.settings import SettingsError, load_settings
@@ -210,6 +211,17 @@ def events(limit: int = typer.Option(50, min=1, max=1000), as_json: bool = JsonO
         [(e["at"], e["severity"], e["kind"], e["pool"], e["message"]) for e in es]))
 
 
+_USERNAME = typer.Option(None, help="RADIUS User-Name.")
+_PASSWORD = typer.Option(None, envvar="V6OPS_RADIUS_PASSWORD", show_envvar=True,
+                         help="RADIUS password (stored hashed); prefer the environment variable.")
+_AUTH = typer.Option(None, help="'password' or 'nas' (the NAS authenticates; shared secret only).")
+_DUID = typer.Option(None, help="DHCPv6 DUID (RFC 8415 s11: LLT, EN, LL or UUID), hex.")
+_CLIENT_ID = typer.Option(None, help="DHCPv4 client-id (RFC 2132 s9.14), hex.")
+_MAC = typer.Option(None, help="DHCPv4 hardware address.")
+_CIRCUIT = typer.Option(None, help="Relay agent circuit-id (RFC 3046).")
+_REMOTE = typer.Option(None, help="Relay agent remote-id (RFC 3046).")
+
+
 def _subscriber_table(rows: list[dict[str, Any]]) -> None:
     print_table("subscribers", ["name", "tenant", "tier", "status", "IPv4", "IPv6 address", "IPv6 prefix", "DNS name"],
                 [(r["name"], r["tenant"], r["service_tier"], r["status"], r["ipv4"], r["ipv6_address"],
@@ -225,9 +237,11 @@ def subscriber_add(
     dns_name: str = typer.Option(None),
     ipv4_download: str = typer.Option(None, help="e.g. 100M"), ipv4_upload: str = typer.Option(None),
     ipv6_download: str = typer.Option(None), ipv6_upload: str = typer.Option(None),
+    radius_username: str = _USERNAME, radius_password: str = _PASSWORD, radius_auth: str = _AUTH,
+    duid: str = _DUID, client_id: str = _CLIENT_ID, mac: str = _MAC, circuit_id: str = _CIRCUIT, remote_id: str = _REMOTE,
     as_json: bool = JsonOption,
 ) -> None:
-    """Create a subscriber (and provision it with --pool)."""
+    """Create a subscriber with its access identities (and provision it with --pool)."""
     from pydantic import ValidationError
 
     try:
@@ -237,6 +251,10 @@ def subscriber_add(
                 {"ipv4": {"download": ipv4_download, "upload": ipv4_upload},
                  "ipv6": {"download": ipv6_download, "upload": ipv6_upload}}
             ),
+            identities=Identities.model_validate({
+                "radius_username": radius_username, "radius_password": radius_password, "radius_auth": radius_auth,
+                "duid": duid, "dhcpv4_client_id": client_id, "mac": mac, "circuit_id": circuit_id,
+                "remote_id": remote_id}),
         )
     except ValidationError as exc:
         fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
@@ -248,18 +266,25 @@ def subscriber_set(
     name: str,
     status: str = typer.Option(None, help="active, suspended or terminated."),
     tenant: str = typer.Option(None), tier: str = typer.Option(None, help="Service tier."),
+    dns_name: str = typer.Option(None, help="Rename: the A, AAAA and PTR records follow at the next sync."),
     ipv4_download: str = typer.Option(None), ipv4_upload: str = typer.Option(None),
     ipv6_download: str = typer.Option(None), ipv6_upload: str = typer.Option(None),
+    radius_username: str = _USERNAME, radius_password: str = _PASSWORD, radius_auth: str = _AUTH,
+    duid: str = _DUID, client_id: str = _CLIENT_ID, mac: str = _MAC, circuit_id: str = _CIRCUIT, remote_id: str = _REMOTE,
     as_json: bool = JsonOption,
 ) -> None:
-    """Change a subscriber's status, tenant, tier or rate limits."""
+    """Change a subscriber's status, tenant, tier, DNS name, rate limits or identities ("" removes an identity)."""
     from pydantic import ValidationError
 
+    identities = {"radius_username": radius_username, "radius_password": radius_password,
+                  "radius_auth": radius_auth, "duid": duid, "dhcpv4_client_id": client_id, "mac": mac,
+                  "circuit_id": circuit_id, "remote_id": remote_id}
     try:
         change = SubscriberUpdate.model_validate({
-            "status": status, "tenant": tenant, "service_tier": tier,
+            "status": status, "tenant": tenant, "service_tier": tier, "dns_name": dns_name,
             "rate_limits": {"ipv4": {"download": ipv4_download, "upload": ipv4_upload},
                             "ipv6": {"download": ipv6_download, "upload": ipv6_upload}},
+            "identities": identities if any(v is not None for v in identities.values()) else None,
         })
     except ValidationError as exc:
         fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
