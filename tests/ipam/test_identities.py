@@ -92,7 +92,7 @@ def test_identities_via_rest_and_cli_and_duplicates_refused(
     ids = made.json()["identities"]
     assert ids == {"radius_username": "sub1@isp.example", "duid": "00:03:00:01:00:11:22:33:44:55",
                    "dhcpv4_client_id": None, "mac": "00:11:22:33:44:55", "circuit_id": "olt1/1/1",
-                   "remote_id": None, "radius_auth": "password"}
+                   "remote_id": None, "wireguard_public_key": None, "radius_auth": "password"}
     assert "pw1" not in made.text
     before = snapshot(planned)
     # the same MAC in another notation is the same identity

@@ -18,6 +18,8 @@ from v6ops.api.deps import get_store
 from v6ops.ipam import service
 from v6ops.ipam.errors import IpamError
 from v6ops.ipam.plan import parse_plan
+from v6ops.ipam.provisioning import exports
+from v6ops.ipam.provisioning.settings import load_provisioning_settings
 from v6ops.ipam.service import open_store
 from v6ops.ipam.subscribers import SubscriberSpec, SubscriberUpdate
 from v6ops.ipam.utilization import metrics_text
@@ -203,6 +205,12 @@ def adoption(store: Store = Depends(get_store)) -> dict[str, Any]:
 @router.get("/events")
 def events(limit: int = Query(100, ge=1, le=1000), store: Store = Depends(get_store)) -> list[dict[str, Any]]:
     return run(service.list_events, store, limit)
+
+
+@router.get("/export/{target}", summary="The files of 'v6ops ipam export TARGET': radius, kea, dns, wireguard, notice")
+def export(target: str, serial: int | None = Query(None, ge=0, le=2**32 - 1),
+           store: Store = Depends(get_store)) -> list[dict[str, str]]:
+    return run(lambda: exports.export(store, target, load_provisioning_settings(), serial))
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,8 @@ from v6ops.ipam.devices import DEVICES_PER_TRANSACTION
 from v6ops.ipam.errors import IpamError
 from v6ops.ipam.identities import Identities
 from v6ops.ipam.plan import load_plan
+from v6ops.ipam.provisioning import exports
+from v6ops.ipam.provisioning.settings import ProvisioningSettings, load_provisioning_settings
 from v6ops.ipam.subscribers import RateLimits, SubscriberSpec, SubscriberUpdate
 from v6ops.settings import SettingsError, load_settings
 from v6ops.store.db import Store, StoreError
@@ -220,6 +223,7 @@ _CLIENT_ID = typer.Option(None, help="DHCPv4 client-id (RFC 2132 s9.14), hex.")
 _MAC = typer.Option(None, help="DHCPv4 hardware address.")
 _CIRCUIT = typer.Option(None, help="Relay agent circuit-id (RFC 3046).")
 _REMOTE = typer.Option(None, help="Relay agent remote-id (RFC 3046).")
+_WG_KEY = typer.Option(None, help="The CPE's WireGuard public key (base64, as 'wg pubkey' prints).")
 
 
 def _subscriber_table(rows: list[dict[str, Any]]) -> None:
@@ -239,6 +243,7 @@ def subscriber_add(
     ipv6_download: str = typer.Option(None), ipv6_upload: str = typer.Option(None),
     radius_username: str = _USERNAME, radius_password: str = _PASSWORD, radius_auth: str = _AUTH,
     duid: str = _DUID, client_id: str = _CLIENT_ID, mac: str = _MAC, circuit_id: str = _CIRCUIT, remote_id: str = _REMOTE,
+    wireguard_key: str = _WG_KEY,
     as_json: bool = JsonOption,
 ) -> None:
     """Create a subscriber with its access identities (and provision it with --pool)."""
@@ -254,7 +259,7 @@ def subscriber_add(
             identities=Identities.model_validate({
                 "radius_username": radius_username, "radius_password": radius_password, "radius_auth": radius_auth,
                 "duid": duid, "dhcpv4_client_id": client_id, "mac": mac, "circuit_id": circuit_id,
-                "remote_id": remote_id}),
+                "remote_id": remote_id, "wireguard_public_key": wireguard_key}),
         )
     except ValidationError as exc:
         fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
@@ -271,6 +276,7 @@ def subscriber_set(
     ipv6_download: str = typer.Option(None), ipv6_upload: str = typer.Option(None),
     radius_username: str = _USERNAME, radius_password: str = _PASSWORD, radius_auth: str = _AUTH,
     duid: str = _DUID, client_id: str = _CLIENT_ID, mac: str = _MAC, circuit_id: str = _CIRCUIT, remote_id: str = _REMOTE,
+    wireguard_key: str = _WG_KEY,
     as_json: bool = JsonOption,
 ) -> None:
     """Change a subscriber's status, tenant, tier, DNS name, rate limits or identities ("" removes an identity)."""
@@ -278,7 +284,7 @@ def subscriber_set(
 
     identities = {"radius_username": radius_username, "radius_password": radius_password,
                   "radius_auth": radius_auth, "duid": duid, "dhcpv4_client_id": client_id, "mac": mac,
-                  "circuit_id": circuit_id, "remote_id": remote_id}
+                  "circuit_id": circuit_id, "remote_id": remote_id, "wireguard_public_key": wireguard_key}
     try:
         change = SubscriberUpdate.model_validate({
             "status": status, "tenant": tenant, "service_tier": tier, "dns_name": dns_name,
@@ -368,3 +374,31 @@ def device_import(
         fail(f"{report['rejected']} of {report['rows']} rows rejected; nothing imported")
     emit(report, as_json, lambda r: print_table("import", ["metric", "value"],
                                                 [(k, v) for k, v in r.items() if k != "rejections"]))
+
+
+def _provisioning() -> ProvisioningSettings:
+    with _errors():
+        return load_provisioning_settings()
+
+
+@app.command("export")
+def export(
+    target: str = typer.Argument(..., help="radius, kea, dns, wireguard or notice"),
+    output_dir: Path = typer.Option(None, "-o", "--output-dir", help="Write the files under this directory."),
+    serial: int = typer.Option(None, help="DNS SOA serial (default: the current Unix time)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """The files FreeRADIUS, Kea, BIND, WireGuard or the customer read, each with a header naming v6ops."""
+    settings = _provisioning()
+    files = _call(exports.export, target, settings, serial)
+    if output_dir is not None:
+        with _errors():
+            exports.write_files(files, output_dir)
+    if as_json:
+        print_json(files)
+    elif output_dir is not None:
+        print_table(f"export {target} -> {output_dir}", ["path", "lines", "bytes"],
+                    [(r["path"], r["lines"], r["bytes"]) for r in exports.summary(files)])
+    else:
+        for f in files:
+            sys.stdout.write(f"==> {f['path']} <==\n{f['content']}")

@@ -25,7 +25,7 @@ from v6ops.store.models import Subscriber
 from v6ops.store.provisioning_models import SubscriberIdentity
 
 # Kinds as stored; each (kind, value) belongs to at most one subscriber.
-KINDS = ("radius-username", "duid", "client-id", "mac", "circuit-id", "remote-id")
+KINDS = ("radius-username", "duid", "client-id", "mac", "circuit-id", "remote-id", "wireguard-key")
 _HEX = re.compile(r"^[0-9a-f]+$")
 _SALT_BYTES = 16
 
@@ -119,6 +119,17 @@ def check_agent_id(text: str, what: str) -> str:
     return text
 
 
+def check_wireguard_key(text: str) -> str:
+    """A Curve25519 public key as wg(8) prints it: base64 of exactly 32 octets."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise IpamError(f"WireGuard public key {text!r} is not base64 of 32 octets (as 'wg pubkey' prints)")
+    return base64.b64encode(raw).decode()
+
+
 def check_username(text: str) -> str:
     """RADIUS User-Name (RFC 2865 s5.1): 1 to 253 octets; no control characters, no surrounding space."""
     if not 1 <= len(text.encode()) <= 253 or text != text.strip() or not text.isprintable():
@@ -151,6 +162,12 @@ class Identities(BaseModel):
     mac: str | None = None
     circuit_id: str | None = None
     remote_id: str | None = None
+    wireguard_public_key: str | None = None
+
+    @field_validator("wireguard_public_key")
+    @classmethod
+    def _wg(cls, v: str | None) -> str | None:
+        return v if not v else check_wireguard_key(v)
 
     @field_validator("radius_username")
     @classmethod
@@ -193,7 +210,7 @@ class Identities(BaseModel):
 
 
 _FIELD_KIND = {"radius_username": "radius-username", "duid": "duid", "dhcpv4_client_id": "client-id", "mac": "mac",
-               "circuit_id": "circuit-id", "remote_id": "remote-id"}
+               "circuit_id": "circuit-id", "remote_id": "remote-id", "wireguard_public_key": "wireguard-key"}
 
 
 def set_identities(session: Session, subscriber: Subscriber, ids: Identities) -> None:
