@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import pytest
 import yaml
+
+from tests.resources import POSTGRES_URL
 
 from v6ops.ipam import service
 from v6ops.ipam.identities import Identities
@@ -58,3 +65,65 @@ def populate(store: Store, plan: Path, wg_key: str | None = None) -> dict[str, d
     }
     service.change_subscriber(store, "gone", SubscriberUpdate(status="suspended"))
     return made
+
+
+RADIUS_SCHEMA = Path("/etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql")
+
+
+def _admin_url() -> str:
+    return POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+
+
+def database_url(name: str) -> str:
+    """The test server's URL with another database name (query options dropped)."""
+    base = _admin_url().split("?")[0]
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def target_databases() -> Iterator[dict[str, str]]:
+    """A FreeRADIUS database (its schema.sql) and a Kea database (kea-admin db-init pgsql), dropped at the end."""
+    import psycopg
+
+    names = {"radius": f"v6ops_radius_{os.getpid()}", "kea": f"v6ops_kea_{os.getpid()}"}
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        for name in names.values():
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with psycopg.connect(database_url(names["radius"]), autocommit=True) as conn:
+            conn.execute(RADIUS_SCHEMA.read_text())
+        parsed = urlsplit(database_url(names["kea"]))
+        subprocess.run(["kea-admin", "db-init", "pgsql", "-u", parsed.username or "postgres", "-p",
+                        parsed.password or "unused", "-n", names["kea"], "-h", parsed.hostname or "127.0.0.1",
+                        "-P", str(parsed.port or 5432)],
+                       check=True, capture_output=True, env={**os.environ, "PGPASSWORD": parsed.password or ""})
+        yield {k: database_url(v) for k, v in names.items()}
+    finally:
+        with psycopg.connect(_admin_url(), autocommit=True) as conn:
+            for name in names.values():
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def targets(target_databases: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Empty RADIUS and Kea tables, and the settings pointing at them."""
+    import psycopg
+
+    with psycopg.connect(target_databases["radius"], autocommit=True) as conn:
+        conn.execute("TRUNCATE radcheck, radreply, radusergroup RESTART IDENTITY")
+    with psycopg.connect(target_databases["kea"], autocommit=True) as conn:
+        conn.execute("DELETE FROM hosts")
+    monkeypatch.setenv("V6OPS_PROVISIONING_RADIUS_DATABASE_URL", target_databases["radius"])
+    monkeypatch.setenv("V6OPS_PROVISIONING_KEA_DATABASE_URL", target_databases["kea"])
+    return target_databases
+
+
+@pytest.fixture
+def sqlite_store(sqlite_template: Path, tmp_path: Path) -> Iterator[Store]:
+    path = tmp_path / "ipam.db"
+    shutil.copyfile(sqlite_template, path)
+    store = service.open_store(f"sqlite:///{path}")
+    yield store
+    service.open_store.cache_clear()
+    store.close()

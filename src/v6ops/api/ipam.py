@@ -19,6 +19,7 @@ from v6ops.ipam import service
 from v6ops.ipam.errors import IpamError
 from v6ops.ipam.plan import parse_plan
 from v6ops.ipam.provisioning import exports
+from v6ops.ipam.provisioning import service as provisioning_service
 from v6ops.ipam.provisioning.settings import load_provisioning_settings
 from v6ops.ipam.service import open_store
 from v6ops.ipam.subscribers import SubscriberSpec, SubscriberUpdate
@@ -211,6 +212,11 @@ def events(limit: int = Query(100, ge=1, le=1000), store: Store = Depends(get_st
 def export(target: str, serial: int | None = Query(None, ge=0, le=2**32 - 1),
            store: Store = Depends(get_store)) -> list[dict[str, str]]:
     return run(lambda: exports.export(store, target, load_provisioning_settings(), serial))
+
+
+@router.post("/sync/{target}", summary="'v6ops ipam sync TARGET': radius, kea or dns; dry_run only reports")
+def sync(target: str, dry_run: bool = False, store: Store = Depends(get_store)) -> dict[str, Any]:
+    return run(lambda: provisioning_service.sync(store, target, load_provisioning_settings(), dry_run))
 
 
 @router.get("/metrics", include_in_schema=False)

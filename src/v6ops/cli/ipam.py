@@ -20,6 +20,7 @@ from v6ops.ipam.errors import IpamError
 from v6ops.ipam.identities import Identities
 from v6ops.ipam.plan import load_plan
 from v6ops.ipam.provisioning import exports
+from v6ops.ipam.provisioning import service as provisioning_service
 from v6ops.ipam.provisioning.settings import ProvisioningSettings, load_provisioning_settings
 from v6ops.ipam.subscribers import RateLimits, SubscriberSpec, SubscriberUpdate
 from v6ops.settings import SettingsError, load_settings
@@ -402,3 +403,22 @@ def export(
     else:
         for f in files:
             sys.stdout.write(f"==> {f['path']} <==\n{f['content']}")
+
+
+@app.command("sync")
+def sync(
+    target: str = typer.Argument(..., help="radius, kea or dns"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the changes; write nothing."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Make FreeRADIUS's SQL rows, Kea's hosts or the DNS zones equal the IPAM (only the differences are written)."""
+    settings = _provisioning()
+    report = _call(provisioning_service.sync, target, settings, dry_run)
+    emit(report, as_json, _sync_table)
+
+
+def _sync_table(r: dict[str, Any]) -> None:
+    print_table(f"sync {r['target']}{' (dry run)' if r['dry_run'] else ''}", ["action", "subscriber", "record"],
+                [(c["action"], c["subscriber"], c["record"]) for c in r["changes"]])
+    verb = "would change" if r["dry_run"] else "changed"
+    console.print(f"{r['added']} added, {r['deleted']} deleted; {verb} {r['subscribers_changed']} subscriber(s)")
