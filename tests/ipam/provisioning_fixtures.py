@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from tests.resources import POSTGRES_URL
-
 from v6ops.ipam import service
 from v6ops.ipam.identities import Identities
 from v6ops.ipam.plan import parse_plan

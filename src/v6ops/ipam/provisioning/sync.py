@@ -136,9 +136,9 @@ def sync_radius(inventory: Inventory, url: str, dry_run: bool = False) -> SyncRe
         for row in adds:
             report.note("add", owner[row.username], _radius_text(row))
         gone_users = sorted(managed - set(owner))
-        for table, ids in doomed.items():
-            if ids:
-                conn.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [ids])
+        for table, row_ids in doomed.items():
+            if row_ids:
+                conn.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [row_ids])
         if gone_users:
             conn.execute("DELETE FROM radusergroup WHERE groupname = %s AND username = ANY(%s)",
                          [radius.MANAGED_GROUP, gone_users])
