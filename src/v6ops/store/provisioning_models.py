@@ -1,4 +1,4 @@
-"""Tables of the provisioning area: subscriber identities and the DNS records v6ops has published."""
+"""Tables of the provisioning area: subscriber identities."""
 
 from __future__ import annotations
 
@@ -24,14 +24,3 @@ class SubscriberIdentity(Base):
         UniqueConstraint("subscriber_id", "kind", name="uq_identity_subscriber_kind"),
     )
 
-
-class DnsPublished(Base):
-    """A record ``sync dns`` has written to the authoritative server: what it may later change or delete."""
-
-    __tablename__ = "dns_published"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    zone: Mapped[str] = mapped_column(String(253))
-    name: Mapped[str] = mapped_column(String(253))
-    rtype: Mapped[str] = mapped_column(String(10))
-    value: Mapped[str] = mapped_column(String(253))
-    __table_args__ = (UniqueConstraint("zone", "name", "rtype", "value", name="uq_dns_published"),)

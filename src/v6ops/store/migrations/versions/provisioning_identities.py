@@ -1,4 +1,4 @@
-"""provisioning: subscriber identities and published DNS records
+"""provisioning: subscriber identities
 
 Revision ID: provisioning_0001
 Revises: 0001
@@ -29,18 +29,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('subscriber_id', 'kind', name='uq_identity_subscriber_kind')
     )
     op.create_index('ix_subscriber_identities_subscriber_id', 'subscriber_identities', ['subscriber_id'])
-    op.create_table('dns_published',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('zone', sa.String(length=253), nullable=False),
-    sa.Column('name', sa.String(length=253), nullable=False),
-    sa.Column('rtype', sa.String(length=10), nullable=False),
-    sa.Column('value', sa.String(length=253), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('zone', 'name', 'rtype', 'value', name='uq_dns_published')
-    )
 
 
 def downgrade() -> None:
-    op.drop_table('dns_published')
     op.drop_index('ix_subscriber_identities_subscriber_id', 'subscriber_identities')
     op.drop_table('subscriber_identities')
