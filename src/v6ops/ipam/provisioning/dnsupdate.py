@@ -9,7 +9,6 @@ done, and the next run sends what is still missing.
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 
 import dns.exception
@@ -72,7 +71,7 @@ def _ptr_address(owner: str, zone: Zone) -> Address | None:
     return None
 
 
-def current_records(zone: Zone, server: Server, keyring: dict[dns.name.Name, object], keyname: str | None,
+def current_records(zone: Zone, server: Server, keyring: dict[dns.name.Name, object], keyname: dns.name.Name | None,
                     ranges: list[Prefix], timeout: float) -> set[Record]:
     """The zone's records v6ops owns, read by AXFR."""
     origin = dns.name.from_text(zone.name)
@@ -98,7 +97,7 @@ def current_records(zone: Zone, server: Server, keyring: dict[dns.name.Name, obj
     return out
 
 
-def _send(zone: Zone, server: Server, keyring: dict[dns.name.Name, object], keyname: str | None,
+def _send(zone: Zone, server: Server, keyring: dict[dns.name.Name, object], keyname: dns.name.Name | None,
           deletes: list[Record], adds: list[Record], ttl: int, timeout: float) -> None:
     ops = [("delete", r) for r in deletes] + [("add", r) for r in adds]
     for start in range(0, len(ops), BATCH):
@@ -117,7 +116,7 @@ def _send(zone: Zone, server: Server, keyring: dict[dns.name.Name, object], keyn
         if response.rcode() != dns.rcode.NOERROR:
             raise TargetError(f"{server.host}:{server.port} refused the UPDATE of zone {zone.name!r}: "
                               f"{dns.rcode.to_text(response.rcode())} (RFC 2136 s2.2; check update-policy/allow-update "
-                              f"for key {keyname!r})")
+                              f"for key {str(keyname)!r})")
 
 
 def _owner_names(inventory: Inventory) -> dict[str, str]:
@@ -138,9 +137,9 @@ def sync_dns(store: Store, inventory: Inventory, settings: ProvisioningSettings,
     layout = settings.dns_layout()
     zones = build_zones(inventory, layout)
     server = Server.parse(settings.dns_server)
-    keyname = settings.tsig_key_name or None
+    keyname = dns.name.from_text(settings.tsig_key_name) if settings.tsig_key_name else None
     keyring = dns.tsigkeyring.from_text(
-        {keyname: (settings.tsig_algorithm, settings.tsig_secret.get_secret_value())}) if keyname else {}
+        {settings.tsig_key_name: (settings.tsig_algorithm, settings.tsig_secret.get_secret_value())}) if keyname else {}
     ranges = [r.prefix for r in inventory.ranges.values()]
     report = SyncReport("dns", dry_run)
     owners = _owner_names(inventory)
@@ -166,7 +165,7 @@ def resolve(server: Server, name: str, rtype: str, timeout: float = 3.0) -> list
     query.flags &= ~0x0100  # RD off: an authoritative answer or nothing
     try:
         response = dns.query.udp(query, server.host, port=server.port, timeout=timeout)
-    except (OSError, dns.exception.DNSException, socket.timeout) as exc:
+    except (TimeoutError, OSError, dns.exception.DNSException) as exc:
         raise TargetError(f"DNS server {server.host}:{server.port} did not answer: {exc}") from exc
     return sorted(rd.to_text().lower() for rrset in response.answer for rd in rrset
                   if dns.rdatatype.to_text(rrset.rdtype) == rtype)
