@@ -163,3 +163,36 @@ def test_failed_kea_sync_writes_nothing_and_the_next_run_catches_up(
 
 def _small_subnet(store: Store) -> int:
     return next(p["id"] for p in service.list_prefixes(store) if p["name"] == "small-business/ipv6-address")
+
+
+def test_incremental_reads_the_queue_and_full_repairs_drift(
+    sqlite_store: Store, targets: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    populate(sqlite_store, PLAN)
+    for target in ("radius", "kea"):
+        sync(sqlite_store, monkeypatch, target)
+    have_radius, have_kea = radius_rows(targets["radius"]), kea_rows(targets["kea"])
+    # drift made behind v6ops's back: an incremental sync has nothing queued, so it does not look
+    with psycopg.connect(targets["radius"]) as conn:
+        conn.execute("DELETE FROM radreply WHERE username = 'small1' AND attribute = 'Framed-IP-Address'")
+    with psycopg.connect(targets["kea"]) as conn:
+        conn.execute("UPDATE hosts SET hostname = 'tampered' WHERE hostname = 'biz1.isp.example'")
+    assert sync(sqlite_store, monkeypatch, "radius")["added"] == 0
+    assert sync(sqlite_store, monkeypatch, "kea")["added"] == 0
+    repaired = sync(sqlite_store, monkeypatch, "radius", "--full")
+    assert (repaired["added"], repaired["deleted"], repaired["changes"][0]["subscriber"]) == (1, 0, "small1")
+    assert sorted(r[2:] for r in radius_rows(targets["radius"])) == sorted(r[2:] for r in have_radius)
+    repaired = sync(sqlite_store, monkeypatch, "kea", "--full")
+    assert (repaired["added"], repaired["deleted"]) == (2, 2)  # biz1's DHCPv4 and DHCPv6 hosts
+    assert sorted(map(repr, (r[1:] for r in kea_rows(targets["kea"])))) == sorted(map(repr, (r[1:] for r in have_kea)))
+    # the REST endpoint runs the same sync
+    from fastapi.testclient import TestClient
+
+    from v6ops.api.app import create_app
+    from v6ops.settings import Settings
+
+    service.change_subscriber(sqlite_store, "biz1", SubscriberUpdate(status="suspended"))
+    with TestClient(create_app(Settings(database_url=sqlite_store.url))) as client:
+        r = client.post("/api/v1/ipam/sync/radius?dry_run=true")
+        assert r.status_code == 200 and {c["subscriber"] for c in r.json()["changes"]} == {"biz1"}
+        assert client.post("/api/v1/ipam/sync/ldap").status_code == 400

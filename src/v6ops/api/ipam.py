@@ -215,8 +215,8 @@ def export(target: str, serial: int | None = Query(None, ge=0, le=2**32 - 1),
 
 
 @router.post("/sync/{target}", summary="'v6ops ipam sync TARGET': radius, kea or dns; dry_run only reports")
-def sync(target: str, dry_run: bool = False, store: Store = Depends(get_store)) -> dict[str, Any]:
-    return run(lambda: provisioning_service.sync(store, target, load_provisioning_settings(), dry_run))
+def sync(target: str, dry_run: bool = False, full: bool = False, store: Store = Depends(get_store)) -> dict[str, Any]:
+    return run(lambda: provisioning_service.sync(store, target, load_provisioning_settings(), dry_run, full))
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -409,11 +409,12 @@ def export(
 def sync(
     target: str = typer.Argument(..., help="radius, kea or dns"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the changes; write nothing."),
+    full: bool = typer.Option(False, "--full", help="Compare every record v6ops owns, not only queued changes."),
     as_json: bool = JsonOption,
 ) -> None:
     """Make FreeRADIUS's SQL rows, Kea's hosts or the DNS zones equal the IPAM (only the differences are written)."""
     settings = _provisioning()
-    report = _call(provisioning_service.sync, target, settings, dry_run)
+    report = _call(provisioning_service.sync, target, settings, dry_run, full)
     emit(report, as_json, _sync_table)
 
 

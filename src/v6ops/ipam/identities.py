@@ -213,11 +213,14 @@ _FIELD_KIND = {"radius_username": "radius-username", "duid": "duid", "dhcpv4_cli
                "circuit_id": "circuit-id", "remote_id": "remote-id", "wireguard_public_key": "wireguard-key"}
 
 
-def set_identities(session: Session, subscriber: Subscriber, ids: Identities) -> None:
-    """Apply ``ids`` to the subscriber; refuse a value another subscriber already has (ConflictError)."""
+def set_identities(session: Session, subscriber: Subscriber, ids: Identities) -> str | None:
+    """Apply ``ids`` to the subscriber; refuse a value another subscriber already has (ConflictError).
+
+    Returns the RADIUS User-Name it had before, when that changed (its rows in RADIUS must go)."""
     current = {r.kind: r for r in session.scalars(
         select(SubscriberIdentity).where(SubscriberIdentity.subscriber_id == subscriber.id))}
     wanted: dict[str, str | None] = {kind: getattr(ids, f) for f, kind in _FIELD_KIND.items()}
+    old_user = current["radius-username"].value if "radius-username" in current else None
     for kind, value in wanted.items():
         if not value:
             continue
@@ -254,6 +257,7 @@ def set_identities(session: Session, subscriber: Subscriber, ids: Identities) ->
     if user is not None and user.auth is None:
         raise IpamError(f"RADIUS User-Name {user.value!r} needs a radius_password or radius_auth 'nas'")
     session.flush()
+    return old_user if old_user is not None and (user is None or user.value != old_user) else None
 
 
 def identity_view(rows: list[SubscriberIdentity]) -> dict[str, str | None]:

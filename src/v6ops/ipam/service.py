@@ -20,6 +20,7 @@ from v6ops.ipam.identities import identity_view, set_identities
 from v6ops.ipam.lookup import by_name
 from v6ops.ipam.plan import Plan, apply_plan, diff_plan
 from v6ops.ipam.provision import allocate_dual_stack, find_allocation
+from v6ops.ipam.provisioning.queue import enqueue
 from v6ops.ipam.subscribers import (
     SubscriberSpec,
     SubscriberUpdate,
@@ -100,7 +101,10 @@ def provision(store: Store, pool: str, subscriber: str | None = None, device: st
     with store.write() as session:
         sub = subscriber_by_name(session, subscriber) if subscriber else None
         dev = device_ops.device_by_name(session, device) if device else None
-        return allocate_dual_stack(session, pool, subscriber=sub, device=dev, dns_name=dns_name)
+        got = allocate_dual_stack(session, pool, subscriber=sub, device=dev, dns_name=dns_name)
+        if sub is not None:
+            enqueue(session, [sub.id])
+        return got
 
 
 def add_subscriber(store: Store, spec: SubscriberSpec) -> dict[str, Any]:
@@ -109,6 +113,7 @@ def add_subscriber(store: Store, spec: SubscriberSpec) -> dict[str, Any]:
         subscriber = create_subscriber(session, spec)
         if not spec.identities.is_empty():
             set_identities(session, subscriber, spec.identities)
+        enqueue(session, [subscriber.id])
         view = subscriber_view(subscriber, [], _identities(session, [subscriber.id]).get(subscriber.id))
         if spec.pool:
             got = allocate_dual_stack(session, spec.pool, subscriber=subscriber)
@@ -137,8 +142,8 @@ def change_subscriber(store: Store, name: str, change: SubscriberUpdate) -> dict
         if change.dns_name is not None:
             session.execute(update(Allocation).where(Allocation.subscriber_id == subscriber.id)
                             .values(dns_name=change.dns_name))
-        if change.identities is not None:
-            set_identities(session, subscriber, change.identities)
+        previous = set_identities(session, subscriber, change.identities) if change.identities is not None else None
+        enqueue(session, [subscriber.id], previous)
         session.flush()
         return _subscriber_view(session, subscriber)
 
@@ -235,8 +240,11 @@ def release(store: Store, text: str, vrf: str) -> dict[str, Any]:
         assert row.pool_id is not None
         pool = load_pool(session, row.pool_id)
         view = allocation_view(allocation, pool.name)
+        owner = allocation.subscriber_id
         RangeAllocator(session, row, pool).release(allocation, utcnow())
         view["status"] = "quarantined" if pool.quarantine_seconds else "released"
+        if owner is not None:
+            enqueue(session, [owner])
         view["reusable_at"] = allocation.reusable_at.isoformat() if allocation.reusable_at else None
         return view
 

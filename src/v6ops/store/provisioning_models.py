@@ -1,4 +1,4 @@
-"""Tables of the provisioning area: subscriber identities."""
+"""Tables of the provisioning area: subscriber identities and the queue of subscribers to sync."""
 
 from __future__ import annotations
 
@@ -24,3 +24,17 @@ class SubscriberIdentity(Base):
         UniqueConstraint("subscriber_id", "kind", name="uq_identity_subscriber_kind"),
     )
 
+
+
+class ProvisioningQueue(Base):
+    """A subscriber whose records in ``target`` (radius, kea) may be stale; ``sync`` consumes these rows.
+
+    ``previous`` is an identity the target may still hold (the old RADIUS User-Name after a change), so an
+    incremental sync finds and removes its rows without reading every row of the target.
+    """
+
+    __tablename__ = "provisioning_queue"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(String(10), index=True)
+    subscriber_id: Mapped[int] = mapped_column(Integer)
+    previous: Mapped[str | None] = mapped_column(String(400), nullable=True)

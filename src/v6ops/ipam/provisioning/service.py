@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from v6ops.ipam.engine import record_event
 from v6ops.ipam.errors import IpamError
+from v6ops.ipam.provisioning import queue
 from v6ops.ipam.provisioning import sync as sync_ops
 from v6ops.ipam.provisioning.inventory import load_inventory
 from v6ops.ipam.provisioning.settings import ProvisioningSettings
 from v6ops.store.db import Store
+from v6ops.store.provisioning_models import SubscriberIdentity
 
 SYNC_TARGETS = ("radius", "kea", "dns")
 
@@ -22,16 +27,44 @@ def _url(settings: ProvisioningSettings, target: str) -> str:
     return url
 
 
-def sync(store: Store, target: str, settings: ProvisioningSettings, dry_run: bool = False) -> dict[str, Any]:
+def _holders(session: Session, usernames: set[str]) -> set[int]:
+    """Subscribers that hold these RADIUS User-Names now."""
+    if not usernames:
+        return set()
+    return set(session.scalars(select(SubscriberIdentity.subscriber_id).where(
+        SubscriberIdentity.kind == "radius-username", SubscriberIdentity.value.in_(sorted(usernames)))))
+
+
+def sync(store: Store, target: str, settings: ProvisioningSettings, dry_run: bool = False, full: bool = False
+         ) -> dict[str, Any]:
+    """Write the differences to ``target``. RADIUS and Kea: by default only the subscribers queued since the
+    last sync (the work grows with the changes, not the total); ``full`` compares everything v6ops owns
+    there (repairs drift). DNS always compares whole zones."""
     if target not in SYNC_TARGETS:
         raise IpamError(f"unknown sync target {target!r}; expected one of {', '.join(SYNC_TARGETS)}")
+    queued: list[int] = []
+    up_to = None
     with store.read() as session:
-        inventory = load_inventory(session)
+        if target == "dns" or full:
+            up_to = queue.last_id(session, target) if target != "dns" else None
+            inventory = load_inventory(session)
+        else:
+            rows = queue.pending(session, target)
+            queued = [r[0] for r in rows]
+            previous = {r[2] for r in rows if r[2]}
+            ids = {r[1] for r in rows} | _holders(session, previous)
+            inventory = load_inventory(session, ids)
+    if target != "dns" and not full and not queued:
+        return sync_ops.SyncReport(target, dry_run).as_dict()
     try:
         if target == "radius":
-            report = sync_ops.sync_radius(inventory, _url(settings, "radius"), dry_run)
+            names = None if full else sorted(
+                previous | {s.identities["radius-username"] for s in inventory.subscribers
+                            if "radius-username" in s.identities})
+            report = sync_ops.sync_radius(inventory, _url(settings, "radius"), dry_run, names)
         elif target == "kea":
-            report = sync_ops.sync_kea(inventory, _url(settings, "kea"), dry_run)
+            subs = None if full else [s.name for s in inventory.subscribers]
+            report = sync_ops.sync_kea(inventory, _url(settings, "kea"), dry_run, subs)
         else:
             from v6ops.ipam.provisioning.dnsupdate import sync_dns
 
@@ -42,6 +75,9 @@ def sync(store: Store, target: str, settings: ProvisioningSettings, dry_run: boo
                 record_event(session, f"sync-{target}-failed", "error", str(exc)[:500], subject=target)
         raise
     result = report.as_dict()
+    if not dry_run and (queued or up_to):
+        with store.write() as session:
+            queue.consume(session, target, queued, up_to)
     if not dry_run and (report.added or report.deleted):
         with store.write() as session:
             record_event(session, f"sync-{target}", "info",

@@ -99,7 +99,10 @@ def _copy(conn: Any, statement: str, rows: Iterable[tuple[Any, ...]]) -> None:
 
 # ---- RADIUS -------------------------------------------------------------------------------------------
 
-def sync_radius(inventory: Inventory, url: str, dry_run: bool = False) -> SyncReport:
+def sync_radius(inventory: Inventory, url: str, dry_run: bool = False, usernames: list[str] | None = None
+                ) -> SyncReport:
+    """Diff and write; ``usernames`` limits the diff to those users (an incremental sync: the users of the
+    queued subscribers and the names they had), otherwise every user v6ops owns is compared."""
     report = SyncReport("radius", dry_run)
     owner: dict[str, str] = {}
     want: set[radius.RadiusRow] = set()
@@ -108,8 +111,9 @@ def sync_radius(inventory: Inventory, url: str, dry_run: bool = False) -> SyncRe
             want.add(row)
             owner[row.username] = sub.name
     with target_transaction(url, "radius", dry_run) as conn:
-        managed = {u for (u,) in conn.execute("SELECT username FROM radusergroup WHERE groupname = %s",
-                                              [radius.MANAGED_GROUP])}
+        scope, params = ("", []) if usernames is None else (" AND username = ANY(%s)", [usernames])
+        managed = {u for (u,) in conn.execute("SELECT username FROM radusergroup WHERE groupname = %s" + scope,
+                                              [radius.MANAGED_GROUP, *params])}
         new_users = sorted(set(owner) - managed)
         if new_users:
             taken = conn.execute(
@@ -123,7 +127,8 @@ def sync_radius(inventory: Inventory, url: str, dry_run: bool = False) -> SyncRe
         for table in ("radcheck", "radreply"):
             cur = conn.execute(
                 f"SELECT t.id, t.username, t.attribute, t.op, t.value FROM {table} t "
-                "JOIN radusergroup g ON g.username = t.username AND g.groupname = %s", [radius.MANAGED_GROUP])
+                "JOIN radusergroup g ON g.username = t.username AND g.groupname = %s"
+                + ("" if usernames is None else " WHERE t.username = ANY(%s)"), [radius.MANAGED_GROUP, *params])
             for rid, user, attribute, op, value in cur:
                 have[radius.RadiusRow(table, user, attribute, op, value)].append((table, rid))
         doomed: dict[str, list[int]] = {"radcheck": [], "radreply": []}
@@ -157,7 +162,7 @@ def _radius_text(row: radius.RadiusRow) -> str:
 
 # ---- Kea ----------------------------------------------------------------------------------------------
 
-_OWNED = "user_context LIKE '{\"" + kea.OWNER_KEY + "\":%%'"
+_OWNED = "user_context LIKE '{\"" + kea.OWNER_KEY + "\":%%'"  # %% : the statement has parameters
 
 
 def _owner_of(context: str | None) -> str:
@@ -167,19 +172,26 @@ def _owner_of(context: str | None) -> str:
         return "?"
 
 
-def sync_kea(inventory: Inventory, url: str, dry_run: bool = False) -> SyncReport:
+def sync_kea(inventory: Inventory, url: str, dry_run: bool = False, subscribers: list[str] | None = None
+             ) -> SyncReport:
+    """Diff and write; ``subscribers`` limits the diff to the hosts of those subscribers (incremental)."""
     report = SyncReport("kea", dry_run)
     want = set(kea.all_hosts(inventory))
+    if subscribers is None:
+        where, params = _OWNED, []
+    else:
+        contexts = [json.dumps({kea.OWNER_KEY: s}, separators=(",", ":")) for s in subscribers]
+        where, params = "user_context = ANY(%s)", [contexts]
     with target_transaction(url, "kea", dry_run) as conn:
         reservations: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
         for host_id, address, plen, rtype in conn.execute(
                 "SELECT r.host_id, r.address, r.prefix_len, r.type FROM ipv6_reservations r "
-                f"JOIN hosts h ON h.host_id = r.host_id WHERE h.{_OWNED}"):
+                f"JOIN hosts h ON h.host_id = r.host_id WHERE h.{where}", params):
             reservations[host_id].append((address, plen, rtype))
         have: dict[kea.KeaHost, list[int]] = defaultdict(list)
         for host_id, ident, itype, s4, s6, ipv4, hostname, context in conn.execute(
                 "SELECT host_id, dhcp_identifier, dhcp_identifier_type, dhcp4_subnet_id, dhcp6_subnet_id, "
-                f"ipv4_address, hostname, user_context FROM hosts WHERE {_OWNED}"):
+                f"ipv4_address, hostname, user_context FROM hosts WHERE {where}", params):
             host = kea.KeaHost(_owner_of(context), 6 if s6 is not None else 4, itype, bytes(ident),
                                s6 if s6 is not None else s4, ipv4, hostname,
                                tuple(sorted(reservations.get(host_id, []), key=_reservation_order)))
