@@ -18,6 +18,7 @@ from v6ops.api.deps import get_store
 from v6ops.ipam import service
 from v6ops.ipam.errors import IpamError
 from v6ops.ipam.plan import parse_plan
+from v6ops.ipam.provisioning import check as provisioning_check
 from v6ops.ipam.provisioning import exports
 from v6ops.ipam.provisioning import service as provisioning_service
 from v6ops.ipam.provisioning.settings import load_provisioning_settings
@@ -217,6 +218,11 @@ def export(target: str, serial: int | None = Query(None, ge=0, le=2**32 - 1),
 @router.post("/sync/{target}", summary="'v6ops ipam sync TARGET': radius, kea or dns; dry_run only reports")
 def sync(target: str, dry_run: bool = False, full: bool = False, store: Store = Depends(get_store)) -> dict[str, Any]:
     return run(lambda: provisioning_service.sync(store, target, load_provisioning_settings(), dry_run, full))
+
+
+@router.get("/check", summary="'v6ops ipam check': RADIUS, Kea and DNS audited against the IPAM")
+def check(only: list[str] | None = Query(None), store: Store = Depends(get_store)) -> dict[str, Any]:
+    return run(lambda: provisioning_check.check(store, load_provisioning_settings(), only))
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -19,6 +19,7 @@ from v6ops.ipam.devices import DEVICES_PER_TRANSACTION
 from v6ops.ipam.errors import IpamError
 from v6ops.ipam.identities import Identities
 from v6ops.ipam.plan import load_plan
+from v6ops.ipam.provisioning import check as provisioning_check
 from v6ops.ipam.provisioning import exports
 from v6ops.ipam.provisioning import service as provisioning_service
 from v6ops.ipam.provisioning.settings import ProvisioningSettings, load_provisioning_settings
@@ -423,3 +424,18 @@ def _sync_table(r: dict[str, Any]) -> None:
                 [(c["action"], c["subscriber"], c["record"]) for c in r["changes"]])
     verb = "would change" if r["dry_run"] else "changed"
     console.print(f"{r['added']} added, {r['deleted']} deleted; {verb} {r['subscribers_changed']} subscriber(s)")
+
+
+@app.command("check")
+def check(
+    only: list[str] = typer.Option(None, "--only", help="ipam, dns, radius or kea (repeatable); default all."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Audit RADIUS, Kea and DNS against the IPAM; each problem says what to run. Exit 1 when there are problems."""
+    settings = _provisioning()
+    result = _call(provisioning_check.check, settings, only or None)
+    emit(result, as_json, lambda r: print_table(
+        f"check: {r['problems']} problem(s), {r['subscribers']} subscribers", ["check", "subject", "problem", "fix"],
+        [(f["check"], f["subject"], f["problem"], f["fix"]) for f in r["findings"]]))
+    if result["problems"]:
+        raise typer.Exit(1)

@@ -71,9 +71,9 @@ def _ptr_address(owner: str, zone: Zone) -> Address | None:
     return None
 
 
-def current_records(zone: Zone, server: Server, keyring: dict[dns.name.Name, object], keyname: dns.name.Name | None,
-                    ranges: list[Prefix], timeout: float) -> set[Record]:
-    """The zone's records v6ops owns, read by AXFR."""
+def zone_records(zone: Zone, server: Server, keyring: dict[dns.name.Name, object],
+                 keyname: dns.name.Name | None, timeout: float) -> set[Record]:
+    """Every A, AAAA and PTR record of the zone, read by AXFR."""
     origin = dns.name.from_text(zone.name)
     try:
         xfr = dns.zone.Zone(origin, relativize=False)
@@ -82,18 +82,29 @@ def current_records(zone: Zone, server: Server, keyring: dict[dns.name.Name, obj
     except (OSError, dns.exception.DNSException) as exc:
         raise TargetError(f"cannot read zone {zone.name!r} from {server.host}:{server.port} by AXFR "
                           f"(needs allow-transfer for the TSIG key): {exc or type(exc).__name__}") from exc
-    out = set()
+    out: set[Record] = set()
     for name, node in xfr.nodes.items():
         owner = name.to_text(omit_final_dot=True).lower()
         for rdataset in node.rdatasets:
             rtype = dns.rdatatype.to_text(rdataset.rdtype)
             if rtype not in MANAGED_TYPES:
                 continue
-            for rdata in rdataset:
-                value = rdata.to_text().lower()
-                address = _ptr_address(owner, zone) if rtype == "PTR" else Address.parse(value)
-                if address is not None and _owned(address, ranges):
-                    out.add(Record(zone.name, owner, rtype, value))
+            out.update(Record(zone.name, owner, rtype, rdata.to_text().lower()) for rdata in rdataset)
+    return out
+
+
+def record_address(record: Record, zone: Zone) -> Address | None:
+    return _ptr_address(record.name, zone) if record.rtype == "PTR" else Address.parse(record.value)
+
+
+def current_records(zone: Zone, server: Server, keyring: dict[dns.name.Name, object],
+                    keyname: dns.name.Name | None, ranges: list[Prefix], timeout: float) -> set[Record]:
+    """The zone's records v6ops owns (address in a subscriber range), read by AXFR."""
+    out = set()
+    for r in zone_records(zone, server, keyring, keyname, timeout):
+        address = record_address(r, zone)
+        if address is not None and _owned(address, ranges):
+            out.add(r)
     return out
 
 
@@ -132,14 +143,20 @@ def _owner_names(inventory: Inventory) -> dict[str, str]:
     return names
 
 
+def tsig(settings: ProvisioningSettings) -> tuple[dict[dns.name.Name, object], dns.name.Name | None]:
+    if not settings.tsig_key_name:
+        return {}, None
+    keyring = dns.tsigkeyring.from_text(
+        {settings.tsig_key_name: (settings.tsig_algorithm, settings.tsig_secret.get_secret_value())})
+    return keyring, dns.name.from_text(settings.tsig_key_name)
+
+
 def sync_dns(store: Store, inventory: Inventory, settings: ProvisioningSettings, dry_run: bool = False) -> SyncReport:
     del store  # the zones and the server hold all the state this sync needs
     layout = settings.dns_layout()
     zones = build_zones(inventory, layout)
     server = Server.parse(settings.dns_server)
-    keyname = dns.name.from_text(settings.tsig_key_name) if settings.tsig_key_name else None
-    keyring = dns.tsigkeyring.from_text(
-        {settings.tsig_key_name: (settings.tsig_algorithm, settings.tsig_secret.get_secret_value())}) if keyname else {}
+    keyring, keyname = tsig(settings)
     ranges = [r.prefix for r in inventory.ranges.values()]
     report = SyncReport("dns", dry_run)
     owners = _owner_names(inventory)
