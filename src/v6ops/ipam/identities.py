@@ -213,14 +213,15 @@ _FIELD_KIND = {"radius_username": "radius-username", "duid": "duid", "dhcpv4_cli
                "circuit_id": "circuit-id", "remote_id": "remote-id", "wireguard_public_key": "wireguard-key"}
 
 
-def set_identities(session: Session, subscriber: Subscriber, ids: Identities) -> str | None:
+def set_identities(session: Session, subscriber: Subscriber, ids: Identities) -> list[str]:
     """Apply ``ids`` to the subscriber; refuse a value another subscriber already has (ConflictError).
 
-    Returns the RADIUS User-Name it had before, when that changed (its rows in RADIUS must go)."""
+    Returns the identities replaced or removed, as ``kind:value``: RADIUS and Kea may still hold rows
+    keyed by them, which the next incremental sync must find and remove."""
     current = {r.kind: r for r in session.scalars(
         select(SubscriberIdentity).where(SubscriberIdentity.subscriber_id == subscriber.id))}
     wanted: dict[str, str | None] = {kind: getattr(ids, f) for f, kind in _FIELD_KIND.items()}
-    old_user = current["radius-username"].value if "radius-username" in current else None
+    before = {kind: row.value for kind, row in current.items()}
     for kind, value in wanted.items():
         if not value:
             continue
@@ -257,7 +258,8 @@ def set_identities(session: Session, subscriber: Subscriber, ids: Identities) ->
     if user is not None and user.auth is None:
         raise IpamError(f"RADIUS User-Name {user.value!r} needs a radius_password or radius_auth 'nas'")
     session.flush()
-    return old_user if old_user is not None and (user is None or user.value != old_user) else None
+    return sorted(f"{kind}:{value}" for kind, value in before.items()
+                  if kind not in current or current[kind].value != value)
 
 
 def identity_view(rows: list[SubscriberIdentity]) -> dict[str, str | None]:

@@ -142,7 +142,7 @@ def change_subscriber(store: Store, name: str, change: SubscriberUpdate) -> dict
         if change.dns_name is not None:
             session.execute(update(Allocation).where(Allocation.subscriber_id == subscriber.id)
                             .values(dns_name=change.dns_name))
-        previous = set_identities(session, subscriber, change.identities) if change.identities is not None else None
+        previous = set_identities(session, subscriber, change.identities) if change.identities is not None else []
         enqueue(session, [subscriber.id], previous)
         session.flush()
         return _subscriber_view(session, subscriber)

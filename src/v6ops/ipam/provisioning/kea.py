@@ -44,11 +44,19 @@ class KeaHost:
         return json.dumps({OWNER_KEY: self.subscriber}, separators=(",", ":"))
 
 
+KIND_TYPES = {"duid": DUID, "mac": HW_ADDRESS, "client-id": CLIENT_ID, "circuit-id": CIRCUIT_ID}
+
+
+def identifier(kind: str, value: str) -> tuple[int, bytes]:
+    """A v6ops identity as Kea's (dhcp_identifier_type, dhcp_identifier); circuit-ids are kept as text."""
+    return KIND_TYPES[kind], value.encode() if kind == "circuit-id" else bytes.fromhex(value.replace(":", ""))
+
+
 def _v4_identifier(sub: ServiceRecord) -> tuple[int, bytes] | None:
-    for kind, kea_type in (("mac", HW_ADDRESS), ("client-id", CLIENT_ID), ("circuit-id", CIRCUIT_ID)):
+    for kind in ("mac", "client-id", "circuit-id"):  # the order Kea's host-reservation-identifiers tries
         value = sub.identities.get(kind)
         if value:
-            return kea_type, value.encode() if kind == "circuit-id" else bytes.fromhex(value.replace(":", ""))
+            return identifier(kind, value)
     return None
 
 

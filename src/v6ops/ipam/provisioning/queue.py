@@ -16,8 +16,11 @@ _QUEUE: Table = ProvisioningQueue.__table__  # type: ignore[assignment]
 _DELETE_CHUNK = 10_000
 
 
-def enqueue(session: Session, subscriber_ids: Iterable[int], previous: str | None = None) -> None:
-    rows = [{"target": t, "subscriber_id": i, "previous": previous} for i in subscriber_ids for t in QUEUED_TARGETS]
+def enqueue(session: Session, subscriber_ids: Iterable[int], previous: Iterable[str] = ()) -> None:
+    """Queue the subscribers for every target; ``previous`` (``kind:value``) are identities they just lost."""
+    olds: list[str | None] = list(previous) or [None]
+    rows = [{"target": t, "subscriber_id": i, "previous": p} for i in subscriber_ids for t in QUEUED_TARGETS
+            for p in olds]
     if rows:
         session.execute(insert(_QUEUE), rows)
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from v6ops.ipam.engine import record_event
 from v6ops.ipam.errors import IpamError
-from v6ops.ipam.provisioning import queue
+from v6ops.ipam.provisioning import kea, queue
 from v6ops.ipam.provisioning import sync as sync_ops
 from v6ops.ipam.provisioning.inventory import load_inventory
 from v6ops.ipam.provisioning.settings import ProvisioningSettings
@@ -27,12 +27,13 @@ def _url(settings: ProvisioningSettings, target: str) -> str:
     return url
 
 
-def _holders(session: Session, usernames: set[str]) -> set[int]:
-    """Subscribers that hold these RADIUS User-Names now."""
-    if not usernames:
+def _holders(session: Session, previous: set[tuple[str, str]]) -> set[int]:
+    """Subscribers that hold these identities now (another subscriber may have taken one over)."""
+    if not previous:
         return set()
-    return set(session.scalars(select(SubscriberIdentity.subscriber_id).where(
-        SubscriberIdentity.kind == "radius-username", SubscriberIdentity.value.in_(sorted(usernames)))))
+    rows = session.execute(select(SubscriberIdentity.subscriber_id, SubscriberIdentity.kind, SubscriberIdentity.value)
+                           .where(SubscriberIdentity.value.in_(sorted({v for _, v in previous}))))
+    return {sid for sid, kind, value in rows if (kind, value) in previous}
 
 
 def sync(store: Store, target: str, settings: ProvisioningSettings, dry_run: bool = False, full: bool = False
@@ -51,7 +52,7 @@ def sync(store: Store, target: str, settings: ProvisioningSettings, dry_run: boo
         else:
             rows = queue.pending(session, target)
             queued = [r[0] for r in rows]
-            previous = {r[2] for r in rows if r[2]}
+            previous = {(p.partition(":")[0], p.partition(":")[2]) for _, _, p in rows if p}
             ids = {r[1] for r in rows} | _holders(session, previous)
             inventory = load_inventory(session, ids)
     if target != "dns" and not full and not queued:
@@ -59,12 +60,12 @@ def sync(store: Store, target: str, settings: ProvisioningSettings, dry_run: boo
     try:
         if target == "radius":
             names = None if full else sorted(
-                previous | {s.identities["radius-username"] for s in inventory.subscribers
-                            if "radius-username" in s.identities})
+                {v for k, v in previous if k == "radius-username"}
+                | {s.identities["radius-username"] for s in inventory.subscribers if "radius-username" in s.identities})
             report = sync_ops.sync_radius(inventory, _url(settings, "radius"), dry_run, names)
         elif target == "kea":
-            subs = None if full else [s.name for s in inventory.subscribers]
-            report = sync_ops.sync_kea(inventory, _url(settings, "kea"), dry_run, subs)
+            lost = None if full else [kea.identifier(k, v) for k, v in previous if k in kea.KIND_TYPES]
+            report = sync_ops.sync_kea(inventory, _url(settings, "kea"), dry_run, lost)
         else:
             from v6ops.ipam.provisioning.dnsupdate import sync_dns
 

@@ -125,11 +125,16 @@ def sync_radius(inventory: Inventory, url: str, dry_run: bool = False, usernames
                                     f"(not in radusergroup {radius.MANAGED_GROUP!r}); nothing was changed")
         have: dict[radius.RadiusRow, list[tuple[str, int]]] = defaultdict(list)
         for table in ("radcheck", "radreply"):
-            cur = conn.execute(
-                f"SELECT t.id, t.username, t.attribute, t.op, t.value FROM {table} t "
-                "JOIN radusergroup g ON g.username = t.username AND g.groupname = %s"
-                + ("" if usernames is None else " WHERE t.username = ANY(%s)"), [radius.MANAGED_GROUP, *params])
+            if usernames is None:
+                cur = conn.execute(f"SELECT t.id, t.username, t.attribute, t.op, t.value FROM {table} t JOIN "
+                                   "radusergroup g ON g.username = t.username AND g.groupname = %s",
+                                   [radius.MANAGED_GROUP])
+            else:  # by the username index; rows of users v6ops does not manage are left out below
+                cur = conn.execute(f"SELECT id, username, attribute, op, value FROM {table} "
+                                   "WHERE username = ANY(%s)", [usernames])
             for rid, user, attribute, op, value in cur:
+                if usernames is not None and user not in managed:
+                    continue
                 have[radius.RadiusRow(table, user, attribute, op, value)].append((table, rid))
         doomed: dict[str, list[int]] = {"radcheck": [], "radreply": []}
         for row, ids in have.items():
@@ -165,33 +170,43 @@ def _radius_text(row: radius.RadiusRow) -> str:
 _OWNED = "user_context LIKE '{\"" + kea.OWNER_KEY + "\":%%'"  # %% : the statement has parameters
 
 
+_CONTEXT_HEAD = '{"' + kea.OWNER_KEY + '":"'
+
+
 def _owner_of(context: str | None) -> str:
+    text = context or ""
+    if text.startswith(_CONTEXT_HEAD) and text.endswith('"}') and "\\" not in text:
+        return text[len(_CONTEXT_HEAD):-2]  # the form KeaHost.user_context writes; parsed without json (hot path)
     try:
-        return str(json.loads(context or "{}").get(kea.OWNER_KEY, "?"))
+        return str(json.loads(text or "{}").get(kea.OWNER_KEY, "?"))
     except ValueError:
         return "?"
 
 
-def sync_kea(inventory: Inventory, url: str, dry_run: bool = False, subscribers: list[str] | None = None
-             ) -> SyncReport:
-    """Diff and write; ``subscribers`` limits the diff to the hosts of those subscribers (incremental)."""
+def sync_kea(inventory: Inventory, url: str, dry_run: bool = False,
+             identifiers: list[tuple[int, bytes]] | None = None) -> SyncReport:
+    """Diff and write; ``identifiers`` limits the diff to v6ops hosts with those (type, identifier) pairs
+    (an incremental sync: the queued subscribers' identities and those they lost), read by Kea's index."""
     report = SyncReport("kea", dry_run)
     want = set(kea.all_hosts(inventory))
-    if subscribers is None:
-        where, params = _OWNED, []
-    else:
-        contexts = [json.dumps({kea.OWNER_KEY: s}, separators=(",", ":")) for s in subscribers]
-        where, params = "user_context = ANY(%s)", [contexts]
+    columns = ("host_id, dhcp_identifier, dhcp_identifier_type, dhcp4_subnet_id, dhcp6_subnet_id, ipv4_address, "
+               "hostname, user_context")
     with target_transaction(url, "kea", dry_run) as conn:
+        if identifiers is None:
+            hosts = conn.execute(f"SELECT {columns} FROM hosts WHERE {_OWNED}", []).fetchall()
+        else:
+            wanted = sorted(set(identifiers) | {(h.identifier_type, h.identifier) for h in want})
+            hosts = conn.execute(
+                f"SELECT {columns} FROM hosts WHERE (dhcp_identifier, dhcp_identifier_type) IN "
+                "(SELECT * FROM unnest(%s::bytea[], %s::smallint[])) AND " + _OWNED,
+                [[i for _, i in wanted], [t for t, _ in wanted]]).fetchall()
         reservations: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
         for host_id, address, plen, rtype in conn.execute(
-                "SELECT r.host_id, r.address, r.prefix_len, r.type FROM ipv6_reservations r "
-                f"JOIN hosts h ON h.host_id = r.host_id WHERE h.{where}", params):
+                "SELECT host_id, address, prefix_len, type FROM ipv6_reservations WHERE host_id = ANY(%s)",
+                [[h[0] for h in hosts]]):
             reservations[host_id].append((address, plen, rtype))
         have: dict[kea.KeaHost, list[int]] = defaultdict(list)
-        for host_id, ident, itype, s4, s6, ipv4, hostname, context in conn.execute(
-                "SELECT host_id, dhcp_identifier, dhcp_identifier_type, dhcp4_subnet_id, dhcp6_subnet_id, "
-                f"ipv4_address, hostname, user_context FROM hosts WHERE {where}", params):
+        for host_id, ident, itype, s4, s6, ipv4, hostname, context in hosts:
             host = kea.KeaHost(_owner_of(context), 6 if s6 is not None else 4, itype, bytes(ident),
                                s6 if s6 is not None else s4, ipv4, hostname,
                                tuple(sorted(reservations.get(host_id, []), key=_reservation_order)))
