@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import struct
 import uuid
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -120,3 +121,33 @@ def test_identities_via_rest_and_cli_and_duplicates_refused(
     # suspended subscribers keep their identities
     code, out, _ = cli(planned, monkeypatch, "ipam", "subscriber", "set", "sub1", "--status", "suspended", "--json")
     assert code == 0 and json.loads(out)["identities"]["mac"] == "00:11:22:33:44:55"
+
+
+def test_bulk_import_takes_identities_and_refuses_duplicates_whole(
+    client: TestClient, planned: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,  # noqa: F811
+) -> None:
+    good = tmp_path / "subs.csv"
+    good.write_text("name,pool,dns_name,radius_username,radius_password,duid,mac\n"
+                    "a1,city-1-residential,a1.isp.example,a1@isp,pw,00:03:00:01:02:00:00:00:00:01,02:00:00:00:00:01\n"
+                    "a2,city-1-residential,a2.isp.example,a2@isp,pw,00:03:00:01:02:00:00:00:00:02,0200.0000.0002\n")
+    code, out, err = cli(planned, monkeypatch, "ipam", "subscriber", "import", str(good), "--json")
+    assert code == 0, err
+    assert json.loads(out)["imported"] == 2
+    shown = client.get(f"{SUBS}/a2").json()
+    assert shown["identities"]["mac"] == "02:00:00:00:00:02" and shown["ipv6_prefix"] is not None
+    before = snapshot(planned)
+    dup = tmp_path / "dup.jsonl"
+    dup.write_text('{"name": "b1", "identities": {"mac": "02:00:00:00:00:09"}}\n'
+                   '{"name": "b2", "identities": {"mac": "02-00-00-00-00-09"}}\n'
+                   '{"name": "b3", "identities": {"duid": "00:07"}}\n')
+    code, out, err = cli(planned, monkeypatch, "ipam", "subscriber", "import", str(dup), "--json")
+    reasons = [r["reason"] for r in json.loads(out)["rejections"]]
+    assert code == 2 and "'02:00:00:00:00:09' is also on line 1" in reasons[0] and "00:07" in reasons[1]
+    clash = tmp_path / "clash.jsonl"
+    clash.write_text('{"name": "c1", "identities": {"duid": "00:03:00:01:02:00:00:00:00:05"}}\n'
+                     '{"name": "c2", "pool": "city-1-residential", "identities": {"mac": "02:00:00:00:00:01"}}\n')
+    code, _, err = cli(planned, monkeypatch, "ipam", "subscriber", "import", str(clash))
+    assert code == 2 and "02:00:00:00:00:01" in err and "'a1'" in err
+    r = client.post(f"{SUBS}/import", content=clash.read_bytes(), headers={"content-type": "application/x-ndjson"})
+    assert r.status_code == 409 and "02:00:00:00:00:01" in r.json()["detail"]
+    assert snapshot(planned) == before

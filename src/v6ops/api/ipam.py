@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from v6ops.api.deps import get_store
-from v6ops.ipam import service
+from v6ops.ipam import service, subscriber_import
 from v6ops.ipam.errors import IpamError
 from v6ops.ipam.plan import parse_plan
 from v6ops.ipam.provisioning import check as provisioning_check
@@ -149,7 +149,22 @@ def add_subscriber(body: SubscriberSpec, store: Store = Depends(get_store)) -> d
     return run(service.add_subscriber, store, body)
 
 
-@router.patch("/subscribers/{name}", summary="Change status, tier, tenant or rate limits")
+@router.post("/subscribers/import", summary="Bulk import: CSV (text/csv) or JSON Lines (application/x-ndjson) body")
+async def import_subscribers(request: Request, format: Literal["csv", "jsonl"] | None = None,
+                             store: Store = Depends(get_store)) -> dict[str, Any]:
+    kind = format or ("jsonl" if "json" in request.headers.get("content-type", "") else "csv")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"import.{kind}"
+        with path.open("wb") as fh:
+            async for chunk in request.stream():
+                fh.write(chunk)
+        report = await run_in_threadpool(run, subscriber_import.import_subscribers, store, path)
+    if report["rejected"]:
+        raise HTTPException(422, {"message": "import rejected: fix these rows; nothing was imported", **report})
+    return report
+
+
+@router.patch("/subscribers/{name}", summary="Change status, tier, tenant, DNS name, rate limits or identities")
 def change_subscriber(name: str, body: SubscriberUpdate, store: Store = Depends(get_store)) -> dict[str, Any]:
     return run(service.change_subscriber, store, name, body)
 

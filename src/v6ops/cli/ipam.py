@@ -23,6 +23,7 @@ from v6ops.ipam.provisioning import check as provisioning_check
 from v6ops.ipam.provisioning import exports
 from v6ops.ipam.provisioning import service as provisioning_service
 from v6ops.ipam.provisioning.settings import ProvisioningSettings, load_provisioning_settings
+from v6ops.ipam.subscriber_import import import_subscribers
 from v6ops.ipam.subscribers import RateLimits, SubscriberSpec, SubscriberUpdate
 from v6ops.settings import SettingsError, load_settings
 from v6ops.store.db import Store, StoreError
@@ -309,6 +310,21 @@ def subscriber_list(
     limit: int = typer.Option(100, min=1, max=1000), offset: int = typer.Option(0, min=0), as_json: bool = JsonOption
 ) -> None:
     emit(_call(service.list_subscribers, limit, offset), as_json, _subscriber_table)
+
+
+@subscriber_app.command("import")
+def subscriber_import(file: Path, as_json: bool = JsonOption) -> None:
+    """Bulk import from CSV (header: name,pool,dns_name,radius_username,duid,mac,...) or JSON Lines; all or nothing."""
+    report = _call(import_subscribers, file)
+    if report["rejected"]:
+        if as_json:
+            print_json(report)
+        else:
+            print_table(f"rejected rows of {file} (nothing was imported)", ["line", "reason"],
+                        [(r["line"], r["reason"]) for r in report["rejections"]])
+        fail(f"{report['rejected']} of {report['rows']} rows rejected; nothing imported")
+    emit(report, as_json, lambda r: print_table("import", ["metric", "value"],
+                                                [(k, v) for k, v in r.items() if k != "rejections"]))
 
 
 def _device_table(rows: list[dict[str, Any]]) -> None:

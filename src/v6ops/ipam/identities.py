@@ -209,7 +209,7 @@ class Identities(BaseModel):
         return all(v is None for v in self.model_dump().values())
 
 
-_FIELD_KIND = {"radius_username": "radius-username", "duid": "duid", "dhcpv4_client_id": "client-id", "mac": "mac",
+FIELD_KIND = {"radius_username": "radius-username", "duid": "duid", "dhcpv4_client_id": "client-id", "mac": "mac",
                "circuit_id": "circuit-id", "remote_id": "remote-id", "wireguard_public_key": "wireguard-key"}
 
 
@@ -220,7 +220,7 @@ def set_identities(session: Session, subscriber: Subscriber, ids: Identities) ->
     keyed by them, which the next incremental sync must find and remove."""
     current = {r.kind: r for r in session.scalars(
         select(SubscriberIdentity).where(SubscriberIdentity.subscriber_id == subscriber.id))}
-    wanted: dict[str, str | None] = {kind: getattr(ids, f) for f, kind in _FIELD_KIND.items()}
+    wanted: dict[str, str | None] = {kind: getattr(ids, f) for f, kind in FIELD_KIND.items()}
     before = {kind: row.value for kind, row in current.items()}
     for kind, value in wanted.items():
         if not value:
@@ -266,6 +266,6 @@ def identity_view(rows: list[SubscriberIdentity]) -> dict[str, str | None]:
     """The identities as the API shows them: never the password hash, only whether one is set."""
     by_kind = {r.kind: r for r in rows}
     user = by_kind.get("radius-username")
-    view: dict[str, str | None] = {f: (by_kind[k].value if k in by_kind else None) for f, k in _FIELD_KIND.items()}
+    view: dict[str, str | None] = {f: (by_kind[k].value if k in by_kind else None) for f, k in FIELD_KIND.items()}
     view["radius_auth"] = user.auth if user else None
     return view
