@@ -105,7 +105,7 @@ def build_zones(inventory: Inventory, layout: DnsLayout) -> list[Zone]:
                      for p in reverse_zone_prefixes(inventory, layout)]
     reverse = zones[1:]
     # every allocated prefix (and each range) must sit in one reverse zone
-    for r in inventory.ranges.values():
+    for r in sorted(inventory.ranges.values(), key=lambda r: (r.prefix.version, r.prefix)):
         for cut in reverse_cuts(r.prefix):
             _zone_for(reverse, cut, f"range {r.prefix} (pool {r.pool!r}, {r.purpose})")
     for sub in inventory.subscribers:

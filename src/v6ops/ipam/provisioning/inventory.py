@@ -80,7 +80,7 @@ class Inventory:
 
 def load_ranges(session: Session) -> dict[int, Range]:
     rows = session.execute(select(PlanPrefix, Pool.name).join(Pool, Pool.id == PlanPrefix.pool_id)
-                           .where(Pool.role.in_(SUBSCRIBER_ROLES)))
+                           .where(Pool.role.in_(SUBSCRIBER_ROLES)).order_by(PlanPrefix.id))
     return {p.id: Range(p.id, pool, p.purpose or "", range_prefix(p), p.customer_length or 0) for p, pool in rows}
 
 
