@@ -81,6 +81,11 @@ _CHECKS: dict[str, Callable[[], str | None]] = {
     "chromium": lambda: _binary("chromium"),
     "named-checkzone": lambda: _binary("named-checkzone"),
     "kea-dhcp6": lambda: _binary("kea-dhcp6"),
+    "kea-dhcp4": lambda: _binary("kea-dhcp4"),
+    "kea-admin": lambda: _binary("kea-admin"),
+    "named": lambda: _binary("named"),
+    "freeradius": lambda: _binary("freeradius"),
+    "wg-quick": lambda: _binary("wg-quick"),
     "promtool": lambda: _binary("promtool"),
     "nft-queue": _nft_queue,
     "rsyslogd": lambda: None if shutil.which("rsyslogd") or os.path.exists("/usr/sbin/rsyslogd")

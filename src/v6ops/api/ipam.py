@@ -15,9 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from v6ops.api.deps import get_store
-from v6ops.ipam import service
+from v6ops.ipam import service, subscriber_import
 from v6ops.ipam.errors import IpamError
 from v6ops.ipam.plan import parse_plan
+from v6ops.ipam.provisioning import check as provisioning_check
+from v6ops.ipam.provisioning import exports
+from v6ops.ipam.provisioning import service as provisioning_service
+from v6ops.ipam.provisioning.settings import load_provisioning_settings
 from v6ops.ipam.service import open_store
 from v6ops.ipam.subscribers import SubscriberSpec, SubscriberUpdate
 from v6ops.ipam.utilization import metrics_text
@@ -145,7 +149,22 @@ def add_subscriber(body: SubscriberSpec, store: Store = Depends(get_store)) -> d
     return run(service.add_subscriber, store, body)
 
 
-@router.patch("/subscribers/{name}", summary="Change status, tier, tenant or rate limits")
+@router.post("/subscribers/import", summary="Bulk import: CSV (text/csv) or JSON Lines (application/x-ndjson) body")
+async def import_subscribers(request: Request, format: Literal["csv", "jsonl"] | None = None,
+                             store: Store = Depends(get_store)) -> dict[str, Any]:
+    kind = format or ("jsonl" if "json" in request.headers.get("content-type", "") else "csv")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"import.{kind}"
+        with path.open("wb") as fh:
+            async for chunk in request.stream():
+                fh.write(chunk)
+        report = await run_in_threadpool(run, subscriber_import.import_subscribers, store, path)
+    if report["rejected"]:
+        raise HTTPException(422, {"message": "import rejected: fix these rows; nothing was imported", **report})
+    return report
+
+
+@router.patch("/subscribers/{name}", summary="Change status, tier, tenant, DNS name, rate limits or identities")
 def change_subscriber(name: str, body: SubscriberUpdate, store: Store = Depends(get_store)) -> dict[str, Any]:
     return run(service.change_subscriber, store, name, body)
 
@@ -203,6 +222,22 @@ def adoption(store: Store = Depends(get_store)) -> dict[str, Any]:
 @router.get("/events")
 def events(limit: int = Query(100, ge=1, le=1000), store: Store = Depends(get_store)) -> list[dict[str, Any]]:
     return run(service.list_events, store, limit)
+
+
+@router.get("/export/{target}", summary="The files of 'v6ops ipam export TARGET': radius, kea, dns, wireguard, notice")
+def export(target: str, serial: int | None = Query(None, ge=0, le=2**32 - 1),
+           store: Store = Depends(get_store)) -> list[dict[str, str]]:
+    return run(lambda: exports.export(store, target, load_provisioning_settings(), serial))
+
+
+@router.post("/sync/{target}", summary="'v6ops ipam sync TARGET': radius, kea or dns; dry_run only reports")
+def sync(target: str, dry_run: bool = False, full: bool = False, store: Store = Depends(get_store)) -> dict[str, Any]:
+    return run(lambda: provisioning_service.sync(store, target, load_provisioning_settings(), dry_run, full))
+
+
+@router.get("/check", summary="'v6ops ipam check': RADIUS, Kea and DNS audited against the IPAM")
+def check(only: list[str] | None = Query(None), store: Store = Depends(get_store)) -> dict[str, Any]:
+    return run(lambda: provisioning_check.check(store, load_provisioning_settings(), only))
 
 
 @router.get("/metrics", include_in_schema=False)

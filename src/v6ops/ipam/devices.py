@@ -81,7 +81,7 @@ def check_device(raw: dict[str, Any]) -> DeviceRow:
     return DeviceRow(name, region, check_dns_name(str(dns)) if dns else None, seen)
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+def read_rows(path: Path, required: tuple[str, ...] = ("name", "region")) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """(line number, record) for CSV with a header or JSON Lines; a string record is a parse error."""
     with path.open(newline="") as fh:
         if path.suffix in (".jsonl", ".ndjson", ".json"):
@@ -96,7 +96,7 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
                 yield number, record if isinstance(record, dict) else "not a JSON object"
         else:
             reader = csv.DictReader(fh)
-            missing = {"name", "region"} - set(reader.fieldnames or ())
+            missing = set(required) - set(reader.fieldnames or ())
             if missing:
                 yield 1, f"the CSV header lacks {', '.join(sorted(missing))}"
                 return

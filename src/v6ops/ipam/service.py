@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from v6ops.addr import Prefix
@@ -16,9 +16,11 @@ from v6ops.ipam.dnsname import check_dns_name
 from v6ops.ipam.engine import RangeAllocator, load_pool, lock_ranges, range_for, range_prefix, utcnow
 from v6ops.ipam.errors import IpamError, NotFoundError
 from v6ops.ipam.freespace import FreeSpace
+from v6ops.ipam.identities import identity_view, set_identities
 from v6ops.ipam.lookup import by_name
 from v6ops.ipam.plan import Plan, apply_plan, diff_plan
 from v6ops.ipam.provision import allocate_dual_stack, find_allocation
+from v6ops.ipam.provisioning.queue import enqueue
 from v6ops.ipam.subscribers import (
     SubscriberSpec,
     SubscriberUpdate,
@@ -30,6 +32,7 @@ from v6ops.ipam.utilization import adoption, prefix_utilizations
 from v6ops.ipam.views import allocation_view, device_view, subscriber_view
 from v6ops.store.db import Store
 from v6ops.store.models import Allocation, Device, Event, PlanPrefix, Pool, Subscriber, Vrf
+from v6ops.store.provisioning_models import SubscriberIdentity
 
 MAX_LIST = 1000
 
@@ -98,30 +101,49 @@ def provision(store: Store, pool: str, subscriber: str | None = None, device: st
     with store.write() as session:
         sub = subscriber_by_name(session, subscriber) if subscriber else None
         dev = device_ops.device_by_name(session, device) if device else None
-        return allocate_dual_stack(session, pool, subscriber=sub, device=dev, dns_name=dns_name)
+        got = allocate_dual_stack(session, pool, subscriber=sub, device=dev, dns_name=dns_name)
+        if sub is not None:
+            enqueue(session, [sub.id])
+        return got
 
 
 def add_subscriber(store: Store, spec: SubscriberSpec) -> dict[str, Any]:
-    """Create the subscriber and, with ``spec.pool``, provision it in the same transaction."""
+    """Create the subscriber (with its identities) and, with ``spec.pool``, provision it in the same transaction."""
     with store.write() as session:
         subscriber = create_subscriber(session, spec)
-        view = subscriber_view(subscriber, [])
+        if not spec.identities.is_empty():
+            set_identities(session, subscriber, spec.identities)
+        enqueue(session, [subscriber.id])
+        view = subscriber_view(subscriber, [], _identities(session, [subscriber.id]).get(subscriber.id))
         if spec.pool:
             got = allocate_dual_stack(session, spec.pool, subscriber=subscriber)
             view.update({k: got[k] for k in ("ipv4", "ipv6_address", "ipv6_prefix")})
         return view
 
 
+def _identities(session: Session, subscriber_ids: list[int]) -> dict[int, dict[str, str | None]]:
+    rows: dict[int, list[SubscriberIdentity]] = {i: [] for i in subscriber_ids}
+    for r in session.scalars(select(SubscriberIdentity).where(SubscriberIdentity.subscriber_id.in_(subscriber_ids))):
+        rows[r.subscriber_id].append(r)
+    return {i: identity_view(rs) for i, rs in rows.items()}
+
+
 def _subscriber_view(session: Session, subscriber: Subscriber) -> dict[str, Any]:
     allocations = list(session.scalars(select(Allocation).where(Allocation.subscriber_id == subscriber.id)))
-    return subscriber_view(subscriber, allocations)
+    return subscriber_view(subscriber, allocations, _identities(session, [subscriber.id])[subscriber.id])
 
 
 def change_subscriber(store: Store, name: str, change: SubscriberUpdate) -> dict[str, Any]:
-    """Change status, tier, tenant or rate limits; a suspended or terminated subscriber leaves the adoption counts."""
+    """Change status, tier, tenant, DNS name, rate limits or identities; a suspended or terminated
+    subscriber leaves the adoption counts. A new DNS name is also written to its allocations."""
     with store.write() as session:
         subscriber = subscriber_by_name(session, name)
         update_subscriber(subscriber, change)
+        if change.dns_name is not None:
+            session.execute(update(Allocation).where(Allocation.subscriber_id == subscriber.id)
+                            .values(dns_name=change.dns_name))
+        previous = set_identities(session, subscriber, change.identities) if change.identities is not None else []
+        enqueue(session, [subscriber.id], previous)
         session.flush()
         return _subscriber_view(session, subscriber)
 
@@ -138,7 +160,8 @@ def list_subscribers(store: Store, limit: int, offset: int = 0) -> list[dict[str
         if subs:
             for a in session.scalars(select(Allocation).where(Allocation.subscriber_id.in_([s.id for s in subs]))):
                 allocations.setdefault(a.subscriber_id or 0, []).append(a)
-        return [subscriber_view(s, allocations.get(s.id, [])) for s in subs]
+        identities = _identities(session, [s.id for s in subs])
+        return [subscriber_view(s, allocations.get(s.id, []), identities[s.id]) for s in subs]
 
 
 def add_device(store: Store, raw: dict[str, Any], pool: str | None, vrf: str = "global") -> dict[str, Any]:
@@ -217,8 +240,11 @@ def release(store: Store, text: str, vrf: str) -> dict[str, Any]:
         assert row.pool_id is not None
         pool = load_pool(session, row.pool_id)
         view = allocation_view(allocation, pool.name)
+        owner = allocation.subscriber_id
         RangeAllocator(session, row, pool).release(allocation, utcnow())
         view["status"] = "quarantined" if pool.quarantine_seconds else "released"
+        if owner is not None:
+            enqueue(session, [owner])
         view["reusable_at"] = allocation.reusable_at.isoformat() if allocation.reusable_at else None
         return view
 

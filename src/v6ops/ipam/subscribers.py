@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from v6ops.ipam.dnsname import check_dns_name
 from v6ops.ipam.engine import utcnow
 from v6ops.ipam.errors import ConflictError
+from v6ops.ipam.identities import Identities
 from v6ops.ipam.lookup import by_name
 from v6ops.store.models import Subscriber
 
@@ -60,6 +61,7 @@ class SubscriberSpec(BaseModel):
     status: Literal["active", "suspended", "terminated"] = "active"
     dns_name: str | None = None
     rate_limits: RateLimits = Field(default_factory=RateLimits)
+    identities: Identities = Field(default_factory=Identities)
     pool: str | None = None
 
     _dns = field_validator("dns_name")(lambda v: None if v is None else check_dns_name(v))
@@ -92,11 +94,15 @@ class SubscriberUpdate(BaseModel):
     tenant: str | None = Field(None, min_length=1, max_length=64)
     service_tier: str | None = Field(None, min_length=1, max_length=32)
     status: Literal["active", "suspended", "terminated"] | None = None
+    dns_name: str | None = Field(None, description="rename: the A, AAAA and PTR records move with it")
     rate_limits: RateLimits | None = None
+    identities: Identities | None = None
+
+    _dns = field_validator("dns_name")(lambda v: None if v is None else check_dns_name(v))
 
 
 def update_subscriber(subscriber: Subscriber, change: SubscriberUpdate) -> None:
-    for field in ("tenant", "service_tier", "status"):
+    for field in ("tenant", "service_tier", "status", "dns_name"):
         value = getattr(change, field)
         if value is not None:
             setattr(subscriber, field, value)
