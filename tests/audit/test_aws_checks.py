@@ -160,6 +160,6 @@ def test_finding_fields(tmp_path: Path) -> None:
     f = next(x for x in report["findings"] if x["check_id"] == "aws.sg.remote_admin_ipv6_world")
     assert f["severity"] == "HIGH" and f["category"] == "Security" and f["resource_id"] == "sg-web"
     assert f["account"] == "111111111111" and f["region"] == "us-east-1" and f["source"] == "111111111111/us-east-1/c.json"
-    assert {"source": "CIS", "id": "CIS AWS Foundations 1.5.0-3.0.0 5.3 / 4.0.0-5.0.0 5.4 / 6.0.0 6.4"} in f["references"]
+    assert {"source": "CIS", "id": "AWS Foundations 1.5.0-3.0.0 5.3 / 4.0.0-5.0.0 5.4 / 6.0.0 6.4"} in f["references"]
     assert any(r["source"] == "Prowler" for r in f["references"]) and f["remediation"]
     assert report["compliance_status"] == "NON_COMPLIANT"

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from v6ops import __version__
 from v6ops.addr import AddressValueError, PrefixValueError
 from v6ops.api import addresses, health
+from v6ops.api import audit as audit_api
 from v6ops.api import flows as flows_api
 from v6ops.api import ipam as ipam_api
 from v6ops.api import policy as policy_api
@@ -82,4 +83,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(policy_api.router, prefix="/api/v1")
     app.include_router(ipam_api.router, prefix="/api/v1")
     app.include_router(flows_api.router, prefix="/api/v1")
+    app.include_router(audit_api.router, prefix="/api/v1")
     return app

@@ -30,4 +30,15 @@ def aws_report_live(regions: list[str], profile: str | None = None, session: Any
     return aws_report(collect_live(regions, profile, session, endpoint_url), mode="live", profile=profile or "default")
 
 
-__all__ = ["AwsInputError", "ReportError", "aws_report", "aws_report_from_directory", "aws_report_live"]
+def checks_for(kind: str) -> dict[str, Any]:
+    """The check catalogue of a report kind, for SARIF rules."""
+    if kind == "aws":
+        from v6ops.audit.aws_checks import CHECKS
+        return dict(CHECKS)
+    if kind == "host":
+        from v6ops.audit.host import CHECKS as HOST_CHECKS
+        return dict(HOST_CHECKS)
+    raise ReportError(f"unknown audit kind {kind!r}")
+
+
+__all__ = ["AwsInputError", "ReportError", "aws_report", "aws_report_from_directory", "aws_report_live", "checks_for"]

@@ -43,7 +43,7 @@ def _prowler(name: str) -> Reference:
 
 
 def _cis(text: str) -> Reference:
-    return Reference("CIS", text)
+    return Reference("CIS", text.removeprefix("CIS "))
 
 
 VPC_IPV6_DOC = aws_doc("Migrate your VPC from IPv4 to IPv6", "vpc/latest/userguide/vpc-migrate-ipv6.html")
@@ -284,7 +284,7 @@ def _sg_checks(ix: _Index, emit: Emit) -> None:
             raise AwsInputError(str(exc)) from None
         ipv6_vpc = sg.get("VpcId") in ix.ipv6_vpcs
         for p in perms:
-            world6 = [c for c in p.v6 if is_world(c)]
+            world6 = [str(parse_cidr(c)) for c in p.v6 if is_world(c)]  # "::/0" however it was written
             if world6 and p.protocol != ICMPV6:
                 emit("aws.sg.ipv6_world_ingress", sg_id, "security-group",
                      f"{sg_id} ({sg.get('GroupName')}) admits {p.text} from {world6[0]}",

@@ -135,17 +135,18 @@ def sarif(report: dict[str, Any], checks: dict[str, Check]) -> dict[str, Any]:
     rule_ids = sorted(checks)
     index = {c: i for i, c in enumerate(rule_ids)}
     rules = []
-    for i, check_id in enumerate(rule_ids):
+    for check_id in rule_ids:
         c = checks[check_id]
         refs = [r for r in c.references if r.url]
         rules.append({
-            "id": check_id, "index": i, "name": check_id.replace(".", "_"),
+            "id": check_id, "name": check_id.replace(".", "_"),
             "shortDescription": {"text": c.title[:1024]},
             "fullDescription": {"text": c.description[:1024]},
             "help": {"text": c.remediation, "markdown": c.remediation + "".join(f"\n- [{r.id}]({r.url})" for r in refs)},
             **({"helpUri": refs[0].url} if refs else {}),
             "defaultConfiguration": {"level": SARIF_LEVEL[c.severity]},
-            "properties": {"tags": ["security", "ipv6", c.category.lower()], "security-severity": SECURITY_SEVERITY[c.severity],
+            "properties": {"tags": sorted({"security", "ipv6", c.category.lower()}),
+                           "security-severity": SECURITY_SEVERITY[c.severity],
                            "references": [f"{r.source} {r.id}" for r in c.references]},
         })
     results = []
@@ -174,3 +175,25 @@ def sarif(report: dict[str, Any], checks: dict[str, Check]) -> dict[str, Any]:
             "properties": {"compliance_status": report["compliance_status"], "findings_sha256": report["findings_sha256"]},
         }],
     }
+
+
+FORMATS = ("json", "markdown", "sarif")
+SUFFIXES = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".sarif": "sarif"}
+
+
+def render(report: dict[str, Any], fmt: str, checks: dict[str, Check]) -> str:
+    if fmt == "json":
+        return json.dumps(report, indent=2, sort_keys=False) + "\n"
+    if fmt == "markdown":
+        return markdown(report)
+    if fmt == "sarif":
+        return json.dumps(sarif(report, checks), indent=2) + "\n"
+    raise ReportError(f"unknown report format {fmt!r}; one of {', '.join(FORMATS)}")
+
+
+def format_for(path: Path, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    if path.suffix.lower() in SUFFIXES:
+        return SUFFIXES[path.suffix.lower()]
+    raise ReportError(f"{path}: cannot tell the format from the suffix; pass --format ({', '.join(FORMATS)})")
