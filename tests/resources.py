@@ -53,6 +53,8 @@ _CHECKS: dict[str, Callable[[], str | None]] = {
     "named-checkzone": lambda: _binary("named-checkzone"),
     "kea-dhcp6": lambda: _binary("kea-dhcp6"),
     "promtool": lambda: _binary("promtool"),
+    "iptables": lambda: _binary("ip6tables-save") or _binary("iptables-save"),
+    "ss": lambda: _binary("ss"),
 }
 
 

@@ -56,6 +56,32 @@ def audit_aws(body: AwsAuditRequest, request: Request) -> Any:
     return respond(report, body.format)
 
 
+class HostAuditRequest(BaseModel):
+    iptables_save: str | None = Field(default=None, description="iptables-save output")
+    ip6tables_save: str | None = Field(default=None, description="ip6tables-save output")
+    nft_json: str | None = Field(default=None, description="nft -j list ruleset output")
+    ss: str | None = Field(default=None, description="ss -lntuH output")
+    host: str = "localhost"
+    format: Literal["json", "markdown", "sarif"] = "json"
+
+
+@router.post("/host")
+def audit_host(body: HostAuditRequest) -> Any:
+    """Audit posted firewall and listener outputs (the server never inspects its own firewall here)."""
+    from v6ops.audit.host import HostInputs, host_report
+    from v6ops.audit.host_rules import HostInputError
+
+    if body.iptables_save is None and body.ip6tables_save is None and body.nft_json is None:
+        raise HTTPException(status_code=400, detail="a firewall input is needed: iptables_save/ip6tables_save or nft_json")
+    inputs = HostInputs(body.iptables_save, body.ip6tables_save, body.nft_json, body.ss,
+                        {"iptables": "iptables_save", "ip6tables": "ip6tables_save", "nft": "nft_json", "ss": "ss"})
+    try:
+        report = host_report(inputs, body.host, "posted")
+    except HostInputError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+    return respond(report, body.format)
+
+
 def _report(value: dict[str, Any], name: str) -> dict[str, Any]:
     from v6ops.audit.report import REPORT_FORMAT
 

@@ -76,6 +76,38 @@ def aws_cmd(
     _finish(report, output, fmt, as_json)
 
 
+@app.command("host")
+def host_cmd(
+    iptables: Path = typer.Option(None, "--iptables", help="iptables-save output"),
+    ip6tables: Path = typer.Option(None, "--ip6tables", help="ip6tables-save output"),
+    nft: Path = typer.Option(None, "--nft", help="nft -j list ruleset output (or nft list ruleset text: read by nft, needs root)"),
+    ss: Path = typer.Option(None, "--ss", help="ss -lntuH output"),
+    live: bool = typer.Option(False, "--live", help="Run iptables-save, ip6tables-save, nft and ss on this host"),
+    netns: str = typer.Option(None, "--netns", help="With --live: run them inside this network namespace"),
+    host: str = typer.Option("localhost", "--host", help="Name for the host in the findings"),
+    fmt: str = FormatOption,
+    output: Path = OutputOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Firewall parity (IPv6 open where IPv4 filters), RFC 4890 ICMPv6, default policy, RH0, listener parity."""
+    from v6ops.audit.host import collect_live, host_report, read_inputs
+    from v6ops.audit.host_rules import HostInputError
+
+    files = [p for p in (iptables, ip6tables, nft, ss) if p is not None]
+    if live == bool(files):
+        fail("pass --live, or the files to audit (--iptables, --ip6tables, --nft, --ss)")
+    if netns and not live:
+        fail("--netns goes with --live")
+    try:
+        inputs = collect_live(netns) if live else read_inputs(iptables, ip6tables, nft, ss)
+        if not live and inputs.iptables is None and inputs.ip6tables is None and inputs.nft_json is None:
+            fail("a firewall input is needed: --iptables/--ip6tables or --nft")
+        report = host_report(inputs, host, "live" if live else "files")
+    except HostInputError as exc:
+        fail(str(exc))
+    _finish(report, output, fmt, as_json)
+
+
 @app.command("verify")
 def verify_cmd(report_path: Path = typer.Argument(..., metavar="REPORT"), as_json: bool = JsonOption) -> None:
     """Recompute a report's findings SHA-256, status and counts; exit 1 if anything differs."""
