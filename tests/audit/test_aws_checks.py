@@ -160,6 +160,7 @@ def test_finding_fields(tmp_path: Path) -> None:
     f = next(x for x in report["findings"] if x["check_id"] == "aws.sg.remote_admin_ipv6_world")
     assert f["severity"] == "HIGH" and f["category"] == "Security" and f["resource_id"] == "sg-web"
     assert f["account"] == "111111111111" and f["region"] == "us-east-1" and f["source"] == "111111111111/us-east-1/c.json"
-    assert {"source": "CIS", "id": "AWS Foundations 1.5.0-3.0.0 5.3 / 4.0.0-5.0.0 5.4 / 6.0.0 6.4"} in f["references"]
-    assert any(r["source"] == "Prowler" for r in f["references"]) and f["remediation"]
+    assert "CIS AWS Foundations 1.5.0-3.0.0 5.3 / 4.0.0-5.0.0 5.4 / 6.0.0 6.4" in f["references"]
+    assert "Prowler ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22" in f["references"] and f["remediation"]
+    assert {"source": "Checkov", "id": "CKV_AWS_24"} in report["checks"]["aws.sg.remote_admin_ipv6_world"]["references"]
     assert report["compliance_status"] == "NON_COMPLIANT"

@@ -9,6 +9,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.audit.aws_account import _perm, good_account, spoiled, write
 from v6ops.audit import aws_report_from_directory
@@ -72,6 +74,14 @@ def test_status_hash_and_verify(report: dict[str, Any]) -> None:
     dropped["findings"] = [f for f in dropped["findings"] if f["severity"] != "HIGH"]
     dropped["findings_sha256"] = findings_hash(dropped["findings"])  # a forger who rehashes still trips the status
     assert [p for p in verify(dropped)["problems"] if "compliance_status" in p]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4), max_leaves=20))
+def test_canonical_json_is_the_stdlib_spelling(value: Any) -> None:
+    """The hash can be recomputed with nothing but the standard library."""
+    assert canonical_json(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def test_medium_only_is_compliant(tmp_path: Path) -> None:

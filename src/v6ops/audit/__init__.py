@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from v6ops.audit.aws_inputs import AwsInputError, Scope, collect_live, load_directory
+from v6ops.audit.aws_inputs import AwsInputError, Scope, collect_live, load_directory, no_cyclic_gc
 from v6ops.audit.report import ReportError, build_report
 
 
@@ -17,12 +17,14 @@ def _inputs(scopes: list[Scope], **extra: Any) -> dict[str, Any]:
 def aws_report(scopes: list[Scope], **inputs: Any) -> dict[str, Any]:
     from v6ops.audit.aws_checks import CHECKS, audit_scopes
 
-    return build_report("aws", audit_scopes(scopes), CHECKS, _inputs(scopes, **inputs))
+    with no_cyclic_gc():
+        return build_report("aws", audit_scopes(scopes), CHECKS, _inputs(scopes, **inputs))
 
 
 def aws_report_from_directory(path: str | Path, region: str | None = None) -> dict[str, Any]:
     """Audit a tree of AWS CLI JSON; AwsInputError names the file for bad input."""
-    return aws_report(load_directory(path, region=region), mode="directory", path=str(path))
+    with no_cyclic_gc():
+        return aws_report(load_directory(path, region=region), mode="directory", path=str(path))
 
 
 def aws_report_live(regions: list[str], profile: str | None = None, session: Any | None = None,

@@ -243,6 +243,12 @@ class _Perm:
     raw: dict[str, Any]
     v4: list[str]
     v6: list[str]
+    world4: bool = False
+    world6: bool = False
+
+    def __post_init__(self) -> None:
+        self.world4 = any(is_world(c) for c in self.v4)
+        self.world6 = any(is_world(c) for c in self.v6)
 
     @property
     def text(self) -> str:
@@ -268,8 +274,9 @@ def _perms(sg: dict[str, Any], where: str) -> list[_Perm]:
 def _open_ports(perms: list[_Perm], family: int, protocol: int, world_only: bool) -> Ranges:
     ranges = []
     for p in perms:
-        cidrs = p.v4 if family == 4 else p.v6
-        if p.protocol in (protocol, ALL) and cidrs and (not world_only or any(is_world(c) for c in cidrs)):
+        if p.protocol != protocol and p.protocol != ALL:
+            continue
+        if (p.world4 if world_only else p.v4) if family == 4 else (p.world6 if world_only else p.v6):
             ranges.append(p.ports if p.protocol == protocol else (0, 65535))
     return merge(ranges)
 
@@ -284,8 +291,10 @@ def _sg_checks(ix: _Index, emit: Emit) -> None:
             raise AwsInputError(str(exc)) from None
         ipv6_vpc = sg.get("VpcId") in ix.ipv6_vpcs
         for p in perms:
+            if not p.world6 or p.protocol == ICMPV6:
+                continue
             world6 = [str(parse_cidr(c)) for c in p.v6 if is_world(c)]  # "::/0" however it was written
-            if world6 and p.protocol != ICMPV6:
+            if world6:
                 emit("aws.sg.ipv6_world_ingress", sg_id, "security-group",
                      f"{sg_id} ({sg.get('GroupName')}) admits {p.text} from {world6[0]}",
                      {"rule": p.raw}, f"{p.text} {world6[0]}", "SecurityGroups")
@@ -293,6 +302,8 @@ def _sg_checks(ix: _Index, emit: Emit) -> None:
             emit("aws.sg.icmpv6_missing", sg_id, "security-group", f"{sg_id} ({sg.get('GroupName')}) admits no ICMPv6",
                  {"ingress_protocols": sorted({protocol_name(p.protocol) for p in perms})}, "", "SecurityGroups")
         for family, check_id in ((4, "aws.sg.remote_admin_ipv4_world"), (6, "aws.sg.remote_admin_ipv6_world")):
+            if not any(p.world4 if family == 4 else p.world6 for p in perms):
+                continue
             world = _open_ports(perms, family, TCP, world_only=True)
             for port, service in ADMIN_PORTS.items():
                 if covers(world, port):

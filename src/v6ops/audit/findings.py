@@ -6,6 +6,7 @@ wording, so two audits of the same estate can be diffed and a report verified la
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,11 @@ class Reference:
             out["url"] = self.url
         return out
 
+    @property
+    def label(self) -> str:
+        """``RFC 4890 4.3.1``, ``Prowler vpc_flow_logs_enabled``: what a finding lists (the report's checks add URLs)."""
+        return self.id if self.id.startswith(self.source) else f"{self.source} {self.id}"
+
 
 @dataclass(frozen=True, slots=True)
 class Check:
@@ -42,6 +48,11 @@ class Check:
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES or self.category not in CATEGORIES:
             raise ValueError(f"check {self.check_id}: bad severity {self.severity!r} or category {self.category!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check_id": self.check_id, "title": self.title, "severity": self.severity, "category": self.category,
+                "description": self.description, "remediation": self.remediation,
+                "references": [r.to_dict() for r in self.references]}
 
 
 @dataclass(slots=True)
@@ -79,10 +90,16 @@ class Finding:
             "message": self.message,
             "evidence": self.evidence,
             "remediation": c.remediation,
-            "references": [r.to_dict() for r in c.references],
+            "references": _references(c),
             "source": self.source,
             "fingerprint": self.fingerprint,
         }
+
+
+@functools.lru_cache(maxsize=1024)
+def _references(check: Check) -> list[str]:
+    """Built once per check: reports hold many findings of few checks (treat as read-only)."""
+    return [r.label for r in check.references]
 
 
 def sort_key(finding: dict[str, Any]) -> tuple[int, str, str, str, str, str, str]:

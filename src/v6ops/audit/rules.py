@@ -35,6 +35,7 @@ def parse_cidr(text: str) -> Prefix:
     return Prefix.parse(text, strict=False)
 
 
+@functools.lru_cache(maxsize=65536)
 def is_world(text: str) -> bool:
     """``0.0.0.0/0`` or ``::/0`` in any spelling (``0:0:0:0:0:0:0:0/0``): length zero, not a text compare."""
     try:
