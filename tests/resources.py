@@ -76,7 +76,7 @@ _CHECKS: dict[str, Callable[[], str | None]] = {
     "root": _root,
     "netns": _netns,
     "nft": lambda: _binary("nft"),
-    "iptables": lambda: _binary("ip6tables-restore") or _binary("iptables-restore"),
+    "iptables": lambda: _binary("ip6tables-restore") or _binary("iptables-restore") or _binary("ip6tables-save"),
     "tcpdump": lambda: _binary("tcpdump"),
     "chromium": lambda: _binary("chromium"),
     "named-checkzone": lambda: _binary("named-checkzone"),
@@ -91,6 +91,7 @@ _CHECKS: dict[str, Callable[[], str | None]] = {
     "rsyslogd": lambda: None if shutil.which("rsyslogd") or os.path.exists("/usr/sbin/rsyslogd")
     else "the 'rsyslogd' command is not installed",
     "prometheus": lambda: _binary("prometheus"),
+    "ss": lambda: _binary("ss"),
 }
 
 # Features of the running kernel: no package can install them, so a test that needs one is skipped

@@ -14,8 +14,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from v6ops import __version__
 from v6ops.addr import AddressValueError, PrefixValueError
 from v6ops.api import addresses, health
+from v6ops.api import audit as audit_api
 from v6ops.api import flows as flows_api
 from v6ops.api import ipam as ipam_api
+from v6ops.api import migrate as migrate_api
 from v6ops.api import policy as policy_api
 from v6ops.api import vms as vms_api
 from v6ops.policy.metrics import SecurityMetrics
@@ -87,4 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(flows_api.router, prefix="/api/v1")
     app.include_router(vms_api.router, prefix="/api/v1")
     app.include_router(vms_api.events_router, prefix="/api/v1")
+    app.include_router(audit_api.router, prefix="/api/v1")
+    app.include_router(migrate_api.router, prefix="/api/v1")
     return app

@@ -8,8 +8,10 @@ import typer
 
 from v6ops import __version__
 from v6ops.cli import addr
+from v6ops.cli import audit as audit_cli
 from v6ops.cli import flows as flows_cli
 from v6ops.cli import ipam as ipam_cli
+from v6ops.cli import migrate as migrate_cli
 from v6ops.cli import policy as policy_cli
 from v6ops.cli.output import fail
 
@@ -18,6 +20,8 @@ app.add_typer(addr.app, name="addr")
 app.add_typer(policy_cli.app, name="policy")
 app.add_typer(ipam_cli.app, name="ipam")
 app.add_typer(flows_cli.app, name="flows")
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(migrate_cli.app, name="migrate")
 
 
 def _version(value: bool) -> None:
