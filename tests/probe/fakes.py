@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass, field
 
 from v6ops.addr import Address
-from v6ops.probe.resolve import LookupFailed, NameNotFound
+from v6ops.probe.resolve import LookupFailedError, NameNotFoundError
 
 HANG = float("inf")
 
@@ -32,9 +32,9 @@ class FakeResolver:
             await asyncio.Event().wait()
         await asyncio.sleep(answer.delay)
         if answer.error == "nxdomain":
-            raise NameNotFound(name)
+            raise NameNotFoundError(name)
         if answer.error:
-            raise LookupFailed(name, "AAAA" if version == 6 else "A", answer.error)
+            raise LookupFailedError(name, "AAAA" if version == 6 else "A", answer.error)
         return [Address.parse(a) for a in answer.addresses]
 
 

@@ -7,10 +7,10 @@ import socket
 
 import pytest
 
+from tests.probe.fakes import Answer, FakeConnector, FakeResolver, Outcome, global_sources
+from tests.probe.vtime import run_virtual
 from v6ops.addr import Address, Prefix
 from v6ops.probe.happy import HappyEyeballsError, clamp_attempt_delay, connect, interleave
-from tests.probe.fakes import HANG, Answer, FakeConnector, FakeResolver, Outcome, global_sources
-from tests.probe.vtime import run_virtual
 
 V6A, V6B, V6C = "2001:db8:1::1", "2001:db8:1::2", "2001:db8:1::3"
 V4A, V4B, V4C = "198.51.100.1", "198.51.100.2", "198.51.100.3"
@@ -127,7 +127,7 @@ def test_every_attempt_failing_raises_with_the_trace():
 
 def test_nxdomain_gives_no_address():
     resolver = FakeResolver({("gone.test", 6): Answer(0.0, error="nxdomain"), ("gone.test", 4): Answer(0.0, error="nxdomain")})
-    with pytest.raises(HappyEyeballsError, match="no address.*does not exist"):
+    with pytest.raises(HappyEyeballsError, match=r"no address.*does not exist"):
         race(resolver, FakeConnector({}), host="gone.test")
 
 

@@ -17,6 +17,7 @@ from v6ops.api import addresses, health
 from v6ops.api import flows as flows_api
 from v6ops.api import ipam as ipam_api
 from v6ops.api import policy as policy_api
+from v6ops.api import probes as probes_api
 from v6ops.settings import Settings, load_settings
 
 log = logging.getLogger("v6ops.api")
@@ -82,4 +83,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(policy_api.router, prefix="/api/v1")
     app.include_router(ipam_api.router, prefix="/api/v1")
     app.include_router(flows_api.router, prefix="/api/v1")
+    app.include_router(probes_api.router, prefix="/api/v1")
     return app

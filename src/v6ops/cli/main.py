@@ -11,6 +11,7 @@ from v6ops.cli import addr
 from v6ops.cli import flows as flows_cli
 from v6ops.cli import ipam as ipam_cli
 from v6ops.cli import policy as policy_cli
+from v6ops.cli import probe as probe_cli
 from v6ops.cli.output import fail
 
 app = typer.Typer(help="v6ops: plan, secure, watch and verify an IPv6 / dual-stack network.", no_args_is_help=True)
@@ -18,6 +19,8 @@ app.add_typer(addr.app, name="addr")
 app.add_typer(policy_cli.app, name="policy")
 app.add_typer(ipam_cli.app, name="ipam")
 app.add_typer(flows_cli.app, name="flows")
+app.command("probe")(probe_cli.probe)
+app.command("serve-echo")(probe_cli.serve_echo)
 
 
 def _version(value: bool) -> None:

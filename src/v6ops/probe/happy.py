@@ -25,13 +25,13 @@ import asyncio
 import contextlib
 import socket
 import ssl as ssl_module
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from v6ops.addr import Address, Prefix
 from v6ops.addr.embedded import nat64_synthesize
-from v6ops.probe.resolve import DnsResolver, LookupFailed, NameNotFound, Resolver, discover_nat64_prefix
+from v6ops.probe.resolve import DnsResolver, LookupFailedError, NameNotFoundError, Resolver, discover_nat64_prefix
 from v6ops.probe.rfc6724 import SourceLookup, kernel_source, sort_destinations
 
 # RFC 8305 section 8 recommended values and section 5 limits.
@@ -41,7 +41,7 @@ MAX_CONNECTION_ATTEMPT_DELAY = 2.0
 RESOLUTION_DELAY = 0.050
 FIRST_ADDRESS_FAMILY_COUNT = 1
 
-Connector = Callable[[Address, int], Awaitable[socket.socket]]
+Connector = Callable[[Address, int], Coroutine[Any, Any, socket.socket]]
 
 
 class HappyEyeballsError(OSError):
@@ -258,34 +258,36 @@ class _Race:
                     timeout = max(0.0, next_attempt_at - now)
                 waiting: set[asyncio.Task[Any]] = set(attempts) | set(queries)
                 done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    if task in queries:
-                        event = queries.pop(task)
+                for finished in done:
+                    if finished in queries:
+                        query = finished
+                        event = queries.pop(query)
                         version = 6 if event.rdtype == "AAAA" else 4
                         event.answered_ms = self.ms()
-                        exc = task.exception()
+                        exc = query.exception()
                         if exc is None:
-                            found = task.result()
+                            found = query.result()
                             event.addresses = [str(a) for a in found]
                             answers[version] = found
                             if started:
                                 self.merge(found)  # sections 3 and 6: late answers join the list
                         else:
-                            if not isinstance(exc, NameNotFound | LookupFailed):
+                            if not isinstance(exc, NameNotFoundError | LookupFailedError):
                                 raise exc
                             event.error = str(exc)
                             failure = failure or str(exc)
                             answers[version] = []
                         self.trace.queries.append(event)
                         continue
-                    attempt = attempts.pop(task)
+                    connecting: asyncio.Task[socket.socket] = finished
+                    attempt = attempts.pop(connecting)
                     attempt.ended_ms = self.ms()
-                    exc = task.exception()
+                    exc = connecting.exception()
                     if exc is None:
                         attempt.outcome = "connected"
                         self.trace.winner = attempt.address
                         self.trace.connected_ms = attempt.ended_ms
-                        return task.result()
+                        return connecting.result()
                     attempt.outcome, attempt.error = "failed", _describe(exc)
                     next_attempt_at = self.loop.time()  # a failure starts the next attempt at once
         finally:
@@ -302,11 +304,11 @@ class _Race:
         for task, attempt in attempts.items():
             task.cancel()
             attempt.outcome, attempt.ended_ms = "cancelled", self.ms()
-        for task, event in queries.items():
-            task.cancel()
+        for query, event in queries.items():
+            query.cancel()
             event.used = False
             self.trace.queries.append(event)
-        pending = list(attempts) + list(queries)
+        pending: list[asyncio.Task[Any]] = [*attempts, *queries]
         if pending:
             results = await asyncio.gather(*pending, return_exceptions=True)
             for result in results:

@@ -24,7 +24,7 @@ from v6ops.probe.target import split_host_port
 DEFAULT_TIMEOUT = 5.0
 
 
-class NameNotFound(ValueError):
+class NameNotFoundError(ValueError):
     """The name does not exist (NXDOMAIN): no family will ever answer."""
 
     def __init__(self, name: str) -> None:
@@ -32,7 +32,7 @@ class NameNotFound(ValueError):
         super().__init__(f"{name!r}: the name does not exist (NXDOMAIN)")
 
 
-class LookupFailed(ValueError):
+class LookupFailedError(ValueError):
     """A look-up that got no usable answer (timeout, SERVFAIL, refused); the message says which."""
 
     def __init__(self, name: str, rdtype: str, reason: str) -> None:
@@ -50,7 +50,7 @@ class Resolver(Protocol):
     async def lookup(self, name: str, version: int) -> list[Address]:
         """The addresses of ``name`` for IPv``version`` (AAAA for 6, A for 4); [] when there are none.
 
-        Raises ``NameNotFound`` when the name does not exist and ``LookupFailed`` on other errors.
+        Raises ``NameNotFoundError`` when the name does not exist and ``LookupFailedError`` on other errors.
         """
         ...
 
@@ -91,13 +91,13 @@ class DnsResolver:
         try:
             answer = await self._resolver.resolve(name, rdtype, search=False, raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN as exc:
-            raise NameNotFound(name) from exc
+            raise NameNotFoundError(name) from exc
         except dns.resolver.NoNameservers as exc:
-            raise LookupFailed(name, rdtype, "no name server answered (SERVFAIL or refused)") from exc
+            raise LookupFailedError(name, rdtype, "no name server answered (SERVFAIL or refused)") from exc
         except dns.exception.Timeout as exc:
-            raise LookupFailed(name, rdtype, "timed out") from exc
+            raise LookupFailedError(name, rdtype, "timed out") from exc
         except dns.exception.DNSException as exc:
-            raise LookupFailed(name, rdtype, str(exc) or type(exc).__name__) from exc
+            raise LookupFailedError(name, rdtype, str(exc) or type(exc).__name__) from exc
         if answer.rrset is None:
             return []
         return [Address.parse(r.address) for r in answer.rrset if r.rdtype == dns.rdatatype.from_text(rdtype)]
@@ -117,7 +117,7 @@ class SystemResolver:
         except socket.gaierror as exc:
             if exc.errno == socket.EAI_NONAME:
                 return []
-            raise LookupFailed(name, "AAAA" if version == 6 else "A", exc.strerror or str(exc)) from exc
+            raise LookupFailedError(name, "AAAA" if version == 6 else "A", exc.strerror or str(exc)) from exc
         return list(dict.fromkeys(Address.parse(str(info[4][0]).split("%", 1)[0]) for info in infos))
 
 
@@ -153,6 +153,6 @@ async def discover_nat64_prefix(resolver: Resolver) -> Prefix | None:
     """The network's NAT64 prefix from DNS64 (RFC 7050), or None when there is no DNS64."""
     try:
         prefixes = nat64_prefix_from(await resolver.lookup(IPV4ONLY_ARPA, 6))
-    except (NameNotFound, LookupFailed):
+    except (NameNotFoundError, LookupFailedError):
         return None
     return prefixes[0] if prefixes else None
