@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from v6ops.api.deps import get_store
+from v6ops.probe.happy import parse_nat64_prefix
 from v6ops.probe.history import ProbeRunNotFoundError, load_run, save_run, target_history
-from v6ops.probe.resolve import ResolverConfigError, parse_nameserver
+from v6ops.probe.resolve import parse_nameserver
 from v6ops.probe.run import ProbeOptions, run_probes
 from v6ops.store.db import Store
 
@@ -48,14 +49,12 @@ class ProbeRequest(BaseModel):
 @router.post("", status_code=201)
 async def create_probe(body: ProbeRequest, store: Store = Depends(get_store)) -> dict[str, Any]:
     """Probe every target (a bad target is reported in its own result), store the run and return it."""
-    from v6ops.addr import Prefix, PrefixValueError
-
     try:
         for server in body.resolver:
             parse_nameserver(server)
         if body.nat64_prefix not in (None, "discover"):
-            Prefix.parse(body.nat64_prefix)
-    except (ResolverConfigError, PrefixValueError, ValueError) as exc:
+            parse_nat64_prefix(body.nat64_prefix)
+    except ValueError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
     run = await run_probes(body.targets, body.options(), concurrency=body.concurrency)
     await asyncio.to_thread(save_run, store, run)

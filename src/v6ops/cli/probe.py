@@ -94,8 +94,8 @@ def probe(
     as_json: bool = JsonOption,
 ) -> None:
     """Probe targets over IPv6 and IPv4: DNS, TCP, TLS, HTTP, ICMP, a Happy Eyeballs race and a verdict."""
-    from v6ops.addr import Prefix
     from v6ops.probe import export
+    from v6ops.probe.happy import parse_nat64_prefix
     from v6ops.probe.resolve import ResolverConfigError, parse_nameserver
     from v6ops.probe.run import ProbeOptions
 
@@ -107,7 +107,7 @@ def probe(
         for server in resolver or []:
             parse_nameserver(server)
         if nat64_prefix not in ("discover", "none"):
-            Prefix.parse(nat64_prefix)
+            parse_nat64_prefix(nat64_prefix)
     except (ValueError, ResolverConfigError) as exc:
         fail(str(exc))
     if not texts:

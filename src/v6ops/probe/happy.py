@@ -52,6 +52,17 @@ class HappyEyeballsError(OSError):
         self.trace = trace
 
 
+NAT64_PREFIX_LENGTHS = (32, 40, 48, 56, 64, 96)  # RFC 6052 section 2.2
+
+
+def parse_nat64_prefix(text: str) -> Prefix:
+    """A NAT64 prefix from text; RFC 6052 section 2.2 allows only /32, /40, /48, /56, /64 and /96."""
+    prefix = Prefix.parse(text)
+    if prefix.version != 6 or prefix.length not in NAT64_PREFIX_LENGTHS:
+        raise ValueError(f"NAT64 prefix {text!r} must be an IPv6 /32, /40, /48, /56, /64 or /96 (RFC 6052 section 2.2)")
+    return prefix
+
+
 def clamp_attempt_delay(seconds: float) -> float:
     """RFC 8305 section 5: never less than 10 ms apart, never more than 2 s."""
     return min(max(seconds, MIN_CONNECTION_ATTEMPT_DELAY), MAX_CONNECTION_ATTEMPT_DELAY)
@@ -219,6 +230,7 @@ class _Race:
             for version, rdtype in ((6, "AAAA"), (4, "A")):
                 task = asyncio.create_task(self.resolver.lookup(self.host, version))
                 queries[task] = QueryEvent(rdtype, self.ms())
+                self.trace.queries.append(queries[task])  # in the order sent
         attempts: dict[asyncio.Task[socket.socket], Attempt] = {}
         next_attempt_at = self.loop.time()
         resolution_deadline: float | None = None
@@ -277,7 +289,6 @@ class _Race:
                             event.error = str(exc)
                             failure = failure or str(exc)
                             answers[version] = []
-                        self.trace.queries.append(event)
                         continue
                     connecting: asyncio.Task[socket.socket] = finished
                     attempt = attempts.pop(connecting)
@@ -307,7 +318,6 @@ class _Race:
         for query, event in queries.items():
             query.cancel()
             event.used = False
-            self.trace.queries.append(event)
         pending: list[asyncio.Task[Any]] = [*attempts, *queries]
         if pending:
             results = await asyncio.gather(*pending, return_exceptions=True)
@@ -351,7 +361,7 @@ async def connect(
     elif nat64_prefix == "discover":
         prefix = await discover_nat64_prefix(resolver) if literal is not None and literal.version == 4 else None
     else:
-        prefix = Prefix.parse(nat64_prefix)
+        prefix = parse_nat64_prefix(nat64_prefix)
     race = _Race(host, port, resolver=resolver, attempt_delay=attempt_delay, resolution_delay=resolution_delay,
                  first_family_count=first_address_family_count, nat64_prefix=prefix, connector=connector,
                  source_for=source_for)

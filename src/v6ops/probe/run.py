@@ -66,13 +66,13 @@ async def _lookup(resolver: Resolver, name: str, version: int, timeout: float) -
     try:
         async with asyncio.timeout(timeout):
             found = await resolver.lookup(name, version)
-        return {"addresses": [str(a) for a in found], "ms": _ms(time.perf_counter() - start), "error": None}
+        return {"addresses": [str(a) for a in found], "elapsed_ms": _ms(time.perf_counter() - start), "error": None}
     except NameNotFoundError:
         raise
     except LookupFailedError as exc:
-        return {"addresses": [], "ms": _ms(time.perf_counter() - start), "error": exc.reason}
+        return {"addresses": [], "elapsed_ms": _ms(time.perf_counter() - start), "error": exc.reason}
     except TimeoutError:
-        return {"addresses": [], "ms": _ms(time.perf_counter() - start), "error": f"timed out after {timeout:g} s"}
+        return {"addresses": [], "elapsed_ms": _ms(time.perf_counter() - start), "error": f"timed out after {timeout:g} s"}
 
 
 async def _check_address(target: Target, address: Address, options: ProbeOptions,

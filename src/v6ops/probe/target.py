@@ -86,10 +86,11 @@ def _host(text: str, host: str) -> tuple[str, Address | None]:
             address = Address.parse(unquote(host), allow_zone=True)
         except AddressValueError as exc:
             raise TargetError(text, f"bad address literal: {exc.reason}") from exc
-        return str(address) + (f"%{address.zone}" if address.zone else ""), address
+        return str(address), address  # str() keeps the zone (RFC 4007 section 11)
     name = host.rstrip(".").lower()
     try:
-        name = name.encode("idna").decode("ascii")
+        if not name.isascii():
+            name = name.encode("idna").decode("ascii")
     except UnicodeError as exc:
         raise TargetError(text, f"host {host!r} is not a valid name: {exc}") from exc
     if len(name) > 253:
@@ -111,7 +112,10 @@ def _from_url(text: str) -> Target:
     netloc = parts.netloc.rsplit("@", 1)[-1]
     if not netloc:
         raise TargetError(text, "the URL has no host")
-    host_text, port = split_host_port(netloc, SCHEMES[scheme])
+    try:
+        host_text, port = split_host_port(netloc, SCHEMES[scheme])
+    except TargetError as exc:
+        raise TargetError(text, exc.reason) from None
     if host_text.startswith("[") or (not netloc.startswith("[") and host_text.count(":") > 1):
         raise TargetError(text, "an IPv6 address in a URL must be in brackets")
     host, address = _host(text, host_text)
