@@ -55,8 +55,11 @@ def _parse_address(text: str) -> Address | None:
         return None
 
 
-def parse_node(text: str) -> tuple[Address | None, int | None]:
-    """An RFC 7239 section 6 node: ``192.0.2.43``, ``"[2001:db8::1]:4711"``, ``198.51.100.1:80``, ``unknown``, ``_hidden``."""
+def parse_node(text: str, *, bare_ipv6: bool = False) -> tuple[Address | None, int | None]:
+    """An RFC 7239 section 6 node: ``192.0.2.43``, ``"[2001:db8::1]:4711"``, ``198.51.100.1:80``, ``unknown``, ``_hidden``.
+
+    ``bare_ipv6``: X-Forwarded-For writes IPv6 without brackets (never with a port then).
+    """
     text = text.strip()
     if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
         text = text[1:-1].replace('\\"', '"')
@@ -74,7 +77,7 @@ def parse_node(text: str) -> tuple[Address | None, int | None]:
     if text.count(":") == 1:  # IPv4 with a port; a bare IPv6 address is not valid here (section 6)
         host, _, port_text = text.partition(":")
         return _parse_address(host), int(port_text) if port_text.isdigit() else None
-    if ":" in text:
+    if ":" in text and not bare_ipv6:
         return None, None
     return _parse_address(text), None
 
@@ -131,7 +134,7 @@ class ClientAddressMiddleware:
             hops = [parse_node(n) for n in forwarded_for(",".join(forwarded))]
         else:
             xff = [v.decode("latin-1") for k, v in headers if k.lower() == b"x-forwarded-for"]
-            hops = [parse_node(n) for n in ",".join(xff).split(",") if n.strip()]
+            hops = [parse_node(n, bare_ipv6=True) for n in ",".join(xff).split(",") if n.strip()]
         for address, port in reversed(hops):
             client = ClientAddress(address, port, peer, True)
             if not self._trusted(address):
