@@ -53,6 +53,9 @@ _CHECKS: dict[str, Callable[[], str | None]] = {
     "named-checkzone": lambda: _binary("named-checkzone"),
     "kea-dhcp6": lambda: _binary("kea-dhcp6"),
     "promtool": lambda: _binary("promtool"),
+    "tc": lambda: _binary("tc"),
+    "ss": lambda: _binary("ss"),
+    "ip6tables": lambda: _binary("ip6tables"),
 }
 
 
