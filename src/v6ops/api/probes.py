@@ -35,6 +35,8 @@ class ProbeRequest(BaseModel):
     first_address_family_count: int = Field(default=1, ge=1, le=16)
     nat64_prefix: str | None = Field(default="discover", description="'discover' (RFC 7050), a prefix, or null")
     slower_ms: float = Field(default=50.0, ge=0)
+    pmtu: bool = Field(default=False, description="Fetch the URL (> 1280 bytes) over each IPv6 address: pmtu ok / PMTU black hole")
+    pmtu_timeout: float = Field(default=5.0, gt=0, le=60)
     concurrency: int = Field(default=64, ge=1, le=1024)
 
     def options(self) -> ProbeOptions:
@@ -43,7 +45,7 @@ class ProbeRequest(BaseModel):
             insecure=self.insecure, http=self.http, icmp=self.icmp, race=self.race,
             attempt_delay=self.attempt_delay_ms / 1000, resolution_delay=self.resolution_delay_ms / 1000,
             first_address_family_count=self.first_address_family_count, nat64_prefix=self.nat64_prefix,
-            slower_ms=self.slower_ms)
+            slower_ms=self.slower_ms, pmtu=self.pmtu, pmtu_timeout=self.pmtu_timeout)
 
 
 @router.post("", status_code=201)

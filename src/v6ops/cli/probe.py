@@ -50,7 +50,8 @@ def _render(run: dict[str, Any]) -> None:
         fam = r.get("families") or {}
         he = r.get("happy_eyeballs") or {}
         winner = f"{he['winner']} @ {he['connected_ms']:.1f} ms" if he.get("winner") else (he.get("error") and "none") or "-"
-        rows.append([r["target"], r["verdict"], _family_cell(fam.get("IPv6")), _family_cell(fam.get("IPv4")), winner,
+        verdict = f"{r['verdict']}; {r['pmtu']}" if r.get("pmtu") else r["verdict"]
+        rows.append([r["target"], verdict, _family_cell(fam.get("IPv6")), _family_cell(fam.get("IPv4")), winner,
                      r["error"] or ""])
     print_table(f"probe run {run['id']}", ["target", "verdict", "IPv6 ok/addrs connect", "IPv4 ok/addrs connect",
                                            "Happy Eyeballs winner", "error"], rows)
@@ -84,6 +85,8 @@ def probe(
     first_family_count: int = typer.Option(1, help="Happy Eyeballs First Address Family Count"),
     nat64_prefix: str = typer.Option("discover", help="'discover' (RFC 7050), 'none', or a NAT64 prefix"),
     slower_ms: float = typer.Option(50.0, help="Report 'IPv6 slower by N ms' above this gap"),
+    pmtu: bool = typer.Option(False, "--pmtu", help="Path MTU check: fetch the URL (> 1280 bytes) over each IPv6 address"),
+    pmtu_timeout: float = typer.Option(5.0, help="Seconds the PMTU check waits for the large response"),
     concurrency: int = typer.Option(64, help="Targets probed at once"),
     every: str = typer.Option(None, help="Probe again every interval (60s, 5m) and keep each target's history"),
     count: int = typer.Option(None, help="With --every: stop after this many rounds"),
@@ -123,7 +126,8 @@ def probe(
         nameservers=list(resolver or []), default_port=port, timeout=timeout, samples=samples, tls=tls,
         insecure=insecure, http=http, icmp=icmp, attempt_delay=attempt_delay_ms / 1000,
         resolution_delay=resolution_delay_ms / 1000, first_address_family_count=first_family_count,
-        nat64_prefix=None if nat64_prefix == "none" else nat64_prefix, slower_ms=slower_ms)
+        nat64_prefix=None if nat64_prefix == "none" else nat64_prefix, slower_ms=slower_ms, pmtu=pmtu,
+        pmtu_timeout=pmtu_timeout)
     store = None
     if save or (save is None and interval is not None):
         from v6ops.ipam.service import open_store

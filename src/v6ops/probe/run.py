@@ -23,6 +23,7 @@ from typing import Any
 from v6ops.addr import Address, Prefix
 from v6ops.probe import happy
 from v6ops.probe.icmp import echo
+from v6ops.probe.pmtu import pmtu_check, pmtu_verdict
 from v6ops.probe.resolve import DnsResolver, LookupFailedError, NameNotFoundError, Resolver
 from v6ops.probe.target import DEFAULT_PORT, Target, TargetError, parse_target
 
@@ -55,6 +56,8 @@ class ProbeOptions:
     first_address_family_count: int = happy.FIRST_ADDRESS_FAMILY_COUNT
     nat64_prefix: str | None = "discover"
     slower_ms: float = 50.0  # IPv6 this much slower than IPv4 is reported
+    pmtu: bool = False  # fetch a > 1280-byte response over each IPv6 address (probe.pmtu)
+    pmtu_timeout: float = 5.0
 
 
 def _ms(seconds: float) -> float:
@@ -218,7 +221,7 @@ def _tls_context(options: ProbeOptions) -> ssl.SSLContext:
 def _empty_result(text: str) -> dict[str, Any]:
     return {"target": text, "host": None, "port": None, "scheme": None, "started_at": None, "elapsed_ms": None,
             "dns": {"AAAA": None, "A": None}, "addresses": [], "families": {}, "happy_eyeballs": None,
-            "verdict": INVALID, "ipv6_slower_ms": None, "error": None}
+            "verdict": INVALID, "ipv6_slower_ms": None, "pmtu": None, "pmtu_checks": [], "error": None}
 
 
 async def probe_target(text: str, options: ProbeOptions, resolver: Resolver | None = None) -> dict[str, Any]:
@@ -255,6 +258,11 @@ async def probe_target(text: str, options: ProbeOptions, resolver: Resolver | No
     result["addresses"] = rows
     if race_task is not None:
         result["happy_eyeballs"] = await race_task
+    if options.pmtu:
+        result["pmtu_checks"] = list(await asyncio.gather(*(
+            pmtu_check(target, address, timeout=options.pmtu_timeout, tls_context=context)
+            for address in addresses if address.version == 6)))
+        result["pmtu"] = pmtu_verdict(result["pmtu_checks"])
     v6, v4 = family_summary(rows, 6), family_summary(rows, 4)
     result["families"] = {"IPv6": v6, "IPv4": v4}
     result["verdict"], result["ipv6_slower_ms"] = verdict(v6, v4, options.slower_ms)
