@@ -6,11 +6,9 @@ import asyncio
 import json
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from tests.probe.servers import dns_server, echo_server
 from v6ops.addr import Address
 from v6ops.api.app import create_app
 from v6ops.cli.main import app as cli
@@ -18,19 +16,6 @@ from v6ops.probe.resolve import DnsResolver
 from v6ops.settings import Settings
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory):
-    tmp = tmp_path_factory.mktemp("lab")
-    with echo_server() as web, dns_server([
-        "dual.test=A:127.0.0.1", "dual.test=AAAA:::1",
-        "v4.test=A:127.0.0.1", "v6.test=AAAA:::1",
-        "broken6.test=A:127.0.0.1", "broken6.test=AAAA:::1",
-        "empty.test=TXT:nothing",
-        "ipv4only.arpa=A:192.0.0.170",
-    ], tmp=tmp) as dns:
-        yield {"web": web, "dns": dns}
 
 
 def probe_json(lab, *args: str) -> dict:

@@ -26,15 +26,6 @@ def _duration(text: str) -> float:
     return seconds
 
 
-def _read_targets(path: Path) -> list[str]:
-    """One target per line; blank lines and '#' comments are skipped."""
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise ValueError(f"targets file {str(path)!r}: {exc.strerror}") from exc
-    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
-
-
 def _family_cell(summary: dict[str, Any] | None) -> str:
     if not summary or not summary["addresses"]:
         return "-"
@@ -57,7 +48,7 @@ def _render(run: dict[str, Any]) -> None:
                                            "Happy Eyeballs winner", "error"], rows)
 
 
-def _one_round(texts: list[str], options: Any, concurrency: int) -> dict[str, Any]:
+def _one_round(texts: list[Any], options: Any, concurrency: int) -> dict[str, Any]:
     """One run over every target, with a progress bar on a terminal (stderr, so --json stays clean)."""
     from v6ops.probe.run import run_probes
 
@@ -72,6 +63,8 @@ def _one_round(texts: list[str], options: Any, concurrency: int) -> dict[str, An
 def probe(
     targets: list[str] = typer.Argument(None, metavar="TARGET...", help="Host names, addresses, host:port or URLs"),
     targets_file: Path = typer.Option(None, "--file", "-f", help="Read targets from a file, one per line"),
+    from_ipam: bool = typer.Option(False, "--from-ipam", help="Probe every active IPAM subscriber: its addresses and its DNS name"),
+    icmp_only: bool = typer.Option(False, "--icmp-only", help="Reachability by ICMP echo alone (no TCP, no race)"),
     resolver: list[str] = typer.Option(None, "--resolver", help="Name server (address or address:port; [v6]:port); repeatable"),
     port: int = typer.Option(443, help="Port for targets without one"),
     timeout: float = typer.Option(3.0, help="Seconds per step (look-up, connect, handshake, request)"),
@@ -98,23 +91,39 @@ def probe(
 ) -> None:
     """Probe targets over IPv6 and IPv4: DNS, TCP, TLS, HTTP, ICMP, a Happy Eyeballs race and a verdict."""
     from v6ops.probe import export
+    from v6ops.probe.batch import ipam_targets, read_targets
     from v6ops.probe.happy import parse_nat64_prefix
-    from v6ops.probe.resolve import ResolverConfigError, parse_nameserver
+    from v6ops.probe.resolve import parse_nameserver
     from v6ops.probe.run import ProbeOptions
 
-    texts = list(targets or [])
+    texts: list[Any] = list(targets or [])
+    store = None
     try:
         if targets_file is not None:
-            texts.extend(_read_targets(targets_file))
+            texts.extend(read_targets(targets_file))
         interval = _duration(every) if every else None
         for server in resolver or []:
             parse_nameserver(server)
         if nat64_prefix not in ("discover", "none"):
             parse_nat64_prefix(nat64_prefix)
-    except (ValueError, ResolverConfigError) as exc:
+    except ValueError as exc:
         fail(str(exc))
+    keep_history = bool(save or (save is None and interval is not None))
+    if from_ipam or keep_history:
+        from v6ops.ipam.service import open_store
+        from v6ops.settings import SettingsError, load_settings
+        from v6ops.store.db import StoreError
+
+        try:
+            store = open_store(load_settings().resolved_database_url())
+        except (SettingsError, StoreError) as exc:
+            fail(str(exc))
+        if from_ipam:
+            texts.extend(ipam_targets(store))
+        if not keep_history:
+            store = None
     if not texts:
-        fail("no targets: give TARGET... or --file")
+        fail("no targets: give TARGET..., --file or --from-ipam (with subscribers)")
     if output not in (None, "jsonl", "csv"):
         fail(f"--output {output!r}: expected jsonl or csv")
     for name, value in (("--samples", samples), ("--concurrency", concurrency), ("--first-family-count", first_family_count)):
@@ -127,13 +136,7 @@ def probe(
         insecure=insecure, http=http, icmp=icmp, attempt_delay=attempt_delay_ms / 1000,
         resolution_delay=resolution_delay_ms / 1000, first_address_family_count=first_family_count,
         nat64_prefix=None if nat64_prefix == "none" else nat64_prefix, slower_ms=slower_ms, pmtu=pmtu,
-        pmtu_timeout=pmtu_timeout)
-    store = None
-    if save or (save is None and interval is not None):
-        from v6ops.ipam.service import open_store
-        from v6ops.settings import load_settings
-
-        store = open_store(load_settings().resolved_database_url())
+        pmtu_timeout=pmtu_timeout, icmp_only=icmp_only)
     rounds = 0
     csv_header = out is None or not out.exists() or out.stat().st_size == 0
     while True:

@@ -5,9 +5,11 @@ latency (ms). Per target and family:
 
 - ``v6ops_probe_success_ratio``: reachable addresses / published addresses;
 - ``v6ops_probe_packet_loss_percent``: lost ICMP echoes and failed TCP connects, in percent of those sent;
-- ``v6ops_probe_latency_ms``: best TCP connect time; ``v6ops_probe_icmp_rtt_ms``: best echo round trip;
+- ``v6ops_probe_latency_seconds``: best TCP connect time; ``v6ops_probe_icmp_rtt_seconds``: best echo round trip;
 
-and over all targets: ``v6ops_probe_avg_latency_ms{family}`` and ``v6ops_probe_targets{verdict}``.
+and over all targets: ``v6ops_probe_avg_latency_seconds{family}`` and ``v6ops_probe_targets{verdict}``.
+Latencies are in seconds, Prometheus's base unit (``promtool check metrics`` rejects ``_ms``);
+the JSON result keeps milliseconds, as people read them.
 """
 
 from __future__ import annotations
@@ -71,9 +73,9 @@ def prometheus_text(results: Iterable[dict[str, Any]]) -> str:
                     labels, registry=registry)
     loss = Gauge("v6ops_probe_packet_loss_percent", "Lost echoes and failed connects, percent, per family",
                  labels, registry=registry)
-    latency = Gauge("v6ops_probe_latency_ms", "Best TCP connect time in ms, per family", labels, registry=registry)
-    rtt = Gauge("v6ops_probe_icmp_rtt_ms", "Best ICMP echo round trip in ms, per family", labels, registry=registry)
-    avg = Gauge("v6ops_probe_avg_latency_ms", "Mean over targets of the best TCP connect time, per family",
+    latency = Gauge("v6ops_probe_latency_seconds", "Best TCP connect time, per family", labels, registry=registry)
+    rtt = Gauge("v6ops_probe_icmp_rtt_seconds", "Best ICMP echo round trip, per family", labels, registry=registry)
+    avg = Gauge("v6ops_probe_avg_latency_seconds", "Mean over targets of the best TCP connect time, per family",
                 ["family"], registry=registry)
     verdicts = Gauge("v6ops_probe_targets", "Targets per verdict", ["verdict"], registry=registry)
     sums: dict[str, list[float]] = {"IPv6": [], "IPv4": []}
@@ -89,13 +91,13 @@ def prometheus_text(results: Iterable[dict[str, Any]]) -> str:
             if percent is not None:
                 loss.labels(result["target"], family).set(percent)
             if summary["best_connect_ms"] is not None:
-                latency.labels(result["target"], family).set(summary["best_connect_ms"])
+                latency.labels(result["target"], family).set(summary["best_connect_ms"] / 1000)
                 sums[family].append(summary["best_connect_ms"])
             if summary["icmp_rtt_ms"] is not None:
-                rtt.labels(result["target"], family).set(summary["icmp_rtt_ms"])
+                rtt.labels(result["target"], family).set(summary["icmp_rtt_ms"] / 1000)
     for family, values in sums.items():
         if values:
-            avg.labels(family).set(round(sum(values) / len(values), 3))
+            avg.labels(family).set(sum(values) / len(values) / 1000)
     for verdict, n in counts.items():
         verdicts.labels(verdict).set(n)
     return generate_latest(registry).decode()

@@ -57,7 +57,26 @@ class ProbeOptions:
     nat64_prefix: str | None = "discover"
     slower_ms: float = 50.0  # IPv6 this much slower than IPv4 is reported
     pmtu: bool = False  # fetch a > 1280-byte response over each IPv6 address (probe.pmtu)
+    icmp_only: bool = False  # reachability by echo alone (the seed's ping/ping6 subscriber check): no TCP, no race
     pmtu_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class ProbeItem:
+    """A host whose addresses are already known (an IPAM subscriber or device): probed without DNS."""
+
+    label: str
+    addresses: tuple[str, ...]
+
+
+class StaticResolver:
+    """Answers every name with the same known addresses, so the Happy Eyeballs race can run over them."""
+
+    def __init__(self, addresses: Sequence[Address]) -> None:
+        self.addresses = list(addresses)
+
+    async def lookup(self, name: str, version: int) -> list[Address]:
+        return [a for a in self.addresses if a.version == version]
 
 
 def _ms(seconds: float) -> float:
@@ -88,7 +107,7 @@ async def _check_address(target: Target, address: Address, options: ProbeOptions
     times: list[float] = []
     sock = None
     try:
-        for i in range(max(1, options.samples)):
+        for i in range(0 if options.icmp_only else max(1, options.samples)):
             start = time.perf_counter()
             try:
                 async with asyncio.timeout(options.timeout):
@@ -114,6 +133,8 @@ async def _check_address(target: Target, address: Address, options: ProbeOptions
         if icmp_task is not None:
             result = await icmp_task
             row["icmp_rtt_ms"], row["icmp_error"] = result.rtt_ms, result.error
+    if options.icmp_only:
+        row["ok"] = row["icmp_rtt_ms"] is not None
     return row
 
 
@@ -194,8 +215,9 @@ def verdict(v6: dict[str, Any], v4: dict[str, Any], slower_ms: float) -> tuple[s
         return NO_ADDRESS, None
     if has6 and has4:
         if ok6 and ok4:
-            # Compare like with like: time to first byte when HTTP was asked on both, else TCP connect.
-            key = "best_ttfb_ms" if v6["best_ttfb_ms"] is not None and v4["best_ttfb_ms"] is not None else "best_connect_ms"
+            # Compare like with like: time to first byte when HTTP was asked on both, else TCP connect, else echo.
+            key = next(k for k in ("best_ttfb_ms", "best_connect_ms", "icmp_rtt_ms")
+                       if v6[k] is not None and v4[k] is not None)
             gap = v6[key] - v4[key]
             if gap > slower_ms:
                 return f"{SLOWER_PREFIX} {round(gap)} ms", round(gap, 3)
@@ -224,19 +246,28 @@ def _empty_result(text: str) -> dict[str, Any]:
             "verdict": INVALID, "ipv6_slower_ms": None, "pmtu": None, "pmtu_checks": [], "error": None}
 
 
-async def probe_target(text: str, options: ProbeOptions, resolver: Resolver | None = None) -> dict[str, Any]:
+async def probe_target(item: str | ProbeItem, options: ProbeOptions, resolver: Resolver | None = None) -> dict[str, Any]:
     """Probe one target. Never raises for a bad or unreachable target: the result carries ``error``."""
+    text = item.label if isinstance(item, ProbeItem) else item
     result = _empty_result(text)
     start = time.perf_counter()
     result["started_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
     try:
-        target = parse_target(text, options.default_port)
-    except TargetError as exc:
+        if isinstance(item, ProbeItem):
+            known = [Address.parse(a) for a in item.addresses]
+            target = Target(text=text, host=text, port=options.default_port)
+        else:
+            target = parse_target(text, options.default_port)
+    except (TargetError, ValueError) as exc:
         result["error"] = str(exc)
         return result
     result.update(host=target.host, port=target.port, scheme=target.scheme)
     resolver = resolver or DnsResolver(options.nameservers, timeout=options.timeout)
-    if target.address is not None:
+    if isinstance(item, ProbeItem):
+        addresses = known
+        result["dns"] = None
+        resolver = StaticResolver(known)
+    elif target.address is not None:
         addresses = [target.address]
         result["dns"] = None
     else:
@@ -253,7 +284,8 @@ async def probe_target(text: str, options: ProbeOptions, resolver: Resolver | No
     do_http = options.http if options.http is not None else target.scheme is not None
     context = _tls_context(options) if tls else None
     checks = [_check_address(target, address, options, context, do_http) for address in addresses]
-    race_task = asyncio.create_task(_race(target, options, resolver)) if options.race and addresses else None
+    racing = options.race and not options.icmp_only and addresses
+    race_task = asyncio.create_task(_race(target, options, resolver)) if racing else None
     rows = list(await asyncio.gather(*checks))
     result["addresses"] = rows
     if race_task is not None:
@@ -270,7 +302,8 @@ async def probe_target(text: str, options: ProbeOptions, resolver: Resolver | No
         errors = [f"{k}: {v['error']}" for k, v in (result["dns"] or {}).items() if v and v["error"]]
         result["error"] = "; ".join(errors) or None
     elif not (v6["reachable"] or v4["reachable"]):
-        result["error"] = "; ".join(f"{r['address']}: {r['tcp_error'] or r['tls_error'] or r['http_error']}" for r in rows)
+        result["error"] = "; ".join(f"{r['address']}: {r['tcp_error'] or r['tls_error'] or r['http_error'] or r['icmp_error']}"
+                                    for r in rows)
     result["elapsed_ms"] = _ms(time.perf_counter() - start)
     return result
 
@@ -290,7 +323,7 @@ async def _race(target: Target, options: ProbeOptions, resolver: Resolver) -> di
     return {**trace.as_dict(), "error": None}
 
 
-async def probe_many(texts: Iterable[str], options: ProbeOptions, *, concurrency: int = 64,
+async def probe_many(texts: Iterable[str | ProbeItem], options: ProbeOptions, *, concurrency: int = 64,
                      resolver: Resolver | None = None) -> AsyncIterator[tuple[int, dict[str, Any]]]:
     """Probe every target, at most ``concurrency`` at a time, yielding (input index, result) as they finish.
 
@@ -329,7 +362,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-async def run_probes(texts: Sequence[str], options: ProbeOptions, *, concurrency: int = 64,
+async def run_probes(texts: Sequence[str | ProbeItem], options: ProbeOptions, *, concurrency: int = 64,
                      on_result: Callable[[dict[str, Any]], None] | None = None,
                      resolver: Resolver | None = None) -> dict[str, Any]:
     """A probe run: every target's result in input order, a verdict summary, an id and the options used."""
