@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
@@ -61,6 +61,28 @@ async def create_probe(body: ProbeRequest, store: Store = Depends(get_store)) ->
     run = await run_probes(body.targets, body.options(), concurrency=body.concurrency)
     await asyncio.to_thread(save_run, store, run)
     return run
+
+
+class DomainRequest(BaseModel):
+    domains: list[str] = Field(min_length=1, max_length=100)
+    resolver: list[str] = Field(default_factory=list)
+    scheme: Literal["http", "https"] = "https"
+    timeout: float = Field(default=3.0, gt=0, le=30)
+    insecure: bool = False
+
+
+@router.post("/domains")
+async def check_domains(body: DomainRequest) -> dict[str, Any]:
+    """internet.nl-style checks per domain; the same object as ``v6ops probe-domain --json``."""
+    from v6ops.probe.domain import DomainOptions
+    from v6ops.probe.domain import check_domains as run_checks
+
+    try:
+        for server in body.resolver:
+            parse_nameserver(server)
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+    return await run_checks(body.domains, DomainOptions(body.resolver, body.scheme, body.timeout, body.insecure))
 
 
 @router.get("/history")

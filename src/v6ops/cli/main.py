@@ -21,6 +21,7 @@ app.add_typer(ipam_cli.app, name="ipam")
 app.add_typer(flows_cli.app, name="flows")
 app.command("probe")(probe_cli.probe)
 app.command("serve-echo")(probe_cli.serve_echo)
+app.command("probe-domain")(probe_cli.probe_domain)
 
 
 def _version(value: bool) -> None:

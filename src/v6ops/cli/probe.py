@@ -198,3 +198,35 @@ def serve_echo(
     err_console.print(f"serve-echo listening on {', '.join(addresses)} port {port}", highlight=False, soft_wrap=True)
     config = uvicorn.Config(create_echo_app(proxies), log_config=None, access_log=False, lifespan="on")
     uvicorn.Server(config).run(sockets=sockets)
+
+
+def probe_domain(
+    domains: list[str] = typer.Argument(..., metavar="DOMAIN...", help="Domains to check"),
+    resolver: list[str] = typer.Option(None, "--resolver", help="Name server (address or address:port; [v6]:port); repeatable"),
+    scheme: str = typer.Option("https", help="Web server scheme: http or https"),
+    timeout: float = typer.Option(3.0, help="Seconds per query or fetch"),
+    insecure: bool = typer.Option(False, help="Do not verify TLS certificates"),
+    as_json: bool = JsonOption,
+) -> None:
+    """internet.nl-style IPv6 checks: name servers have AAAA and answer over IPv6; the web server has AAAA,
+    is reachable over IPv6 and serves the same content over both families."""
+    from v6ops.probe.domain import DomainOptions, check_domains
+    from v6ops.probe.resolve import parse_nameserver
+
+    if scheme not in ("http", "https"):
+        fail(f"--scheme {scheme!r}: expected http or https")
+    try:
+        for server in resolver or []:
+            parse_nameserver(server)
+    except ValueError as exc:
+        fail(str(exc))
+    report = asyncio.run(check_domains(domains, DomainOptions(list(resolver or []), scheme, timeout, insecure)))
+    if as_json:
+        print_json(report)
+    else:
+        rows = [[r["domain"], r["verdict"], f"{r['passed']}/{r['total']}",
+                 "; ".join(f"{c['id']}: {'ok' if c['ok'] else 'FAIL'} ({c['detail']})" for c in r["checks"]) or r["error"]]
+                for r in report["results"]]
+        print_table("domain IPv6 checks", ["domain", "verdict", "passed", "checks"], rows)
+    if any(r["verdict"] == "invalid domain" for r in report["results"]):
+        raise typer.Exit(2)

@@ -87,7 +87,10 @@ class DnsResolver:
         return ", ".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in self.nameservers)
 
     async def lookup(self, name: str, version: int) -> list[Address]:
-        rdtype = "AAAA" if version == 6 else "A"
+        return [Address.parse(text) for text in await self.records(name, "AAAA" if version == 6 else "A")]
+
+    async def records(self, name: str, rdtype: str) -> list[str]:
+        """The records of one type as text (NS and SOA for the domain checks, A and AAAA for ``lookup``)."""
         try:
             answer = await self._resolver.resolve(name, rdtype, search=False, raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN as exc:
@@ -100,7 +103,8 @@ class DnsResolver:
             raise LookupFailedError(name, rdtype, str(exc) or type(exc).__name__) from exc
         if answer.rrset is None:
             return []
-        return [Address.parse(r.address) for r in answer.rrset if r.rdtype == dns.rdatatype.from_text(rdtype)]
+        wanted = dns.rdatatype.from_text(rdtype)
+        return [r.to_text() for r in answer.rrset if r.rdtype == wanted]
 
 
 class SystemResolver:
