@@ -92,6 +92,8 @@ _CHECKS: dict[str, Callable[[], str | None]] = {
     else "the 'rsyslogd' command is not installed",
     "prometheus": lambda: _binary("prometheus"),
     "ss": lambda: _binary("ss"),
+    "tc": lambda: _binary("tc"),
+    "ip6tables": lambda: _binary("ip6tables"),
 }
 
 # Features of the running kernel: no package can install them, so a test that needs one is skipped

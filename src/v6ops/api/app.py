@@ -21,6 +21,7 @@ from v6ops.api import migrate as migrate_api
 from v6ops.api import policy as policy_api
 from v6ops.api import vms as vms_api
 from v6ops.policy.metrics import SecurityMetrics
+from v6ops.api import probes as probes_api
 from v6ops.settings import Settings, load_settings
 
 log = logging.getLogger("v6ops.api")
@@ -91,4 +92,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(vms_api.events_router, prefix="/api/v1")
     app.include_router(audit_api.router, prefix="/api/v1")
     app.include_router(migrate_api.router, prefix="/api/v1")
+    app.include_router(probes_api.router, prefix="/api/v1")
     return app

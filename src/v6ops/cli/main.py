@@ -13,6 +13,7 @@ from v6ops.cli import flows as flows_cli
 from v6ops.cli import ipam as ipam_cli
 from v6ops.cli import migrate as migrate_cli
 from v6ops.cli import policy as policy_cli
+from v6ops.cli import probe as probe_cli
 from v6ops.cli.output import fail
 
 app = typer.Typer(help="v6ops: plan, secure, watch and verify an IPv6 / dual-stack network.", no_args_is_help=True)
@@ -22,6 +23,9 @@ app.add_typer(ipam_cli.app, name="ipam")
 app.add_typer(flows_cli.app, name="flows")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(migrate_cli.app, name="migrate")
+app.command("probe")(probe_cli.probe)
+app.command("serve-echo")(probe_cli.serve_echo)
+app.command("probe-domain")(probe_cli.probe_domain)
 
 
 def _version(value: bool) -> None:
