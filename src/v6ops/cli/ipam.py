@@ -19,7 +19,7 @@ from v6ops.ipam.errors import IpamError
 from v6ops.ipam.plan import load_plan
 from v6ops.ipam.subscribers import RateLimits, SubscriberSpec, SubscriberUpdate
 from v6ops.settings import SettingsError, load_settings
-from v6ops.store.db import Store, StoreError
+from v6ops.store.db import Store, StoreError, open_store
 
 app = typer.Typer(help="Dual-stack IPAM: prefix plan, allocations, subscribers, devices.", no_args_is_help=True)
 plan_app = typer.Typer(help="The YAML prefix plan.", no_args_is_help=True)
@@ -43,7 +43,7 @@ def _errors() -> Iterator[None]:
 
 
 def _store() -> Store:
-    return service.open_store(load_settings().resolved_database_url())
+    return open_store(load_settings().resolved_database_url())
 
 
 def _call(fn: Callable[..., T], *args: Any) -> T:
@@ -63,7 +63,7 @@ def init(as_json: bool = JsonOption) -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
     with _errors():
         url = load_settings().resolved_database_url()
-        store = service.open_store(url)
+        store = open_store(url)
     emit({"database": store.engine.url.render_as_string(hide_password=True), "status": "current"}, as_json,
          lambda o: console.print(f"database {o['database']} is at the current schema"))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from v6ops import __version__
-from v6ops.cli import addr
+from v6ops.cli import access, addr
 from v6ops.cli import flows as flows_cli
 from v6ops.cli import ipam as ipam_cli
 from v6ops.cli import policy as policy_cli
@@ -18,6 +18,8 @@ app.add_typer(addr.app, name="addr")
 app.add_typer(policy_cli.app, name="policy")
 app.add_typer(ipam_cli.app, name="ipam")
 app.add_typer(flows_cli.app, name="flows")
+app.add_typer(access.token_app, name="token")
+app.add_typer(access.user_app, name="user")
 
 
 def _version(value: bool) -> None:
@@ -38,16 +40,18 @@ def serve(
     port: int = typer.Option(None, help="TCP port (default 8600, or V6OPS_PORT)."),
     listen: list[str] = typer.Option(None, help="Address to listen on; repeat for several (default :: and 0.0.0.0)."),
     config: Path = typer.Option(None, help="TOML settings file (or V6OPS_CONFIG)."),
+    workers: int = typer.Option(None, help="Server processes (default: one per CPU core, at most 8; or V6OPS_WORKERS)."),
 ) -> None:
-    """Run the API and dashboard on IPv6 and IPv4."""
+    """Run the API and dashboard on IPv6 and IPv4 (the first start prints a one-time admin sign-in URL)."""
     from v6ops.api.server import ServerError
     from v6ops.api.server import serve as run
     from v6ops.settings import SettingsError, load_settings
+    from v6ops.store.db import StoreError
 
     try:
-        settings = load_settings(config, port=port, listen=listen or None)
+        settings = load_settings(config, port=port, listen=listen or None, workers=workers)
         run(settings)
-    except (SettingsError, ServerError) as exc:
+    except (SettingsError, ServerError, StoreError) as exc:
         fail(str(exc))
 
 
