@@ -76,7 +76,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
         # DELETE, children first: on a few rows it is much faster than TRUNCATE.
-        for table in ("events", "free_blocks", "allocations", "devices", "subscribers", "prefixes", "pools", "vrfs"):
+        for table in ("credentials", "users", "heartbeats", "events", "free_blocks", "allocations", "devices",
+                      "subscribers", "prefixes", "pools", "vrfs"):
             conn.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
     return url

@@ -151,7 +151,15 @@ def _document_security(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+        components = schema.setdefault("components", {})
+        components["securitySchemes"] = SECURITY_SCHEMES
+        # A 422 is a request-validation list from FastAPI, or the area's own message (a text naming the
+        # input, or an object such as an import's rejected rows): the document says so.
+        validation = components.get("schemas", {}).get("HTTPValidationError")
+        if validation:
+            detail = validation["properties"]["detail"]
+            validation["properties"]["detail"] = {"title": "Detail", "anyOf": [
+                detail, {"type": "string"}, {"type": "array", "items": {"type": "string"}}, {"type": "object"}]}
         for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
                 if isinstance(operation, dict):
