@@ -23,8 +23,8 @@ from v6ops.store.db import Store
 router = APIRouter(include_in_schema=False)
 
 
-def health_registry(store: Store, max_age: timedelta) -> CollectorRegistry:
-    report = ipv6_health(store, max_age)
+def health_registry(database_url: str, max_age: timedelta) -> CollectorRegistry:
+    report = ipv6_health(database_url, max_age)
     registry = CollectorRegistry()
     ok = Gauge("v6ops_health_check_ok", "1 when the /health/ipv6 check passes", ["check"], registry=registry)
     for name, passed in report.checks.items():
@@ -41,6 +41,7 @@ def metrics(request: Request, store: Store = Depends(get_store)) -> Response:
     settings = request.app.state.settings
     with store.read() as session:
         ipam = generate_latest(metrics_registry(session))
-    health = generate_latest(health_registry(store, timedelta(hours=settings.flow_ingest_max_age_hours)))
+    health = generate_latest(health_registry(settings.resolved_database_url(),
+                                             timedelta(hours=settings.flow_ingest_max_age_hours)))
     body = generate_latest(request.app.state.metrics_registry) + ipam + health
     return Response(body, media_type=CONTENT_TYPE_LATEST)

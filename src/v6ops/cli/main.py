@@ -55,5 +55,23 @@ def serve(
         fail(str(exc))
 
 
+@app.command("alert-rules")
+def alert_rules(
+    output: Path = typer.Option(None, "--output", "-o", help="Write the rules file here (default: stdout)."),
+) -> None:
+    """Prometheus alerting rules for every area (the seed's three IPv6 alerts and the service's own)."""
+    from v6ops.alerts import rules_text
+
+    text = rules_text()
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        fail(f"cannot write {str(output)!r}: {exc.strerror}")
+    typer.echo(f"wrote {output}", err=True)
+
+
 def main() -> None:
     app()
