@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from v6ops import __version__
-from v6ops.cli import access, addr
+from v6ops.cli import access, addr, demo
 from v6ops.cli import flows as flows_cli
 from v6ops.cli import ipam as ipam_cli
 from v6ops.cli import policy as policy_cli
@@ -20,6 +20,7 @@ app.add_typer(ipam_cli.app, name="ipam")
 app.add_typer(flows_cli.app, name="flows")
 app.add_typer(access.token_app, name="token")
 app.add_typer(access.user_app, name="user")
+app.add_typer(demo.app, name="demo")
 
 
 def _version(value: bool) -> None:
