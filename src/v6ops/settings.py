@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,6 +38,22 @@ class Settings(BaseSettings):
     audit_signing_key: Path | None = Field(default=None, description="Ed25519 key that signs audit checkpoints")
     api_tokens: dict[str, SecretStr] = Field(
         default_factory=dict, description="token -> tenant; empty disables authentication (single-tenant)"
+    metrics_public: bool = Field(
+        default=False, description="serve /metrics without a token (else scrape it with a viewer token)"
+    )
+    auth_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300,
+        description="how long a process trusts a checked token or session before asking the database again",
+    )
+    session_hours: int = Field(default=12, ge=1, le=720, description="lifetime of a browser session")
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        default="auto", description="Secure cookie flag; auto: on HTTPS and on loopback addresses"
+    )
+    login_failures_allowed: int = Field(default=10, ge=1, description="failed sign-ins per client per 5 minutes")
+    workers: int = Field(default=0, ge=0, le=256, description="server processes; 0: one per CPU core, at most 8")
+    public_url: str = Field(default="", description="base URL printed in the first-run sign-in link")
+    flow_ingest_max_age_hours: float = Field(
+        default=24.0, gt=0, description="/health/ipv6 is degraded when the last flow report is older"
     )
 
     def resolved_audit_log(self) -> Path:

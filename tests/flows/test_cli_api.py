@@ -7,10 +7,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from v6ops.api.app import create_app
+from tests.api_client import api_client
 from v6ops.cli.main import app
 from v6ops.settings import Settings
 
@@ -98,7 +97,7 @@ def test_cli_errors_are_one_line_and_nonzero(tmp_path: Path) -> None:
 def test_api_report_matches_cli(tmp_path: Path, generated: tuple[Path, dict[str, Any]]) -> None:
     data_dir = tmp_path / "data"
     shutil.copytree(generated[0], data_dir / "logs")
-    client = TestClient(create_app(Settings(data_dir=data_dir)))
+    client = api_client(Settings(data_dir=data_dir), "viewer")
     response = client.post("/api/v1/flows/report", json={"paths": ["logs"], "bin_seconds": 600})
     assert response.status_code == 200, response.text
     result = runner.invoke(app, ["flows", "report", str(data_dir / "logs"), "--out", str(tmp_path / "o"), "--json",
@@ -107,7 +106,7 @@ def test_api_report_matches_cli(tmp_path: Path, generated: tuple[Path, dict[str,
 
 
 def test_api_refuses_paths_outside_the_data_dir_and_bad_input(tmp_path: Path) -> None:
-    client = TestClient(create_app(Settings(data_dir=tmp_path)))
+    client = api_client(Settings(data_dir=tmp_path), "viewer")
     assert client.post("/api/v1/flows/report", json={"paths": ["/etc/passwd"]}).status_code == 403
     assert client.post("/api/v1/flows/report", json={"paths": ["../x"]}).status_code == 403
     assert client.post("/api/v1/flows/report", json={"paths": []}).status_code == 422
@@ -116,7 +115,7 @@ def test_api_refuses_paths_outside_the_data_dir_and_bad_input(tmp_path: Path) ->
 
 
 def test_api_upload(tmp_path: Path, generated: tuple[Path, dict[str, Any]]) -> None:
-    client = TestClient(create_app(Settings(data_dir=tmp_path)))
+    client = api_client(Settings(data_dir=tmp_path), "viewer")
     body = (generated[0] / "vpc-default.log.gz").read_bytes()
     response = client.post("/api/v1/flows/report/upload?name=vpc.log.gz", content=body)
     assert response.status_code == 200, response.text

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from tests.resources import POSTGRES_URL, check_resource
 from v6ops.ipam import service
 from v6ops.ipam.plan import load_plan
-from v6ops.store.db import Store
+from v6ops.store.db import Store, open_store
 
 PLAN = Path(__file__).resolve().parents[2] / "docs" / "ipam-plan.yaml"
 
@@ -76,7 +76,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
         # DELETE, children first: on a few rows it is much faster than TRUNCATE.
-        for table in ("events", "free_blocks", "allocations", "devices", "subscribers", "prefixes", "pools", "vrfs"):
+        for table in ("credentials", "users", "heartbeats", "events", "free_blocks", "allocations", "devices",
+                      "subscribers", "prefixes", "pools", "vrfs"):
             conn.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
     return url
@@ -84,9 +85,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
-    store = service.open_store(db_url)
+    store = open_store(db_url)
     yield store
-    service.open_store.cache_clear()
+    open_store.cache_clear()
     store.close()
 
 

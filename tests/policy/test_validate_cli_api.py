@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from v6ops.api.app import create_app
+from tests.api_client import api_client
 from v6ops.cli.main import app as main_app
 from v6ops.cli.policy import app
 from v6ops.settings import Settings
@@ -20,7 +20,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def client(tmp_path: Path) -> TestClient:
-    return TestClient(create_app(Settings(data_dir=tmp_path)))
+    return api_client(Settings(data_dir=tmp_path), "viewer")
 
 
 def test_valid_file_exits_zero_with_a_table() -> None:

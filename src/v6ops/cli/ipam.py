@@ -26,7 +26,7 @@ from v6ops.ipam.provisioning.settings import ProvisioningSettings, load_provisio
 from v6ops.ipam.subscriber_import import import_subscribers
 from v6ops.ipam.subscribers import RateLimits, SubscriberSpec, SubscriberUpdate
 from v6ops.settings import SettingsError, load_settings
-from v6ops.store.db import Store, StoreError
+from v6ops.store.db import Store, StoreError, open_store
 
 app = typer.Typer(help="Dual-stack IPAM: prefix plan, allocations, subscribers, devices.", no_args_is_help=True)
 plan_app = typer.Typer(help="The YAML prefix plan.", no_args_is_help=True)
@@ -50,7 +50,7 @@ def _errors() -> Iterator[None]:
 
 
 def _store() -> Store:
-    return service.open_store(load_settings().resolved_database_url())
+    return open_store(load_settings().resolved_database_url())
 
 
 def _call(fn: Callable[..., T], *args: Any) -> T:
@@ -70,7 +70,7 @@ def init(as_json: bool = JsonOption) -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
     with _errors():
         url = load_settings().resolved_database_url()
-        store = service.open_store(url)
+        store = open_store(url)
     emit({"database": store.engine.url.render_as_string(hide_password=True), "status": "current"}, as_json,
          lambda o: console.print(f"database {o['database']} is at the current schema"))
 

@@ -19,20 +19,27 @@ from v6ops.store.models import Subscriber
 
 _RATE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:bps|bit/s)?$")
 _SI = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+MAX_RATE = 10**15  # a petabit per second; the columns are 64-bit
 _SUBSCRIBERS: Table = Subscriber.__table__  # type: ignore[assignment]
 _INSERT = insert(_SUBSCRIBERS).returning(_SUBSCRIBERS.c.id)
 
 
 def parse_rate(value: int | str) -> int:
     """Bits per second from ``100M``, ``1.5G``, ``500k`` (SI, as the seed writes them) or an integer."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        # Anything else (an object, a list, true) is a 422 naming it, not an AttributeError (a 500 schemathesis found).
+        raise ValueError(f"rate {value!r} is not a number of bits per second or a text such as '100M'")
     if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"rate {value} must not be negative")
+        if not 0 <= value <= MAX_RATE:
+            raise ValueError(f"rate {value} must be between 0 and {MAX_RATE} bit/s")
         return value
     match = _RATE.match(value.strip())
     if not match:
         raise ValueError(f"rate {value!r} is not a number with an optional k/M/G/T suffix, e.g. '100M'")
-    return int(float(match.group(1)) * _SI[match.group(2).lower()])
+    rate = int(float(match.group(1)) * _SI[match.group(2).lower()])
+    if rate > MAX_RATE:
+        raise ValueError(f"rate {value!r} is more than {MAX_RATE} bit/s")
+    return rate
 
 
 class DirectionRates(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,16 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 65_536
 # SQLite's default: a commit that leaves the WAL over this many pages checkpoints it (copy + fsync).
 SQLITE_AUTOCHECKPOINT_PAGES = 1000
+
+
+# PostgreSQL connections per process; the server lowers it when it runs several worker processes.
+_pool = {"size": 20, "overflow": 20}
+
+
+def configure_pool(size: int) -> None:
+    """Connections each Store of this process may hold on PostgreSQL (half kept open, half overflow)."""
+    _pool["size"] = max(1, size // 2)
+    _pool["overflow"] = max(0, size - _pool["size"])
 
 
 class StoreError(RuntimeError):
@@ -42,7 +53,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_size=20, max_overflow=20, pool_pre_ping=True)
+        return create_engine(parsed, pool_size=_pool["size"], max_overflow=_pool["overflow"], pool_pre_ping=True)
     raise StoreError(f"database URL {url!r}: only sqlite:/// and postgresql:// are supported")
 
 
@@ -142,3 +153,11 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+@cache
+def open_store(url: str) -> Store:
+    """One migrated Store per database URL per process."""
+    store = Store(url)
+    store.migrate()
+    return store
