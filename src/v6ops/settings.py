@@ -36,8 +36,6 @@ class Settings(BaseSettings):
     audit_key_file: Path | None = Field(default=None, description="AES-256-GCM key file for audit details "
                                         "(else $V6OPS_AUDIT_KEYS, else details in clear)")
     audit_signing_key: Path | None = Field(default=None, description="Ed25519 key that signs audit checkpoints")
-    api_tokens: dict[str, SecretStr] = Field(
-        default_factory=dict, description="token -> tenant; empty disables authentication (single-tenant)"
     metrics_public: bool = Field(
         default=False, description="serve /metrics without a token (else scrape it with a viewer token)"
     )

@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.api_client import api_client
 from tests.audit.aws_account import good_account, spoiled, write
-from v6ops.api.app import create_app
 from v6ops.cli.main import app as cli
 from v6ops.settings import Settings
 
 
 def test_aws_audit_matches_the_cli(tmp_path: Path) -> None:
     write(spoiled(lambda f: f["j.json"]["LoadBalancers"][0].__setitem__("IpAddressType", "ipv4")), tmp_path, "acct/us-east-1")
-    client = TestClient(create_app(Settings(data_dir=tmp_path)))
+    client = api_client(Settings(data_dir=tmp_path))
     got = client.post("/api/v1/audit/aws", json={"path": "acct"})
     assert got.status_code == 200, got.text
     cli_report = json.loads(CliRunner().invoke(cli, ["audit", "aws", "--from", str(tmp_path / "acct"), "--json"]).stdout)
@@ -32,7 +31,7 @@ def test_aws_audit_matches_the_cli(tmp_path: Path) -> None:
 def test_errors(tmp_path: Path) -> None:
     write(good_account(), tmp_path, "acct/us-east-1")
     (tmp_path / "acct" / "us-east-1" / "i.json").write_text('{"Reservations": []}')
-    client = TestClient(create_app(Settings(data_dir=tmp_path)))
+    client = api_client(Settings(data_dir=tmp_path))
     bad = client.post("/api/v1/audit/aws", json={"path": "acct"})
     assert bad.status_code == 400 and "i.json: output of ec2 describe-instances" in bad.json()["detail"]
     assert client.post("/api/v1/audit/aws", json={"path": "../etc"}).status_code == 403

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
+from tests.api_client import api_client
 from tests.policy.vm_fixtures import web_config
 from v6ops.api.app import create_app
 from v6ops.events import SecurityEvent
@@ -20,7 +20,7 @@ from v6ops.settings import Settings
 @pytest.fixture
 def client(vm_db_url: str, tmp_path: Path):
     app = create_app(Settings(data_dir=tmp_path, database_url=vm_db_url))
-    with TestClient(app) as c:
+    with api_client(app) as c:
         yield c
     ipam_service.open_store.cache_clear()
 

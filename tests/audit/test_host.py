@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.api_client import api_client
 from v6ops.audit.host import HostInputs, collect_live, host_report, parse_ss, read_inputs
 from v6ops.audit.host_rules import HostInputError, parse_iptables_save, parse_nft_json
 
@@ -225,10 +226,8 @@ def test_bad_inputs_are_named() -> None:
 def test_cli_and_api_return_the_same_report(ns: Netns, tmp_path: Path) -> None:
     import json
 
-    from fastapi.testclient import TestClient
     from typer.testing import CliRunner
 
-    from v6ops.api.app import create_app
     from v6ops.cli.main import app
     from v6ops.settings import Settings
 
@@ -238,7 +237,7 @@ def test_cli_and_api_return_the_same_report(ns: Netns, tmp_path: Path) -> None:
     out = CliRunner().invoke(app, ["audit", "host", "--iptables", str(tmp_path / "v4"), "--ip6tables", str(tmp_path / "v6"), "--json"])
     assert out.exit_code == 0, out.output
     cli = json.loads(out.stdout)
-    api = TestClient(create_app(Settings(data_dir=tmp_path))).post("/api/v1/audit/host", json={
+    api = api_client(Settings(data_dir=tmp_path)).post("/api/v1/audit/host", json={
         "iptables_save": (tmp_path / "v4").read_text(), "ip6tables_save": (tmp_path / "v6").read_text()}).json()
     assert [(f["check_id"], f["resource_id"]) for f in cli["findings"]] == [(f["check_id"], f["resource_id"]) for f in api["findings"]]
     live = CliRunner().invoke(app, ["audit", "host", "--live", "--netns", ns.name, "--json"])

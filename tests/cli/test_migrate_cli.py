@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.api_client import api_client
 from tests.audit.aws_account import good_account, spoiled, write
-from v6ops.api.app import create_app
 from v6ops.cli.main import app
 from v6ops.settings import Settings
 
@@ -24,7 +23,7 @@ def test_subnets_cli_and_api(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     cli = json.loads(out.stdout)
     assert [s["ipv6_cidr"] for s in cli] == ["2600:1f18:aaaa:ab00::/64", "2600:1f18:aaaa:ab40::/64"]
-    api = TestClient(create_app(Settings(data_dir=tmp_path))).post("/api/v1/migrate/subnets", json={
+    api = api_client(Settings(data_dir=tmp_path)).post("/api/v1/migrate/subnets", json={
         "vpc_ipv6": VPC, "subnets": [{"name": "web-c", "tier": "public"}, {"name": "app", "tier": "private", "az": 1}],
         "existing": ["2600:1f18:aaaa:ab01::/64", "2600:1f18:aaaa:ab02::/64"]})
     assert api.json() == cli
@@ -32,7 +31,7 @@ def test_subnets_cli_and_api(tmp_path: Path) -> None:
     assert 'resource "aws_subnet" "a"' in tf.stdout
     bad = runner.invoke(app, ["migrate", "subnets", "--vpc-ipv6", VPC, "--subnet", "a:public:99"])
     assert bad.exit_code == 2 and "index 99 is outside tier public" in bad.stderr
-    assert TestClient(create_app(Settings(data_dir=tmp_path))).post("/api/v1/migrate/subnets", json={
+    assert api_client(Settings(data_dir=tmp_path)).post("/api/v1/migrate/subnets", json={
         "vpc_ipv6": VPC, "subnets": [{"name": "a", "tier": "nope"}]}).status_code == 400
 
 
@@ -43,7 +42,7 @@ def test_plan_cli_and_api(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     cli = json.loads(out.stdout)
     assert cli["current_phase"] == "load_balancers"
-    api = TestClient(create_app(Settings(data_dir=tmp_path))).post(
+    api = api_client(Settings(data_dir=tmp_path)).post(
         "/api/v1/migrate/plan", json={"audits": [json.loads((tmp_path / "r.json").read_text())]}).json()
     assert api == cli
     assert runner.invoke(app, ["migrate", "verdicts", str(tmp_path / "r.json")]).exit_code == 2

@@ -17,7 +17,7 @@ from v6ops.ipam import service
 from v6ops.ipam.identities import Identities
 from v6ops.ipam.plan import parse_plan
 from v6ops.ipam.subscribers import SubscriberSpec, SubscriberUpdate
-from v6ops.store.db import Store
+from v6ops.store.db import Store, open_store
 
 # An IPv4 range smaller than a /24 (RFC 2317 reverse zone) and a /47 delegation range (two /48 zones).
 EXTRA_PLAN = yaml.safe_load("""
@@ -122,7 +122,7 @@ def targets(target_databases: dict[str, str], monkeypatch: pytest.MonkeyPatch) -
 def sqlite_store(sqlite_template: Path, tmp_path: Path) -> Iterator[Store]:
     path = tmp_path / "ipam.db"
     shutil.copyfile(sqlite_template, path)
-    store = service.open_store(f"sqlite:///{path}")
+    store = open_store(f"sqlite:///{path}")
     yield store
-    service.open_store.cache_clear()
+    open_store.cache_clear()
     store.close()

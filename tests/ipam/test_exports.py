@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api_client import api_client
 from tests.ipam.fixtures import PLAN
 from tests.ipam.helpers import snapshot
 from tests.ipam.provisioning_fixtures import populate, wg_public_key
 from tests.ipam.test_interfaces import cli
-from v6ops.api.app import create_app
 from v6ops.ipam.provisioning import exports
 from v6ops.ipam.provisioning.settings import load_provisioning_settings
 from v6ops.settings import Settings
@@ -37,7 +37,7 @@ def populated(store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
 
 @pytest.fixture
 def client(populated: Store, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(database_url=populated.url, data_dir=tmp_path))) as c:
+    with api_client(Settings(database_url=populated.url, data_dir=tmp_path)) as c:
         yield c
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.api_client import api_client
 from tests.ipam.fixtures import PLAN
 from tests.ipam.helpers import snapshot
 from tests.ipam.provisioning_fixtures import populate
@@ -186,13 +187,11 @@ def test_incremental_reads_the_queue_and_full_repairs_drift(
     assert (repaired["added"], repaired["deleted"]) == (2, 2)  # biz1's DHCPv4 and DHCPv6 hosts
     assert sorted(map(repr, (r[1:] for r in kea_rows(targets["kea"])))) == sorted(map(repr, (r[1:] for r in have_kea)))
     # the REST endpoint runs the same sync
-    from fastapi.testclient import TestClient
 
-    from v6ops.api.app import create_app
     from v6ops.settings import Settings
 
     service.change_subscriber(sqlite_store, "biz1", SubscriberUpdate(status="suspended"))
-    with TestClient(create_app(Settings(database_url=sqlite_store.url))) as client:
+    with api_client(Settings(database_url=sqlite_store.url)) as client:
         r = client.post("/api/v1/ipam/sync/radius?dry_run=true")
         assert r.status_code == 200 and {c["subscriber"] for c in r.json()["changes"]} == {"biz1"}
         assert client.post("/api/v1/ipam/sync/ldap").status_code == 400

@@ -11,10 +11,10 @@ import pytest
 from tests.policy.vm_fixtures import web_config
 from v6ops.events import SecurityEvent
 from v6ops.events.audit import AuditLog, read_records
-from v6ops.ipam import service as ipam_service
 from v6ops.policy.metrics import SecurityMetrics
 from v6ops.policy.rollout import ExpositionReader, Rollout, RolloutError, RolloutState, _p95, plan
 from v6ops.policy.vms import VmSecurityService
+from v6ops.store.db import open_store
 
 
 def base_config() -> dict:
@@ -25,14 +25,14 @@ def base_config() -> dict:
 
 @pytest.fixture
 def fleet(vm_db_url: str, tmp_path: Path):
-    store = ipam_service.open_store(vm_db_url)
+    store = open_store(vm_db_url)
     audit = AuditLog(tmp_path / "audit.jsonl")
     service = VmSecurityService(store, audit)
     for n in range(6):
         service.create(f"vm-{n}", "acme", base_config(), tier="premium" if n < 4 else "basic")
     yield service, audit
     audit.close()
-    ipam_service.open_store.cache_clear()
+    open_store.cache_clear()
 
 
 def noisy_when_applied(service: VmSecurityService, metrics: SecurityMetrics, noisy: set[str], events_per_vm: int):

@@ -9,27 +9,27 @@ from pathlib import Path
 
 import grpc
 import pytest
-from fastapi.testclient import TestClient
 from google.protobuf import field_mask_pb2, json_format
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sqlalchemy import select
 
+from tests.api_client import api_client
 from tests.policy.vm_fixtures import web_config
 from v6ops.api.app import create_app
 from v6ops.events.audit import AuditLog, read_records
-from v6ops.ipam import service as ipam_service
 from v6ops.policy.vmrpc import vm_service_pb2 as pb
 from v6ops.policy.vmrpc import vm_service_pb2_grpc as pb_grpc
 from v6ops.policy.vmrpc.server import serve
 from v6ops.policy.vms import VmSecurityService
 from v6ops.settings import Settings
+from v6ops.store.db import open_store
 from v6ops.store.security_models import SecurityVm
 
 
 @pytest.fixture
 def rpc(vm_db_url: str, tmp_path: Path):
-    store = ipam_service.open_store(vm_db_url)
+    store = open_store(vm_db_url)
     audit = AuditLog(tmp_path / "audit.jsonl")
     service = VmSecurityService(store, audit)
     server, port = serve(service)
@@ -38,7 +38,7 @@ def rpc(vm_db_url: str, tmp_path: Path):
     channel.close()
     server.stop(None)
     audit.close()
-    ipam_service.open_store.cache_clear()
+    open_store.cache_clear()
 
 
 def ipv6(config: dict) -> pb.IPv6Config:
@@ -147,7 +147,7 @@ def test_same_config_same_stored_object_through_rest_and_grpc(rpc, tmp_path):
                                      config=pb.VmConfig(ipv6_config=ipv6(json_format.MessageToDict(
                                          ipv6(_proto_spelling(config)), preserving_proto_field_name=True)))))
     app = create_app(Settings(data_dir=tmp_path / "rest", database_url=url))
-    with TestClient(app) as client:
+    with api_client(app) as client:
         r = client.post("/api/v1/vms", json={"id": "via-rest", "customer_id": "acme", "config": {"ipv6_config": config}})
         assert r.status_code == 201, r.text
     with service.store.read() as session:

@@ -16,20 +16,21 @@ from tests.probe.servers import ROOT
 from v6ops.ipam import service
 from v6ops.ipam.plan import load_plan
 from v6ops.ipam.subscribers import SubscriberSpec
+from v6ops.store.db import open_store
 
 pytestmark = [pytest.mark.requires("netns"), pytest.mark.slow]
 PLAN = ROOT / "docs" / "ipam-plan.yaml"
 
 
 def test_from_ipam_probes_each_subscriber_per_family(tmp_path: Path):
-    store = service.open_store(f"sqlite:///{tmp_path / 'v6ops.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'v6ops.db'}")
     try:
         service.plan_apply(store, load_plan(PLAN))
         ok = service.add_subscriber(store, SubscriberSpec(name="sub-ok", pool="city-1-residential"))
         down = service.add_subscriber(store, SubscriberSpec(name="sub-v6down", pool="city-1-residential"))
         service.add_subscriber(store, SubscriberSpec(name="sub-gone", pool="city-1-residential", status="suspended"))
     finally:
-        service.open_store.cache_clear()
+        open_store.cache_clear()
         store.close()
     with lab("ipam") as topo:
         client, cpe = topo.ns("c"), topo.ns("cpe")

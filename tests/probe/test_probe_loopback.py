@@ -6,11 +6,10 @@ import asyncio
 import json
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.api_client import api_client
 from v6ops.addr import Address
-from v6ops.api.app import create_app
 from v6ops.cli.main import app as cli
 from v6ops.probe.resolve import DnsResolver
 from v6ops.settings import Settings
@@ -104,7 +103,7 @@ def _stable(run: dict) -> list[dict]:
 def test_cli_and_api_return_the_same_object_and_the_api_stores_it(lab, tmp_path: Path):
     target = f"http://dual.test:{lab['web']}/health"
     cli_run = probe_json(lab, "--no-icmp", target, "gone.test")
-    client = TestClient(create_app(Settings(data_dir=tmp_path)))
+    client = api_client(Settings(data_dir=tmp_path))
     response = client.post("/api/v1/probes", json={"targets": [target, "gone.test"], "resolver": [f"127.0.0.1:{lab['dns']}"],
                                                    "timeout": 2, "icmp": False})
     assert response.status_code == 201, response.text
@@ -126,7 +125,7 @@ def test_domain_checks_cli_and_api_agree(lab, tmp_path: Path):
     result = runner.invoke(cli, ["probe-domain", "--json", "--resolver", f"127.0.0.1:{lab['dns']}", *domains])
     assert result.exit_code == 2  # two invalid domains, reported after every domain was checked
     cli_report = json.loads(result.stdout)
-    client = TestClient(create_app(Settings(data_dir=tmp_path)))
+    client = api_client(Settings(data_dir=tmp_path))
     response = client.post("/api/v1/probes/domains", json={"domains": domains, "resolver": [f"127.0.0.1:{lab['dns']}"]})
     assert response.status_code == 200 and response.json() == cli_report
     assert [r["verdict"] for r in cli_report["results"]] == ["no such domain", "invalid domain", "invalid domain"]

@@ -7,9 +7,8 @@ from pathlib import Path
 import typer
 
 from v6ops import __version__
-from v6ops.cli import addr
-from v6ops.cli import audit as audit_cli
 from v6ops.cli import access, addr, demo
+from v6ops.cli import audit as audit_cli
 from v6ops.cli import flows as flows_cli
 from v6ops.cli import ipam as ipam_cli
 from v6ops.cli import migrate as migrate_cli
