@@ -110,9 +110,8 @@ def probe(
         fail(str(exc))
     keep_history = bool(save or (save is None and interval is not None))
     if from_ipam or keep_history:
-        from v6ops.store.db import open_store
         from v6ops.settings import SettingsError, load_settings
-        from v6ops.store.db import StoreError
+        from v6ops.store.db import StoreError, open_store
 
         try:
             store = open_store(load_settings().resolved_database_url())
