@@ -13,8 +13,8 @@ from tests.policy.vm_fixtures import web_config
 from v6ops.api.app import create_app
 from v6ops.events import SecurityEvent
 from v6ops.events.audit import read_records, verify
-from v6ops.ipam import service as ipam_service
 from v6ops.settings import Settings
+from v6ops.store.db import open_store
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def client(vm_db_url: str, tmp_path: Path):
     app = create_app(Settings(data_dir=tmp_path, database_url=vm_db_url))
     with api_client(app) as c:
         yield c
-    ipam_service.open_store.cache_clear()
+    open_store.cache_clear()
 
 
 def create(client, vm_id="vm-1", customer="acme", tier="premium", **security):

@@ -43,14 +43,19 @@ def serve_app(app: Any) -> Iterator[str]:
 
 
 @contextmanager
-def prometheus(directory: Path, target: str, rules_file: Path | None = None) -> Iterator[str]:
-    """Prometheus scraping ``target`` (host:port) every second; yields its base URL once ready."""
+def prometheus(directory: Path, target: str, rules_file: Path | None = None, token: str | None = None) -> Iterator[str]:
+    """Prometheus scraping ``target`` (host:port) every second, with ``token`` as its bearer credential
+    (v6ops' /metrics needs one unless it is configured public); yields its base URL once ready."""
     port = free_port()
     config = directory / "prometheus.yml"
     text = "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
     if rules_file is not None:
         text += f"rule_files:\n  - {rules_file}\n"
-    text += f"scrape_configs:\n  - job_name: v6ops\n    static_configs:\n      - targets: ['{target}']\n"
+    text += "scrape_configs:\n  - job_name: v6ops\n"
+    if token is not None:
+        (directory / "scrape.token").write_text(token)
+        text += f"    authorization:\n      credentials_file: {directory / 'scrape.token'}\n"
+    text += f"    static_configs:\n      - targets: ['{target}']\n"
     config.write_text(text)
     binary = shutil.which("prometheus") or "/usr/bin/prometheus"
     with open(directory / "prometheus.log", "ab") as log:

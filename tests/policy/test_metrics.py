@@ -10,6 +10,7 @@ from scapy.layers.inet import UDP
 from scapy.layers.inet6 import IPv6
 from typer.testing import CliRunner
 
+from tests.api_client import bearer, make_token
 from tests.policy.engine_helpers import strict_policy
 from tests.policy.prometheus import prometheus, serve_app, wait_query
 from v6ops.api.app import create_app
@@ -134,13 +135,15 @@ def test_rules_pass_promtool_and_every_metric_used_is_exported(tmp_path, namespa
 @pytest.mark.slow
 def test_real_prometheus_scrapes_metrics_and_loads_the_rules(tmp_path):
     api = create_app(Settings(data_dir=tmp_path))
+    token = make_token(api.state.settings.resolved_database_url(), "viewer", name="prometheus")
     rules = tmp_path / "rules.yml"
     rules.write_text(alert_rules_text())
     with serve_app(api) as base:
         sample(api.state.security_metrics)
-        assert "metald_ipv6_ra_guard_blocks_total" in httpx.get(f"{base}/metrics").text
+        assert httpx.get(f"{base}/metrics").status_code == 401  # not public by default
+        assert "metald_ipv6_ra_guard_blocks_total" in httpx.get(f"{base}/metrics", headers=bearer(token)).text
         host = base.removeprefix("http://")
-        with prometheus(tmp_path, host, rules) as prom:
+        with prometheus(tmp_path, host, rules, token=token) as prom:
             got = wait_query(prom, 'metald_ipv6_source_validation_latency_seconds_count{vm_id="vm-1"}')
             assert got and got[0]["value"][1] == "1"
             spoof = wait_query(prom, 'metald_ipv6_source_validation_violations_total{violation_type="spoofing"}')
