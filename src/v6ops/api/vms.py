@@ -236,3 +236,12 @@ def post_events(batch: list[dict[str, Any]], events: EventStore = Depends(get_ev
         events.emit(e)
     events.flush()
     return {"stored": len(parsed)}
+
+
+@router.get("/{vm_id}/nftables", summary="The VM's compiled nftables table (what its host loads with nft -f)")
+def compiled_table(vm_id: str, service: VmSecurityService = Depends(get_service)) -> Response:
+    try:
+        text = service.compiled_table(vm_id)
+    except VmError as exc:
+        raise _http(exc) from exc
+    return Response(text, media_type="text/plain; charset=utf-8")

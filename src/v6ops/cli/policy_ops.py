@@ -115,6 +115,71 @@ def alert_rules_cmd(
                     [[r["alert"], r["expr"], r["for"], r["labels"]["severity"]] for r in rules])
 
 
+def _service() -> Any:
+    """The VM security service on the configured database and audit log (the same the API uses)."""
+    from v6ops.events.audit import AuditLog, Keyring, load_signing_key
+    from v6ops.ipam.service import open_store
+    from v6ops.policy.vms import VmSecurityService
+    from v6ops.settings import load_settings
+
+    settings = load_settings()
+    path = settings.resolved_audit_log()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    audit = AuditLog(path, keyring=Keyring.load(settings.audit_key_file),
+                     signing_key=load_signing_key(settings.audit_signing_key) if settings.audit_signing_key else None)
+    return VmSecurityService(open_store(settings.resolved_database_url()), audit)
+
+
+def rollout_cmd(
+    state: Path = typer.Option(..., "--state", help="State file: created on the first run, resumed after."),
+    phase: list[str] = typer.Option(["ra_guard", "source_validation", "full"], "--phase",
+                                    help="Phases in order: ra_guard, source_validation, full."),
+    tier: str = typer.Option("", "--tier", help="Customer tier for the source_validation phase (e.g. premium)."),
+    batch_size: int = typer.Option(10, "--batch-size", min=1),
+    pause: float = typer.Option(60.0, "--pause", min=0, help="Seconds to watch each batch before the next."),
+    max_event_rate: float = typer.Option(1.0, "--max-event-rate", help="Stop above this many events/s per batch."),
+    max_latency: float = typer.Option(0.1, "--max-latency", help="Stop above this p95 validation latency (s)."),
+    prometheus: str = typer.Option(None, "--prometheus", help="Read the figures from this Prometheus server."),
+    metrics_url: str = typer.Option("http://127.0.0.1:8600/metrics", "--metrics-url",
+                                    help="v6ops's /metrics (used without --prometheus)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Roll security settings out in batches; stop and roll back a batch whose figures regress."""
+    from v6ops.events import EventValueError as _EventError
+    from v6ops.policy.rollout import ExpositionReader, PrometheusReader, Rollout, RolloutError, RolloutState, plan
+
+    try:
+        service = _service()
+    except _EventError as exc:
+        fail(str(exc))
+    reader: Any = PrometheusReader(prometheus) if prometheus else ExpositionReader(metrics_url)
+
+    def progress(batch: Any) -> None:
+        if not as_json:
+            m = batch.measured
+            console.print(f"batch {batch.index} ({batch.phase}, {len(batch.vm_ids)} VMs): {batch.status}"
+                          + (f"; {m.event_rate:.3g} events/s, p95 {m.latency_p95}" if m else "")
+                          + (f"; {batch.reason}" if batch.reason else ""), highlight=False)
+
+    try:
+        current = RolloutState.load(state) if state.exists() else plan(
+            service, phase, tier, batch_size, pause, max_event_rate, max_latency)
+        result = Rollout(service, state, reader, service.audit, progress=progress, actor="cli-rollout").run(current)
+    except RolloutError as exc:
+        fail(str(exc))
+    finally:
+        service.audit.close()
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        print_table(f"rollout {result.status}", ["batch", "phase", "VMs", "status", "events/s", "p95 s", "reason"],
+                    [[b.index, b.phase, len(b.vm_ids), b.status, f"{b.measured.event_rate:.3g}" if b.measured else "",
+                      b.measured.latency_p95 if b.measured else "", b.reason] for b in result.batches])
+    if result.status == "stopped":
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("rollout")(rollout_cmd)
     app.add_typer(audit_app, name="audit-log")
     app.command("alert-rules")(alert_rules_cmd)
