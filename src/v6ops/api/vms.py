@@ -245,3 +245,17 @@ def compiled_table(vm_id: str, service: VmSecurityService = Depends(get_service)
     except VmError as exc:
         raise _http(exc) from exc
     return Response(text, media_type="text/plain; charset=utf-8")
+
+
+@events_router.get("/events/{event_id}/investigation", summary="The seed's investigation of one event")
+def investigation(event_id: str, window_minutes: int = Query(60, ge=1, le=7 * 24 * 60),
+                  service: VmSecurityService = Depends(get_service),
+                  events: EventStore = Depends(get_events)) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from v6ops.policy.investigate import InvestigationNotFoundError, investigate
+
+    try:
+        return investigate(events, service, event_id, timedelta(minutes=window_minutes)).model_dump(mode="json")
+    except InvestigationNotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc

@@ -179,7 +179,41 @@ def rollout_cmd(
         raise typer.Exit(1)
 
 
+def investigate_cmd(
+    event_id: str = typer.Argument(..., metavar="EVENT_ID"),
+    window_minutes: int = typer.Option(60, "--window-minutes", min=1, help="Minutes either side of the event."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print the Markdown incident report."),
+    as_json: bool = JsonOption,
+) -> None:
+    """The event, its correlated events, the VM's config at that time, affected VMs, remediation."""
+    from datetime import timedelta
+
+    from v6ops.policy.event_store import EventStore
+    from v6ops.policy.investigate import InvestigationNotFoundError, investigate, render_markdown
+
+    service = _service()
+    try:
+        inv = investigate(EventStore(service.store), service, event_id, timedelta(minutes=window_minutes))
+    except InvestigationNotFoundError as exc:
+        fail(str(exc))
+    finally:
+        service.audit.close()
+    if as_json:
+        print_json(inv.model_dump(mode="json"))
+    elif markdown:
+        typer.echo(render_markdown(inv), nl=False)
+    else:
+        e = inv.event
+        print_table(f"event {event_id}", ["field", "value"],
+                    [[k, e.get(k)] for k in ("timestamp", "event_type", "severity", "vm_id", "customer_id",
+                                             "source_ip", "description")]
+                    + [["config version then", inv.config_version], ["correlated events", len(inv.correlated_events)]])
+        print_table("affected VMs", ["VM", "events"], [[a["vm_id"], a["events"]] for a in inv.affected_vms])
+        print_table("remediation", ["step"], [[step] for step in inv.remediation])
+
+
 def register(app: typer.Typer) -> None:
+    app.command("investigate")(investigate_cmd)
     app.command("rollout")(rollout_cmd)
     app.add_typer(audit_app, name="audit-log")
     app.command("alert-rules")(alert_rules_cmd)
