@@ -6,6 +6,7 @@ Exit codes: 0 fine, 1 a check failed (tampered log, failed readiness), 2 bad inp
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -212,7 +213,57 @@ def investigate_cmd(
         print_table("remediation", ["step"], [[step] for step in inv.remediation])
 
 
+def readiness_cmd(
+    rules: Path = typer.Option(None, "--rules", help="Prometheus rules file to look for the five alerts in."),
+    prometheus: str = typer.Option(None, "--prometheus", help="Or: the Prometheus server that loaded them."),
+    siem_url: str = typer.Option(None, "--siem-url", help="SIEM endpoint to reach (HTTPS, verified)."),
+    siem_ca: str = typer.Option(None, "--siem-ca", help="CA bundle for the SIEM's certificate."),
+    backup: Path = typer.Option(None, "--backup", help="Configuration backup written by v6ops policy backup."),
+    min_coverage: float = typer.Option(95.0, "--min-coverage", help="Percent of VMs that must be secured."),
+    as_json: bool = JsonOption,
+) -> None:
+    """The seed's production readiness checklist: pass/fail per check with its evidence."""
+    from v6ops.policy.readiness import readiness
+
+    service = _service()
+    try:
+        report = readiness(service, rules_file=rules, prometheus=prometheus, siem_url=siem_url, siem_ca=siem_ca,
+                           backup=backup, min_coverage=min_coverage)
+    finally:
+        service.audit.close()
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        print_table(f"readiness: {'PASSED' if report.passed else 'FAILED'}", ["check", "result", "evidence", "fix"],
+                    [[c.name, "pass" if c.passed else "FAIL", json.dumps(c.evidence, default=str),
+                      "" if c.passed else c.fix] for c in report.checks])
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def backup_cmd(
+    output: Path = typer.Argument(..., metavar="FILE", help="Where to write the backup (JSON)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Write every VM's current security config and version (secrets redacted) to FILE."""
+    from v6ops.policy.readiness import write_backup
+
+    service = _service()
+    try:
+        result = write_backup(service, output)
+    except OSError as exc:
+        fail(f"{output}: cannot write: {exc.strerror}")
+    finally:
+        service.audit.close()
+    if as_json:
+        print_json(result)
+    else:
+        print_table(None, ["backup", "VMs"], [[result["path"], result["vms"]]])
+
+
 def register(app: typer.Typer) -> None:
+    app.command("readiness")(readiness_cmd)
+    app.command("backup")(backup_cmd)
     app.command("investigate")(investigate_cmd)
     app.command("rollout")(rollout_cmd)
     app.add_typer(audit_app, name="audit-log")
