@@ -261,7 +261,34 @@ def backup_cmd(
         print_table(None, ["backup", "VMs"], [[result["path"], result["vms"]]])
 
 
+def precheck_cmd(
+    policy: Path = typer.Option(None, "--policy", "-p", help="Check what this policy needs (default: everything)."),
+    queue_backend: str = typer.Option("nft", "--queue-backend", help="nft (queue statement) or xt (ip6tables)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Can this host enforce the policy? IPv6, nftables features, NFQUEUE, 802.1Q, netns; what to install."""
+    from v6ops.cli.policy_engine import load_policies
+    from v6ops.policy.compile_nft import compile_ruleset
+    from v6ops.policy.precheck import precheck
+
+    compiled, vlan = "", False
+    if policy is not None:
+        policies = load_policies(policy, backend=queue_backend)
+        compiled = compile_ruleset(policies)
+        vlan = any(p.isolation.vlan or p.isolation.additional_vlans for p in policies)
+    report = precheck(compiled, vlan, queue_backend)
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        print_table(f"precheck: {'OK' if report.ok else 'MISSING'}", ["check", "result", "needed", "evidence", "fix"],
+                    [[i.name, "ok" if i.ok else "missing", "yes" if i.needed else "no", i.evidence,
+                      "" if i.ok else i.fix] for i in report.items])
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("precheck")(precheck_cmd)
     app.command("readiness")(readiness_cmd)
     app.command("backup")(backup_cmd)
     app.command("investigate")(investigate_cmd)
