@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     audit_key_file: Path | None = Field(default=None, description="AES-256-GCM key file for audit details "
                                         "(else $V6OPS_AUDIT_KEYS, else details in clear)")
     audit_signing_key: Path | None = Field(default=None, description="Ed25519 key that signs audit checkpoints")
+    events_jsonl: Path | None = Field(default=None, description="also append every security event to this file")
+    events_syslog: str | None = Field(default=None, description="udp://, tcp:// or tls://host:port for RFC 5424 + CEF")
+    events_syslog_ca: Path | None = Field(default=None, description="CA bundle for tls:// syslog")
+    events_siem_url: str | None = Field(default=None, description="HTTPS SIEM endpoint for security events")
+    events_siem_token_file: Path | None = Field(default=None, description="bearer token file (else $SIEM_AUTH_TOKEN)")
+    events_siem_ca: Path | None = Field(default=None, description="CA bundle for the SIEM's certificate")
+    events_spool_dir: Path | None = Field(default=None, description="spool for undelivered events; "
+                                          "empty means data_dir/spool")
     api_tokens: dict[str, SecretStr] = Field(
         default_factory=dict, description="token -> tenant; empty disables authentication (single-tenant)"
     )
