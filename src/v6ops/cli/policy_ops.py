@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from v6ops.cli.output import JsonOption, console, fail, print_json, print_table
+from v6ops.cli.output import JsonOption, console, err_console, fail, print_json, print_table
 from v6ops.events import EventValueError
 
 audit_app = typer.Typer(help="The tamper-evident audit log: verify, keys.", no_args_is_help=True)
@@ -287,7 +287,35 @@ def precheck_cmd(
         raise typer.Exit(1)
 
 
+def grpc_serve_cmd(
+    listen: str = typer.Option("127.0.0.1:50051", "--listen", help="host:port for the gRPC VmService."),
+    workers: int = typer.Option(8, "--workers", min=1),
+) -> None:
+    """Serve gRPC vmprovisioner.v1.VmService on the configured database until SIGTERM/SIGINT.
+
+    Plaintext gRPC: listen on loopback (or put it behind a TLS-terminating proxy)."""
+    import signal
+    import threading
+
+    from v6ops.policy.vmrpc.server import serve
+
+    service = _service()
+    try:
+        server, port = serve(service, listen, workers)
+    except RuntimeError as exc:  # grpc: "Failed to bind to address"
+        service.audit.close()
+        fail(f"--listen {listen}: {exc}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    err_console.print(f"VmService listening on {listen.rsplit(':', 1)[0]}:{port}", highlight=False)
+    stop.wait()
+    server.stop(5).wait()
+    service.audit.close()
+
+
 def register(app: typer.Typer) -> None:
+    app.command("vm-grpc")(grpc_serve_cmd)
     app.command("precheck")(precheck_cmd)
     app.command("readiness")(readiness_cmd)
     app.command("backup")(backup_cmd)
