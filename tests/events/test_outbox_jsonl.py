@@ -111,12 +111,13 @@ def test_spool_is_compacted_while_delivering_and_resumes_after_it(tmp_path):
             self.ok_calls -= 1
             self.got.extend(batch)
 
-    rx = FailsAfter(3)
+    rx = FailsAfter(0)  # down while the records are queued, so every batch below is a full one
     cfg = BufferConfig(max_buffer_size=100, batch_size=5, flush_interval=3600)
     box = Outbox(rx, buffer=cfg, retry=RetryPolicy(max_retries=0), spool_dir=tmp_path, compact_bytes=60)
     records = [json.dumps({"n": n}).encode() for n in range(30)]  # 9-10 bytes each: a batch passes 60 bytes
     for r in records:
         box.put(r)
+    rx.ok_calls = 3
     assert not box.flush()  # three batches went, then the receiver failed
     assert rx.got == records[:15]
     assert box.spool.generation >= 1 and sorted(p.name for p in tmp_path.glob("spool.*.jsonl")) == [box.spool.path.name]
