@@ -199,7 +199,7 @@ def test_vm_grpc_command_serves_until_sigterm(tmp_path):
     import os
     import signal
 
-    from tests.policy.prometheus import free_port
+    from tests.ipam.server import free_port
 
     port = free_port()
     env = {**os.environ, "V6OPS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", "V6OPS_DATA_DIR": str(tmp_path)}
