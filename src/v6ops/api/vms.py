@@ -276,3 +276,19 @@ def investigation(event_id: str, window_minutes: int = Query(60, ge=1, le=7 * 24
         return investigate(events, service, event_id, timedelta(minutes=window_minutes)).model_dump(mode="json")
     except InvestigationNotFoundError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
+
+
+@router.post("/{vm_id}/counters", summary="Feed the metrics from the VM table's named counters (nft -j list counters)")
+def post_counters(vm_id: str, dump: dict[str, Any], request: Request,
+                  service: VmSecurityService = Depends(get_service)) -> dict[str, Any]:
+    from v6ops.policy.metrics import MetricsValueError
+
+    try:
+        customer = service.get(vm_id).customer_id
+    except VmError as exc:
+        raise _http(exc) from exc
+    try:
+        packets = request.app.state.security_metrics.observe_nft_counters(vm_id, customer, dump)
+    except MetricsValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    return {"vm_id": vm_id, "rules": packets}

@@ -314,7 +314,40 @@ def grpc_serve_cmd(
     service.audit.close()
 
 
+def counters_cmd(
+    vm_id: str = typer.Argument(..., metavar="VM_ID"),
+    api: str = typer.Option("http://127.0.0.1:8600", "--api", help="The v6ops service to feed."),
+    netns: str = typer.Option(None, "--netns", help="Read the counters inside this network namespace."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Read this host's named nft counters (nft -j list counters) and feed them to the service's metrics."""
+    import subprocess
+
+    import httpx
+
+    argv = (["ip", "netns", "exec", netns] if netns else []) + ["nft", "-j", "list", "counters"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except FileNotFoundError as exc:
+        fail(f"{exc.filename}: not installed")
+    if done.returncode != 0:
+        fail(f"{' '.join(argv)}: {done.stderr.strip()}")
+    try:
+        response = httpx.post(f"{api.rstrip('/')}/api/v1/vms/{vm_id}/counters", content=done.stdout,
+                              headers={"Content-Type": "application/json"}, timeout=30)
+    except httpx.HTTPError as exc:
+        fail(f"--api {api}: {exc}")
+    if response.status_code != 200:
+        fail(f"{api}: HTTP {response.status_code}: {response.text.strip()}")
+    result = response.json()
+    if as_json:
+        print_json(result)
+    else:
+        print_table(f"counters of {vm_id}", ["rule", "packets"], sorted(result["rules"].items()))
+
+
 def register(app: typer.Typer) -> None:
+    app.command("counters")(counters_cmd)
     app.command("vm-grpc")(grpc_serve_cmd)
     app.command("precheck")(precheck_cmd)
     app.command("readiness")(readiness_cmd)
