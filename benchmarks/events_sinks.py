@@ -88,6 +88,31 @@ class Sampler(threading.Thread):
             self.samples.append(rss_mib())
 
 
+def run_alone(evs: list[SecurityEvent], work: Path, rounds: int, which: str) -> tuple[float, float]:
+    """One of the two on its own (CEF/syslog to a counting receiver, or the audit log)."""
+    if which == "audit":
+        target = AuditLog(work / f"alone-{which}.jsonl", keyring=Keyring.load(work / "aes.keys"),
+                          signing_key=load_signing_key(work / "sign.pem"), checkpoint_every=10_000)
+        proc = None
+    else:
+        port_q: mp.Queue = mp.Queue()
+        done_q: mp.Queue = mp.Queue()
+        proc = mp.Process(target=receiver, args=(port_q, done_q))
+        proc.start()
+        target = SyslogSink("127.0.0.1", port_q.get(), transport="tcp", header=SyslogHeader(hostname="bench", procid="1"),
+                            buffer=BufferConfig(max_buffer_size=10_000, batch_size=1000, flush_interval=0.2))
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(rounds):
+        for e in evs:
+            target.emit(e)
+    target.close()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if proc is not None:
+        proc.join(timeout=60)
+        assert done_q.get(timeout=60) == len(evs) * rounds
+    return len(evs) * rounds / elapsed, len(evs) * rounds / cpu
+
+
 def run_sinks(evs: list[SecurityEvent], work: Path, rounds: int) -> tuple[float, float, list[float], int]:
     port_q: mp.Queue = mp.Queue()
     done_q: mp.Queue = mp.Queue()
@@ -144,17 +169,23 @@ def main() -> None:
         work = Path(tmp)
         base, base_cpu = run_baseline(evs, work, rounds)
         rate, rate_cpu, samples, dropped = run_sinks(evs, work, rounds)
+        cef_alone = run_alone(evs, work, rounds, "syslog")
+        audit_alone = run_alone(evs, work, rounds, "audit")
         quarter = samples[len(samples) // 4] if samples else 0.0
         last = samples[-1] if samples else 0.0
         print(json.dumps({"events": len(evs) * rounds, "baseline_jsonl_per_s": round(base),
                           "baseline_jsonl_per_cpu_s": round(base_cpu), "cef_syslog_tcp_plus_audit_per_s": round(rate),
                           "cef_syslog_tcp_plus_audit_per_cpu_s": round(rate_cpu), "dropped": dropped,
+                          "cef_syslog_alone_per_s": round(cef_alone[0]), "cef_syslog_alone_per_cpu_s": round(cef_alone[1]),
+                          "audit_alone_per_s": round(audit_alone[0]), "audit_alone_per_cpu_s": round(audit_alone[1]),
                           "load_average": os.getloadavg()[0],
                           "rss_mib_after_first_quarter": round(quarter, 1), "rss_mib_last": round(last, 1),
                           "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
         print(f"baseline: JSON lines to a file        {base:12,.0f} events/s wall {base_cpu:12,.0f} per CPU-second")
         print(f"v6ops: CEF/syslog TCP + audit log     {rate:12,.0f} events/s wall {rate_cpu:12,.0f} per CPU-second"
               f" (dropped {dropped})")
+        print(f"  CEF/syslog TCP alone                {cef_alone[0]:12,.0f} events/s wall {cef_alone[1]:12,.0f} per CPU-second")
+        print(f"  audit log alone                     {audit_alone[0]:12,.0f} events/s wall {audit_alone[1]:12,.0f} per CPU-second")
         print(f"memory: {quarter:.1f} MiB after the first quarter, {last:.1f} MiB at the end"
               f" ({'flat' if last <= quarter * 1.1 else 'GROWING'})")
         print(f"ratio v6ops / baseline (CPU time; wall {rate / base:.2f}): {rate_cpu / base_cpu:.2f}")

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     flow_ingest_max_age_hours: float = Field(
         default=24.0, gt=0, description="/health/ipv6 is degraded when the last flow report is older"
     )
+    events_jsonl: Path | None = Field(default=None, description="also append every security event to this file")
+    events_syslog: str | None = Field(default=None, description="udp://, tcp:// or tls://host:port for RFC 5424 + CEF")
+    events_syslog_ca: Path | None = Field(default=None, description="CA bundle for tls:// syslog")
+    events_siem_url: str | None = Field(default=None, description="HTTPS SIEM endpoint for security events")
+    events_siem_token_file: Path | None = Field(default=None, description="bearer token file (else $SIEM_AUTH_TOKEN)")
+    events_siem_ca: Path | None = Field(default=None, description="CA bundle for the SIEM's certificate")
+    events_spool_dir: Path | None = Field(default=None, description="spool for undelivered events; "
+                                          "empty means data_dir/spool")
 
     def resolved_audit_log(self) -> Path:
         return self.audit_log or self.data_dir / "audit.jsonl"

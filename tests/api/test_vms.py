@@ -168,3 +168,32 @@ def test_security_events_queries(client):
     r = client.post("/api/v1/security/events", json=[{**batch[0], "severity": "loud"}])
     assert r.status_code == 422 and "events[0]" in r.json()["detail"]
     assert json.loads(json.dumps(one.json()))["source_ip"] == "2001:db8::bad"
+
+
+def test_posted_events_reach_every_configured_sink(tmp_path):
+    from tests.events.servers import SiemServer, self_signed
+    from v6ops.events.audit import read_records
+
+    cert, key = self_signed(tmp_path)
+    siem = SiemServer(cert, key).start()
+    token = tmp_path / "token"
+    token.write_text("tok-123\n")
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+                        events_jsonl=tmp_path / "events.jsonl", events_siem_url=siem.url,
+                        events_siem_token_file=token, events_siem_ca=cert)
+    batch = [ev(n, "vm-1", "acme", "ra_blocked", "critical", n) for n in range(3)]
+    try:
+        with TestClient(create_app(settings)) as client:
+            assert client.post("/api/v1/security/events", json=batch).status_code == 201
+            assert client.get("/api/v1/security/events").json()["total"] == 3
+            metrics = client.get("/metrics").text
+            assert 'metald_ipv6_audit_events_total{event_type="ra_blocked",severity="critical",vm_id="vm-1"} 3.0' in metrics
+        # shutdown flushed every sink
+        assert [json.loads(x)["event_id"] for x in (tmp_path / "events.jsonl").read_text().splitlines()] == ["e0", "e1", "e2"]
+        assert [json.loads(x)["event_id"] for x in siem.lines] == ["e0", "e1", "e2"]
+        assert set(siem.auth) == {"Bearer tok-123"}
+        audited = [r["event"]["event_id"] for r in read_records(tmp_path / "audit.jsonl") if r["kind"] == "event"]
+        assert audited == ["e0", "e1", "e2"]
+    finally:
+        siem.stop()
+        ipam_service.open_store.cache_clear()

@@ -52,6 +52,11 @@ def test_compile_iptables_and_evaluate_table(tmp_path: Path) -> None:
     event = data["events"][0]
     assert (event["event_type"], event["severity"], event["source_ip"]) == ("source_validation_failed", "error",
                                                                            "2a00:1450::1")
+    lines = tmp_path / "events.jsonl"
+    done = runner.invoke(app, ["policy", "evaluate", "--policy", str(policy), str(capture), "--events", str(lines),
+                               "--json"], env=ENV)
+    assert json.loads(done.output)["summary"]["events_written"] == 1
+    assert [json.loads(x) for x in lines.read_text().splitlines()] == data["events"]  # same ids on a replay
 
 
 def test_evaluate_needs_one_target_for_multi_tenant_files(tmp_path: Path) -> None:

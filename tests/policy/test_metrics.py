@@ -1,5 +1,6 @@
 import json
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,3 +153,46 @@ def test_real_prometheus_scrapes_metrics_and_loads_the_rules(tmp_path):
             assert [r["name"] for r in groups[0]["rules"]] == ["IPv6SecurityViolationHigh", "IPv6SourceSpoofingDetected",
                                                                "IPv6RateLimitViolations", "IPv6ComplianceViolation",
                                                                "IPv6ValidationLatencyHigh"]
+
+
+@pytest.mark.requires("prometheus")
+@pytest.mark.slow
+def test_rollout_reads_latency_and_event_rate_through_prometheus(tmp_path):
+    """The guard's own decision latencies, scraped by a real Prometheus, read back by the rollout."""
+    from scapy.layers.inet6 import ICMPv6ND_RA
+
+    from tests.policy.test_guard_decisions import SLLA, Queued
+    from tests.policy.vm_fixtures import web_config
+    from v6ops.policy.guard import Guard
+    from v6ops.policy.rollout import PrometheusReader, Rollout, plan
+
+    api = create_app(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    with serve_app(api) as base:
+        httpx.post(f"{base}/api/v1/vms", json={"id": "strict", "customer_id": "acme",
+                                               "config": {"ipv6_config": web_config()}}).raise_for_status()
+        service = api.state.vm_service
+        metrics = api.state.security_metrics
+        guard = Guard(strict_policy(), metrics=metrics)  # its policy is named "strict": the VM's id
+        ra = bytes(IPv6(src="fe80::1", dst="ff02::1", hlim=255) / ICMPv6ND_RA() / SLLA)
+
+        def traffic(seconds: float) -> None:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                guard.handle(Queued(ra))
+                time.sleep(0.01)
+
+        with prometheus(tmp_path, base.removeprefix("http://")) as prom:
+            traffic(3.0)
+            assert wait_query(prom, 'metald_ipv6_source_validation_latency_seconds_count{vm_id="strict"}')
+            reader = PrometheusReader(prom)
+            # a latency bound no real decision can meet: the rollout must stop on the latency it read back
+            state = plan(service, ["ra_guard"], "", 1, 4.0, max_event_rate=1000, max_latency_s=1e-9)
+            result = Rollout(service, tmp_path / "s1.json", reader, service.audit, sleep=traffic).run(state)
+            batch = result.batches[0]
+            assert result.status == "stopped" and batch.status == "rolled_back", result.model_dump()
+            assert batch.measured.latency_p95 is not None and 0 < batch.measured.latency_p95 < 1.0
+            assert "latency" in batch.reason
+            # a sane bound: the same figures let the phase through
+            state = plan(service, ["ra_guard"], "", 1, 4.0, max_event_rate=1000, max_latency_s=5.0)
+            result = Rollout(service, tmp_path / "s2.json", reader, service.audit, sleep=traffic).run(state)
+            assert result.status == "completed" and result.batches[0].measured.latency_p95 > 0

@@ -128,3 +128,44 @@ def test_p95_interpolates_like_prometheus():
     assert _p95(buckets) == pytest.approx(0.075)
     assert _p95({0.1: 0, float("inf"): 0}) is None
     assert json.loads(json.dumps({"x": _p95({1.0: 5, float("inf"): 5})})) == {"x": pytest.approx(0.95)}
+
+
+def test_rollout_cli_reads_the_service_metrics_and_resumes(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tests.policy.prometheus import serve_app
+    from v6ops.api.app import create_app
+    from v6ops.cli.main import app as cli
+    from v6ops.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = ipam_service.open_store(url)
+    setup = VmSecurityService(store)
+    for n in range(3):
+        setup.create(f"vm-{n}", "acme", base_config(), tier="premium")
+    monkeypatch.setenv("V6OPS_DATABASE_URL", url)
+    monkeypatch.setenv("V6OPS_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+    api = create_app(Settings(data_dir=tmp_path / "api", database_url=url))
+    try:
+        with serve_app(api) as base:
+            args = ["policy", "rollout", "--state", str(tmp_path / "state.json"), "--phase", "ra_guard",
+                    "--batch-size", "2", "--pause", "0", "--metrics-url", f"{base}/metrics", "--json"]
+            out = runner.invoke(cli, args)
+            assert out.exit_code == 0, out.output
+            result = json.loads(out.stdout)
+            assert result["status"] == "completed" and [b["vm_ids"] for b in result["batches"]] == [["vm-0", "vm-1"],
+                                                                                                   ["vm-2"]]
+            assert all(b["measured"]["event_rate"] == 0 for b in result["batches"])
+            again = runner.invoke(cli, args)  # the state file says done: nothing is applied twice
+            assert again.exit_code == 0 and json.loads(again.stdout)["status"] == "completed"
+            assert [setup.get(f"vm-{n}").version for n in range(3)] == [2, 2, 2]
+            bad = runner.invoke(cli, ["policy", "rollout", "--state", str(tmp_path / "other.json"), "--phase", "nope"])
+            assert bad.exit_code == 2 and "unknown phase" in bad.output
+            down = runner.invoke(cli, ["policy", "rollout", "--state", str(tmp_path / "third.json"), "--phase",
+                                       "ra_guard", "--pause", "0", "--metrics-url", "http://127.0.0.1:9/metrics"])
+            assert down.exit_code == 2 and "metrics http://127.0.0.1:9/metrics" in down.output
+    finally:
+        ipam_service.open_store.cache_clear()
+    steps = [r["step"] for r in read_records(tmp_path / "audit.jsonl") if r["kind"] == "rollout"]
+    assert steps[:4] == ["apply", "done", "apply", "done"]

@@ -193,3 +193,27 @@ def _versionless(text: str) -> str:
     """Generated code without the lines that name the generator's version."""
     skip = ("Protobuf Python Version", "GRPC_GENERATED_VERSION =", "_runtime_version.ValidateProtobufRuntimeVersion")
     return "\n".join(line for line in text.splitlines() if not any(s in line for s in skip))
+
+
+def test_vm_grpc_command_serves_until_sigterm(tmp_path):
+    import os
+    import signal
+
+    from tests.ipam.server import free_port
+
+    port = free_port()
+    env = {**os.environ, "V6OPS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", "V6OPS_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "v6ops.cli", "policy", "vm-grpc", "--listen", f"127.0.0.1:{port}"],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        assert "VmService listening on 127.0.0.1:" in proc.stderr.readline()
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.VmServiceStub(channel)
+            assert create(stub).version == 1
+            assert stub.ListVms(pb.ListVmsRequest()).total == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    changes = [r for r in read_records(tmp_path / "audit.jsonl") if r["kind"] == "change"]
+    assert [c["action"] for c in changes] == ["create"]

@@ -16,7 +16,9 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, R
 from pydantic import BaseModel, ConfigDict, Field
 
 from v6ops.api.deps import get_store
+from v6ops.events import FanOut, SecurityEvent
 from v6ops.events.audit import AuditLog, Keyring, load_signing_key
+from v6ops.policy.event_pipeline import event_sinks
 from v6ops.policy.event_store import EventPage, EventQueryError, EventStore
 from v6ops.policy.vms import VmConfigError, VmError, VmPage, VmSecurityService, VmView
 from v6ops.store.db import Store
@@ -27,6 +29,9 @@ _lock = threading.Lock()
 @asynccontextmanager
 async def close_audit_log(app: FastAPI) -> AsyncIterator[None]:
     yield
+    sink = getattr(app.state, "event_sink", None)
+    if sink is not None:
+        sink.close()  # flushes the store, the sinks (spooling what is undelivered) and the audit log
     service = getattr(app.state, "vm_service", None)
     if service is not None and service.audit is not None:
         service.audit.close()
@@ -47,9 +52,15 @@ def open_service(app: FastAPI, store: Store) -> VmSecurityService:
             audit = AuditLog(path, keyring=Keyring.load(settings.audit_key_file),
                              signing_key=load_signing_key(settings.audit_signing_key) if settings.audit_signing_key
                              else None)
-            service = VmSecurityService(store, audit, getattr(app.state, "security_metrics", None))
+            metrics = getattr(app.state, "security_metrics", None)
+            service = VmSecurityService(store, audit, metrics)
             app.state.vm_service = service
             app.state.event_store = EventStore(store)
+            app.state.event_sink = event_sinks(
+                app.state.event_store, metrics, audit, spool_dir=settings.events_spool_dir or settings.data_dir / "spool",
+                jsonl=settings.events_jsonl, syslog=settings.events_syslog, syslog_ca=settings.events_syslog_ca,
+                siem_url=settings.events_siem_url, siem_token_file=settings.events_siem_token_file,
+                siem_ca=settings.events_siem_ca)
         return service
 
 
@@ -61,6 +72,12 @@ async def get_events(request: Request, store: Store = Depends(get_store)) -> Eve
     open_service(request.app, store)
     events: EventStore = request.app.state.event_store
     return events
+
+
+async def get_event_sink(request: Request, store: Store = Depends(get_store)) -> FanOut:
+    open_service(request.app, store)
+    sink: FanOut = request.app.state.event_sink
+    return sink
 
 
 def actor_of(request: Request) -> str:
@@ -222,10 +239,10 @@ def get_event(event_id: str, events: EventStore = Depends(get_events)) -> dict[s
     return event.to_dict()
 
 
-@events_router.post("/events", status_code=201, summary="Store security events (a JSON list of events)")
-def post_events(batch: list[dict[str, Any]], events: EventStore = Depends(get_events)) -> dict[str, int]:
-    from v6ops.events import SecurityEvent
-
+@events_router.post("/events", status_code=201,
+                    summary="Take security events (a JSON list): stored, counted, audited, sent to the sinks")
+def post_events(batch: list[dict[str, Any]], events: EventStore = Depends(get_events),
+                sink: FanOut = Depends(get_event_sink)) -> dict[str, int]:
     parsed = []
     for i, item in enumerate(batch):
         try:
@@ -233,6 +250,45 @@ def post_events(batch: list[dict[str, Any]], events: EventStore = Depends(get_ev
         except ValueError as exc:
             raise HTTPException(status_code=422, detail=f"events[{i}]: {exc}") from exc
     for e in parsed:
-        events.emit(e)
-    events.flush()
+        sink.emit(e)
+    events.flush()  # queries see them now; network sinks deliver on their own schedule
     return {"stored": len(parsed)}
+
+
+@router.get("/{vm_id}/nftables", summary="The VM's compiled nftables table (what its host loads with nft -f)")
+def compiled_table(vm_id: str, service: VmSecurityService = Depends(get_service)) -> Response:
+    try:
+        text = service.compiled_table(vm_id)
+    except VmError as exc:
+        raise _http(exc) from exc
+    return Response(text, media_type="text/plain; charset=utf-8")
+
+
+@events_router.get("/events/{event_id}/investigation", summary="The seed's investigation of one event")
+def investigation(event_id: str, window_minutes: int = Query(60, ge=1, le=7 * 24 * 60),
+                  service: VmSecurityService = Depends(get_service),
+                  events: EventStore = Depends(get_events)) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from v6ops.policy.investigate import InvestigationNotFoundError, investigate
+
+    try:
+        return investigate(events, service, event_id, timedelta(minutes=window_minutes)).model_dump(mode="json")
+    except InvestigationNotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+
+
+@router.post("/{vm_id}/counters", summary="Feed the metrics from the VM table's named counters (nft -j list counters)")
+def post_counters(vm_id: str, dump: dict[str, Any], request: Request,
+                  service: VmSecurityService = Depends(get_service)) -> dict[str, Any]:
+    from v6ops.policy.metrics import MetricsValueError
+
+    try:
+        customer = service.get(vm_id).customer_id
+    except VmError as exc:
+        raise _http(exc) from exc
+    try:
+        packets = request.app.state.security_metrics.observe_nft_counters(vm_id, customer, dump)
+    except MetricsValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    return {"vm_id": vm_id, "rules": packets}

@@ -42,7 +42,7 @@ class CefMapping:
     device_version: str = "1.0"
     signature_id_prefix: str = "METALD_IPV6"
 
-    @functools.cache  # noqa: B019 (frozen, hashable, few instances)
+    @functools.cached_property
     def header_prefix(self) -> str:
         return "CEF:0|" + "|".join(escape_header(f) for f in (self.device_vendor, self.device_product,
                                                                self.device_version)) + "|"
@@ -53,7 +53,7 @@ DEFAULT_MAPPING = CefMapping()
 
 def signature_id(event: SecurityEvent, mapping: CefMapping = DEFAULT_MAPPING) -> str:
     """``METALD_IPV6_RA_BLOCKED`` and so on: the prefix and the event type in upper case."""
-    return _signature(mapping.signature_id_prefix, event.event_type.value)
+    return _signature(mapping.signature_id_prefix, event.event_type)
 
 
 @functools.cache
@@ -79,8 +79,8 @@ def _address(value: str | None, v4_key: str, v6_slot: str, label: str) -> str:
 
 def format_cef(event: SecurityEvent, mapping: CefMapping = DEFAULT_MAPPING) -> str:
     """One CEF:0 line (no trailing newline). Keys are fixed; every free-text value is escaped."""
-    kind = event.event_type.value
-    out = [mapping.header_prefix(), _escaped_signature(mapping.signature_id_prefix, kind), "|",
+    kind: str = event.event_type  # a StrEnum is its value
+    out = [mapping.header_prefix, _escaped_signature(mapping.signature_id_prefix, kind), "|",
            escape_header(event.description or kind), "|", str(event.severity.cef),
            f"|rt={event.timestamp_ms} externalId={escape_value(event.event_id)} cat={kind}",
            _address(event.source_ip, "src", "c6a2", "Source IPv6 Address"),

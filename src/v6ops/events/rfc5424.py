@@ -73,7 +73,7 @@ class SyslogHeader:
 def format_message(event: SecurityEvent, msg: str, header: SyslogHeader, prefix: str | None = None) -> bytes:
     """One RFC 5424 message carrying ``msg``, with the event's ids as structured data."""
     pri = header.facility * 8 + SYSLOG_SEVERITY[event.severity]
-    msgid = _msgid(event.event_type.value)
+    msgid = _msgid(event.event_type)
     sd = (f'[{header.sd_id} eventId="{sd_value(event.event_id)}" vmId="{sd_value(event.vm_id)}" '
           f'customerId="{sd_value(event.customer_id)}"]')
     head = f"<{pri}>1 {timestamp_text(event)} {prefix or header.prefix()} {msgid} {sd} "

@@ -171,6 +171,22 @@ class SecurityMetrics:
         return generate_latest(self.registry)
 
 
+class MetricsSink:
+    """A :class:`~v6ops.events.Sink` that counts each event in the metrics."""
+
+    def __init__(self, metrics: SecurityMetrics) -> None:
+        self.metrics = metrics
+
+    def emit(self, event: SecurityEvent) -> None:
+        self.metrics.observe_event(event)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
 def compliance_events(target_compliance: Any, customer_id: str, when: Any) -> list[SecurityEvent]:
     """One COMPLIANCE_VIOLATION event per failing check of a :class:`TargetCompliance`."""
     out = []

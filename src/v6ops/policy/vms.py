@@ -24,6 +24,7 @@ from v6ops.policy.compile_nft import compile_table
 from v6ops.policy.load import load_data
 from v6ops.policy.metrics import SecurityMetrics
 from v6ops.policy.normalize import normalize_document
+from v6ops.policy.normalized import GuardPolicy
 from v6ops.policy.problems import Problem, Severity
 from v6ops.policy.schema import IPv6Config
 from v6ops.policy.validate import report_for
@@ -156,7 +157,8 @@ def _storage_form(model: IPv6Config) -> dict[str, Any]:
     return dumped
 
 
-def compile_config(vm_id: str, ipv6_config: Any, path_prefix: str = "config.ipv6_config") -> Compiled:
+def compile_config(vm_id: str, ipv6_config: Any, path_prefix: str = "config.ipv6_config",
+                   guard: GuardPolicy | None = None) -> Compiled:
     """Validate (structure and meaning) and compile one VM's config; VmConfigError lists every error's path."""
     if not isinstance(ipv6_config, dict):
         raise VmConfigError([Problem(path=path_prefix, severity=Severity.ERROR, code="not-a-mapping",
@@ -176,7 +178,7 @@ def compile_config(vm_id: str, ipv6_config: Any, path_prefix: str = "config.ipv6
         raise VmConfigError(errors or problems)
     target = result.document.targets[0]
     model = IPv6Config.model_validate(ipv6_config).model_copy(update={"security": target.security})
-    policies = normalize_document(result.document)
+    policies = normalize_document(result.document, guard=guard)
     table = "\n".join(compile_table(p) for p in policies)
     return Compiled(config=_storage_form(model), profile=model.security.profile.value, table=table,
                     sha256=hashlib.sha256(table.encode()).hexdigest(),
@@ -186,8 +188,10 @@ def compile_config(vm_id: str, ipv6_config: Any, path_prefix: str = "config.ipv6
 class VmSecurityService:
     """CRUD, history and rollback of VM security configs; every change audited, counted and recompiled."""
 
-    def __init__(self, store: Store, audit: AuditLog | None = None, metrics: SecurityMetrics | None = None) -> None:
-        self.store, self.audit, self.metrics = store, audit, metrics
+    def __init__(self, store: Store, audit: AuditLog | None = None, metrics: SecurityMetrics | None = None,
+                 guard: GuardPolicy | None = None) -> None:
+        """``guard``: how compiled tables hand packets to the guard (queue number, nft or xt backend)."""
+        self.store, self.audit, self.metrics, self.guard = store, audit, metrics, guard
 
     # ------------------------------------------------------------------ views
 
@@ -233,7 +237,7 @@ class VmSecurityService:
             raise VmError(f"id {vm_id!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         if not customer_id or len(customer_id) > 64:
             raise VmError(f"customer_id {customer_id!r} must be 1-64 characters")
-        compiled = compile_config(vm_id, ipv6_config)
+        compiled = compile_config(vm_id, ipv6_config, guard=self.guard)
         now = _now()
         with self.store.write() as session:
             if session.get(SecurityVm, vm_id) is not None:
@@ -267,7 +271,7 @@ class VmSecurityService:
                 new_config = {**before, "security": merge(before.get("security", {}), patch)}
             elif security is not None:
                 new_config = {**before, "security": security}
-            compiled = compile_config(vm_id, new_config, path_prefix)
+            compiled = compile_config(vm_id, new_config, path_prefix, self.guard)
             row.version += 1
             row.ipv6_config, row.profile = compiled.config, compiled.profile
             row.compiled, row.compiled_sha256, row.updated_at = compiled.table, compiled.sha256, _now()
