@@ -196,3 +196,22 @@ def test_detections_are_shared_security_events(tmp_path: Path, attacked: tuple[P
     bad.write_text("rules: [{name: x, kind: port_scan, threshold: 1, window: 100, slide: 30}]\n")
     result = CliRunner().invoke(app, ["flows", "detect", str(attacked[0] / "logs"), "--rules", str(bad)])
     assert result.exit_code == 2 and "not a multiple of slide" in result.output
+
+
+def test_api_detect_matches_cli(tmp_path: Path, attacked: tuple[Path, list[Case]], found: list[dict[str, Any]]) -> None:
+    from fastapi.testclient import TestClient
+
+    from v6ops.api.app import create_app
+    from v6ops.settings import Settings
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(attacked[0] / "logs", data_dir / "logs")
+    client = TestClient(create_app(Settings(data_dir=data_dir)))
+    rules = {"internet_facing": [INTERNET_ENI], "exempt": [LAB_PREFIX]}
+    response = client.post("/api/v1/flows/detect", json={"paths": ["logs"], "rules": rules})
+    assert response.status_code == 200, response.text
+    assert [e["detection_id"] for e in response.json()["detections"]] == [e["detection_id"] for e in found]
+    assert response.json()["detections"][0]["evidence"] == found[0]["evidence"]
+    bad = client.post("/api/v1/flows/detect", json={"paths": ["logs"], "rules": {"rules": [{"name": "x"}]}})
+    assert bad.status_code == 422 and "rules.rules.0" in bad.json()["detail"]
+    assert client.post("/api/v1/flows/detect", json={"paths": ["/etc"]}).status_code == 403

@@ -105,3 +105,36 @@ async def report_for_upload(
         report = await run_in_threadpool(_report, [str(path)])
     await run_in_threadpool(_mark_ingest, request, report)
     return report
+
+
+class DetectRequest(BaseModel):
+    paths: list[str] = Field(min_length=1, description="Files, directories or globs under the data directory, "
+                             "or s3://bucket/prefix URLs")
+    format: str | None = Field(default=None, description="VPC custom format for files without a header line")
+    rules: dict[str, Any] | None = Field(default=None, description="Rules, exemptions and internet-facing ENIs "
+                                         "(the rules file's content; omitted: the defaults)")
+
+
+@router.post("/detect")
+def detect_for_paths(body: DetectRequest, request: Request) -> dict[str, Any]:
+    """The same detections object as ``v6ops flows detect --json``."""
+    from pydantic import ValidationError
+
+    from v6ops.flows.detections import DetectionConfig
+    from v6ops.flows.pipeline import detect_threats
+    from v6ops.flows.problems import FlowInputError
+
+    try:
+        config = DetectionConfig.model_validate(body.rules or {})
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise HTTPException(status_code=422, detail=f"rules.{'.'.join(map(str, problem['loc']))}: {problem['msg']}") \
+            from exc
+    data_dir = request.app.state.settings.data_dir
+    try:
+        result = detect_threats([_inside(data_dir, p) for p in body.paths], config, vpc_format=body.format)
+    except FlowInputError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+    if result["inputs"]["records_read"] == 0 and result["inputs"]["file_errors"]:
+        raise HTTPException(status_code=422, detail=[e["error"] for e in result["inputs"]["file_errors"]])
+    return result

@@ -141,6 +141,121 @@ def detect_cmd(
     ])
 
 
+@app.command("watch")
+def watch_cmd(
+    directory: Path = typer.Argument(..., help="Directory new log files arrive in"),
+    state: Path = typer.Option(..., "--state", help="State directory (rows read, files read, events sent)"),
+    out: Path = typer.Option(..., "--out", help="Directory for report.json, report.md, report.html, metrics.prom"),
+    rules: Path = typer.Option(None, "--rules", help="Detection rules file (YAML/JSON)"),
+    events: Path = typer.Option(None, "--events", help="Append detections and alarm transitions (JSON Lines)"),
+    interval: float = typer.Option(5.0, "--interval", help="Seconds between polls"),
+    settle: float = typer.Option(2.0, "--settle", help="A file must be unchanged this long before it is read"),
+    once: bool = typer.Option(False, "--once", help="Poll twice (to see files settle), then exit"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Follow mode: read new files as they arrive (each once, in name order) and keep the report current."""
+    import time
+
+    from v6ops.events import EventValueError
+    from v6ops.events.jsonl import JsonLinesSink
+    from v6ops.flows.watch import Watcher
+
+    config = _detection_config(rules)
+    try:
+        sink = JsonLinesSink(events) if events is not None else None
+        watcher = Watcher(directory, state, out, sink, config, settle=settle)
+    except ValueError as exc:  # EventValueError included: an unwritable event file, a missing directory
+        fail(str(exc))
+    polls = 0
+    try:
+        while True:
+            result = watcher.poll()
+            polls += 1
+            for name in result.read:
+                line = {"read": name, "events_sent": result.events}
+                if as_json:
+                    print_json(line)
+                else:
+                    console.print(f"read {name} ({result.events} events sent)", highlight=False)
+            if once and polls >= 2:
+                break
+            time.sleep(settle if once else interval)
+    except KeyboardInterrupt:
+        pass
+    except EventValueError as exc:
+        fail(str(exc))
+    finally:
+        watcher.close()
+        if sink is not None:
+            sink.close()
+
+
+@app.command("dashboard")
+def dashboard_cmd(
+    grafana_out: Path = typer.Option(..., "--grafana", help="Write the Grafana dashboard JSON here"),
+    rules_out: Path = typer.Option(None, "--rules", help="Also write its PromQL as a rules file (promtool check rules)"),
+    as_json: bool = JsonOption,
+) -> None:
+    """The Grafana dashboard over the metrics v6ops exports (import it, or provision it as is)."""
+    from v6ops.flows import grafana
+
+    written = {"grafana": grafana_out}
+    try:
+        grafana_out.write_text(grafana.dashboard_json())
+        if rules_out is not None:
+            rules_out.write_text(grafana.rules())
+            written["rules"] = rules_out
+    except OSError as exc:
+        fail(f"cannot write: {exc}")
+    summary = {"panels": len(grafana.PANELS), "expressions": len(grafana.expressions()),
+               **{k: str(v) for k, v in written.items()}}
+    if as_json:
+        print_json(summary)
+    else:
+        print_table("Written", ["output", "path"], sorted((k, str(v)) for k, v in written.items()))
+
+
+@app.command("cloudwatch")
+def cloudwatch_cmd(
+    report_path: Path = typer.Argument(..., metavar="REPORT.json", help="A report written by v6ops flows report"),
+    namespace: str = typer.Option("AWS/VPC/IPv6", "--namespace", help="CloudWatch namespace (the seed's by default)"),
+    dashboard: str = typer.Option(None, "--dashboard", help="Also create or replace this dashboard"),
+    alarms: bool = typer.Option(False, "--alarms", help="Also create the seed's three alarms"),
+    region: str = typer.Option(None, "--region", help="AWS region (default: the boto3 configuration's)"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Publish a report's metrics with PutMetricData (batched), and the seed's dashboard and alarms."""
+    import json
+
+    import boto3
+
+    from v6ops.flows import cloudwatch
+
+    try:
+        report = json.loads(report_path.read_text())
+        series = {m: {int(t): float(v) for t, v in points} for m, points in report["metrics"]["series"].items()}
+    except OSError as exc:
+        fail(f"{report_path}: cannot read: {exc.strerror}")
+    except (ValueError, KeyError, TypeError) as exc:
+        fail(f"{report_path}: not a v6ops flows report with metrics ({exc})")
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client = boto3.client("cloudwatch", region_name=region)
+        sent: dict[str, Any] = cloudwatch.publish(client, series, namespace)
+        if alarms:
+            sent["alarms"] = len(cloudwatch.put_alarms(client, namespace=namespace))
+        if dashboard:
+            sent["dashboard_messages"] = cloudwatch.put_dashboard(client, dashboard, namespace,
+                                                                  client.meta.region_name)
+    except (cloudwatch.CloudWatchValueError, BotoCoreError, ClientError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(sent)
+    else:
+        print_table(f"CloudWatch {namespace}", ["what", "count"], [[k, v] for k, v in sent.items()])
+
+
 @app.command("generate")
 def generate_cmd(
     out: Path = typer.Argument(..., help="Directory for logs/ and truth.json"),

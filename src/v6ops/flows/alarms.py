@@ -240,6 +240,13 @@ def metric_series(facts: Iterable[Mapping[str, Any]], metric: str, statistic: St
     return out
 
 
+def series(engine: analyses.Engine, period: int = 300,
+           scans: Sequence[rawscan.RawScan] = ()) -> dict[str, dict[int, float]]:
+    """Every seed metric per ``period`` of event time (``{metric: {period start: value}}``), for CloudWatch."""
+    facts = engine.query(analyses.facts_sql(engine.dialect, period)).to_pylist() + analyses.scan_facts(engine, scans, period)
+    return {m: metric_series(facts, m, "Average" if METRICS[m] == "Percent" else "Sum") for m in METRICS}
+
+
 def run(engine: analyses.Engine, alarms: Iterable[Alarm] | None = None,
         scans: Sequence[rawscan.RawScan] = ()) -> list[dict[str, Any]]:
     """Every alarm over the engine's ``counted`` view (and scanned files): final state, datapoints, transitions."""

@@ -36,8 +36,9 @@ class DuckEngine:
 
     dialect = DuckDialect()
 
-    def __init__(self, threads: int | None = None, memory_limit: str = "1GB", temp_dir: Path | None = None) -> None:
-        self.connection = duckdb.connect(":memory:")
+    def __init__(self, threads: int | None = None, memory_limit: str = "1GB", temp_dir: Path | None = None,
+                 database: Path | None = None) -> None:
+        self.connection = duckdb.connect(str(database) if database is not None else ":memory:")
         self.connection.execute(f"SET memory_limit = '{memory_limit}'")
         self.connection.execute("SET preserve_insertion_order = false")
         self.connection.execute("SET enable_progress_bar = false")  # stdout belongs to the CLI (--json)

@@ -33,6 +33,7 @@ def input_size(sources: list[Source]) -> int | None:
 
 
 ENGINES = ("duckdb", "spark")
+METRIC_PERIOD = 300  # seconds per datapoint of the seed's CloudWatch metrics (its dashboard's period)
 
 
 def open_engine(name: str, threads: int | None = None, master: str | None = None) -> DuckEngine | SparkEngine:
@@ -42,6 +43,21 @@ def open_engine(name: str, threads: int | None = None, master: str | None = None
     if name == "spark":
         return SparkEngine(spark.session(master))
     raise FlowInputError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
+
+
+def report_sections(engine: analyses.Engine, options: analyses.Options, scans: list[rawscan.RawScan],
+                    detect: detections.DetectionConfig | None) -> tuple[dict[str, Any], list[detections.Detection]]:
+    """Every analysis, the alarms, the CloudWatch metric series and (with ``detect``) the detections."""
+    sections = analyses.run(engine, options, scans)
+    sections["alarms"] = alarms.run(engine, scans=scans)
+    sections["metrics"] = {"period_seconds": METRIC_PERIOD, "series": {
+        metric: [[start, value] for start, value in sorted(points.items())]
+        for metric, points in alarms.series(engine, METRIC_PERIOD, scans).items()
+    }}
+    found = detections.run(engine, detect) if detect is not None else []
+    if detect is not None:
+        sections["detections"] = [e.as_dict() for e in found]
+    return sections, found
 
 
 def build_report(
@@ -94,10 +110,7 @@ def build_report(
         order = {source.name: index for index, source in enumerate(sources)}
         ingest.files.sort(key=lambda f: order.get(f.name, len(order)))
         loaded = time.perf_counter()
-        sections = analyses.run(engine, options, scans)
-        sections["alarms"] = alarms.run(engine, scans=scans)
-        if detect is not None:
-            sections["detections"] = [e.as_dict() for e in detections.run(engine, detect)]
+        sections, _ = report_sections(engine, options, scans, detect)
     finally:
         engine.close()
     finished = time.perf_counter()

@@ -10,6 +10,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from v6ops.flows import charts
+from v6ops.flows.alarms import ALARM, INSUFFICIENT, OK
+from v6ops.flows.detections import SEVERITY as DETECTION_SEVERITY
 
 CLASSES = ("ipv4", "ipv6", "nat64", "unknown")
 
@@ -151,7 +153,28 @@ def prometheus(report: dict[str, Any]) -> str:
         for kind in ("rate_4xx", "rate_5xx", "failed_dispatch_rate"):
             if r[kind] is not None:
                 rates.labels(r["traffic_class"], kind.replace("_rate", "").replace("rate_", "")).set(r[kind])
+    top = Gauge("v6ops_flows_report_top_source_bytes", "Bytes of the top source prefixes", ["level", "prefix"],
+                registry=registry)
+    for level in ("/64", "/48"):
+        for r in report["top_talkers"]["source"][level]:
+            top.labels(level, r["key"]).set(r["bytes"])
+    found = Gauge("v6ops_flows_report_detections", "Detection episodes per kind and severity (0 when none)",
+                  ["kind", "severity"], registry=registry)
+    for kind, severity in DETECTION_SEVERITY.items():
+        found.labels(kind, severity).set(0)
+    for d in report.get("detections", []):
+        found.labels(d["kind"], d["severity"]).inc()
+    states = Gauge("v6ops_flows_alarm_state", "1 for each alarm's current state, 0 for its other states",
+                   ["alarm", "state"], registry=registry)
+    last = Gauge("v6ops_flows_alarm_datapoint", "The latest datapoint of each alarm's metric", ["alarm", "metric"],
+                 registry=registry)
+    for a in report.get("alarms", []):
+        for state in (OK, ALARM, INSUFFICIENT):
+            states.labels(a["alarm"], state).set(1 if a["state"] == state else 0)
+        if a["datapoints"]:
+            last.labels(a["alarm"], a["metric"]).set(a["datapoints"][-1]["value"])
     return generate_latest(registry).decode()
+
 
 
 def write_outputs(report: dict[str, Any], out: Path) -> dict[str, str]:

@@ -1,0 +1,98 @@
+"""The full flow report with the threat detections vs the report without them, and Spark local[2] beside DuckDB.
+
+    python benchmarks/flows_detect.py [--records 10000000] [--spark-records 1000000] [--workdir /tmp/v6ops-flows-bench]
+
+Same data as benchmarks/flows_report.py (N default-format VPC records, 60% IPv6, Zipf talkers,
+privacy addresses inside /64s; written once and reused). Each measurement runs in its own process
+after the file was read into the page cache:
+
+- ``report``: ``build_report`` as shipped (clean files read by the C reader into aggregates);
+- ``report+detect``: the same report with every default detection rule (``detect=DetectionConfig()``),
+  which reads rows (the detections need each record's source, destination, port and time);
+- ``spark``: the report with detections on the Spark engine, ``local[2]``, on the first
+  ``--spark-records`` records of the same data (the rate is what is compared; the line says so).
+
+The ratio printed last is report+detect over report, by wall time (target >= 0.75).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from flows_report import peak_rss_mb, warm, write_data
+
+
+def run(kind: str, path: str) -> dict[str, Any]:
+    from v6ops.flows.detections import DetectionConfig
+    from v6ops.flows.pipeline import build_report
+
+    start = time.perf_counter()
+    if kind == "report":
+        report = build_report([path])
+    elif kind == "report+detect":
+        report = build_report([path], detect=DetectionConfig())
+    else:
+        report = build_report([path], detect=DetectionConfig(), engine_name="spark", master="local[2]")
+    return {"records": report["summary"]["flows"], "seconds": time.perf_counter() - start,
+            "timing": report["timing_seconds"], "detections": len(report.get("detections", []))}
+
+
+def measure(kind: str, path: Path) -> dict[str, Any]:
+    warm(path)
+    env = {**os.environ, "PYSPARK_SUBMIT_ARGS": "--driver-memory 6g pyspark-shell"}
+    out = subprocess.run([sys.executable, __file__, "--child", kind, str(path)], check=True, capture_output=True,
+                         text=True, env=env)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["rate"] = result["records"] / result["seconds"]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=10_000_000)
+    parser.add_argument("--spark-records", type=int, default=1_000_000)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/v6ops-flows-bench"))
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        cpu = time.process_time()
+        result = run(args.child[0], args.child[1])
+        result["cpu_seconds"] = time.process_time() - cpu
+        result["peak_rss_mb"] = peak_rss_mb()
+        print(json.dumps(result))
+        return
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    text_path, _ = write_data(args.workdir, args.records)
+    subset = args.workdir / f"vpc-{args.records}-first-{args.spark_records}.log"
+    if not subset.exists():
+        with text_path.open() as source, subset.open("w") as target:
+            target.writelines(islice(source, args.spark_records + 1))  # the header line and N records
+    report = measure("report", text_path)
+    detect = measure("report+detect", text_path)
+    spark = measure("spark", subset)
+    duck_subset = measure("report+detect", subset)
+
+    def line(label: str, r: dict[str, Any]) -> None:
+        print(f"{label:<58} {r['rate'] / 1e6:6.3f} M rec/s  {r['seconds']:7.2f} s wall  {r['cpu_seconds']:7.2f} s CPU"
+              f"  peak {r['peak_rss_mb']:5.0f} MB  (ingest {r['timing']['ingest']} s, analyses "
+              f"{r['timing']['analyses']} s, {r['detections']} detections)")
+
+    line(f"DuckDB report, {report['records']:,} records", report)
+    line(f"DuckDB report + detections, {detect['records']:,} records", detect)
+    line(f"DuckDB report + detections, {duck_subset['records']:,} records", duck_subset)
+    line(f"Spark local[2] report + detections, {spark['records']:,} records", spark)
+    print(f"Spark local[2] vs DuckDB, report + detections on {spark['records']:,} records: "
+          f"{spark['rate'] / duck_subset['rate']:.3f}x")
+    print(f"report with detections / without (wall, {args.records:,} records): {detect['rate'] / report['rate']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

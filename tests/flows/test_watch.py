@@ -1,0 +1,138 @@
+"""Follow mode: files arriving, a restart, a file still being written and a truncated gzip, each read once."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from v6ops.events import MemorySink
+from v6ops.flows.attacks import plant
+from v6ops.flows.generate import generate
+from v6ops.flows.pipeline import build_report
+from v6ops.flows.watch import Watcher
+
+SECTIONS = ("summary", "adoption", "actions", "protocols", "address_types", "trends", "top_talkers", "alb", "alarms",
+            "metrics", "detections")
+T0 = 1_800_000_000.0  # the watcher's "now" in these tests; file times are set relative to it
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("watched")
+    generate(out, flows=800, requests=100)
+    plant(out)
+    return out / "logs"
+
+
+def _arrive(src: Path, target: Path, name: str, at: float) -> Path:
+    path = target / name
+    shutil.copy(src / name, path)
+    os.utime(path, (at, at))
+    return path
+
+
+def _batch(paths: list[Path], rules: Any) -> dict[str, Any]:
+    return build_report([str(p) for p in paths], detect=rules)
+
+
+def _same(report: dict[str, Any], batch: dict[str, Any]) -> None:
+    for key in SECTIONS:
+        assert report[key] == batch[key], key
+    assert report["inputs"]["records_read"] == batch["inputs"]["records_read"]
+    assert report["inputs"]["by_reason"] == batch["inputs"]["by_reason"]
+
+
+def _poll_until_read(watcher: Watcher, now: float, expected: int) -> Any:
+    read: list[str] = []
+    result = None
+    for step in range(4):
+        result = watcher.poll(now + step)
+        read += result.read
+        if len(read) == expected:
+            return result
+    raise AssertionError(f"read {read}")
+
+
+def test_files_arriving_and_a_restart(tmp_path: Path, source: Path) -> None:
+    incoming, state, out = tmp_path / "in", tmp_path / "state", tmp_path / "out"
+    incoming.mkdir()
+    sink = MemorySink()
+    watcher = Watcher(incoming, state, out, sink, settle=1)
+    _arrive(source, incoming, "vpc-default.log.gz", T0 - 100)
+    assert watcher.poll(T0).read == []  # first sight: not known to be complete yet
+    first = watcher.poll(T0 + 1)
+    assert first.read == [str(incoming / "vpc-default.log.gz")]
+    _same(first.report, _batch([incoming / "vpc-default.log.gz"], watcher.config))
+    assert watcher.poll(T0 + 2).read == []  # nothing new, nothing sent
+    sent_before = len(sink.events)
+    watcher.close()
+
+    watcher = Watcher(incoming, state, out, sink, settle=1)  # a restart: the state says what was read
+    for name in ("attacks.log", "vpc-custom.log"):
+        _arrive(source, incoming, name, T0 - 50)
+    result = _poll_until_read(watcher, T0 + 10, 2)
+    assert [Path(p).name for p in result.read] == ["attacks.log", "vpc-custom.log"]  # name order
+    paths = [incoming / n for n in ("attacks.log", "vpc-custom.log", "vpc-default.log.gz")]
+    _same(result.report, _batch(paths, watcher.config))
+    assert (out / "report.json").exists() and "v6ops_flows_watch_records" in (out / "metrics.prom").read_text()
+    detections = {e.event_id for e in sink.events[sent_before:] if e.source == "flows.detect"}
+    assert detections == {d["detection_id"] for d in result.report["detections"]}
+    assert any(e.event_type == "alarm_state_change" for e in sink.events)
+    assert watcher.poll(T0 + 20).read == [] and watcher.poll(T0 + 21).events == 0
+    watcher.close()
+
+
+def test_a_file_still_being_written(tmp_path: Path, source: Path) -> None:
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    lines = (source / "attacks.log").read_bytes().splitlines(keepends=True)
+    growing = incoming / "attacks.log"
+    growing.write_bytes(b"".join(lines[:100]))
+    os.utime(growing, (T0 - 10, T0 - 10))
+    watcher = Watcher(incoming, tmp_path / "state", tmp_path / "out", settle=5)
+    assert watcher.poll(T0).read == []
+    with growing.open("ab") as handle:  # the writer goes on
+        handle.write(b"".join(lines[100:]))
+    os.utime(growing, (T0 + 1, T0 + 1))
+    assert watcher.poll(T0 + 2).read == []  # it changed since the last poll
+    assert watcher.poll(T0 + 3).read == []  # same size, but modified 2 s ago (settle 5 s)
+    result = watcher.poll(T0 + 7)
+    assert result.read == [str(growing)]
+    assert result.report["inputs"]["records_read"] == len(lines)  # every line once
+    watcher.close()
+
+
+def test_a_truncated_gzip(tmp_path: Path, source: Path) -> None:
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    whole = (source / "vpc-default.log.gz").read_bytes()
+    path = incoming / "late.log.gz"
+    path.write_bytes(whole[: len(whole) // 2])  # the upload is half done
+    os.utime(path, (T0 - 10, T0 - 10))
+    watcher = Watcher(incoming, tmp_path / "state", tmp_path / "out", settle=1, give_up=30)
+    watcher.poll(T0)
+    assert watcher.poll(T0 + 1).read == []  # ends early and may still complete: not read
+    path.write_bytes(whole)
+    os.utime(path, (T0 + 2, T0 + 2))
+    result = _poll_until_read(watcher, T0 + 5, 1)
+    batch = _batch([path], watcher.config)
+    assert result.report["inputs"]["records_read"] == batch["inputs"]["records_read"]
+    assert result.report["inputs"]["file_errors"] == []
+
+    stuck = incoming / "stuck.log.gz"
+    stuck.write_bytes(gzip.compress(b"".join((source / "attacks.log").read_bytes().splitlines(keepends=True)[:50]))[:-30])
+    os.utime(stuck, (T0 - 100, T0 - 100))
+    watcher.poll(T0 + 10)
+    result = watcher.poll(T0 + 11)  # unchanged for longer than give_up: read once, with its error
+    assert result.read == [str(stuck)]
+    errors = result.report["inputs"]["file_errors"]
+    assert len(errors) == 1 and errors[0]["path"] == str(stuck)
+    kept = result.report["inputs"]["records_read"]
+    assert watcher.poll(T0 + 12).read == [] and watcher.poll(T0 + 13).read == []  # never again
+    assert kept >= batch["inputs"]["records_read"]
+    watcher.close()
