@@ -21,6 +21,7 @@ from v6ops.ipam.lookup import by_name
 from v6ops.ipam.plan import Plan, apply_plan, diff_plan
 from v6ops.ipam.provision import allocate_dual_stack, find_allocation
 from v6ops.ipam.provisioning.queue import enqueue
+from v6ops.ipam.provisioning.service import sync_after_change
 from v6ops.ipam.subscribers import (
     SubscriberSpec,
     SubscriberUpdate,
@@ -104,7 +105,9 @@ def provision(store: Store, pool: str, subscriber: str | None = None, device: st
         got = allocate_dual_stack(session, pool, subscriber=sub, device=dev, dns_name=dns_name)
         if sub is not None:
             enqueue(session, [sub.id])
-        return got
+    if subscriber:
+        sync_after_change(store)
+    return got
 
 
 def add_subscriber(store: Store, spec: SubscriberSpec) -> dict[str, Any]:
@@ -118,7 +121,8 @@ def add_subscriber(store: Store, spec: SubscriberSpec) -> dict[str, Any]:
         if spec.pool:
             got = allocate_dual_stack(session, spec.pool, subscriber=subscriber)
             view.update({k: got[k] for k in ("ipv4", "ipv6_address", "ipv6_prefix")})
-        return view
+    sync_after_change(store)
+    return view
 
 
 def _identities(session: Session, subscriber_ids: list[int]) -> dict[int, dict[str, str | None]]:
@@ -145,7 +149,9 @@ def change_subscriber(store: Store, name: str, change: SubscriberUpdate) -> dict
         previous = set_identities(session, subscriber, change.identities) if change.identities is not None else []
         enqueue(session, [subscriber.id], previous)
         session.flush()
-        return _subscriber_view(session, subscriber)
+        view = _subscriber_view(session, subscriber)
+    sync_after_change(store)
+    return view
 
 
 def get_subscriber(store: Store, name: str) -> dict[str, Any]:
@@ -246,7 +252,9 @@ def release(store: Store, text: str, vrf: str) -> dict[str, Any]:
         if owner is not None:
             enqueue(session, [owner])
         view["reusable_at"] = allocation.reusable_at.isoformat() if allocation.reusable_at else None
-        return view
+    if owner is not None:
+        sync_after_change(store)
+    return view
 
 
 def list_allocations(store: Store, pool: str | None, limit: int, offset: int = 0) -> list[dict[str, Any]]:
