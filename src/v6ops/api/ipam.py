@@ -152,13 +152,19 @@ def add_subscriber(body: SubscriberSpec, store: Store = Depends(get_store)) -> d
 @router.post("/subscribers/import", summary="Bulk import: CSV (text/csv) or JSON Lines (application/x-ndjson) body")
 async def import_subscribers(request: Request, format: Literal["csv", "jsonl"] | None = None,
                              store: Store = Depends(get_store)) -> dict[str, Any]:
+    return await _bulk_import(request, format, subscriber_import.import_subscribers, store)
+
+
+async def _bulk_import(request: Request, format: str | None, fn: Callable[..., dict[str, Any]], *args: Any
+                       ) -> dict[str, Any]:
+    """Stream the body to a file named for its format, import it; rejected rows are a 422 (nothing imported)."""
     kind = format or ("jsonl" if "json" in request.headers.get("content-type", "") else "csv")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"import.{kind}"
         with path.open("wb") as fh:
             async for chunk in request.stream():
                 fh.write(chunk)
-        report = await run_in_threadpool(run, subscriber_import.import_subscribers, store, path)
+        report = await run_in_threadpool(run, fn, args[0], path, *args[1:])
     if report["rejected"]:
         raise HTTPException(422, {"message": "import rejected: fix these rows; nothing was imported", **report})
     return report
@@ -202,16 +208,7 @@ def device_stats(store: Store = Depends(get_store)) -> list[dict[str, Any]]:
 async def import_devices(
     request: Request, pool: str, format: Literal["csv", "jsonl"] | None = None, store: Store = Depends(get_store)
 ) -> dict[str, Any]:
-    kind = format or ("jsonl" if "json" in request.headers.get("content-type", "") else "csv")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"import.{kind}"
-        with path.open("wb") as fh:
-            async for chunk in request.stream():
-                fh.write(chunk)
-        report = await run_in_threadpool(run, service.import_devices, store, path, pool)
-    if report["rejected"]:
-        raise HTTPException(422, {"message": "import rejected: fix these rows; nothing was imported", **report})
-    return report
+    return await _bulk_import(request, format, service.import_devices, store, pool)
 
 
 @router.get("/adoption", summary="Dual-stack adoption: dual-stack / IPv4-only / IPv6-only subscribers")
