@@ -30,12 +30,14 @@ def _url(settings: ProvisioningSettings, target: str) -> str:
 
 
 def _holders(session: Session, previous: set[tuple[str, str]]) -> set[int]:
-    """Subscribers that hold these identities now (another subscriber may have taken one over)."""
-    if not previous:
-        return set()
-    rows = session.execute(select(SubscriberIdentity.subscriber_id, SubscriberIdentity.kind, SubscriberIdentity.value)
-                           .where(SubscriberIdentity.value.in_(sorted({v for _, v in previous}))))
-    return {sid for sid, kind, value in rows if (kind, value) in previous}
+    """Subscribers that hold these identities now (another subscriber may have taken one over).
+    One query per kind, so the (kind, value) unique index answers it."""
+    held: set[int] = set()
+    for kind in sorted({k for k, _ in previous}):
+        values = sorted(v for k, v in previous if k == kind)
+        held.update(session.scalars(select(SubscriberIdentity.subscriber_id).where(
+            SubscriberIdentity.kind == kind, SubscriberIdentity.value.in_(values))))
+    return held
 
 
 def sync(store: Store, target: str, settings: ProvisioningSettings, dry_run: bool = False, full: bool = False
