@@ -175,6 +175,11 @@ def change_subscriber(name: str, body: SubscriberUpdate, store: Store = Depends(
     return run(service.change_subscriber, store, name, body)
 
 
+@router.delete("/subscribers/{name}", summary="Delete: allocations released; records leave RADIUS/Kea/DNS at the next sync")
+def delete_subscriber(name: str, store: Store = Depends(get_store)) -> dict[str, Any]:
+    return run(service.delete_subscriber, store, name)
+
+
 @router.get("/subscribers/{name}")
 def subscriber(name: str, store: Store = Depends(get_store)) -> dict[str, Any]:
     return run(service.get_subscriber, store, name)

@@ -300,6 +300,12 @@ def subscriber_set(
     emit(_call(service.change_subscriber, name, change), as_json, lambda r: _subscriber_table([r]))
 
 
+@subscriber_app.command("delete")
+def subscriber_delete(name: str, as_json: bool = JsonOption) -> None:
+    """Delete a subscriber: its allocations are released, its records leave RADIUS, Kea and DNS at the next sync."""
+    emit(_call(service.delete_subscriber, name), as_json, lambda r: _subscriber_table([r]))
+
+
 @subscriber_app.command("show")
 def subscriber_show(name: str, as_json: bool = JsonOption) -> None:
     emit(_call(service.get_subscriber, name), as_json, lambda r: _subscriber_table([r]))

@@ -154,6 +154,31 @@ def change_subscriber(store: Store, name: str, change: SubscriberUpdate) -> dict
     return view
 
 
+def delete_subscriber(store: Store, name: str) -> dict[str, Any]:
+    """Release the subscriber's allocations (into the pool's quarantine), drop its identities and the
+    subscriber; the sync queue keeps the identities it had, so the next sync removes its RADIUS rows and
+    Kea hosts (and the DNS sync its records). Returns the subscriber as it was, with status 'deleted'."""
+    with store.write() as session:
+        subscriber = subscriber_by_name(session, name)
+        view = _subscriber_view(session, subscriber)
+        now = utcnow()
+        for allocation in session.scalars(select(Allocation).where(
+                Allocation.subscriber_id == subscriber.id, Allocation.status == "active")).all():
+            row = range_for(session, allocation.vrf_id, range_prefix(allocation))
+            assert row.pool_id is not None
+            RangeAllocator(session, row, load_pool(session, row.pool_id)).release(allocation, now)
+        identities = list(session.scalars(select(SubscriberIdentity).where(
+            SubscriberIdentity.subscriber_id == subscriber.id)))
+        enqueue(session, [subscriber.id], [f"{i.kind}:{i.value}" for i in identities])
+        for identity in identities:
+            session.delete(identity)
+        session.flush()
+        session.delete(subscriber)
+        session.flush()
+    sync_after_change(store)
+    return {**view, "status": "deleted"}
+
+
 def get_subscriber(store: Store, name: str) -> dict[str, Any]:
     with store.read() as session:
         return _subscriber_view(session, subscriber_by_name(session, name))
