@@ -7,22 +7,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.api_client import api_client
 from tests.policy.vm_fixtures import web_config
 from v6ops.api.app import create_app
 from v6ops.cli.main import app as cli
 from v6ops.events import SecurityEvent
-from v6ops.ipam import service as ipam_service
 from v6ops.settings import Settings
+from v6ops.store.db import open_store
 
 
 @pytest.fixture
 def setup(tmp_path: Path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     app = create_app(Settings(data_dir=tmp_path, database_url=url))
-    with TestClient(app) as client:
+    with api_client(app) as client:
         assert client.post("/api/v1/vms", json={"id": "vm-1", "customer_id": "acme",
                                                 "config": {"ipv6_config": web_config()}}).status_code == 201
         t = datetime.now(UTC)
@@ -37,7 +37,7 @@ def setup(tmp_path: Path, monkeypatch):
         r = client.patch("/api/v1/vms/vm-1/security", json={"ra_guard": {"max_ra_rate": 3}})
         assert r.status_code == 200
         yield client, tmp_path, url
-    ipam_service.open_store.cache_clear()
+    open_store.cache_clear()
 
 
 def test_investigation_via_api_and_cli(setup, monkeypatch):

@@ -183,7 +183,7 @@ def test_posted_events_reach_every_configured_sink(tmp_path):
                         events_siem_token_file=token, events_siem_ca=cert)
     batch = [ev(n, "vm-1", "acme", "ra_blocked", "critical", n) for n in range(3)]
     try:
-        with TestClient(create_app(settings)) as client:
+        with api_client(settings) as client:
             assert client.post("/api/v1/security/events", json=batch).status_code == 201
             assert client.get("/api/v1/security/events").json()["total"] == 3
             metrics = client.get("/metrics").text
@@ -196,4 +196,4 @@ def test_posted_events_reach_every_configured_sink(tmp_path):
         assert audited == ["e0", "e1", "e2"]
     finally:
         siem.stop()
-        ipam_service.open_store.cache_clear()
+        open_store.cache_clear()

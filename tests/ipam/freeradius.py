@@ -72,6 +72,9 @@ modules {{
   }}
   pap {{
   }}
+  files {{
+    filename = {users_file}
+  }}
   sql {{
     dialect = "postgresql"
     driver = "rlm_sql_postgresql"
@@ -112,7 +115,7 @@ server default {{
     port = {radius_port}
   }}
   authorize {{
-    sql
+    {source}
     pap
   }}
   authenticate {{
@@ -130,20 +133,23 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(directory: Path, database_url: str, radius_port: int) -> None:
+def write_config(directory: Path, database_url: str, radius_port: int, users_file: Path | None = None) -> None:
+    """rlm_sql on ``database_url`` answers, or with ``users_file`` rlm_files reading that users(5) file."""
     url = urlsplit(database_url)
     (directory / "radiusd.conf").write_text(RADIUSD_CONF.format(
         dir=directory, mods=MODS_CONFIG, secret=SECRET.decode(), host=url.hostname or "127.0.0.1",
         port=url.port or 5432, user=url.username or "postgres", password=url.password or "",
-        db=url.path.lstrip("/"), radius_port=radius_port))
+        db=url.path.lstrip("/"), radius_port=radius_port, source="files" if users_file else "sql",
+        users_file=users_file or directory / "users"))
     (directory / "dictionary").write_text("")
+    (directory / "users").touch()
 
 
 @contextmanager
-def freeradius(directory: Path, database_url: str) -> Iterator[int]:
+def freeradius(directory: Path, database_url: str, users_file: Path | None = None) -> Iterator[int]:
     """Start ``freeradius -X -d DIR``; yield its port once it is 'Ready to process requests'."""
     port = free_udp_port()
-    write_config(directory, database_url, port)
+    write_config(directory, database_url, port, users_file)
     checked = subprocess.run(["freeradius", "-C", "-d", str(directory)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
     proc = subprocess.Popen(["freeradius", "-X", "-d", str(directory)], stdout=subprocess.PIPE,

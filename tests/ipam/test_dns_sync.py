@@ -74,6 +74,16 @@ def test_sync_dns_adds_moves_and_removes_exactly(
         assert resolve(Server("127.0.0.1", server.port), "www.isp.example", "A") == ["192.0.2.80"]
         again = sync(sqlite_store, monkeypatch, "dns")
         assert (again["added"], again["deleted"]) == (0, 0)
+        # a deleted subscriber: its A, AAAA and both PTRs go (the IPv4 PTR from an RFC 2317 child zone)
+        small = made["small1"]
+        assert four(server.port, "small1.isp.example", str(small["ipv4"]), str(small["ipv6_address"]))[1:] == (
+            [small["ipv6_address"]], [], ["small1.isp.example."])  # the /26 PTR is at 64.64/26..., not 64.100...
+        service.delete_subscriber(sqlite_store, "small1")
+        gone = sync(sqlite_store, monkeypatch, "dns")
+        assert (gone["added"], gone["deleted"]) == (0, 4) and {c["subscriber"] for c in gone["changes"]} == {"small1.isp.example"}
+        assert resolve(Server("127.0.0.1", server.port), "64.64/26.100.51.198.in-addr.arpa", "PTR") == []
+        assert four(server.port, "small1.isp.example", str(small["ipv4"]), str(small["ipv6_address"])) == (
+            [], [], [], [])
         # a wrong key: refused, an event, nothing changed
         service.change_subscriber(sqlite_store, "late", SubscriberUpdate(dns_name="later.isp.example"))
         monkeypatch.setenv("V6OPS_PROVISIONING_TSIG_SECRET", "AAAA" + server.key_secret[4:])

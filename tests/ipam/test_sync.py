@@ -195,3 +195,46 @@ def test_incremental_reads_the_queue_and_full_repairs_drift(
         r = client.post("/api/v1/ipam/sync/radius?dry_run=true")
         assert r.status_code == 200 and {c["subscriber"] for c in r.json()["changes"]} == {"biz1"}
         assert client.post("/api/v1/ipam/sync/ldap").status_code == 400
+
+
+def test_sync_after_change_setting_syncs_at_once_and_keeps_failures_queued(
+    sqlite_store: Store, targets: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    populate(sqlite_store, PLAN)
+    sync(sqlite_store, monkeypatch, "radius")
+    monkeypatch.setenv("V6OPS_PROVISIONING_SYNC_AFTER_CHANGE", '["radius"]')
+    service.change_subscriber(sqlite_store, "biz1", SubscriberUpdate(status="suspended"))
+    checks = {(r[2], r[3]): r[5] for r in radius_rows(targets["radius"]) if r[0] == "check"}
+    assert checks[("biz1", "Auth-Type")] == "Reject"  # no explicit sync: the setting did it
+    # target down: the change itself succeeds, the failure is an event, the change stays queued
+    monkeypatch.setenv("V6OPS_PROVISIONING_RADIUS_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nowhere")
+    view = service.change_subscriber(sqlite_store, "biz1", SubscriberUpdate(status="active"))
+    assert view["status"] == "active"
+    assert service.list_events(sqlite_store, 1)[0]["kind"] == "sync-radius-failed"
+    monkeypatch.setenv("V6OPS_PROVISIONING_RADIUS_DATABASE_URL", targets["radius"])
+    monkeypatch.delenv("V6OPS_PROVISIONING_SYNC_AFTER_CHANGE")
+    retried = sync(sqlite_store, monkeypatch, "radius")
+    assert {c["subscriber"] for c in retried["changes"]} == {"biz1"}
+    checks = {(r[2], r[3]): r[5] for r in radius_rows(targets["radius"]) if r[0] == "check"}
+    assert checks[("biz1", "Auth-Type")] == "Accept"
+
+
+def test_deleted_subscriber_leaves_radius_and_kea_and_nothing_else_changes(
+    sqlite_store: Store, targets: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    populate(sqlite_store, PLAN)
+    for target in ("radius", "kea"):
+        sync(sqlite_store, monkeypatch, target)
+    have_radius, have_kea = radius_rows(targets["radius"]), kea_rows(targets["kea"])
+    code, out, err = cli(sqlite_store, monkeypatch, "ipam", "subscriber", "delete", "small1", "--json")
+    assert code == 0 and json.loads(out)["status"] == "deleted", err
+    assert cli(sqlite_store, monkeypatch, "ipam", "subscriber", "show", "small1")[0] == 2
+    assert all(a["subscriber_id"] is None for a in service.list_allocations(sqlite_store, "small-business", 10))
+    r = sync(sqlite_store, monkeypatch, "radius")
+    k = sync(sqlite_store, monkeypatch, "kea")
+    assert {c["subscriber"] for c in r["changes"] + k["changes"]} == {"small1"}
+    assert (r["added"], k["added"]) == (0, 0)
+    assert radius_rows(targets["radius"]) == [row for row in have_radius if row[2] != "small1"]
+    assert kea_rows(targets["kea"]) == [row for row in have_kea if row[6] != "small1.isp.example"]
+    code, _, err = cli(sqlite_store, monkeypatch, "ipam", "subscriber", "delete", "small1")
+    assert code == 2 and "'small1'" in err

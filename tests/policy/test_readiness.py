@@ -12,9 +12,9 @@ from tests.events.servers import SiemServer, self_signed
 from tests.policy.vm_fixtures import web_config
 from v6ops.cli.main import app as cli
 from v6ops.events.audit import AuditLog
-from v6ops.ipam import service as ipam_service
 from v6ops.policy.alerts import alert_rules_text
 from v6ops.policy.vms import VmSecurityService
+from v6ops.store.db import open_store
 
 runner = CliRunner()
 
@@ -33,7 +33,7 @@ def env(tmp_path: Path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     monkeypatch.setenv("V6OPS_DATABASE_URL", url)
     monkeypatch.setenv("V6OPS_DATA_DIR", str(tmp_path))
-    store = ipam_service.open_store(url)
+    store = open_store(url)
     audit = AuditLog(tmp_path / "setup-audit.jsonl")
     service = VmSecurityService(store, audit)
     for n in range(20):
@@ -44,7 +44,7 @@ def env(tmp_path: Path, monkeypatch):
     yield service, tmp_path, siem, cert
     siem.stop()
     audit.close()
-    ipam_service.open_store.cache_clear()
+    open_store.cache_clear()
 
 
 def check(tmp_path, siem, cert, *extra):

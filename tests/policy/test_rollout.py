@@ -139,7 +139,7 @@ def test_rollout_cli_reads_the_service_metrics_and_resumes(tmp_path, monkeypatch
     from v6ops.settings import Settings
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    store = ipam_service.open_store(url)
+    store = open_store(url)
     setup = VmSecurityService(store)
     for n in range(3):
         setup.create(f"vm-{n}", "acme", base_config(), tier="premium")
@@ -166,6 +166,6 @@ def test_rollout_cli_reads_the_service_metrics_and_resumes(tmp_path, monkeypatch
                                        "ra_guard", "--pause", "0", "--metrics-url", "http://127.0.0.1:9/metrics"])
             assert down.exit_code == 2 and "metrics http://127.0.0.1:9/metrics" in down.output
     finally:
-        ipam_service.open_store.cache_clear()
+        open_store.cache_clear()
     steps = [r["step"] for r in read_records(tmp_path / "audit.jsonl") if r["kind"] == "rollout"]
     assert steps[:4] == ["apply", "done", "apply", "done"]

@@ -159,13 +159,19 @@ def add_subscriber(body: SubscriberSpec, who: Principal = Depends(principal), st
              openapi_extra=needs(Role.ADMIN), dependencies=[Depends(installation_admin)])
 async def import_subscribers(request: Request, format: Literal["csv", "jsonl"] | None = None,
                              store: Store = Depends(get_store)) -> dict[str, Any]:
+    return await _bulk_import(request, format, subscriber_import.import_subscribers, store)
+
+
+async def _bulk_import(request: Request, format: str | None, fn: Callable[..., dict[str, Any]], store: Store,
+                       *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Stream the body to a file named for its format, import it; rejected rows are a 422 (nothing imported)."""
     kind = format or ("jsonl" if "json" in request.headers.get("content-type", "") else "csv")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"import.{kind}"
         with path.open("wb") as fh:
             async for chunk in request.stream():
                 fh.write(chunk)
-        report = await run_in_threadpool(run, subscriber_import.import_subscribers, store, path)
+        report = await run_in_threadpool(run, fn, store, path, *args, **kwargs)
     if report["rejected"]:
         raise HTTPException(422, {"message": "import rejected: fix these rows; nothing was imported", **report})
     return report
@@ -175,6 +181,11 @@ async def import_subscribers(request: Request, format: Literal["csv", "jsonl"] |
 def change_subscriber(name: str, body: SubscriberUpdate, who: Principal = Depends(principal),
                       store: Store = Depends(get_store)) -> dict[str, Any]:
     return run(service.change_subscriber, store, name, body, who.tenant)
+
+
+@router.delete("/subscribers/{name}", summary="Delete: allocations released; records leave RADIUS/Kea/DNS at the next sync")
+def delete_subscriber(name: str, who: Principal = Depends(principal), store: Store = Depends(get_store)) -> dict[str, Any]:
+    return run(service.delete_subscriber, store, name, who.tenant)
 
 
 @router.get("/subscribers/{name}")
@@ -213,16 +224,7 @@ async def import_devices(
     request: Request, pool: str, format: Literal["csv", "jsonl"] | None = None,
     who: Principal = Depends(principal), store: Store = Depends(get_store),
 ) -> dict[str, Any]:
-    kind = format or ("jsonl" if "json" in request.headers.get("content-type", "") else "csv")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"import.{kind}"
-        with path.open("wb") as fh:
-            async for chunk in request.stream():
-                fh.write(chunk)
-        report = await run_in_threadpool(run, service.import_devices, store, path, pool, tenant=who.tenant)
-    if report["rejected"]:
-        raise HTTPException(422, {"message": "import rejected: fix these rows; nothing was imported", **report})
-    return report
+    return await _bulk_import(request, format, service.import_devices, store, pool, tenant=who.tenant)
 
 
 @router.get("/adoption", summary="Dual-stack adoption: dual-stack / IPv4-only / IPv6-only subscribers")

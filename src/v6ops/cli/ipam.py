@@ -300,6 +300,12 @@ def subscriber_set(
     emit(_call(service.change_subscriber, name, change), as_json, lambda r: _subscriber_table([r]))
 
 
+@subscriber_app.command("delete")
+def subscriber_delete(name: str, as_json: bool = JsonOption) -> None:
+    """Delete a subscriber: its allocations are released, its records leave RADIUS, Kea and DNS at the next sync."""
+    emit(_call(service.delete_subscriber, name), as_json, lambda r: _subscriber_table([r]))
+
+
 @subscriber_app.command("show")
 def subscriber_show(name: str, as_json: bool = JsonOption) -> None:
     emit(_call(service.get_subscriber, name), as_json, lambda r: _subscriber_table([r]))
@@ -312,10 +318,8 @@ def subscriber_list(
     emit(_call(service.list_subscribers, limit, offset), as_json, _subscriber_table)
 
 
-@subscriber_app.command("import")
-def subscriber_import(file: Path, as_json: bool = JsonOption) -> None:
-    """Bulk import from CSV (header: name,pool,dns_name,radius_username,duid,mac,...) or JSON Lines; all or nothing."""
-    report = _call(import_subscribers, file)
+def _import_report(report: dict[str, Any], file: Path, as_json: bool) -> None:
+    """A bulk import's outcome; rejected rows (nothing was imported) are listed and exit 2."""
     if report["rejected"]:
         if as_json:
             print_json(report)
@@ -325,6 +329,13 @@ def subscriber_import(file: Path, as_json: bool = JsonOption) -> None:
         fail(f"{report['rejected']} of {report['rows']} rows rejected; nothing imported")
     emit(report, as_json, lambda r: print_table("import", ["metric", "value"],
                                                 [(k, v) for k, v in r.items() if k != "rejections"]))
+
+
+@subscriber_app.command("import")
+def subscriber_import(file: Path, as_json: bool = JsonOption) -> None:
+    """Bulk import from CSV (header: name,pool,dns_name,radius_username,duid,mac,...) or JSON Lines; all or nothing."""
+    report = _call(import_subscribers, file)
+    _import_report(report, file, as_json)
 
 
 def _device_table(rows: list[dict[str, Any]]) -> None:
@@ -383,15 +394,7 @@ def device_import(
     with Progress(*columns, console=console, disable=as_json) as progress:
         task = progress.add_task("import", total=max(total, 0))
         report = _call(service.import_devices, file, pool, lambda n: progress.advance(task, n), batch)
-    if report["rejected"]:
-        if as_json:
-            print_json(report)
-        else:
-            print_table(f"rejected rows of {file} (nothing was imported)", ["line", "reason"],
-                        [(r["line"], r["reason"]) for r in report["rejections"]])
-        fail(f"{report['rejected']} of {report['rows']} rows rejected; nothing imported")
-    emit(report, as_json, lambda r: print_table("import", ["metric", "value"],
-                                                [(k, v) for k, v in r.items() if k != "rejections"]))
+    _import_report(report, file, as_json)
 
 
 def _provisioning() -> ProvisioningSettings:

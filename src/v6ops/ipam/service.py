@@ -20,6 +20,7 @@ from v6ops.ipam.lookup import by_name
 from v6ops.ipam.plan import Plan, apply_plan, diff_plan
 from v6ops.ipam.provision import allocate_dual_stack, find_allocation
 from v6ops.ipam.provisioning.queue import enqueue
+from v6ops.ipam.provisioning.service import sync_after_change
 from v6ops.ipam.subscribers import (
     SubscriberSpec,
     SubscriberUpdate,
@@ -158,10 +159,12 @@ def provision(store: Store, pool: str, subscriber: str | None = None, device: st
             got = allocate_dual_stack(session, pool, subscriber=sub, device=dev, dns_name=dns_name)
             if sub is not None:
                 enqueue(session, [sub.id])
-            return got
     except PoolExhaustedError as exc:
         record_provisioning_failure(store, pool, subscriber or device or "", exc)
         raise
+    if subscriber:
+        sync_after_change(store)
+    return got
 
 
 def add_subscriber(store: Store, spec: SubscriberSpec, tenant: str | None = None) -> dict[str, Any]:
@@ -181,10 +184,11 @@ def add_subscriber(store: Store, spec: SubscriberSpec, tenant: str | None = None
             if spec.pool:
                 got = allocate_dual_stack(session, spec.pool, subscriber=subscriber)
                 view.update({k: got[k] for k in ("ipv4", "ipv6_address", "ipv6_prefix")})
-            return view
     except PoolExhaustedError as exc:
         record_provisioning_failure(store, spec.pool or "", spec.name, exc)
         raise
+    sync_after_change(store)
+    return view
 
 
 def _identities(session: Session, subscriber_ids: list[int]) -> dict[int, dict[str, str | None]]:
@@ -213,7 +217,34 @@ def change_subscriber(store: Store, name: str, change: SubscriberUpdate, tenant:
         previous = set_identities(session, subscriber, change.identities) if change.identities is not None else []
         enqueue(session, [subscriber.id], previous)
         session.flush()
-        return _subscriber_view(session, subscriber)
+        view = _subscriber_view(session, subscriber)
+    sync_after_change(store)
+    return view
+
+
+def delete_subscriber(store: Store, name: str, tenant: str | None = None) -> dict[str, Any]:
+    """Release the subscriber's allocations (into the pool's quarantine), drop its identities and the
+    subscriber; the sync queue keeps the identities it had, so the next sync removes its RADIUS rows and
+    Kea hosts (and the DNS sync its records). Returns the subscriber as it was, with status 'deleted'."""
+    with store.write() as session:
+        subscriber = _own_subscriber(session, name, tenant)
+        view = _subscriber_view(session, subscriber)
+        now = utcnow()
+        for allocation in session.scalars(select(Allocation).where(
+                Allocation.subscriber_id == subscriber.id, Allocation.status == "active")).all():
+            row = range_for(session, allocation.vrf_id, range_prefix(allocation))
+            assert row.pool_id is not None
+            RangeAllocator(session, row, load_pool(session, row.pool_id)).release(allocation, now)
+        identities = list(session.scalars(select(SubscriberIdentity).where(
+            SubscriberIdentity.subscriber_id == subscriber.id)))
+        enqueue(session, [subscriber.id], [f"{i.kind}:{i.value}" for i in identities])
+        for identity in identities:
+            session.delete(identity)
+        session.flush()
+        session.delete(subscriber)
+        session.flush()
+    sync_after_change(store)
+    return {**view, "status": "deleted"}
 
 
 def get_subscriber(store: Store, name: str, tenant: str | None = None) -> dict[str, Any]:
@@ -339,7 +370,9 @@ def release(store: Store, text: str, vrf: str, tenant: str | None = None) -> dic
         if owner is not None:
             enqueue(session, [owner])
         view["reusable_at"] = allocation.reusable_at.isoformat() if allocation.reusable_at else None
-        return view
+    if owner is not None:
+        sync_after_change(store)
+    return view
 
 
 def list_allocations(store: Store, pool: str | None, limit: int, offset: int = 0,

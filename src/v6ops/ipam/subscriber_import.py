@@ -19,6 +19,7 @@ from v6ops.ipam.errors import IpamError, NotFoundError
 from v6ops.ipam.identities import FIELD_KIND, set_identities
 from v6ops.ipam.provision import allocate_dual_stack
 from v6ops.ipam.provisioning.queue import enqueue
+from v6ops.ipam.provisioning.service import sync_after_change
 from v6ops.ipam.subscribers import SubscriberSpec, create_subscriber
 from v6ops.store.db import Store
 
@@ -86,5 +87,6 @@ def import_subscribers(store: Store, path: Path, progress: Callable[[int], None]
             report.imported += 1
             if progress:
                 progress(1)
+    sync_after_change(store)
     return report.as_dict()
 

@@ -16,10 +16,10 @@ from tests.policy.kernel.netns import RECEIVER_ADDR, netns_pair, run
 from tests.policy.prometheus import serve_app
 from tests.policy.vm_fixtures import web_config
 from v6ops.api.app import create_app
-from v6ops.ipam import service as ipam_service
 from v6ops.policy.normalized import GuardPolicy, QueueBackend
 from v6ops.policy.vms import compile_config
 from v6ops.settings import Settings
+from v6ops.store.db import open_store
 
 SPOOFED = "2a00:1450::99"  # global, not a bogon, outside the VM's allowed ingress prefix 2001:db8:1::/64
 
@@ -56,4 +56,4 @@ def test_counters_from_the_kernel_reach_the_metrics(tmp_path: Path) -> None:
         bad = subprocess.run([sys.executable, "-m", "v6ops.cli", "policy", "counters", "nope", "--api", base,
                               "--netns", pair.receiver], capture_output=True, text=True, timeout=60)
         assert bad.returncode == 2 and "HTTP 404" in bad.stderr
-    ipam_service.open_store.cache_clear()
+    open_store.cache_clear()

@@ -167,7 +167,9 @@ def sync_dns(store: Store, inventory: Inventory, settings: ProvisioningSettings,
         deletes, adds = sorted(have - want), sorted(want - have)
         for action, records in (("delete", deletes), ("add", adds)):
             for r in records:
-                who = owners.get(r.name) or owners.get(r.value.rstrip(".")) or owners.get(r.value) or "?"
+                # a record of no current subscriber (deleted, renamed away) is named by its DNS name
+                who = (owners.get(r.name) or owners.get(r.value.rstrip(".")) or owners.get(r.value)
+                       or (r.value.rstrip(".") if r.rtype == "PTR" else r.name))
                 report.note(action, who, f"{r.name} {r.rtype} {r.value}")
         if (deletes or adds) and not dry_run:
             _send(zone, server, keyring, keyname, deletes, adds, layout.ttl, settings.dns_timeout_seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import select
@@ -12,11 +13,12 @@ from v6ops.ipam.errors import IpamError
 from v6ops.ipam.provisioning import kea, queue
 from v6ops.ipam.provisioning import sync as sync_ops
 from v6ops.ipam.provisioning.inventory import load_inventory
-from v6ops.ipam.provisioning.settings import ProvisioningSettings
+from v6ops.ipam.provisioning.settings import ProvisioningSettings, load_provisioning_settings
 from v6ops.store.db import Store
 from v6ops.store.provisioning_models import SubscriberIdentity
 
 SYNC_TARGETS = ("radius", "kea", "dns")
+log = logging.getLogger(__name__)
 
 
 def _url(settings: ProvisioningSettings, target: str) -> str:
@@ -28,12 +30,14 @@ def _url(settings: ProvisioningSettings, target: str) -> str:
 
 
 def _holders(session: Session, previous: set[tuple[str, str]]) -> set[int]:
-    """Subscribers that hold these identities now (another subscriber may have taken one over)."""
-    if not previous:
-        return set()
-    rows = session.execute(select(SubscriberIdentity.subscriber_id, SubscriberIdentity.kind, SubscriberIdentity.value)
-                           .where(SubscriberIdentity.value.in_(sorted({v for _, v in previous}))))
-    return {sid for sid, kind, value in rows if (kind, value) in previous}
+    """Subscribers that hold these identities now (another subscriber may have taken one over).
+    One query per kind, so the (kind, value) unique index answers it."""
+    held: set[int] = set()
+    for kind in sorted({k for k, _ in previous}):
+        values = sorted(v for k, v in previous if k == kind)
+        held.update(session.scalars(select(SubscriberIdentity.subscriber_id).where(
+            SubscriberIdentity.kind == kind, SubscriberIdentity.value.in_(values))))
+    return held
 
 
 def sync(store: Store, target: str, settings: ProvisioningSettings, dry_run: bool = False, full: bool = False
@@ -86,3 +90,21 @@ def sync(store: Store, target: str, settings: ProvisioningSettings, dry_run: boo
                          f"{len(report.subscribers_changed)} subscriber(s)", subject=target,
                          added=report.added, deleted=report.deleted)
     return result
+
+
+def sync_after_change(store: Store) -> list[dict[str, Any]]:
+    """The ``sync_after_change`` setting: sync those targets now. A failure does not undo the IPAM change
+    that was just committed: it is recorded as a ``sync-<target>-failed`` event (by ``sync``) and the
+    queue keeps the change, so the next sync, automatic or not, retries it."""
+    try:
+        settings = load_provisioning_settings()
+    except IpamError as exc:
+        log.warning("sync after change skipped: %s", exc)
+        return []
+    done = []
+    for target in settings.sync_after_change:
+        try:
+            done.append(sync(store, target, settings))
+        except IpamError as exc:
+            log.warning("sync %s after change failed (kept queued): %s", target, exc)
+    return done

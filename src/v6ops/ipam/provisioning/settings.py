@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +35,9 @@ class ProvisioningSettings(BaseSettings):
     wireguard_listen_port: int = Field(51820, ge=1, le=65535)
     wireguard_mtu: int = Field(1420, ge=1280, le=65535, description="1420: safe for both families (seed)")
     notice_template: Path | None = None
+    sync_after_change: list[Literal["radius", "kea", "dns"]] = Field(
+        default_factory=list, description="targets synced right after each subscriber change; a failure is an "
+                                          "event and the change stays queued for the next sync")
 
     def dns_layout(self) -> DnsLayout:
         zone = self.forward_zone.lower().removesuffix(".")

@@ -195,11 +195,11 @@ def sync_kea(inventory: Inventory, url: str, dry_run: bool = False,
         if identifiers is None:
             hosts = conn.execute(f"SELECT {columns} FROM hosts WHERE {_OWNED}", []).fetchall()
         else:
-            wanted = sorted(set(identifiers) | {(h.identifier_type, h.identifier) for h in want})
-            hosts = conn.execute(
-                f"SELECT {columns} FROM hosts WHERE (dhcp_identifier, dhcp_identifier_type) IN "
-                "(SELECT * FROM unnest(%s::bytea[], %s::smallint[])) AND " + _OWNED,
-                [[i for _, i in wanted], [t for t, _ in wanted]]).fetchall()
+            wanted = set(identifiers) | {(h.identifier_type, h.identifier) for h in want}
+            # = ANY on the leading column of Kea's key_dhcp_identifier index; the type is checked here
+            hosts = [h for h in conn.execute(
+                f"SELECT {columns} FROM hosts WHERE dhcp_identifier = ANY(%s) AND " + _OWNED,
+                [sorted({i for _, i in wanted})]).fetchall() if (h[2], bytes(h[1])) in wanted]
         reservations: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
         for host_id, address, plen, rtype in conn.execute(
                 "SELECT host_id, address, prefix_len, type FROM ipv6_reservations WHERE host_id = ANY(%s)",
