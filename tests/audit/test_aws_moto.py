@@ -156,6 +156,7 @@ def comparable(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [{k: v for k, v in f.items() if k != "source"} for f in report["findings"]]
 
 
+@pytest.mark.slow
 def test_live_and_exported_audits_agree(endpoint: str, tmp_path: Path) -> None:
     acls = {"us-east-1": build_account(endpoint, "us-east-1", planted=True),
             "eu-west-1": build_account(endpoint, "eu-west-1", planted=False)}

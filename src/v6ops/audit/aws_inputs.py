@@ -14,7 +14,7 @@ import gc
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,7 +189,13 @@ def no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def load_directory(root: str | Path, region: str | None = None, account: str | None = None) -> list[Scope]:
+def count_files(root: str | Path) -> int:
+    """How many files ``load_directory`` will read (for a progress bar)."""
+    return sum(1 for _ in _json_files(Path(root)))
+
+
+def load_directory(root: str | Path, region: str | None = None, account: str | None = None,
+                   advance: Callable[[int], None] | None = None) -> list[Scope]:
     """Every account/region scope under ``root``, sorted; raises AwsInputError naming the bad file."""
     root = Path(root)
     if not root.is_dir():
@@ -200,6 +206,8 @@ def load_directory(root: str | Path, region: str | None = None, account: str | N
     for path in _json_files(root):
         key, items = _read(path)
         by_dir.setdefault(path.parent, []).append((path, key, items))
+        if advance is not None:
+            advance(1)
     if not by_dir:
         raise AwsInputError(f"{root}: no .json files found")
     scopes: dict[tuple[str, str], Scope] = {}

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from v6ops.cli.output import JsonOption, console, emit, fail, print_json, print_table
+from v6ops.cli.output import JsonOption, console, emit, err_console, fail, print_json, print_table
 
 app = typer.Typer(help="Audit AWS dual-stack posture and host firewalls; verify and diff reports.", no_args_is_help=True)
 
@@ -19,6 +20,10 @@ def _show(report: dict[str, Any]) -> None:
     rows = [(f["severity"], f["check_id"], f"{f['account']}/{f['region']}".strip("/"), f["resource_id"], f["message"])
             for f in report["findings"]]
     print_table(f"{report['kind']} audit findings", ["severity", "check", "scope", "resource", "finding"], rows)
+    _summary(report)
+
+
+def _summary(report: dict[str, Any]) -> None:
     s = report["summary"]
     console.print(f"status {report['compliance_status']}  findings {s['findings']}  "
                   + "  ".join(f"{k} {v}" for k, v in s["by_severity"].items())
@@ -38,6 +43,10 @@ def _finish(report: dict[str, Any], output: Path | None, fmt: str | None, as_jso
             output.write_text(text)
         except OSError as exc:
             fail(f"{output}: cannot write: {exc.strerror}")
+        if not as_json:  # the file has the findings; the terminal gets the verdict
+            _summary(report)
+            console.print(f"written {output}", highlight=False, soft_wrap=True)
+            return
     elif fmt and fmt != "json" and not as_json:
         try:
             typer.echo(render(report, fmt, checks_for(report["kind"])), nl=False)
@@ -59,6 +68,7 @@ def aws_cmd(
 ) -> None:
     """Audit VPCs, subnets, security groups, NACLs, routes, flow logs and load balancers for dual-stack posture."""
     from v6ops.audit import AwsInputError, aws_report_from_directory, aws_report_live
+    from v6ops.audit.aws_inputs import count_files
 
     try:
         if source is not None:
@@ -66,7 +76,12 @@ def aws_cmd(
                 fail("--from reads exported JSON; --profile and --endpoint-url are for a live audit")
             if region and len(region) > 1:
                 fail("--from takes at most one --region (for files whose region the tree does not say)")
-            report = aws_report_from_directory(source, region=region[0] if region else None)
+            progress = Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                console=err_console, disable=as_json, transient=True)
+            with progress:
+                task = progress.add_task("read", total=count_files(source) if source.is_dir() else 0)
+                report = aws_report_from_directory(source, region=region[0] if region else None,
+                                                   advance=lambda n: progress.advance(task, n))
         else:
             if not region:
                 fail("pass --from DIR, or --region (and --profile) for a live audit")
