@@ -23,6 +23,7 @@ moto_server = pytest.importorskip("moto.server")
 
 from v6ops.addr import Prefix  # noqa: E402
 from v6ops.audit import aws_report_from_directory, aws_report_live  # noqa: E402
+from v6ops.audit.aws_inputs import COMMANDS as AUDITED  # noqa: E402
 
 REGIONS = ["us-east-1", "eu-west-1"]
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -122,10 +123,7 @@ def build_account(url: str, region: str, planted: bool) -> str:
     return acl
 
 
-COMMANDS = [("ec2", "describe-vpcs"), ("ec2", "describe-subnets"), ("ec2", "describe-security-groups"),
-            ("ec2", "describe-route-tables"), ("ec2", "describe-network-acls"), ("ec2", "describe-flow-logs"),
-            ("ec2", "describe-egress-only-internet-gateways"), ("ec2", "describe-internet-gateways"),
-            ("ec2", "describe-nat-gateways"), ("elbv2", "describe-load-balancers"), ("elbv2", "describe-target-groups")]
+COMMANDS = [command.split() for key, (command, _) in AUDITED.items() if key != "Listeners"]
 
 
 def aws_cli(url: str, region: str, *args: str) -> str:
@@ -145,9 +143,12 @@ def export(url: str, root: Path) -> None:
     for region in REGIONS:
         base = root / region
         base.mkdir(parents=True)
+        balancers: list[dict[str, Any]] = []
         for n, (service, command) in enumerate(COMMANDS):
-            (base / f"out-{n:02d}.json").write_text(aws_cli(url, region, service, command))
-        for m, lb in enumerate(json.loads((base / "out-09.json").read_text())["LoadBalancers"]):
+            text = aws_cli(url, region, service, command)
+            (base / f"out-{n:02d}.json").write_text(text)
+            balancers += json.loads(text).get("LoadBalancers", [])
+        for m, lb in enumerate(balancers):
             (base / f"listeners-{m}.json").write_text(aws_cli(url, region, "elbv2", "describe-listeners",
                                                               "--load-balancer-arn", lb["LoadBalancerArn"]))
 

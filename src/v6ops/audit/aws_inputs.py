@@ -247,19 +247,10 @@ def load_directory(root: str | Path, region: str | None = None, account: str | N
     return [scopes[k] for k in sorted(scopes)]
 
 
-# Live collection: the same shapes, from boto3 paginators (ec2 and elbv2 operation names).
+# Live collection: the same commands through boto3 paginators ("ec2 describe-vpcs" -> ec2.describe_vpcs);
+# listeners are described per load balancer.
 LIVE_CALLS: dict[str, tuple[str, str]] = {
-    "Vpcs": ("ec2", "describe_vpcs"),
-    "Subnets": ("ec2", "describe_subnets"),
-    "SecurityGroups": ("ec2", "describe_security_groups"),
-    "RouteTables": ("ec2", "describe_route_tables"),
-    "NetworkAcls": ("ec2", "describe_network_acls"),
-    "FlowLogs": ("ec2", "describe_flow_logs"),
-    "EgressOnlyInternetGateways": ("ec2", "describe_egress_only_internet_gateways"),
-    "InternetGateways": ("ec2", "describe_internet_gateways"),
-    "NatGateways": ("ec2", "describe_nat_gateways"),
-    "LoadBalancers": ("elbv2", "describe_load_balancers"),
-    "TargetGroups": ("elbv2", "describe_target_groups"),
+    key: (command.split()[0], command.split()[1].replace("-", "_")) for key, (command, _) in COMMANDS.items() if key != "Listeners"
 }
 
 
