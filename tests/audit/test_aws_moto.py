@@ -187,3 +187,25 @@ def test_live_and_exported_audits_agree(endpoint: str, tmp_path: Path) -> None:
     assert acls["us-east-1"] in ptb and acls["eu-west-1"] not in ptb
     assert ("us-east-1", "aws.nacl.ipv4_deny_without_ipv6_twin") in found
     assert ("eu-west-1", "aws.nacl.ipv4_deny_without_ipv6_twin") not in found
+
+
+def test_cli_live_audit(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``v6ops audit aws --region R --endpoint-url URL``: credentials from the environment, as boto3 finds them."""
+    from typer.testing import CliRunner
+
+    from v6ops.cli.main import app
+
+    region = "ap-northeast-1"  # a region of its own, whatever else the server holds
+    ec2 = _client("ec2", endpoint, region)
+    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_CONFIG_FILE", os.devnull), ("AWS_SHARED_CREDENTIALS_FILE", os.devnull)):
+        monkeypatch.setenv(key, value)
+    out = CliRunner().invoke(app, ["audit", "aws", "--region", region, "--endpoint-url", endpoint, "--json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)
+    assert report["inputs"]["mode"] == "live"
+    assert {(f["check_id"], f["resource_id"]) for f in report["findings"]} >= {
+        ("aws.vpc.ipv6_cidr_missing", vpc), ("aws.vpc.flow_logs_missing", vpc)}
+    bad = CliRunner().invoke(app, ["audit", "aws", "--region", "mars-1", "--endpoint-url", endpoint])
+    assert bad.exit_code == 2 and "unknown region 'mars-1'" in bad.stderr

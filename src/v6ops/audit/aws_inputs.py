@@ -280,12 +280,13 @@ def collect_live(regions: list[str], profile: str | None = None, session: Any | 
     import boto3
     import botocore.exceptions
 
-    session = session or boto3.session.Session(profile_name=profile)
+    for region in regions:  # before any call: a typo should not cost a timeout
+        check_region(region, "--region")
     scopes = []
     try:
+        session = session or boto3.session.Session(profile_name=profile)
         account = session.client("sts", endpoint_url=endpoint_url, region_name=regions[0]).get_caller_identity()["Account"]
         for region in regions:
-            check_region(region, "--region")
             scope = Scope(account, region)
             clients = {name: session.client(name, region_name=region, endpoint_url=endpoint_url) for name in ("ec2", "elbv2")}
             for key, (service, operation) in LIVE_CALLS.items():
