@@ -331,3 +331,20 @@ def test_the_kernel_agrees_with_the_verdicts(ns: Netns, wire: Netns, scenario: s
             said[f"{family}/{port}"] = v.action
     assert said == seen
     assert "accept" in seen.values() and (scenario == "good-inet" or "drop" in seen.values())
+
+
+def test_dropped_neighbour_solicitation_cuts_ipv6_off(ns: Netns, wire: Netns) -> None:
+    """What the ICMPv6 finding means: without NS the kernel never answers ND, so every IPv6 connect fails."""
+    ns.nft(GOOD_NFT.replace("nd-neighbor-solicit, ", ""))
+    report = host_report(HostInputs(None, None, ns.run("nft", "-j", "list", "ruleset"), None))
+    assert by_check(report, "host.fw.icmpv6_essential_dropped") == ["icmpv6 nd-neighbor-solicit"]
+    server = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", SERVE, "[443]"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        seen = json.loads(wire.run(sys.executable, "-c", PROBE, "[443]"))
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=10)
+    assert seen == {"4/443": "accept", "6/443": "drop"}
