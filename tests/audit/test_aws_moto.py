@@ -139,18 +139,24 @@ def aws_cli(url: str, region: str, *args: str) -> str:
 
 
 def export(url: str, root: Path) -> None:
-    """What an operator does: every command's output in a file, one directory per region, arbitrary names."""
-    for region in REGIONS:
-        base = root / region
-        base.mkdir(parents=True)
-        balancers: list[dict[str, Any]] = []
-        for n, (service, command) in enumerate(COMMANDS):
-            text = aws_cli(url, region, service, command)
-            (base / f"out-{n:02d}.json").write_text(text)
-            balancers += json.loads(text).get("LoadBalancers", [])
-        for m, lb in enumerate(balancers):
-            (base / f"listeners-{m}.json").write_text(aws_cli(url, region, "elbv2", "describe-listeners",
-                                                              "--load-balancer-arn", lb["LoadBalancerArn"]))
+    """What an operator does: every command's output in a file, one directory per region, arbitrary names.
+    The AWS CLI runs are independent, so they run side by side (each is mostly interpreter start-up)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outputs = {(region, n): pool.submit(aws_cli, url, region, *command)
+                   for region in REGIONS for n, command in enumerate(COMMANDS)}
+        balancers: dict[str, list[dict[str, Any]]] = {region: [] for region in REGIONS}
+        for (region, n), future in outputs.items():
+            text = future.result()
+            (root / region).mkdir(parents=True, exist_ok=True)
+            (root / region / f"out-{n:02d}.json").write_text(text)
+            balancers[region] += json.loads(text).get("LoadBalancers", [])
+        listeners = {(region, m): pool.submit(aws_cli, url, region, "elbv2", "describe-listeners",
+                                              "--load-balancer-arn", lb["LoadBalancerArn"])
+                     for region in REGIONS for m, lb in enumerate(balancers[region])}
+        for (region, m), future in listeners.items():
+            (root / region / f"listeners-{m}.json").write_text(future.result())
 
 
 def comparable(report: dict[str, Any]) -> list[dict[str, Any]]:
