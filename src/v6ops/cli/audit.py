@@ -14,6 +14,8 @@ app = typer.Typer(help="Audit AWS dual-stack posture and host firewalls; verify 
 
 FormatOption = typer.Option(None, "--format", help="Report file format: json, markdown or sarif (default: from --output's suffix)")
 OutputOption = typer.Option(None, "--output", "-o", help="Write the report to this file (.json, .md, .sarif)")
+FailOnOption = typer.Option(None, "--fail-on", help="Exit 3 when a finding of this severity or worse exists (HIGH, MEDIUM, LOW), "
+                            "for CI gates; the report is written first")
 
 
 def _show(report: dict[str, Any]) -> None:
@@ -30,7 +32,25 @@ def _summary(report: dict[str, Any]) -> None:
                   + f"  sha256 {report['findings_sha256']}", highlight=False, soft_wrap=True)
 
 
-def _finish(report: dict[str, Any], output: Path | None, fmt: str | None, as_json: bool) -> None:
+def _finish(report: dict[str, Any], output: Path | None, fmt: str | None, as_json: bool, fail_on: str | None) -> None:
+    _present(report, output, fmt, as_json)
+    if fail_on is not None:
+        from v6ops.audit.findings import SEVERITIES
+
+        worst = SEVERITIES[: SEVERITIES.index(fail_on) + 1]
+        if any(report["summary"]["by_severity"][s] for s in worst):
+            raise typer.Exit(3)
+
+
+def _check_fail_on(fail_on: str | None) -> str | None:
+    from v6ops.audit.findings import SEVERITIES
+
+    if fail_on is not None and fail_on.upper() not in SEVERITIES:
+        fail(f"--fail-on {fail_on!r}: one of {', '.join(SEVERITIES)}")
+    return fail_on.upper() if fail_on else None
+
+
+def _present(report: dict[str, Any], output: Path | None, fmt: str | None, as_json: bool) -> None:
     from v6ops.audit import checks_for
     from v6ops.audit.report import ReportError, format_for, render
 
@@ -64,12 +84,14 @@ def aws_cmd(
     endpoint_url: str = typer.Option(None, "--endpoint-url", help="Live audit against another endpoint (moto, LocalStack)"),
     fmt: str = FormatOption,
     output: Path = OutputOption,
+    fail_on: str = FailOnOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Audit VPCs, subnets, security groups, NACLs, routes, flow logs and load balancers for dual-stack posture."""
     from v6ops.audit import AwsInputError, aws_report_from_directory, aws_report_live
     from v6ops.audit.aws_inputs import count_files
 
+    gate = _check_fail_on(fail_on)
     try:
         if source is not None:
             if profile or endpoint_url:
@@ -88,7 +110,7 @@ def aws_cmd(
             report = aws_report_live(list(region), profile=profile, endpoint_url=endpoint_url)
     except AwsInputError as exc:
         fail(str(exc))
-    _finish(report, output, fmt, as_json)
+    _finish(report, output, fmt, as_json, gate)
 
 
 @app.command("host")
@@ -102,12 +124,14 @@ def host_cmd(
     host: str = typer.Option("localhost", "--host", help="Name for the host in the findings"),
     fmt: str = FormatOption,
     output: Path = OutputOption,
+    fail_on: str = FailOnOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Firewall parity (IPv6 open where IPv4 filters), RFC 4890 ICMPv6, default policy, RH0, listener parity."""
     from v6ops.audit.host import collect_live, host_report, read_inputs
     from v6ops.audit.host_rules import HostInputError
 
+    gate = _check_fail_on(fail_on)
     files = [p for p in (iptables, ip6tables, nft, ss) if p is not None]
     if live == bool(files):
         fail("pass --live, or the files to audit (--iptables, --ip6tables, --nft, --ss)")
@@ -120,7 +144,7 @@ def host_cmd(
         report = host_report(inputs, host, "live" if live else "files")
     except HostInputError as exc:
         fail(str(exc))
-    _finish(report, output, fmt, as_json)
+    _finish(report, output, fmt, as_json, gate)
 
 
 @app.command("verify")
