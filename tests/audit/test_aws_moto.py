@@ -23,6 +23,7 @@ moto_server = pytest.importorskip("moto.server")
 
 from v6ops.addr import Prefix  # noqa: E402
 from v6ops.audit import aws_report_from_directory, aws_report_live  # noqa: E402
+from v6ops.audit.aws_inputs import COMMANDS as AUDITED  # noqa: E402
 
 REGIONS = ["us-east-1", "eu-west-1"]
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -122,10 +123,7 @@ def build_account(url: str, region: str, planted: bool) -> str:
     return acl
 
 
-COMMANDS = [("ec2", "describe-vpcs"), ("ec2", "describe-subnets"), ("ec2", "describe-security-groups"),
-            ("ec2", "describe-route-tables"), ("ec2", "describe-network-acls"), ("ec2", "describe-flow-logs"),
-            ("ec2", "describe-egress-only-internet-gateways"), ("ec2", "describe-internet-gateways"),
-            ("ec2", "describe-nat-gateways"), ("elbv2", "describe-load-balancers"), ("elbv2", "describe-target-groups")]
+COMMANDS = [command.split() for key, (command, _) in AUDITED.items() if key != "Listeners"]
 
 
 def aws_cli(url: str, region: str, *args: str) -> str:
@@ -141,21 +139,31 @@ def aws_cli(url: str, region: str, *args: str) -> str:
 
 
 def export(url: str, root: Path) -> None:
-    """What an operator does: every command's output in a file, one directory per region, arbitrary names."""
-    for region in REGIONS:
-        base = root / region
-        base.mkdir(parents=True)
-        for n, (service, command) in enumerate(COMMANDS):
-            (base / f"out-{n:02d}.json").write_text(aws_cli(url, region, service, command))
-        for m, lb in enumerate(json.loads((base / "out-09.json").read_text())["LoadBalancers"]):
-            (base / f"listeners-{m}.json").write_text(aws_cli(url, region, "elbv2", "describe-listeners",
-                                                              "--load-balancer-arn", lb["LoadBalancerArn"]))
+    """What an operator does: every command's output in a file, one directory per region, arbitrary names.
+    The AWS CLI runs are independent, so they run side by side (each is mostly interpreter start-up)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outputs = {(region, n): pool.submit(aws_cli, url, region, *command)
+                   for region in REGIONS for n, command in enumerate(COMMANDS)}
+        balancers: dict[str, list[dict[str, Any]]] = {region: [] for region in REGIONS}
+        for (region, n), future in outputs.items():
+            text = future.result()
+            (root / region).mkdir(parents=True, exist_ok=True)
+            (root / region / f"out-{n:02d}.json").write_text(text)
+            balancers[region] += json.loads(text).get("LoadBalancers", [])
+        listeners = {(region, m): pool.submit(aws_cli, url, region, "elbv2", "describe-listeners",
+                                              "--load-balancer-arn", lb["LoadBalancerArn"])
+                     for region in REGIONS for m, lb in enumerate(balancers[region])}
+        for (region, m), future in listeners.items():
+            (root / region / f"listeners-{m}.json").write_text(future.result())
 
 
 def comparable(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [{k: v for k, v in f.items() if k != "source"} for f in report["findings"]]
 
 
+@pytest.mark.slow
 def test_live_and_exported_audits_agree(endpoint: str, tmp_path: Path) -> None:
     acls = {"us-east-1": build_account(endpoint, "us-east-1", planted=True),
             "eu-west-1": build_account(endpoint, "eu-west-1", planted=False)}
@@ -185,3 +193,25 @@ def test_live_and_exported_audits_agree(endpoint: str, tmp_path: Path) -> None:
     assert acls["us-east-1"] in ptb and acls["eu-west-1"] not in ptb
     assert ("us-east-1", "aws.nacl.ipv4_deny_without_ipv6_twin") in found
     assert ("eu-west-1", "aws.nacl.ipv4_deny_without_ipv6_twin") not in found
+
+
+def test_cli_live_audit(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``v6ops audit aws --region R --endpoint-url URL``: credentials from the environment, as boto3 finds them."""
+    from typer.testing import CliRunner
+
+    from v6ops.cli.main import app
+
+    region = "ap-northeast-1"  # a region of its own, whatever else the server holds
+    ec2 = _client("ec2", endpoint, region)
+    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_CONFIG_FILE", os.devnull), ("AWS_SHARED_CREDENTIALS_FILE", os.devnull)):
+        monkeypatch.setenv(key, value)
+    out = CliRunner().invoke(app, ["audit", "aws", "--region", region, "--endpoint-url", endpoint, "--json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)
+    assert report["inputs"]["mode"] == "live"
+    assert {(f["check_id"], f["resource_id"]) for f in report["findings"]} >= {
+        ("aws.vpc.ipv6_cidr_missing", vpc), ("aws.vpc.flow_logs_missing", vpc)}
+    bad = CliRunner().invoke(app, ["audit", "aws", "--region", "mars-1", "--endpoint-url", endpoint])
+    assert bad.exit_code == 2 and "unknown region 'mars-1'" in bad.stderr

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
+import sys
 import textwrap
 from collections import Counter
 from collections.abc import Iterator
@@ -244,3 +246,104 @@ def test_cli_and_api_return_the_same_report(ns: Netns, tmp_path: Path) -> None:
     assert live.exit_code == 0 and json.loads(live.stdout)["findings"]
     bad = CliRunner().invoke(app, ["audit", "host", "--ip6tables", str(tmp_path / "nothere")])
     assert bad.exit_code == 2 and "nothere: cannot read" in bad.stderr
+
+
+PROBE = textwrap.dedent("""
+    import json, socket, sys
+    out = {}
+    for family, addr in ((socket.AF_INET, "192.0.2.1"), (socket.AF_INET6, "2001:db8:ffff::1")):
+        for port in json.loads(sys.argv[1]):
+            s = socket.socket(family, socket.SOCK_STREAM)
+            s.settimeout(0.7)
+            try:
+                s.connect((addr, port))
+                out[f"{4 if family == socket.AF_INET else 6}/{port}"] = "accept"
+            except OSError:
+                out[f"{4 if family == socket.AF_INET else 6}/{port}"] = "drop"
+            finally:
+                s.close()
+    print(json.dumps(out))
+""")
+
+SERVE = textwrap.dedent("""
+    import json, socket, sys
+    socks = []
+    for port in json.loads(sys.argv[1]):
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", port))
+        s.listen(64)
+        socks.append(s)
+    print("ready", flush=True)
+    sys.stdin.read()
+""")
+
+
+@pytest.fixture
+def wire(ns: Netns) -> Iterator[Netns]:
+    """A client namespace joined to ``ns`` by a veth pair: 192.0.2.2 / 2001:db8:ffff::2 -> .1 / ::1."""
+    client = Netns(f"{ns.name}-c")
+    subprocess.run(["ip", "netns", "add", client.name], check=True)
+    try:
+        ns.run("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", client.name)
+        for n, host in ((ns, "1"), (client, "2")):
+            n.run("ip", "link", "set", "lo", "up")
+            n.run("ip", "addr", "add", f"192.0.2.{host}/24", "dev", "eth0")
+            n.run("ip", "addr", "add", f"2001:db8:ffff::{host}/64", "dev", "eth0", "nodad")
+            n.run("ip", "link", "set", "eth0", "up")
+        yield client
+    finally:
+        subprocess.run(["ip", "netns", "del", client.name], check=False)
+
+
+@pytest.mark.parametrize("scenario", ["seed-mistake", "good-inet", "ipv6-only-port", "ipv4-only-port"])
+def test_the_kernel_agrees_with_the_verdicts(ns: Netns, wire: Netns, scenario: str) -> None:
+    """Connect over each family from a second namespace: what the kernel lets through is what the audit says."""
+    from v6ops.addr import Address
+    from v6ops.audit.host_rules import Packet, verdict
+
+    ports = [22, 25, 80, 443, 3306, 5432, 8080]
+    if scenario == "seed-mistake":
+        seed_mistake(ns)
+    elif scenario == "good-inet":
+        ns.nft(GOOD_NFT)
+    elif scenario == "ipv6-only-port":
+        ns.nft(GOOD_NFT.replace("udp dport 53 accept", "udp dport 53 accept\n    meta nfproto ipv6 tcp dport 3306 accept"))
+    else:
+        ns.nft(GOOD_NFT.replace("udp dport 53 accept", "udp dport 53 accept\n    ip saddr 192.0.2.0/24 tcp dport 25 accept"))
+    inputs = ns.inputs()
+    rulesets = HostInputs(inputs.iptables, inputs.ip6tables, inputs.nft_json, None).rulesets()
+    server = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", SERVE, json.dumps(ports)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        seen = json.loads(wire.run(sys.executable, "-c", PROBE, json.dumps(ports)))
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=10)
+    said = {}
+    for family, source in ((4, "192.0.2.2"), (6, "2001:db8:ffff::2")):
+        for port in ports:
+            v = verdict(rulesets, Packet(family, 6, port, saddr=Address.parse(source)))
+            assert not v.unknown, v.unknown
+            said[f"{family}/{port}"] = v.action
+    assert said == seen
+    assert "accept" in seen.values() and (scenario == "good-inet" or "drop" in seen.values())
+
+
+def test_dropped_neighbour_solicitation_cuts_ipv6_off(ns: Netns, wire: Netns) -> None:
+    """What the ICMPv6 finding means: without NS the kernel never answers ND, so every IPv6 connect fails."""
+    ns.nft(GOOD_NFT.replace("nd-neighbor-solicit, ", ""))
+    report = host_report(HostInputs(None, None, ns.run("nft", "-j", "list", "ruleset"), None))
+    assert by_check(report, "host.fw.icmpv6_essential_dropped") == ["icmpv6 nd-neighbor-solicit"]
+    server = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", SERVE, "[443]"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        seen = json.loads(wire.run(sys.executable, "-c", PROBE, "[443]"))
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=10)
+    assert seen == {"4/443": "accept", "6/443": "drop"}

@@ -188,9 +188,22 @@ def test_cloudformation_passes_cfn_lint(tmp_path: Path) -> None:
     assert broken.returncode != 0
 
 
-def test_terraform_names_the_same_slot() -> None:
-    got = plan_subnets(VPC, [SubnetRequest("db-a", "isolated", 3)], vpc_ipv4="10.0.0.0/16")
+def test_terraform_parses_and_names_the_same_slot() -> None:
+    """python-hcl2 (an HCL2 parser) reads it back; Python's ipaddress is the oracle for cidrsubnet(vpc, 8, slot)."""
+    import ipaddress
+
+    import hcl2
+
+    got = plan_subnets(VPC, [SubnetRequest("db-a", "isolated", 3), SubnetRequest("web", "public", az=1),
+                             SubnetRequest("v6-only", "private", 7)], vpc_ipv4="10.0.0.0/16")
+    got += plan_subnets(VPC, [SubnetRequest("pure6", "spare", 2)], existing=[s.ipv6 for s in got])
     text = terraform(got, VPC)
-    assert 'resource "aws_subnet" "db_a"' in text
-    assert f'ipv6_cidr_block                 = "2600:1f18:aaaa:ab83::/64" # cidrsubnet("{VPC}", 8, 131)' in text
-    assert text.count("{") == text.count("}")
+    assert f'# cidrsubnet("{VPC}", 8, 131)' in text
+    parsed = hcl2.loads(text)
+    subnets = {name.strip('"'): body for block in parsed["resource"] for name, body in block['"aws_subnet"'].items()}
+    assert sorted(subnets) == ["db_a", "pure6", "v6_only", "web"]
+    all64 = list(ipaddress.ip_network(VPC).subnets(new_prefix=64))
+    for s in got:
+        body = subnets[s.name.replace("-", "_")]
+        assert body["ipv6_cidr_block"].strip('"') == str(all64[s.slot]) == s.ipv6
+        assert ("cidr_block" in body) == (s.ipv4 is not None) and body.get("ipv6_native", False) == (s.ipv4 is None)

@@ -52,3 +52,11 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "x.json: not valid JSON (truncated?)" in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert runner.invoke(app, ["audit", "aws"]).exit_code == 2
     assert runner.invoke(app, ["audit", "verify", str(tmp_path / "us-east-1" / "a.json")]).exit_code == 2
+
+
+def test_fail_on_gates(tmp_path: Path) -> None:
+    root = write(spoiled(lambda f: f["j.json"]["LoadBalancers"][0].__setitem__("IpAddressType", "ipv4")), tmp_path, "us-east-1")
+    assert runner.invoke(app, ["audit", "aws", "--from", str(root), "--json", "--fail-on", "HIGH"]).exit_code == 0
+    gated = runner.invoke(app, ["audit", "aws", "--from", str(root), "-o", str(tmp_path / "r.sarif"), "--fail-on", "medium"])
+    assert gated.exit_code == 3 and (tmp_path / "r.sarif").exists()
+    assert runner.invoke(app, ["audit", "aws", "--from", str(root), "--fail-on", "CRITICAL"]).exit_code == 2

@@ -46,3 +46,16 @@ def test_plan_cli_and_api(tmp_path: Path) -> None:
         "/api/v1/migrate/plan", json={"audits": [json.loads((tmp_path / "r.json").read_text())]}).json()
     assert api == cli
     assert runner.invoke(app, ["migrate", "verdicts", str(tmp_path / "r.json")]).exit_code == 2
+
+
+def test_verdicts_cli_and_api(tmp_path: Path) -> None:
+    flows = {"summary": {"requests": 10}, "adoption": {"flows": {"ipv6_share": 0.2}, "requests": {"ipv6_share": 0.6}},
+             "alb": {"per_class": [{"traffic_class": "ipv4", "latency_seconds": {"mean": 0.100}},
+                                   {"traffic_class": "ipv6", "latency_seconds": {"mean": 0.104}}]}}
+    (tmp_path / "report.json").write_text(json.dumps(flows))
+    out = runner.invoke(app, ["migrate", "verdicts", str(tmp_path / "report.json"), "--json"])
+    cli = json.loads(out.stdout)
+    assert cli["adoption"]["verdict"] == "successful" and cli["performance"]["verdict"] == "parity"
+    client = TestClient(create_app(Settings(data_dir=tmp_path)))
+    assert client.post("/api/v1/migrate/verdicts", json=flows).json() == cli
+    assert client.post("/api/v1/migrate/verdicts", json={"x": 1}).status_code == 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,11 @@ def aws_report(scopes: list[Scope], **inputs: Any) -> dict[str, Any]:
         return build_report("aws", audit_scopes(scopes), CHECKS, _inputs(scopes, **inputs))
 
 
-def aws_report_from_directory(path: str | Path, region: str | None = None) -> dict[str, Any]:
-    """Audit a tree of AWS CLI JSON; AwsInputError names the file for bad input."""
+def aws_report_from_directory(path: str | Path, region: str | None = None,
+                              advance: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Audit a tree of AWS CLI JSON; AwsInputError names the file for bad input. ``advance(1)`` per file read."""
     with no_cyclic_gc():
-        return aws_report(load_directory(path, region=region), mode="directory", path=str(path))
+        return aws_report(load_directory(path, region=region, advance=advance), mode="directory", path=str(path))
 
 
 def aws_report_live(regions: list[str], profile: str | None = None, session: Any | None = None,

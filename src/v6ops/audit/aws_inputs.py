@@ -14,7 +14,7 @@ import gc
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,7 +189,13 @@ def no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def load_directory(root: str | Path, region: str | None = None, account: str | None = None) -> list[Scope]:
+def count_files(root: str | Path) -> int:
+    """How many files ``load_directory`` will read (for a progress bar)."""
+    return sum(1 for _ in _json_files(Path(root)))
+
+
+def load_directory(root: str | Path, region: str | None = None, account: str | None = None,
+                   advance: Callable[[int], None] | None = None) -> list[Scope]:
     """Every account/region scope under ``root``, sorted; raises AwsInputError naming the bad file."""
     root = Path(root)
     if not root.is_dir():
@@ -200,6 +206,8 @@ def load_directory(root: str | Path, region: str | None = None, account: str | N
     for path in _json_files(root):
         key, items = _read(path)
         by_dir.setdefault(path.parent, []).append((path, key, items))
+        if advance is not None:
+            advance(1)
     if not by_dir:
         raise AwsInputError(f"{root}: no .json files found")
     scopes: dict[tuple[str, str], Scope] = {}
@@ -239,19 +247,10 @@ def load_directory(root: str | Path, region: str | None = None, account: str | N
     return [scopes[k] for k in sorted(scopes)]
 
 
-# Live collection: the same shapes, from boto3 paginators (ec2 and elbv2 operation names).
+# Live collection: the same commands through boto3 paginators ("ec2 describe-vpcs" -> ec2.describe_vpcs);
+# listeners are described per load balancer.
 LIVE_CALLS: dict[str, tuple[str, str]] = {
-    "Vpcs": ("ec2", "describe_vpcs"),
-    "Subnets": ("ec2", "describe_subnets"),
-    "SecurityGroups": ("ec2", "describe_security_groups"),
-    "RouteTables": ("ec2", "describe_route_tables"),
-    "NetworkAcls": ("ec2", "describe_network_acls"),
-    "FlowLogs": ("ec2", "describe_flow_logs"),
-    "EgressOnlyInternetGateways": ("ec2", "describe_egress_only_internet_gateways"),
-    "InternetGateways": ("ec2", "describe_internet_gateways"),
-    "NatGateways": ("ec2", "describe_nat_gateways"),
-    "LoadBalancers": ("elbv2", "describe_load_balancers"),
-    "TargetGroups": ("elbv2", "describe_target_groups"),
+    key: (command.split()[0], command.split()[1].replace("-", "_")) for key, (command, _) in COMMANDS.items() if key != "Listeners"
 }
 
 
@@ -281,12 +280,13 @@ def collect_live(regions: list[str], profile: str | None = None, session: Any | 
     import boto3
     import botocore.exceptions
 
-    session = session or boto3.session.Session(profile_name=profile)
+    for region in regions:  # before any call: a typo should not cost a timeout
+        check_region(region, "--region")
     scopes = []
     try:
+        session = session or boto3.session.Session(profile_name=profile)
         account = session.client("sts", endpoint_url=endpoint_url, region_name=regions[0]).get_caller_identity()["Account"]
         for region in regions:
-            check_region(region, "--region")
             scope = Scope(account, region)
             clients = {name: session.client(name, region_name=region, endpoint_url=endpoint_url) for name in ("ec2", "elbv2")}
             for key, (service, operation) in LIVE_CALLS.items():

@@ -119,9 +119,9 @@ def alert_rules_cmd(
 def _service() -> Any:
     """The VM security service on the configured database and audit log (the same the API uses)."""
     from v6ops.events.audit import AuditLog, Keyring, load_signing_key
-    from v6ops.ipam.service import open_store
     from v6ops.policy.vms import VmSecurityService
     from v6ops.settings import load_settings
+    from v6ops.store.db import open_store
 
     settings = load_settings()
     path = settings.resolved_audit_log()
