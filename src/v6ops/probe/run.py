@@ -79,6 +79,30 @@ class StaticResolver:
         return [a for a in self.addresses if a.version == version]
 
 
+class SharedLookups:
+    """One AAAA and one A query per target, shared by the DNS step and the Happy Eyeballs race.
+
+    The race asks first (AAAA, then A, section 3 of RFC 8305) and the DNS step awaits the same
+    answers, so a probe costs two queries, not four. ``shield`` keeps a query running when the
+    race is won (and stops waiting) before the A answer is in.
+    """
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+        self.tasks: dict[tuple[str, int], asyncio.Task[list[Address]]] = {}
+
+    async def lookup(self, name: str, version: int) -> list[Address]:
+        task = self.tasks.get((name, version))
+        if task is None:
+            task = self.tasks[(name, version)] = asyncio.create_task(self.resolver.lookup(name, version))
+        return await asyncio.shield(task)
+
+    async def close(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
 
@@ -264,16 +288,33 @@ async def probe_target(item: str | ProbeItem, options: ProbeOptions, resolver: R
     result.update(host=target.host, port=target.port, scheme=target.scheme)
     resolver = resolver or DnsResolver(options.nameservers, timeout=options.timeout)
     if isinstance(item, ProbeItem):
-        addresses = known
         result["dns"] = None
         resolver = StaticResolver(known)
+    shared = SharedLookups(resolver)
+    racing = options.race and not options.icmp_only
+    race_task = asyncio.create_task(_race(target, options, shared)) if racing else None
+    try:
+        return await _probe_addresses(item, target, options, shared, race_task, result, start)
+    finally:
+        if race_task is not None and not race_task.done():
+            race_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await race_task
+        await shared.close()
+
+
+async def _probe_addresses(item: str | ProbeItem, target: Target, options: ProbeOptions, shared: SharedLookups,
+                           race_task: asyncio.Task[dict[str, Any]] | None, result: dict[str, Any],
+                           start: float) -> dict[str, Any]:
+    if isinstance(item, ProbeItem):
+        addresses = await shared.resolver.lookup(target.host, 6) + await shared.resolver.lookup(target.host, 4)
     elif target.address is not None:
         addresses = [target.address]
         result["dns"] = None
     else:
         try:
-            aaaa, a = await asyncio.gather(_lookup(resolver, target.host, 6, options.timeout),
-                                           _lookup(resolver, target.host, 4, options.timeout))
+            aaaa, a = await asyncio.gather(_lookup(shared, target.host, 6, options.timeout),
+                                           _lookup(shared, target.host, 4, options.timeout))
         except NameNotFoundError as exc:
             result.update(verdict=NO_ADDRESS, error=str(exc), elapsed_ms=_ms(time.perf_counter() - start))
             result["families"] = {"IPv6": family_summary([], 6), "IPv4": family_summary([], 4)}
@@ -284,8 +325,6 @@ async def probe_target(item: str | ProbeItem, options: ProbeOptions, resolver: R
     do_http = options.http if options.http is not None else target.scheme is not None
     context = _tls_context(options) if tls else None
     checks = [_check_address(target, address, options, context, do_http) for address in addresses]
-    racing = options.race and not options.icmp_only and addresses
-    race_task = asyncio.create_task(_race(target, options, resolver)) if racing else None
     rows = list(await asyncio.gather(*checks))
     result["addresses"] = rows
     if race_task is not None:
