@@ -83,3 +83,13 @@ def test_every_keeps_per_target_history(lab, tmp_path: Path):
 def test_missing_targets_file_is_a_one_line_error(tmp_path: Path):
     result = runner.invoke(cli, ["probe", "--file", str(tmp_path / "nope.txt")])
     assert result.exit_code == 2 and "nope.txt" in result.output and "No such file" in result.output
+
+
+def test_subscriber_targets_skip_inactive_and_add_the_dns_name():
+    from v6ops.probe.batch import subscriber_targets
+    from v6ops.probe.run import ProbeItem
+
+    subs = [{"name": "a", "status": "active", "ipv4": "100.64.0.1", "ipv6_address": "2001:db8::1", "dns_name": "a.isp.test"},
+            {"name": "b", "status": "suspended", "ipv4": "100.64.0.2", "ipv6_address": None, "dns_name": "b.isp.test"},
+            {"name": "c", "status": "active", "ipv4": None, "ipv6_address": None, "dns_name": None}]
+    assert list(subscriber_targets(subs)) == [ProbeItem("subscriber/a", ("2001:db8::1", "100.64.0.1")), "a.isp.test"]

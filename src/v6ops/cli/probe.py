@@ -91,7 +91,7 @@ def probe(
 ) -> None:
     """Probe targets over IPv6 and IPv4: DNS, TCP, TLS, HTTP, ICMP, a Happy Eyeballs race and a verdict."""
     from v6ops.probe import export
-    from v6ops.probe.batch import ipam_targets, read_targets
+    from v6ops.probe.batch import read_targets, subscriber_targets
     from v6ops.probe.happy import parse_nat64_prefix
     from v6ops.probe.resolve import parse_nameserver
     from v6ops.probe.run import ProbeOptions
@@ -110,7 +110,7 @@ def probe(
         fail(str(exc))
     keep_history = bool(save or (save is None and interval is not None))
     if from_ipam or keep_history:
-        from v6ops.ipam.service import open_store
+        from v6ops.ipam.service import MAX_LIST, list_subscribers, open_store
         from v6ops.settings import SettingsError, load_settings
         from v6ops.store.db import StoreError
 
@@ -118,8 +118,10 @@ def probe(
             store = open_store(load_settings().resolved_database_url())
         except (SettingsError, StoreError) as exc:
             fail(str(exc))
-        if from_ipam:
-            texts.extend(ipam_targets(store))
+        offset = 0
+        while from_ipam and (page := list_subscribers(store, MAX_LIST, offset)):
+            texts.extend(subscriber_targets(page))
+            offset += len(page)
         if not keep_history:
             store = None
     if not texts:
