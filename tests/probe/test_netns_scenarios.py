@@ -79,7 +79,8 @@ def net(tmp_path_factory: pytest.TempPathFactory):
 
 
 def probe(net, *args: str) -> dict:
-    cmd = ["ip", "netns", "exec", net["client"], sys.executable, "-m", "v6ops.cli", "probe", "--json", "--timeout", "1.5", *args]
+    cmd = ["ip", "netns", "exec", net["client"], sys.executable, "-m", "v6ops.cli", "probe", "--json", "--timeout", "1.5",
+           "--samples", "3", *args]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return {r["target"]: r for r in json.loads(result.stdout)["results"]}
@@ -99,7 +100,7 @@ def test_verdicts_per_scenario(net):
         "gone.test:8080": "no address",
     }
     gap = results["slow.test:8080"]["ipv6_slower_ms"]
-    assert slow == f"IPv6 slower by {round(gap)} ms" and NETEM_MS * 0.9 <= gap <= NETEM_MS * 1.6
+    assert slow == f"IPv6 slower by {round(gap)} ms" and NETEM_MS * 0.9 <= gap <= NETEM_MS * 2.5
 
     dual = results["http://dual.test:8080/health"]
     assert {a["address"]: a["http_status"] for a in dual["addresses"]} == {"2001:db8:13::2": 200, "10.13.0.2": 200}

@@ -22,6 +22,8 @@ app.add_typer(flows_cli.app, name="flows")
 app.command("probe")(probe_cli.probe)
 app.command("serve-echo")(probe_cli.serve_echo)
 app.command("probe-domain")(probe_cli.probe_domain)
+app.command("probe-history")(probe_cli.probe_history)
+app.command("probe-show")(probe_cli.probe_show)
 
 
 def _version(value: bool) -> None:

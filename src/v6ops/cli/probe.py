@@ -110,14 +110,9 @@ def probe(
         fail(str(exc))
     keep_history = bool(save or (save is None and interval is not None))
     if from_ipam or keep_history:
-        from v6ops.ipam.service import MAX_LIST, list_subscribers, open_store
-        from v6ops.settings import SettingsError, load_settings
-        from v6ops.store.db import StoreError
+        from v6ops.ipam.service import MAX_LIST, list_subscribers
 
-        try:
-            store = open_store(load_settings().resolved_database_url())
-        except (SettingsError, StoreError) as exc:
-            fail(str(exc))
+        store = _open_store()
         offset = 0
         while from_ipam and (page := list_subscribers(store, MAX_LIST, offset)):
             texts.extend(subscriber_targets(page))
@@ -232,3 +227,51 @@ def probe_domain(
         print_table("domain IPv6 checks", ["domain", "verdict", "passed", "checks"], rows)
     if any(r["verdict"] == "invalid domain" for r in report["results"]):
         raise typer.Exit(2)
+
+
+def _open_store() -> Any:
+    from v6ops.ipam.service import open_store
+    from v6ops.settings import SettingsError, load_settings
+    from v6ops.store.db import StoreError
+
+    try:
+        return open_store(load_settings().resolved_database_url())
+    except (SettingsError, StoreError) as exc:
+        fail(str(exc))
+
+
+def probe_history(
+    target: str = typer.Argument(..., help="The target as it was probed (or subscriber/NAME)"),
+    limit: int = typer.Option(100, help="The latest this many results"),
+    as_json: bool = JsonOption,
+) -> None:
+    """One target's stored results, oldest first (the same list as GET /api/v1/probes/history)."""
+    from v6ops.probe.history import target_history
+
+    if limit < 1:
+        fail(f"--limit must be at least 1, not {limit}")
+    history = target_history(_open_store(), target, limit)
+    if as_json:
+        print_json(history)
+        return
+    rows = [[r["started_at"], r["verdict"], _family_cell((r.get("families") or {}).get("IPv6")),
+             _family_cell((r.get("families") or {}).get("IPv4")), r["error"] or ""] for r in history]
+    print_table(f"history of {target}", ["started", "verdict", "IPv6 ok/addrs connect", "IPv4 ok/addrs connect", "error"],
+                rows)
+
+
+def probe_show(
+    run_id: str = typer.Argument(..., help="A stored run's id"),
+    as_json: bool = JsonOption,
+) -> None:
+    """A stored probe run (the same object as GET /api/v1/probes/{id})."""
+    from v6ops.probe.history import ProbeRunNotFoundError, load_run
+
+    try:
+        run = load_run(_open_store(), run_id)
+    except ProbeRunNotFoundError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(run)
+    else:
+        _render(run)
