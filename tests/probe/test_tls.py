@@ -41,7 +41,7 @@ def make_cert(tmp: Path, name: str) -> tuple[Path, Path]:
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+    def do_GET(self) -> None:
         body = b"secure hello\n"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
