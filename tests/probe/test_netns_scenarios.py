@@ -60,6 +60,8 @@ def delayed(ns: str, ifname: str, source: str) -> Iterator[None]:
     finally:
         proc.terminate()
         proc.wait(10)
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
 @pytest.fixture(scope="module")

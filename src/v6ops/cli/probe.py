@@ -134,6 +134,8 @@ def probe(
         resolution_delay=resolution_delay_ms / 1000, first_address_family_count=first_family_count,
         nat64_prefix=None if nat64_prefix == "none" else nat64_prefix, slower_ms=slower_ms, pmtu=pmtu,
         pmtu_timeout=pmtu_timeout, icmp_only=icmp_only)
+    if count is not None and count < 1:
+        fail(f"--count must be at least 1, not {count}")
     rounds = 0
     csv_header = out is None or not out.exists() or out.stat().st_size == 0
     while True:
@@ -164,7 +166,10 @@ def probe(
         rounds += 1
         if interval is None or (count is not None and rounds >= count):
             break
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+        try:
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+        except KeyboardInterrupt:  # Ctrl-C between rounds ends a scheduled run quietly; every round is saved
+            break
     if any(r["verdict"] == "invalid target" for r in run["results"]):
         raise typer.Exit(2)  # every target was probed; the bad ones are named in their results
 
