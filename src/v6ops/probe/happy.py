@@ -90,7 +90,8 @@ class Attempt:
 
     def as_dict(self) -> dict[str, Any]:
         return {"address": str(self.address), "family": f"IPv{self.address.version}", "started_ms": self.started_ms,
-                "scheduled_ms": self.scheduled_ms, "ended_ms": self.ended_ms, "outcome": self.outcome, "error": self.error, "synthesized": self.synthesized}
+                "scheduled_ms": self.scheduled_ms, "ended_ms": self.ended_ms, "outcome": self.outcome,
+                "error": self.error, "synthesized": self.synthesized}
 
 
 @dataclass
