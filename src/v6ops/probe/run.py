@@ -24,7 +24,7 @@ from v6ops.addr import Address, Prefix
 from v6ops.probe import happy
 from v6ops.probe.icmp import echo
 from v6ops.probe.pmtu import pmtu_check, pmtu_verdict
-from v6ops.probe.resolve import DnsResolver, LookupFailedError, NameNotFoundError, Resolver
+from v6ops.probe.resolve import DnsResolver, LookupFailedError, NameNotFoundError, Resolver, discover_nat64_prefix
 from v6ops.probe.target import DEFAULT_PORT, Target, TargetError, parse_target
 
 DUAL_STACK_OK = "dual-stack ok"
@@ -101,6 +101,25 @@ class SharedLookups:
         for task in self.tasks.values():
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+
+class Nat64Prefix:
+    """The NAT64 prefix for a run: given, none, or learned once from ``ipv4only.arpa`` (RFC 7050) when the
+    first IPv4 literal needs it, not once per target."""
+
+    def __init__(self, option: str | None, resolver: Resolver) -> None:
+        self.option = option
+        self.resolver = resolver
+        self._discovery: asyncio.Task[Prefix | None] | None = None
+
+    async def get(self) -> Prefix | None:
+        if self.option is None:
+            return None
+        if self.option != "discover":
+            return happy.parse_nat64_prefix(self.option)
+        if self._discovery is None:
+            self._discovery = asyncio.create_task(discover_nat64_prefix(self.resolver))
+        return await asyncio.shield(self._discovery)
 
 
 def _ms(seconds: float) -> float:
@@ -270,7 +289,8 @@ def _empty_result(text: str) -> dict[str, Any]:
             "verdict": INVALID, "ipv6_slower_ms": None, "pmtu": None, "pmtu_checks": [], "error": None}
 
 
-async def probe_target(item: str | ProbeItem, options: ProbeOptions, resolver: Resolver | None = None) -> dict[str, Any]:
+async def probe_target(item: str | ProbeItem, options: ProbeOptions, resolver: Resolver | None = None,
+                       nat64: Nat64Prefix | None = None) -> dict[str, Any]:
     """Probe one target. Never raises for a bad or unreachable target: the result carries ``error``."""
     text = item.label if isinstance(item, ProbeItem) else item
     result = _empty_result(text)
@@ -292,7 +312,8 @@ async def probe_target(item: str | ProbeItem, options: ProbeOptions, resolver: R
         resolver = StaticResolver(known)
     shared = SharedLookups(resolver)
     racing = options.race and not options.icmp_only
-    race_task = asyncio.create_task(_race(target, options, shared)) if racing else None
+    nat64 = nat64 or Nat64Prefix(options.nat64_prefix, resolver)
+    race_task = asyncio.create_task(_race(target, options, shared, nat64)) if racing else None
     try:
         return await _probe_addresses(item, target, options, shared, race_task, result, start)
     finally:
@@ -347,8 +368,9 @@ async def _probe_addresses(item: str | ProbeItem, target: Target, options: Probe
     return result
 
 
-async def _race(target: Target, options: ProbeOptions, resolver: Resolver) -> dict[str, Any]:
-    prefix: Prefix | str | None = options.nat64_prefix
+async def _race(target: Target, options: ProbeOptions, resolver: Resolver, nat64: Nat64Prefix) -> dict[str, Any]:
+    # Only an IPv4 literal is ever synthesized (RFC 8305 section 7), so only it waits for the prefix.
+    prefix = await nat64.get() if target.address is not None and target.address.version == 4 else None
     try:
         sock, trace = await happy.connect(
             target.host, target.port, resolver=resolver, attempt_delay=options.attempt_delay,
@@ -369,12 +391,13 @@ async def probe_many(texts: Iterable[str | ProbeItem], options: ProbeOptions, *,
     Memory stays bounded by ``concurrency``: targets are taken from the iterable only as slots free up.
     """
     resolver = resolver or DnsResolver(options.nameservers, timeout=options.timeout)
+    nat64 = Nat64Prefix(options.nat64_prefix, resolver)
     iterator = enumerate(texts)
     pending: dict[asyncio.Task[dict[str, Any]], int] = {}
 
     def refill() -> None:
         for index, text in itertools.islice(iterator, max(0, concurrency - len(pending))):
-            pending[asyncio.create_task(probe_target(text, options, resolver))] = index
+            pending[asyncio.create_task(probe_target(text, options, resolver, nat64))] = index
 
     refill()
     try:
