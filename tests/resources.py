@@ -56,6 +56,7 @@ _CHECKS: dict[str, Callable[[], str | None]] = {
     "tc": lambda: _binary("tc"),
     "ss": lambda: _binary("ss"),
     "ip6tables": lambda: _binary("ip6tables"),
+    "tayga": lambda: _binary("tayga"),
 }
 
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from v6ops.addr import Address, Prefix
+from v6ops.addr.embedded import nat64_synthesize
 from v6ops.probe import happy
 from v6ops.probe.icmp import echo
 from v6ops.probe.pmtu import pmtu_check, pmtu_verdict
@@ -315,7 +316,7 @@ async def probe_target(item: str | ProbeItem, options: ProbeOptions, resolver: R
     nat64 = nat64 or Nat64Prefix(options.nat64_prefix, resolver)
     race_task = asyncio.create_task(_race(target, options, shared, nat64)) if racing else None
     try:
-        return await _probe_addresses(item, target, options, shared, race_task, result, start)
+        return await _probe_addresses(item, target, options, shared, nat64, race_task, result, start)
     finally:
         if race_task is not None and not race_task.done():
             race_task.cancel()
@@ -325,13 +326,18 @@ async def probe_target(item: str | ProbeItem, options: ProbeOptions, resolver: R
 
 
 async def _probe_addresses(item: str | ProbeItem, target: Target, options: ProbeOptions, shared: SharedLookups,
-                           race_task: asyncio.Task[dict[str, Any]] | None, result: dict[str, Any],
+                           nat64: Nat64Prefix, race_task: asyncio.Task[dict[str, Any]] | None, result: dict[str, Any],
                            start: float) -> dict[str, Any]:
+    synthesized: set[Address] = set()
     if isinstance(item, ProbeItem):
         addresses = await shared.resolver.lookup(target.host, 6) + await shared.resolver.lookup(target.host, 4)
     elif target.address is not None:
         addresses = [target.address]
         result["dns"] = None
+        prefix = await nat64.get() if target.address.version == 4 else None
+        if prefix is not None:  # on a NAT64 network the literal is also reachable as this IPv6 address
+            synthesized.add(nat64_synthesize(target.address, prefix))
+            addresses = [*synthesized, target.address]
     else:
         try:
             aaaa, a = await asyncio.gather(_lookup(shared, target.host, 6, options.timeout),
@@ -347,6 +353,8 @@ async def _probe_addresses(item: str | ProbeItem, target: Target, options: Probe
     context = _tls_context(options) if tls else None
     checks = [_check_address(target, address, options, context, do_http) for address in addresses]
     rows = list(await asyncio.gather(*checks))
+    for row, address in zip(rows, addresses, strict=True):
+        row["synthesized"] = address in synthesized
     result["addresses"] = rows
     if race_task is not None:
         result["happy_eyeballs"] = await race_task
