@@ -94,6 +94,7 @@ _CHECKS: dict[str, Callable[[], str | None]] = {
     "ss": lambda: _binary("ss"),
     "tc": lambda: _binary("tc"),
     "ip6tables": lambda: _binary("ip6tables"),
+    "tayga": lambda: _binary("tayga"),
 }
 
 # Features of the running kernel: no package can install them, so a test that needs one is skipped

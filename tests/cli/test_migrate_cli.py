@@ -56,6 +56,6 @@ def test_verdicts_cli_and_api(tmp_path: Path) -> None:
     out = runner.invoke(app, ["migrate", "verdicts", str(tmp_path / "report.json"), "--json"])
     cli = json.loads(out.stdout)
     assert cli["adoption"]["verdict"] == "successful" and cli["performance"]["verdict"] == "parity"
-    client = TestClient(create_app(Settings(data_dir=tmp_path)))
+    client = api_client(Settings(data_dir=tmp_path))
     assert client.post("/api/v1/migrate/verdicts", json=flows).json() == cli
     assert client.post("/api/v1/migrate/verdicts", json={"x": 1}).status_code == 400

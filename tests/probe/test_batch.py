@@ -12,11 +12,14 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 from typer.testing import CliRunner
 
+from tests.api_client import api_client
 from tests.probe.servers import ROOT
 from v6ops.cli.main import app as cli
 from v6ops.probe.history import target_history
+from v6ops.settings import Settings
 from v6ops.store.db import Store
 
 runner = CliRunner()
@@ -79,7 +82,32 @@ def test_every_keeps_per_target_history(lab, tmp_path: Path):
     times = [h["started_at"] for h in history]
     assert times == sorted(times) and len(set(times)) == 3
 
+    # probe-history / probe-show print what GET /api/v1/probes/history and /{id} return.
+    cli_env = {"V6OPS_DATA_DIR": str(tmp_path), "V6OPS_DATABASE_URL": ""}
+    shown = runner.invoke(cli, ["probe-history", "--json", target], env=cli_env)
+    assert shown.exit_code == 0 and json.loads(shown.stdout) == history
+    client = api_client(Settings(data_dir=tmp_path))
+    assert client.get("/api/v1/probes/history", params={"target": target}).json() == history
+    store = Store(f"sqlite:///{tmp_path / 'v6ops.db'}")
+    with store.read() as session:
+        first_run = session.execute(text("SELECT id FROM probe_runs ORDER BY created_at, id")).scalars().first()
+    store.close()
+    shown_run = runner.invoke(cli, ["probe-show", "--json", first_run], env=cli_env)
+    assert shown_run.exit_code == 0 and json.loads(shown_run.stdout) == client.get(f"/api/v1/probes/{first_run}").json()
+    missing = runner.invoke(cli, ["probe-show", "0" * 32], env=cli_env)
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+
 
 def test_missing_targets_file_is_a_one_line_error(tmp_path: Path):
     result = runner.invoke(cli, ["probe", "--file", str(tmp_path / "nope.txt")])
     assert result.exit_code == 2 and "nope.txt" in result.output and "No such file" in result.output
+
+
+def test_subscriber_targets_skip_inactive_and_add_the_dns_name():
+    from v6ops.probe.batch import subscriber_targets
+    from v6ops.probe.run import ProbeItem
+
+    subs = [{"name": "a", "status": "active", "ipv4": "100.64.0.1", "ipv6_address": "2001:db8::1", "dns_name": "a.isp.test"},
+            {"name": "b", "status": "suspended", "ipv4": "100.64.0.2", "ipv6_address": None, "dns_name": "b.isp.test"},
+            {"name": "c", "status": "active", "ipv4": None, "ipv6_address": None, "dns_name": None}]
+    assert list(subscriber_targets(subs)) == [ProbeItem("subscriber/a", ("2001:db8::1", "100.64.0.1")), "a.isp.test"]

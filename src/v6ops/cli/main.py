@@ -29,6 +29,8 @@ app.command("probe-domain")(probe_cli.probe_domain)
 app.add_typer(access.token_app, name="token")
 app.add_typer(access.user_app, name="user")
 app.add_typer(demo.app, name="demo")
+app.command("probe-history")(probe_cli.probe_history)
+app.command("probe-show")(probe_cli.probe_show)
 
 
 def _version(value: bool) -> None:

@@ -91,7 +91,7 @@ def probe(
 ) -> None:
     """Probe targets over IPv6 and IPv4: DNS, TCP, TLS, HTTP, ICMP, a Happy Eyeballs race and a verdict."""
     from v6ops.probe import export
-    from v6ops.probe.batch import ipam_targets, read_targets
+    from v6ops.probe.batch import read_targets, subscriber_targets
     from v6ops.probe.happy import parse_nat64_prefix
     from v6ops.probe.resolve import parse_nameserver
     from v6ops.probe.run import ProbeOptions
@@ -110,15 +110,13 @@ def probe(
         fail(str(exc))
     keep_history = bool(save or (save is None and interval is not None))
     if from_ipam or keep_history:
-        from v6ops.settings import SettingsError, load_settings
-        from v6ops.store.db import StoreError, open_store
+        from v6ops.ipam.service import MAX_LIST, list_subscribers
 
-        try:
-            store = open_store(load_settings().resolved_database_url())
-        except (SettingsError, StoreError) as exc:
-            fail(str(exc))
-        if from_ipam:
-            texts.extend(ipam_targets(store))
+        store = _open_store()
+        offset = 0
+        while from_ipam and (page := list_subscribers(store, MAX_LIST, offset)):
+            texts.extend(subscriber_targets(page))
+            offset += len(page)
         if not keep_history:
             store = None
     if not texts:
@@ -136,6 +134,8 @@ def probe(
         resolution_delay=resolution_delay_ms / 1000, first_address_family_count=first_family_count,
         nat64_prefix=None if nat64_prefix == "none" else nat64_prefix, slower_ms=slower_ms, pmtu=pmtu,
         pmtu_timeout=pmtu_timeout, icmp_only=icmp_only)
+    if count is not None and count < 1:
+        fail(f"--count must be at least 1, not {count}")
     rounds = 0
     csv_header = out is None or not out.exists() or out.stat().st_size == 0
     while True:
@@ -166,7 +166,10 @@ def probe(
         rounds += 1
         if interval is None or (count is not None and rounds >= count):
             break
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+        try:
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+        except KeyboardInterrupt:  # Ctrl-C between rounds ends a scheduled run quietly; every round is saved
+            break
     if any(r["verdict"] == "invalid target" for r in run["results"]):
         raise typer.Exit(2)  # every target was probed; the bad ones are named in their results
 
@@ -229,3 +232,50 @@ def probe_domain(
         print_table("domain IPv6 checks", ["domain", "verdict", "passed", "checks"], rows)
     if any(r["verdict"] == "invalid domain" for r in report["results"]):
         raise typer.Exit(2)
+
+
+def _open_store() -> Any:
+    from v6ops.settings import SettingsError, load_settings
+    from v6ops.store.db import StoreError, open_store
+
+    try:
+        return open_store(load_settings().resolved_database_url())
+    except (SettingsError, StoreError) as exc:
+        fail(str(exc))
+
+
+def probe_history(
+    target: str = typer.Argument(..., help="The target as it was probed (or subscriber/NAME)"),
+    limit: int = typer.Option(100, help="The latest this many results"),
+    as_json: bool = JsonOption,
+) -> None:
+    """One target's stored results, oldest first (the same list as GET /api/v1/probes/history)."""
+    from v6ops.probe.history import target_history
+
+    if limit < 1:
+        fail(f"--limit must be at least 1, not {limit}")
+    history = target_history(_open_store(), target, limit)
+    if as_json:
+        print_json(history)
+        return
+    rows = [[r["started_at"], r["verdict"], _family_cell((r.get("families") or {}).get("IPv6")),
+             _family_cell((r.get("families") or {}).get("IPv4")), r["error"] or ""] for r in history]
+    print_table(f"history of {target}", ["started", "verdict", "IPv6 ok/addrs connect", "IPv4 ok/addrs connect", "error"],
+                rows)
+
+
+def probe_show(
+    run_id: str = typer.Argument(..., help="A stored run's id"),
+    as_json: bool = JsonOption,
+) -> None:
+    """A stored probe run (the same object as GET /api/v1/probes/{id})."""
+    from v6ops.probe.history import ProbeRunNotFoundError, load_run
+
+    try:
+        run = load_run(_open_store(), run_id)
+    except ProbeRunNotFoundError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(run)
+    else:
+        _render(run)

@@ -1,13 +1,16 @@
-"""Where batch targets come from: a file, or the IPAM's subscribers (each one's DNS name and addresses)."""
+"""Where batch targets come from: a file, or the IPAM's subscribers (each one's DNS name and addresses).
+
+The subscribers arrive as the IPAM's own subscriber objects (``v6ops.ipam.service.list_subscribers``,
+read by the CLI), so this package does not depend on the IPAM's internals.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
-from v6ops.ipam.service import MAX_LIST, list_subscribers
 from v6ops.probe.run import ProbeItem
-from v6ops.store.db import Store
 
 
 class TargetsFileError(ValueError):
@@ -25,16 +28,15 @@ def read_targets(path: Path) -> list[str]:
     return [stripped for line in lines if (stripped := line.split("#", 1)[0].strip())]
 
 
-def ipam_targets(store: Store) -> Iterator[str | ProbeItem]:
-    """Per subscriber: its addresses as one item (``subscriber/NAME``, both families compared, no DNS),
-    then its DNS name (so the published A/AAAA are checked too), as the seed's
-    ``check_subscriber_connectivity`` does for the addresses."""
-    offset = 0
-    while page := list_subscribers(store, MAX_LIST, offset):
-        for sub in page:
-            addresses = tuple(a for a in (sub["ipv6_address"], sub["ipv4"]) if a)
-            if addresses and sub["status"] == "active":
-                yield ProbeItem(f"subscriber/{sub['name']}", addresses)
-            if sub["dns_name"] and sub["status"] == "active":
-                yield sub["dns_name"]
-        offset += len(page)
+def subscriber_targets(subscribers: Iterable[Mapping[str, Any]]) -> Iterator[str | ProbeItem]:
+    """Per active subscriber: its addresses as one item (``subscriber/NAME``, both families compared,
+    no DNS, as the seed's ``check_subscriber_connectivity`` pings them), then its DNS name, so the
+    published A/AAAA are checked too."""
+    for sub in subscribers:
+        if sub["status"] != "active":
+            continue
+        addresses = tuple(a for a in (sub["ipv6_address"], sub["ipv4"]) if a)
+        if addresses:
+            yield ProbeItem(f"subscriber/{sub['name']}", addresses)
+        if sub["dns_name"]:
+            yield sub["dns_name"]

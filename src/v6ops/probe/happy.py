@@ -82,6 +82,7 @@ class QueryEvent:
 class Attempt:
     address: Address
     started_ms: float
+    scheduled_ms: float  # when the algorithm made it due (a timer or an event); started_ms - scheduled_ms is loop lateness
     ended_ms: float | None = None
     outcome: str = "pending"  # connected | failed | cancelled
     error: str | None = None
@@ -89,7 +90,8 @@ class Attempt:
 
     def as_dict(self) -> dict[str, Any]:
         return {"address": str(self.address), "family": f"IPv{self.address.version}", "started_ms": self.started_ms,
-                "ended_ms": self.ended_ms, "outcome": self.outcome, "error": self.error, "synthesized": self.synthesized}
+                "scheduled_ms": self.scheduled_ms, "ended_ms": self.ended_ms, "outcome": self.outcome,
+                "error": self.error, "synthesized": self.synthesized}
 
 
 @dataclass
@@ -232,7 +234,7 @@ class _Race:
                 queries[task] = QueryEvent(rdtype, self.ms())
                 self.trace.queries.append(queries[task])  # in the order sent
         attempts: dict[asyncio.Task[socket.socket], Attempt] = {}
-        next_attempt_at = self.loop.time()
+        next_attempt_at = ready_at = self.loop.time()  # ready_at: when the untried list last became usable
         resolution_deadline: float | None = None
         failure: str | None = None
         try:
@@ -249,15 +251,20 @@ class _Race:
                             self.trace.resolution_delay_used = True
                         started = now >= resolution_deadline
                     if started:
+                        ready_at = resolution_deadline if resolution_deadline is not None and not answers.get(6) \
+                            and 6 not in answers else now
                         self.merge(answers.get(6, []) + answers.get(4, []))
                 if started and self.candidates and (not attempts or now >= next_attempt_at):
                     address = self.candidates.pop(0)
                     self.tried.add(address)
                     self.last_version = address.version
-                    attempt = Attempt(address, self.ms(), synthesized=address in self.synthesized)
+                    due = max(ready_at, next_attempt_at)
+                    begun = self.loop.time()
+                    attempt = Attempt(address, round((begun - self.t0) * 1000, 3), round((due - self.t0) * 1000, 3),
+                                      synthesized=address in self.synthesized)
                     self.trace.attempts.append(attempt)
                     attempts[asyncio.create_task(self.connector(address, self.port))] = attempt
-                    next_attempt_at = now + self.attempt_delay
+                    next_attempt_at = begun + self.attempt_delay  # section 5: spaced from this attempt's start
                     continue
                 if started and not self.candidates and not attempts and not queries:
                     break
@@ -282,6 +289,8 @@ class _Race:
                             event.addresses = [str(a) for a in found]
                             answers[version] = found
                             if started:
+                                if not self.candidates:
+                                    ready_at = self.loop.time()
                                 self.merge(found)  # sections 3 and 6: late answers join the list
                         else:
                             if not isinstance(exc, NameNotFoundError | LookupFailedError):

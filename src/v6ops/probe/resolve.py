@@ -7,7 +7,7 @@ substitute their own.
 
 from __future__ import annotations
 
-import socket
+import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -19,6 +19,7 @@ import dns.resolver
 
 from v6ops.addr import Address, AddressValueError, Prefix
 from v6ops.addr.embedded import nat64_extract
+from v6ops.probe import dnswire
 from v6ops.probe.target import split_host_port
 
 DEFAULT_TIMEOUT = 5.0
@@ -67,7 +68,12 @@ def parse_nameserver(text: str) -> tuple[str, int]:
 
 
 class DnsResolver:
-    """dnspython's stub resolver: the system's (``/etc/resolv.conf``) or the given name servers."""
+    """A stub resolver for the system's name servers (``/etc/resolv.conf``, read by dnspython) or the given ones.
+
+    A and AAAA go through ``dnswire`` (the probe's hot path); other types (NS, SOA) through dnspython.
+    ``timeout`` bounds a whole look-up; a lost datagram is asked again after a third of it, the
+    servers taken in turn as dnspython and glibc do.
+    """
 
     def __init__(self, nameservers: Sequence[str] = (), *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.nameservers = [parse_nameserver(n) for n in nameservers]
@@ -76,8 +82,11 @@ class DnsResolver:
             self._resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port) for host, port in self.nameservers]
         else:
             self._resolver = dns.asyncresolver.Resolver()
+            self.nameservers = [(str(ns), self._resolver.port) for ns in self._resolver.nameservers]
+        self.timeout = timeout
+        self.attempt_timeout = max(timeout / 3, 0.5)
         self._resolver.lifetime = timeout
-        self._resolver.timeout = timeout
+        self._resolver.timeout = self.attempt_timeout
         self._resolver.cache = None
 
     @property
@@ -87,7 +96,31 @@ class DnsResolver:
         return ", ".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in self.nameservers)
 
     async def lookup(self, name: str, version: int) -> list[Address]:
-        return [Address.parse(text) for text in await self.records(name, "AAAA" if version == 6 else "A")]
+        rdtype = "AAAA" if version == 6 else "A"
+        qtype = dnswire.TYPE_AAAA if version == 6 else dnswire.TYPE_A
+        if not self.nameservers:
+            raise LookupFailedError(name, rdtype, "no name servers configured")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        reason = f"timed out after {self.timeout:g} s"
+        while loop.time() < deadline:
+            for server in self.nameservers:
+                left = min(self.attempt_timeout, deadline - loop.time())
+                if left <= 0:
+                    break
+                try:
+                    answer = await dnswire.query(server, name, qtype, attempt_timeout=left, lifetime=left)
+                except TimeoutError:
+                    continue
+                except (OSError, dnswire.WireError) as exc:
+                    reason = f"{server[0]} port {server[1]}: {getattr(exc, 'strerror', None) or exc}"
+                    continue
+                if answer.rcode == dnswire.RCODE_NOERROR:
+                    return [Address(version, int.from_bytes(packed, "big")) for packed in answer.addresses]
+                if answer.rcode == dnswire.RCODE_NXDOMAIN:
+                    raise NameNotFoundError(name)
+                reason = f"{server[0]} port {server[1]} answered {dnswire.RCODE_NAMES.get(answer.rcode, answer.rcode)}"
+        raise LookupFailedError(name, rdtype, reason)
 
     async def records(self, name: str, rdtype: str) -> list[str]:
         """The records of one type as text (NS and SOA for the domain checks, A and AAAA for ``lookup``)."""
@@ -105,24 +138,6 @@ class DnsResolver:
             return []
         wanted = dns.rdatatype.from_text(rdtype)
         return [r.to_text() for r in answer.rrset if r.rdtype == wanted]
-
-
-class SystemResolver:
-    """``getaddrinfo`` for one family at a time: /etc/hosts and nsswitch, as the OS resolves names."""
-
-    description = "getaddrinfo"
-
-    async def lookup(self, name: str, version: int) -> list[Address]:
-        import asyncio
-
-        family = socket.AF_INET6 if version == 6 else socket.AF_INET
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(name, None, family=family, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            if exc.errno == socket.EAI_NONAME:
-                return []
-            raise LookupFailedError(name, "AAAA" if version == 6 else "A", exc.strerror or str(exc)) from exc
-        return list(dict.fromkeys(Address.parse(str(info[4][0]).split("%", 1)[0]) for info in infos))
 
 
 # RFC 7050 section 2.2: the well-known IPv4-only name and its two well-known addresses.

@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from v6ops.addr import Address, Prefix
+from v6ops.addr.embedded import nat64_synthesize
 from v6ops.probe import happy
 from v6ops.probe.icmp import echo
 from v6ops.probe.pmtu import pmtu_check, pmtu_verdict
-from v6ops.probe.resolve import DnsResolver, LookupFailedError, NameNotFoundError, Resolver
+from v6ops.probe.resolve import DnsResolver, LookupFailedError, NameNotFoundError, Resolver, discover_nat64_prefix
 from v6ops.probe.target import DEFAULT_PORT, Target, TargetError, parse_target
 
 DUAL_STACK_OK = "dual-stack ok"
@@ -77,6 +78,49 @@ class StaticResolver:
 
     async def lookup(self, name: str, version: int) -> list[Address]:
         return [a for a in self.addresses if a.version == version]
+
+
+class SharedLookups:
+    """One AAAA and one A query per target, shared by the DNS step and the Happy Eyeballs race.
+
+    The race asks first (AAAA, then A, section 3 of RFC 8305) and the DNS step awaits the same
+    answers, so a probe costs two queries, not four. ``shield`` keeps a query running when the
+    race is won (and stops waiting) before the A answer is in.
+    """
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+        self.tasks: dict[tuple[str, int], asyncio.Task[list[Address]]] = {}
+
+    async def lookup(self, name: str, version: int) -> list[Address]:
+        task = self.tasks.get((name, version))
+        if task is None:
+            task = self.tasks[(name, version)] = asyncio.create_task(self.resolver.lookup(name, version))
+        return await asyncio.shield(task)
+
+    async def close(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+
+class Nat64Prefix:
+    """The NAT64 prefix for a run: given, none, or learned once from ``ipv4only.arpa`` (RFC 7050) when the
+    first IPv4 literal needs it, not once per target."""
+
+    def __init__(self, option: str | None, resolver: Resolver) -> None:
+        self.option = option
+        self.resolver = resolver
+        self._discovery: asyncio.Task[Prefix | None] | None = None
+
+    async def get(self) -> Prefix | None:
+        if self.option is None:
+            return None
+        if self.option != "discover":
+            return happy.parse_nat64_prefix(self.option)
+        if self._discovery is None:
+            self._discovery = asyncio.create_task(discover_nat64_prefix(self.resolver))
+        return await asyncio.shield(self._discovery)
 
 
 def _ms(seconds: float) -> float:
@@ -246,7 +290,8 @@ def _empty_result(text: str) -> dict[str, Any]:
             "verdict": INVALID, "ipv6_slower_ms": None, "pmtu": None, "pmtu_checks": [], "error": None}
 
 
-async def probe_target(item: str | ProbeItem, options: ProbeOptions, resolver: Resolver | None = None) -> dict[str, Any]:
+async def probe_target(item: str | ProbeItem, options: ProbeOptions, resolver: Resolver | None = None,
+                       nat64: Nat64Prefix | None = None) -> dict[str, Any]:
     """Probe one target. Never raises for a bad or unreachable target: the result carries ``error``."""
     text = item.label if isinstance(item, ProbeItem) else item
     result = _empty_result(text)
@@ -264,16 +309,39 @@ async def probe_target(item: str | ProbeItem, options: ProbeOptions, resolver: R
     result.update(host=target.host, port=target.port, scheme=target.scheme)
     resolver = resolver or DnsResolver(options.nameservers, timeout=options.timeout)
     if isinstance(item, ProbeItem):
-        addresses = known
         result["dns"] = None
         resolver = StaticResolver(known)
+    shared = SharedLookups(resolver)
+    racing = options.race and not options.icmp_only
+    nat64 = nat64 or Nat64Prefix(options.nat64_prefix, resolver)
+    race_task = asyncio.create_task(_race(target, options, shared, nat64)) if racing else None
+    try:
+        return await _probe_addresses(item, target, options, shared, nat64, race_task, result, start)
+    finally:
+        if race_task is not None and not race_task.done():
+            race_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await race_task
+        await shared.close()
+
+
+async def _probe_addresses(item: str | ProbeItem, target: Target, options: ProbeOptions, shared: SharedLookups,
+                           nat64: Nat64Prefix, race_task: asyncio.Task[dict[str, Any]] | None, result: dict[str, Any],
+                           start: float) -> dict[str, Any]:
+    synthesized: set[Address] = set()
+    if isinstance(item, ProbeItem):
+        addresses = await shared.resolver.lookup(target.host, 6) + await shared.resolver.lookup(target.host, 4)
     elif target.address is not None:
         addresses = [target.address]
         result["dns"] = None
+        prefix = await nat64.get() if target.address.version == 4 else None
+        if prefix is not None:  # on a NAT64 network the literal is also reachable as this IPv6 address
+            synthesized.add(nat64_synthesize(target.address, prefix))
+            addresses = [*synthesized, target.address]
     else:
         try:
-            aaaa, a = await asyncio.gather(_lookup(resolver, target.host, 6, options.timeout),
-                                           _lookup(resolver, target.host, 4, options.timeout))
+            aaaa, a = await asyncio.gather(_lookup(shared, target.host, 6, options.timeout),
+                                           _lookup(shared, target.host, 4, options.timeout))
         except NameNotFoundError as exc:
             result.update(verdict=NO_ADDRESS, error=str(exc), elapsed_ms=_ms(time.perf_counter() - start))
             result["families"] = {"IPv6": family_summary([], 6), "IPv4": family_summary([], 4)}
@@ -284,9 +352,9 @@ async def probe_target(item: str | ProbeItem, options: ProbeOptions, resolver: R
     do_http = options.http if options.http is not None else target.scheme is not None
     context = _tls_context(options) if tls else None
     checks = [_check_address(target, address, options, context, do_http) for address in addresses]
-    racing = options.race and not options.icmp_only and addresses
-    race_task = asyncio.create_task(_race(target, options, resolver)) if racing else None
     rows = list(await asyncio.gather(*checks))
+    for row, address in zip(rows, addresses, strict=True):
+        row["synthesized"] = address in synthesized
     result["addresses"] = rows
     if race_task is not None:
         result["happy_eyeballs"] = await race_task
@@ -308,8 +376,9 @@ async def probe_target(item: str | ProbeItem, options: ProbeOptions, resolver: R
     return result
 
 
-async def _race(target: Target, options: ProbeOptions, resolver: Resolver) -> dict[str, Any]:
-    prefix: Prefix | str | None = options.nat64_prefix
+async def _race(target: Target, options: ProbeOptions, resolver: Resolver, nat64: Nat64Prefix) -> dict[str, Any]:
+    # Only an IPv4 literal is ever synthesized (RFC 8305 section 7), so only it waits for the prefix.
+    prefix = await nat64.get() if target.address is not None and target.address.version == 4 else None
     try:
         sock, trace = await happy.connect(
             target.host, target.port, resolver=resolver, attempt_delay=options.attempt_delay,
@@ -330,12 +399,13 @@ async def probe_many(texts: Iterable[str | ProbeItem], options: ProbeOptions, *,
     Memory stays bounded by ``concurrency``: targets are taken from the iterable only as slots free up.
     """
     resolver = resolver or DnsResolver(options.nameservers, timeout=options.timeout)
+    nat64 = Nat64Prefix(options.nat64_prefix, resolver)
     iterator = enumerate(texts)
     pending: dict[asyncio.Task[dict[str, Any]], int] = {}
 
     def refill() -> None:
         for index, text in itertools.islice(iterator, max(0, concurrency - len(pending))):
-            pending[asyncio.create_task(probe_target(text, options, resolver))] = index
+            pending[asyncio.create_task(probe_target(text, options, resolver, nat64))] = index
 
     refill()
     try:
