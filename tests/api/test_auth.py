@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import WebSocket
 from fastapi.testclient import TestClient
 from sqlalchemy import update
+from starlette.websockets import WebSocketDisconnect
 from typer.testing import CliRunner
 
 from tests.api_client import api_client, bearer, make_token
@@ -258,3 +260,20 @@ def test_cli_token_create_list_revoke(tmp_path: Path, monkeypatch: pytest.Monkey
     assert link.exit_code == 0
     url = json.loads(runner.invoke(cli_app, ["user", "sign-in-link", "ann", "--json"]).stdout)["url"]
     assert re.fullmatch(r"http://\[::1\]:8600/login\?token=v6ops_[\w-]{43}", url)
+
+
+def test_a_websocket_added_later_needs_a_credential_too(settings: Settings) -> None:
+    app = create_app(settings)
+
+    @app.websocket("/api/v1/stream")
+    async def stream(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("hello")
+        await ws.close()
+
+    with pytest.raises(WebSocketDisconnect) as refused, TestClient(app).websocket_connect("/api/v1/stream"):
+        pass
+    assert refused.value.code == 1008
+    token = make_token(settings.resolved_database_url(), "viewer")
+    with TestClient(app).websocket_connect("/api/v1/stream", headers=bearer(token)) as ws:
+        assert ws.receive_text() == "hello"

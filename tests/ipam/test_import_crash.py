@@ -109,11 +109,11 @@ def test_bad_rows_reject_the_whole_file(planned: Store, tmp_path: Path) -> None:
 
 
 def test_jsonl_import_through_the_api(planned: Store, tmp_path: Path) -> None:
-
+    from tests.api_client import api_client
     from v6ops.settings import Settings
 
     body = "\n".join(json.dumps({"name": f"d{i}", "region": "eu", "dns_name": f"d{i}.example"}) for i in range(1500))
-    with api_client(Settings(database_url=planned.url, data_dir=tmp_path)) as client:
+    with api_client(Settings(database_url=planned.url, data_dir=tmp_path), "operator") as client:
         r = client.post("/api/v1/ipam/devices/import?pool=iot-devices", content=body,
                         headers={"content-type": "application/x-ndjson"})
         assert r.status_code == 200, r.text

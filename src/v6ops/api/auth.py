@@ -28,7 +28,8 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 import anyio.to_thread
-from fastapi import HTTPException, Request
+from fastapi import HTTPException
+from starlette.requests import HTTPConnection
 
 from v6ops.auth.credentials import Principal, Role, authenticate_secret, secret_hash, utcnow
 from v6ops.settings import Settings
@@ -158,8 +159,11 @@ class AuthMiddleware:
         return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_public(scope["path"], self.public):
+        if scope["type"] not in ("http", "websocket") or is_public(scope["path"], self.public):
             await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
             return
         authorization = header(scope, b"authorization")
         if authorization is not None:
@@ -182,6 +186,24 @@ class AuthMiddleware:
             if checked is None:
                 return
             receive = checked
+        scope[PRINCIPAL_KEY] = who
+        await self.app(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket needs a bearer token or a session too (a browser's cross-site WebSocket carries the
+        cookie, so a session's must come from this site's Origin); refused with close code 1008."""
+        authorization = header(scope, b"authorization") or ""
+        scheme, _, token = authorization.partition(" ")
+        session_secret = cookies(scope).get(SESSION_COOKIE)
+        origin, host = header(scope, b"origin"), header(scope, b"host")
+        who = None
+        if scheme.lower() == "bearer":
+            who = await self.principal_for(token.strip(), "api")
+        elif session_secret and (origin is None or origin.split("://", 1)[-1] == host):
+            who = await self.principal_for(session_secret, "session")
+        if who is None:
+            await send({"type": "websocket.close", "code": 1008})
+            return
         scope[PRINCIPAL_KEY] = who
         await self.app(scope, receive, send)
 
@@ -238,35 +260,36 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
-def required_role(request: Request) -> Role:
-    route = request.scope.get("route")
+def required_role(connection: HTTPConnection) -> Role:
+    route = connection.scope.get("route")
     extra = getattr(route, "openapi_extra", None) or {}
     if ROLE_KEY in extra:
         return Role.parse(extra[ROLE_KEY])
-    return Role.VIEWER if request.method in SAFE_METHODS else Role.OPERATOR
+    # A WebSocket (no method) reads unless its route asks for more.
+    return Role.VIEWER if connection.scope.get("method", "GET") in SAFE_METHODS else Role.OPERATOR
 
 
-async def authorize(request: Request) -> None:
+async def authorize(connection: HTTPConnection) -> None:
     """App-wide dependency: the caller's role must reach the route's (public routes have no caller)."""
-    who: Principal | None = request.scope.get(PRINCIPAL_KEY)
+    who: Principal | None = connection.scope.get(PRINCIPAL_KEY)
     if who is None:
         return
-    wanted = required_role(request)
+    wanted = required_role(connection)
     if not who.can(wanted):
         raise HTTPException(403, f"this needs the {wanted.label} role; {who.name!r} is {who.role.label}")
 
 
-async def principal(request: Request) -> Principal:
+async def principal(connection: HTTPConnection) -> Principal:
     """The authenticated caller (``who.role``, ``who.tenant``); 401 on a public route without one."""
-    who: Principal | None = request.scope.get(PRINCIPAL_KEY)
+    who: Principal | None = connection.scope.get(PRINCIPAL_KEY)
     if who is None:
         raise HTTPException(401, "authentication required")
     return who
 
 
-async def installation_admin(request: Request) -> Principal:
+async def installation_admin(connection: HTTPConnection) -> Principal:
     """An admin of the whole installation (no tenant): plans are shared by every tenant."""
-    who = await principal(request)
+    who = await principal(connection)
     if not who.can(Role.ADMIN) or who.tenant is not None:
         raise HTTPException(403, f"this needs an admin without a tenant; {who.name!r} is {who.role.label}"
                             + (f" of tenant {who.tenant!r}" if who.tenant else ""))

@@ -8,6 +8,7 @@ the operator role (the app-wide rule for POST); the policy check and flow report
 from __future__ import annotations
 
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -21,6 +22,7 @@ from v6ops.api.auth import SESSION_COOKIE, cookies, csrf_token, needs, principal
 from v6ops.api.deps import get_store
 from v6ops.auth import credentials
 from v6ops.auth.credentials import AuthError, Principal, Role
+from v6ops.health import ipv6_health
 from v6ops.ipam import service
 from v6ops.ipam.errors import IpamError
 from v6ops.ipam.subscribers import SubscriberSpec
@@ -57,16 +59,19 @@ def _problem(exc: Exception) -> str:
     return str(exc)
 
 
-def _overview(store: Store, tenant: str | None) -> dict[str, Any]:
+def _overview(store: Store, tenant: str | None, database_url: str, flow_age: timedelta) -> dict[str, Any]:
     prefixes = service.list_prefixes(store, tenant)
     return {"adoption": service.adoption_metrics(store, tenant),
             "ranges": [p for p in prefixes if p["pool"] is not None],
-            "events": service.list_events(store, 10, tenant)}
+            "events": service.list_events(store, 10, tenant),
+            "health": ipv6_health(database_url, flow_age).as_dict()}
 
 
 @router.get("/")
 async def overview(request: Request, who: Principal = Depends(principal), store: Store = Depends(get_store)) -> Response:
-    data = await run_in_threadpool(_overview, store, who.tenant)
+    settings = request.app.state.settings
+    data = await run_in_threadpool(_overview, store, who.tenant, settings.resolved_database_url(),
+                                   timedelta(hours=settings.flow_ingest_max_age_hours))
     return render(request, who, "overview.html", "/", **data)
 
 

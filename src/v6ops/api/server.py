@@ -38,8 +38,12 @@ def bind_sockets(addresses: list[str], port: int) -> list[socket.socket]:
     sockets: list[socket.socket] = []
     for host in addresses:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on accepted sockets whose proto says TCP.
+        # Without it Nagle's algorithm meets the client's delayed ACK and every response waits ~40 ms
+        # (about 300 requests/s instead of thousands; benchmarks/api_load.py found it).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if family == socket.AF_INET6:
             # Without V6ONLY, [::] would also take IPv4 and the 0.0.0.0 bind would fail.
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
