@@ -109,7 +109,6 @@ def test_bad_rows_reject_the_whole_file(planned: Store, tmp_path: Path) -> None:
 
 
 def test_jsonl_import_through_the_api(planned: Store, tmp_path: Path) -> None:
-    from tests.api_client import api_client
     from v6ops.settings import Settings
 
     body = "\n".join(json.dumps({"name": f"d{i}", "region": "eu", "dns_name": f"d{i}.example"}) for i in range(1500))

@@ -167,9 +167,10 @@ def test_rollout_reads_latency_and_event_rate_through_prometheus(tmp_path):
     from v6ops.policy.rollout import PrometheusReader, Rollout, plan
 
     api = create_app(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    token = make_token(api.state.settings.resolved_database_url(), "operator")
     with serve_app(api) as base:
-        httpx.post(f"{base}/api/v1/vms", json={"id": "strict", "customer_id": "acme",
-                                               "config": {"ipv6_config": web_config()}}).raise_for_status()
+        httpx.post(f"{base}/api/v1/vms", headers=bearer(token), json={
+            "id": "strict", "customer_id": "acme", "config": {"ipv6_config": web_config()}}).raise_for_status()
         service = api.state.vm_service
         metrics = api.state.security_metrics
         guard = Guard(strict_policy(), metrics=metrics)  # its policy is named "strict": the VM's id
@@ -181,7 +182,7 @@ def test_rollout_reads_latency_and_event_rate_through_prometheus(tmp_path):
                 guard.handle(Queued(ra))
                 time.sleep(0.01)
 
-        with prometheus(tmp_path, base.removeprefix("http://")) as prom:
+        with prometheus(tmp_path, base.removeprefix("http://"), token=token) as prom:
             traffic(3.0)
             assert wait_query(prom, 'metald_ipv6_source_validation_latency_seconds_count{vm_id="strict"}')
             reader = PrometheusReader(prom)

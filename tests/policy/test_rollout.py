@@ -133,6 +133,7 @@ def test_p95_interpolates_like_prometheus():
 def test_rollout_cli_reads_the_service_metrics_and_resumes(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
+    from tests.api_client import make_token
     from tests.policy.prometheus import serve_app
     from v6ops.api.app import create_app
     from v6ops.cli.main import app as cli
@@ -147,6 +148,7 @@ def test_rollout_cli_reads_the_service_metrics_and_resumes(tmp_path, monkeypatch
     monkeypatch.setenv("V6OPS_DATA_DIR", str(tmp_path))
     runner = CliRunner()
     api = create_app(Settings(data_dir=tmp_path / "api", database_url=url))
+    monkeypatch.setenv("V6OPS_TOKEN", make_token(url, "viewer", name="rollout"))
     try:
         with serve_app(api) as base:
             args = ["policy", "rollout", "--state", str(tmp_path / "state.json"), "--phase", "ra_guard",

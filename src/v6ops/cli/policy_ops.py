@@ -143,6 +143,8 @@ def rollout_cmd(
     prometheus: str = typer.Option(None, "--prometheus", help="Read the figures from this Prometheus server."),
     metrics_url: str = typer.Option("http://127.0.0.1:8600/metrics", "--metrics-url",
                                     help="v6ops's /metrics (used without --prometheus)."),
+    token: str = typer.Option(None, "--token", envvar="V6OPS_TOKEN", show_default=False,
+                              help="Bearer token for the v6ops service (better: the V6OPS_TOKEN variable)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Roll security settings out in batches; stop and roll back a batch whose figures regress."""
@@ -153,7 +155,7 @@ def rollout_cmd(
         service = _service()
     except _EventError as exc:
         fail(str(exc))
-    reader: Any = PrometheusReader(prometheus) if prometheus else ExpositionReader(metrics_url)
+    reader: Any = PrometheusReader(prometheus) if prometheus else ExpositionReader(metrics_url, token=token)
 
     def progress(batch: Any) -> None:
         if not as_json:
@@ -318,6 +320,8 @@ def counters_cmd(
     vm_id: str = typer.Argument(..., metavar="VM_ID"),
     api: str = typer.Option("http://127.0.0.1:8600", "--api", help="The v6ops service to feed."),
     netns: str = typer.Option(None, "--netns", help="Read the counters inside this network namespace."),
+    token: str = typer.Option(None, "--token", envvar="V6OPS_TOKEN", show_default=False,
+                              help="Bearer token for the v6ops service (better: the V6OPS_TOKEN variable)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Read this host's named nft counters (nft -j list counters) and feed them to the service's metrics."""
@@ -333,8 +337,9 @@ def counters_cmd(
     if done.returncode != 0:
         fail(f"{' '.join(argv)}: {done.stderr.strip()}")
     try:
+        headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
         response = httpx.post(f"{api.rstrip('/')}/api/v1/vms/{vm_id}/counters", content=done.stdout,
-                              headers={"Content-Type": "application/json"}, timeout=30)
+                              headers=headers, timeout=30)
     except httpx.HTTPError as exc:
         fail(f"--api {api}: {exc}")
     if response.status_code != 200:

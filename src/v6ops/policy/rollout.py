@@ -129,15 +129,17 @@ class ExpositionReader:
     ``refresh`` runs first (e.g. feeding nft counters into the metrics)."""
 
     def __init__(self, source: str | Callable[[], str], namespace: str = DEFAULT_NAMESPACE,
-                 refresh: Callable[[list[str]], None] | None = None) -> None:
+                 refresh: Callable[[list[str]], None] | None = None, token: str | None = None) -> None:
         self.source, self.namespace, self.refresh = source, namespace, refresh
+        # v6ops' /metrics needs a viewer token unless the service made it public.
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.start: tuple[float, dict[float, float]] = (0.0, {})
 
     def _text(self) -> str:
         if callable(self.source):
             return self.source()
         try:
-            response = httpx.get(self.source, timeout=10)
+            response = httpx.get(self.source, timeout=10, headers=self.headers)
             response.raise_for_status()
         except httpx.HTTPError as exc:
             raise RolloutError(f"metrics {self.source}: {exc}") from exc
