@@ -279,9 +279,26 @@ def _offsets(count: int) -> str:
     return "(VALUES " + ", ".join(f"({j})" for j in range(count)) + ") AS o(j)"
 
 
-def _windowed(rule: Rule, inner: str, group: list[str], measures: dict[str, str]) -> str:
+def _candidates(inner: str, group: list[str], having: str, distinct: list[str] | None = None) -> str:
+    """``inner``'s rows of the groups whose whole-data total passes ``having``.
+
+    A window holds part of a group's rows, so its sum of non-negative values (or its distinct
+    count) is at most the group's total: a group below the threshold over all the data is below it
+    in every window. Dropping those groups first is exact and spares spreading their rows over
+    ``window/slide`` windows (almost every group, in benign traffic).
+    """
+    cols = ", ".join(group)
+    source = f"(SELECT DISTINCT {cols}, {', '.join(distinct)} FROM ({inner}) a)" if distinct else f"({inner})"
+    on = " AND ".join(f"x.{c} = c.{c}" for c in group)
+    return (f"SELECT x.* FROM ({inner}) x JOIN (SELECT {cols} FROM {source} t GROUP BY {cols} HAVING {having}) c "
+            f"ON {on}")
+
+
+def _windowed(rule: Rule, inner: str, group: list[str], measures: dict[str, str], prune: str | None = None) -> str:
     """``inner`` pre-aggregated per slide bin, then spread to each window containing the bin."""
     step, count = rule.step, rule.window // rule.step
+    if prune is not None:
+        inner = _candidates(inner, group, prune)
     cols = ", ".join(group)
     binned = f"SELECT {cols}, t - (t % {step}) AS b, " + ", ".join(f"{agg} AS {name}" for name, agg in measures.items())
     binned += f" FROM ({inner}) x GROUP BY {cols}, t - (t % {step})"
@@ -293,8 +310,9 @@ def _windowed(rule: Rule, inner: str, group: list[str], measures: dict[str, str]
 
 
 def _distinct_windowed(rule: Rule, inner: str, group: list[str], items: list[str]) -> str:
-    """Distinct ``items`` per group and window: distinct per bin first, then per window."""
+    """Distinct ``items`` per group and window (of groups with more than ``threshold`` over all the data)."""
     step, count = rule.step, rule.window // rule.step
+    inner = _candidates(inner, group, f"count(*) > {rule.threshold}", distinct=items)
     cols = ", ".join(group + items)
     binned = f"SELECT DISTINCT {cols}, t - (t % {step}) AS b FROM ({inner}) x"
     spread = f"SELECT DISTINCT {cols}, b - j * {step} AS ws FROM ({binned}) y CROSS JOIN {_offsets(count)}" if count > 1 \
@@ -338,7 +356,9 @@ def breach_sql(d: Dialect, rule: Rule, config: DetectionConfig) -> str:
         windows = _windowed(rule, inner, [*KEY, "src_kind"], {"flows": "count(*)", "bytes_": "sum(bytes)"})
         return f"SELECT {', '.join(KEY)}, src_kind, ws, flows AS n, bytes_ FROM ({windows}) w WHERE flows > {rule.threshold}"
     measures = {"flows": "count(*)", "bytes_": "sum(bytes)", "packets_": "sum(packets)", "rejected_": "sum(rejected)"}
-    windows = _windowed(rule, inner, KEY, measures)
+    prune = {"high_volume": f"sum({rule.measure}) > {rule.threshold}",
+             "high_rejection_rate": f"sum(rejected) > {rule.threshold}"}.get(rule.kind)
+    windows = _windowed(rule, inner, KEY, measures, prune)
     if rule.kind == "high_volume":
         return f"SELECT *, {rule.measure}_ AS n FROM ({windows}) w WHERE {rule.measure}_ > {rule.threshold}"
     if rule.kind == "high_rejection_rate":
