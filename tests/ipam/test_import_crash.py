@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,10 +25,12 @@ BATCH = 10 * DEVICES_PER_SUBNET  # devices per transaction (--batch)
 
 
 def write_csv(path: Path, count: int) -> None:
+    # Two days before the clock, whatever it says: outside the last-24-hours count, never in the future.
+    last_seen = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with path.open("w") as fh:
         fh.write("name,region,dns_name,last_seen\n")
         for i in range(count):
-            fh.write(f"sensor-{i:07d},region-{i % 4},sensor-{i:07d}.iot.example,2026-01-01T00:00:00Z\n")
+            fh.write(f"sensor-{i:07d},region-{i % 4},sensor-{i:07d}.iot.example,{last_seen}\n")
 
 
 def run_import(store: Store, path: Path) -> subprocess.Popen[str]:
