@@ -25,7 +25,7 @@ import pytest
 from tests.probe.netns import lab, sh
 from tests.probe.servers import ROOT, dns_server, echo_server
 
-pytestmark = [pytest.mark.requires("netns", "nft", "tc", "ip6tables"), pytest.mark.slow]
+pytestmark = [pytest.mark.requires("netns", "nft", "tc", "iptables"), pytest.mark.slow]
 
 NETEM_MS = 100
 RECORDS = [

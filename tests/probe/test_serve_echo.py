@@ -6,10 +6,12 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from tests.probe.servers import echo_server
 
 
+@pytest.mark.requires("ss")
 def test_serve_echo_binds_both_families_explicitly():
     with echo_server(listen=("::", "0.0.0.0")) as port:
         listeners = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
