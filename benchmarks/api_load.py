@@ -66,7 +66,11 @@ class Server:
     def __init__(self, argv: list[str], env: dict[str, str], port: int) -> None:
         self.proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.base = f"http://127.0.0.1:{port}"
-        wait_healthy(self.base, self.proc)
+        try:
+            wait_healthy(self.base, self.proc)
+        except RuntimeError:
+            self.close()
+            raise
 
     def close(self) -> None:
         self.proc.terminate()
