@@ -24,16 +24,16 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 from sqlalchemy import create_engine, text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+from tests.api_client import wait_healthy  # noqa: E402
+from tests.ipam.fixtures import new_postgres_url  # noqa: E402
 
 from v6ops.auth.credentials import Role, create_token  # noqa: E402
 from v6ops.ipam import service  # noqa: E402
@@ -62,24 +62,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            httpx.get(base + "/health", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not start")
-
-
 class Server:
     def __init__(self, argv: list[str], env: dict[str, str], port: int) -> None:
         self.proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.base = f"http://127.0.0.1:{port}"
-        wait_up(self.base, self.proc)
+        try:
+            wait_healthy(self.base, self.proc)
+        except RuntimeError:
+            self.close()
+            raise
 
     def close(self) -> None:
         self.proc.terminate()
@@ -174,17 +165,6 @@ def reads(tmp: Path, workers: int, seconds: int) -> tuple[dict[str, float], dict
     return ours, base
 
 
-def postgres_url(base: str) -> tuple[str, str]:
-    schema = f"v6ops_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    engine = create_engine(base.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as conn:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public"))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options={quote(f'-csearch_path={schema},public')}", schema
-
-
 def drop_schema(base: str, schema: str) -> None:
     engine = create_engine(base.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
@@ -193,7 +173,9 @@ def drop_schema(base: str, schema: str) -> None:
 
 
 def provisioning(tmp: Path, pg: str, workers: int, seconds: int) -> tuple[dict[str, float], dict[str, float]]:
-    url, schema = postgres_url(pg)
+    made: list[str] = []
+    url = new_postgres_url(made, pg)
+    schema = made[0]
     try:
         store = open_store(url)
         service.plan_apply(store, parse_plan(PLAN))

@@ -10,3 +10,9 @@ app = FastAPI()
 @app.get("/hello")
 def hello() -> dict[str, str]:
     return {"hello": "world"}
+
+
+@app.get("/health")
+def health() -> dict[str, str]:
+    """So the benchmark waits for both servers the same way."""
+    return {"status": "ok"}

@@ -5,6 +5,10 @@ Authentication stays on in every test; the token is made in the test's own datab
 
 from __future__ import annotations
 
+import subprocess
+import time
+
+import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -21,6 +25,20 @@ def make_token(database_url: str, role: str = "admin", tenant: str | None = None
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def wait_healthy(base: str, proc: subprocess.Popen[str] | subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Until the server at ``base`` answers /health, or fail if it exits or takes longer than ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the server at {base} did not answer /health within {seconds} s")
 
 
 def api_client(app_or_settings: FastAPI | Settings, role: str = "admin", tenant: str | None = None) -> TestClient:

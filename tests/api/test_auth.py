@@ -277,3 +277,27 @@ def test_a_websocket_added_later_needs_a_credential_too(settings: Settings) -> N
     token = make_token(settings.resolved_database_url(), "viewer")
     with TestClient(app).websocket_connect("/api/v1/stream", headers=bearer(token)) as ws:
         assert ws.receive_text() == "hello"
+
+
+def test_cli_user_with_password_signs_in_and_a_new_password_ends_its_sessions(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("V6OPS_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+    made = runner.invoke(cli_app, ["user", "add", "ops", "--role", "operator", "--tenant", "acme", "--password-stdin",
+                                   "--json"], input="first password\n")
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)[0]["has_password"] is True
+    short = runner.invoke(cli_app, ["user", "add", "x", "--role", "viewer", "--password-stdin"], input="short\n")
+    assert short.exit_code == 2 and "at least 10 characters" in short.stderr
+    app = create_app(Settings(data_dir=tmp_path, auth_cache_seconds=0))
+    client = TestClient(app)
+    r = client.post("/login", data={"username": "ops", "password": "first password"}, follow_redirects=False)
+    session = client.cookies.get(SESSION_COOKIE) or r.cookies.get(SESSION_COOKIE)
+    assert r.status_code == 303 and session
+    browser = TestClient(app, cookies={SESSION_COOKIE: session})
+    assert browser.get("/api/v1/auth/whoami").json() == {"name": "ops", "role": "operator", "tenant": "acme",
+                                                          "kind": "session"}
+    changed = runner.invoke(cli_app, ["user", "passwd", "ops", "--password-stdin"], input="second password\n")
+    assert changed.exit_code == 0, changed.output
+    assert browser.get("/api/v1/auth/whoami").status_code == 401
+    assert TestClient(app).post("/login", data={"username": "ops", "password": "first password"}).status_code == 401

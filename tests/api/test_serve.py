@@ -60,7 +60,7 @@ def test_serve_with_two_workers_shares_one_sqlite_database(tmp_path: Path) -> No
     """Two worker processes on the same sockets; SQLite in WAL mode takes writes from both."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.api_client import bearer, make_token
+    from tests.api_client import bearer, make_token, wait_healthy
     from v6ops.ipam import service
     from v6ops.ipam.plan import parse_plan
     from v6ops.store.db import open_store
@@ -77,13 +77,7 @@ def test_serve_with_two_workers_shares_one_sqlite_database(tmp_path: Path) -> No
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://[::1]:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_healthy(base, proc)
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         workers = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
         assert len(workers) == 2, children  # (the other child is multiprocessing's resource tracker)

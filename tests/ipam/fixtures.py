@@ -33,17 +33,18 @@ def postgres_schemas() -> Iterator[list[str]]:
         engine.dispose()
 
 
-def new_postgres_url(made: list[str]) -> str:
+def new_postgres_url(made: list[str], base: str = POSTGRES_URL) -> str:
+    """A new schema in the database at ``base`` (appended to ``made``), as a URL that uses it."""
     schema = f"v6ops_ipam_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+    engine = create_engine(base.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
         # The extension lives in public so dropping a test schema never drops it for anyone else.
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public"))
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine.dispose()
     made.append(schema)
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    return f"{POSTGRES_URL}{sep}options={quote(f'-csearch_path={schema},public')}"
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options={quote(f'-csearch_path={schema},public')}"
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
+from tests.api_client import wait_healthy
 from v6ops.ipam import service
 from v6ops.ipam.plan import parse_plan
 from v6ops.store.db import open_store
@@ -61,12 +61,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
             if not line and proc.poll() is not None:
                 raise RuntimeError(f"v6ops serve exited with {proc.returncode}")
             sign_in = line.strip() if "/login?token=" in line else ""
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_healthy(base, proc)
         assert sign_in.startswith(f"{base}/login?token=v6ops_"), sign_in
         yield base, sign_in
     finally:
