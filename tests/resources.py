@@ -93,7 +93,6 @@ _CHECKS: dict[str, Callable[[], str | None]] = {
     "prometheus": lambda: _binary("prometheus"),
     "ss": lambda: _binary("ss"),
     "tc": lambda: _binary("tc"),
-    "ip6tables": lambda: _binary("ip6tables"),
     "tayga": lambda: _binary("tayga"),
 }
 
