@@ -25,6 +25,7 @@ from tests.ipam.server import api_server
 
 from v6ops.ipam import service
 from v6ops.ipam.plan import parse_plan
+from v6ops.store.db import open_store
 
 PLAN = {"vrfs": ["global"], "pools": [{
     "name": "load", "role": "residential", "lab": True,
@@ -35,7 +36,7 @@ PLAN = {"vrfs": ["global"], "pools": [{
 
 def latencies(url: str, requests: int, tag: str) -> list[float]:
     out = []
-    with api_server(url) as base, httpx.Client(base_url=base) as http:
+    with api_server(url) as (base, headers), httpx.Client(base_url=base, headers=headers) as http:
         for i in range(requests):
             start = time.perf_counter()
             r = http.post("/api/v1/ipam/subscribers", json={"name": f"{tag}-{i}", "pool": "load",
@@ -47,7 +48,7 @@ def latencies(url: str, requests: int, tag: str) -> list[float]:
 
 def run(tmp: Path, rows: int, requests: int) -> tuple[float, float]:
     url = f"sqlite:///{tmp / f'api-{rows}.db'}"
-    store = service.open_store(url)
+    store = open_store(url)
     service.plan_apply(store, parse_plan(PLAN))
     if rows:
         fill_sequentially(store, "load/ipv6-delegation", rows)

@@ -7,13 +7,13 @@ from datetime import datetime
 from v6ops.addr import Address, Prefix, summarize_range
 from v6ops.ipam import service
 from v6ops.ipam.plan import parse_plan
-from v6ops.store.db import Store
+from v6ops.store.db import Store, open_store
 from v6ops.store.models import PlanPrefix
 from v6ops.store.types import network_key
 
 
 def store_with_pool(url: str, name: str, prefix: str, customer_length: int, purpose: str = "ipv6_delegation") -> Store:
-    store = service.open_store(url)
+    store = open_store(url)
     policy = "ipv4-only" if purpose == "ipv4" else "ipv6-only"
     service.plan_apply(store, parse_plan({"vrfs": ["global"], "pools": [
         {"name": name, "role": "bench", "family_policy": policy, "lab": True,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import Counter
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from tests.addr.strategies import fields_of as _fields
@@ -136,12 +137,42 @@ def test_invalid_text_is_rejected_with_the_input_and_the_reason(text: str, reaso
     assert repr(text) in str(info.value)
 
 
+MUTATION_ALPHABET = "0123456789abcdefABCDEF:.xg "  # no '%' or '/': 3.11's ipaddress takes scope IDs, we do not
+
+
+@st.composite
+def ipv4_spellings(draw: st.DrawFn) -> str:
+    """Dotted quads near the edges: 0, 255, 256, leading zeros."""
+    octets = draw(st.lists(st.sampled_from(["0", "1", "9", "10", "99", "255", "256", "00", "01", "300"])
+                           | st.integers(0, 255).map(str), min_size=4, max_size=4))
+    return ".".join(octets)
+
+
+@st.composite
+def near_addresses(draw: st.DrawFn) -> str:
+    """A valid IPv6 or IPv4 spelling with 0-3 single-character edits, so about half stay valid."""
+    text = draw(st.one_of(ipv6_spellings().map(lambda vt: vt[1]), ipv4_spellings()))
+    for _ in range(draw(st.sampled_from([0, 0, 1, 1, 2, 3]))):
+        i = draw(st.integers(0, len(text)))
+        c = draw(st.sampled_from(MUTATION_ALPHABET))
+        op = draw(st.sampled_from(["delete", "insert", "replace", "double", "swap"]))
+        if op == "delete":
+            text = text[:i] + text[i + 1:]
+        elif op == "insert":
+            text = text[:i] + c + text[i:]
+        elif op == "replace":
+            text = text[:i] + c + text[i + 1:]
+        elif op == "double":
+            text = text[:i] + text[i:i + 1] * 2 + text[i + 1:]
+        else:
+            text = text[:i] + text[i + 1:i + 2] + text[i:i + 1] + text[i + 2:]
+    return text
+
+
 @settings(max_examples=2000)
-@given(st.text(alphabet="0123456789abcdefABCDEF:.%/xg ", max_size=45))
+@given(near_addresses())
 def test_we_accept_exactly_what_ipaddress_accepts(text: str) -> None:
-    """Outside zones (3.11's ipaddress has scope IDs), both parsers agree on validity and value."""
-    if "%" in text or "/" in text:
-        return
+    """Mutated valid spellings: both parsers agree on validity and value."""
     try:
         expected = int(ipaddress.ip_address(text))
     except ValueError:
@@ -150,7 +181,27 @@ def test_we_accept_exactly_what_ipaddress_accepts(text: str) -> None:
         got = Address.parse(text).value
     except AddressValueError:
         got = None
+    event("valid" if expected is not None else "invalid")
+    event("IPv4" if "." in text and ":" not in text else "IPv6 or other")
     assert got == expected, text
+
+
+def test_the_mutation_strategy_reaches_both_outcomes_and_both_families() -> None:
+    """The agreement test is only as good as its inputs: check they are not almost all invalid."""
+    outcomes: Counter[tuple[bool, int]] = Counter()
+
+    @settings(max_examples=600, database=None, derandomize=True)
+    @given(near_addresses())
+    def sample(text: str) -> None:
+        try:
+            outcomes[(True, ipaddress.ip_address(text).version)] += 1
+        except ValueError:
+            outcomes[(False, 0)] += 1
+
+    sample()
+    total = sum(outcomes.values())
+    assert outcomes[(True, 6)] / total > 0.2 and outcomes[(True, 4)] / total > 0.05
+    assert outcomes[(False, 0)] / total > 0.2
 
 
 def test_zone_ids_only_when_asked() -> None:

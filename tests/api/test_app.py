@@ -5,14 +5,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api_client import api_client
 from v6ops.addr import explain
-from v6ops.api.app import create_app
 from v6ops.settings import Settings, SettingsError, load_settings
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> TestClient:
-    return TestClient(create_app(Settings(data_dir=tmp_path)))
+    return api_client(Settings(data_dir=tmp_path))
 
 
 def test_health(client: TestClient) -> None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def _free_port() -> int:
@@ -22,7 +23,7 @@ def _free_port() -> int:
 def test_serve_listens_on_both_families(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "V6OPS_DATA_DIR": str(tmp_path), "V6OPS_PORT": str(port),
-           "V6OPS_LISTEN": json.dumps(["::1", "127.0.0.1"])}
+           "V6OPS_LISTEN": json.dumps(["::1", "127.0.0.1"]), "V6OPS_WORKERS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "v6ops.cli", "serve"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -52,3 +53,43 @@ def test_serve_reports_a_taken_port_in_one_line(tmp_path: Path) -> None:
                               env=env, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert f"cannot listen on [127.0.0.1]:{port}" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_serve_with_two_workers_shares_one_sqlite_database(tmp_path: Path) -> None:
+    """Two worker processes on the same sockets; SQLite in WAL mode takes writes from both."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.api_client import bearer, make_token, wait_healthy
+    from v6ops.ipam import service
+    from v6ops.ipam.plan import parse_plan
+    from v6ops.store.db import open_store
+
+    url = f"sqlite:///{tmp_path / 'v6ops.db'}"
+    service.plan_apply(open_store(url), parse_plan({"vrfs": ["global"], "pools": [{
+        "name": "p", "role": "residential", "lab": True, "ipv4": {"prefix": "100.64.0.0/24", "customer_length": 32},
+        "ipv6_delegation": {"prefix": "2001:db8::/56", "customer_length": 64}}]}))
+    headers = bearer(make_token(url, "operator"))
+    port = _free_port()
+    env = {**os.environ, "V6OPS_DATA_DIR": str(tmp_path), "V6OPS_PORT": str(port), "V6OPS_LISTEN": '["::1"]',
+           "V6OPS_WORKERS": "2", "V6OPS_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen([sys.executable, "-m", "v6ops.cli", "serve"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://[::1]:{port}"
+    try:
+        wait_healthy(base, proc)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        workers = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(workers) == 2, children  # (the other child is multiprocessing's resource tracker)
+
+        def provision(i: int) -> int:
+            return httpx.post(f"{base}/api/v1/ipam/subscribers", headers=headers, timeout=30,
+                              json={"name": f"w{i}", "pool": "p"}).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(provision, range(40))) == {201}
+        listed = httpx.get(f"{base}/api/v1/ipam/subscribers?limit=100", headers=headers).json()
+        assert len({s["ipv6_prefix"] for s in listed}) == 40
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

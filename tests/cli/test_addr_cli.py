@@ -34,9 +34,12 @@ def test_explain_json_has_the_documented_keys() -> None:
 
 
 def test_explain_table_names_the_registry_row() -> None:
-    result = runner.invoke(app, ["addr", "explain", "fd00::1"], env={"COLUMNS": "160"})
+    result = runner.invoke(app, ["addr", "explain", "fd00::1"])
     assert result.exit_code == 0
-    assert "Unique-Local" in result.stdout and "fc00::/7" in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0] == "# fd00::1"
+    assert "Unique-Local  fc00::/7  RFC 4193, RFC 8190  yes  yes  yes  no      no" in lines
+    assert "reverse name     1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa" in lines
 
 
 def test_invalid_input_exits_non_zero_with_one_clear_line_and_no_traceback() -> None:

@@ -11,12 +11,11 @@ from v6ops.events.audit import (
     AuditLog,
     AuditLogError,
     Keyring,
-    canonical,
+    encode_record,
     generate_signing_key,
     load_signing_key,
     load_verify_key,
     read_records,
-    record_hash,
     rotate_key,
     verify,
 )
@@ -104,8 +103,7 @@ def test_record_inserted_with_a_valid_looking_hash(tmp_path, keys):
     real = json.loads(ls[5])
     forged = {"kind": "change", "ts": real["ts"], "actor": "mallory", "action": "delete", "target": "vm/x",
               "seq": real["seq"], "prev": real["prev"]}
-    forged["hash"] = record_hash(forged)
-    put(path, [*ls[:5], canonical(forged), *ls[5:]])
+    put(path, [*ls[:5], encode_record(forged)[0], *ls[5:]])
     p = verify(path).problem
     assert (p.kind, p.line) == ("inserted", 6)
 
@@ -115,8 +113,7 @@ def test_record_inserted_at_a_fresh_seq(tmp_path, keys):
     ls = lines(path)
     prev = json.loads(ls[5])
     forged = {"kind": "change", "ts": prev["ts"], "actor": "mallory", "seq": prev["seq"] + 1, "prev": prev["hash"]}
-    forged["hash"] = record_hash(forged)
-    put(path, [*ls[:6], canonical(forged), *ls[6:]])
+    put(path, [*ls[:6], encode_record(forged)[0], *ls[6:]])
     p = verify(path).problem
     assert (p.kind, p.line) == ("inserted", 7)
 
@@ -142,13 +139,15 @@ def test_full_rewrite_with_recomputed_hashes_fails_the_signature(tmp_path, keys)
     recs = [json.loads(x) for x in lines(path)]
     recs[1]["actor"] = "mallory"
     prev = recs[0]["hash"]
+    recs[0]["line"] = lines(path)[0]
     for r in recs[1:]:  # recompute every hash and checkpoint coverage, but not the signatures
         r["prev"] = prev
         if r["kind"] == "checkpoint":
             r["covers_hash"] = prev
-        r["hash"] = record_hash(r)
-        prev = r["hash"]
-    put(path, [canonical(r) for r in recs])
+        r.pop("hash")
+        line, prev = encode_record(r)
+        r["line"] = line
+    put(path, [r["line"] for r in recs])
     _, vk, _ = keys
     p = verify(path, vk).problem
     assert p.kind == "changed" and "bad signature" in p.message and p.seq == 6

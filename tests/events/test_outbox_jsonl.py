@@ -59,7 +59,7 @@ def test_torn_spool_tail_is_cut_and_the_rest_resumed(tmp_path):
     for n in range(4):
         box.put(json.dumps({"n": n}).encode())
     box.close()
-    with open(tmp_path / "spool.jsonl", "ab") as fh:  # a crash in the middle of a write
+    with open(tmp_path / "spool.0.jsonl", "ab") as fh:  # a crash in the middle of a write
         fh.write(b'{"n": 4')
     rx.up = True
     box = Outbox(rx, buffer=BufferConfig(max_buffer_size=10, batch_size=5, flush_interval=3600), spool_dir=tmp_path)
@@ -68,7 +68,7 @@ def test_torn_spool_tail_is_cut_and_the_rest_resumed(tmp_path):
     assert box.flush()
     assert [json.loads(x)["n"] for x in rx.got] == [0, 1, 2, 3, 5]
     box.close()
-    assert (tmp_path / "spool.jsonl").stat().st_size == 0  # fully delivered: the file starts again
+    assert (tmp_path / "spool.0.jsonl").stat().st_size == 0  # fully delivered: the file starts again
 
 
 def test_concurrent_producers_count_exactly(tmp_path):
@@ -98,3 +98,33 @@ def test_records_with_newlines_are_refused(tmp_path):
     with pytest.raises(EventValueError, match="newline"):
         box.put(b"a\nb")
     box.close()
+
+
+def test_spool_is_compacted_while_delivering_and_resumes_after_it(tmp_path):
+    class FailsAfter:
+        def __init__(self, ok_calls):
+            self.ok_calls, self.got = ok_calls, []
+
+        def __call__(self, batch):
+            if self.ok_calls <= 0:
+                raise DeliveryError("down")
+            self.ok_calls -= 1
+            self.got.extend(batch)
+
+    rx = FailsAfter(0)  # down while the records are queued, so every batch below is a full one
+    cfg = BufferConfig(max_buffer_size=100, batch_size=5, flush_interval=3600)
+    box = Outbox(rx, buffer=cfg, retry=RetryPolicy(max_retries=0), spool_dir=tmp_path, compact_bytes=60)
+    records = [json.dumps({"n": n}).encode() for n in range(30)]  # 9-10 bytes each: a batch passes 60 bytes
+    for r in records:
+        box.put(r)
+    rx.ok_calls = 3
+    assert not box.flush()  # three batches went, then the receiver failed
+    assert rx.got == records[:15]
+    assert box.spool.generation >= 1 and sorted(p.name for p in tmp_path.glob("spool.*.jsonl")) == [box.spool.path.name]
+    assert box.spool.size < sum(len(r) + 1 for r in records)  # the delivered part is gone from disk
+    box.close()
+    rx2 = FailsAfter(100)
+    again = Outbox(rx2, buffer=cfg, spool_dir=tmp_path, compact_bytes=60)
+    assert again.pending == 15
+    assert again.flush() and rx2.got == records[15:]
+    again.close()

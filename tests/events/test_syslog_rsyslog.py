@@ -132,3 +132,19 @@ def test_tcp_receiver_restart_loses_nothing(tmp_path):
     finally:
         sink.close()
         server.stop()
+
+
+def test_udp_message_too_big_for_a_datagram_is_cut_not_stuck(tmp_path):
+    import socket
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    sink = SyslogSink("127.0.0.1", rx.getsockname()[1], transport="udp", header=HEADER, retry=FAST, buffer=BUF)
+    sink.emit(ev(1, description="x" * 100_000))
+    sink.emit(ev(2))
+    sink.close()
+    first, second = rx.recv(1 << 17), rx.recv(1 << 17)
+    rx.close()
+    assert len(first) == 65_000 and sink.connection.truncated == 1
+    assert second.endswith(format_cef(ev(2)).encode()) and sink.dropped == 0

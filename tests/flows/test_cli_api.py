@@ -7,10 +7,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from v6ops.api.app import create_app
+from tests.api_client import api_client
 from v6ops.cli.main import app
 from v6ops.settings import Settings
 
@@ -43,10 +42,45 @@ def test_generate_then_report_writes_every_output(tmp_path: Path) -> None:
     assert "v6ops_flows_report_flows{" in (tmp_path / "out" / "metrics.prom").read_text()
 
 
-def test_table_output_by_default(tmp_path: Path, generated: tuple[Path, dict[str, Any]]) -> None:
+def _titles(stdout: str) -> list[str]:
+    return [line[2:] for line in stdout.splitlines() if line.startswith("# ")]
+
+
+def test_report_on_the_terminal_needs_no_output_directory(tmp_path: Path, generated: tuple[Path, dict[str, Any]]) -> None:
+    result = runner.invoke(app, ["flows", "report", str(generated[0])], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    titles = _titles(result.stdout)
+    assert titles[:3] == ["Summary", "IPv6 adoption", "Accept / reject"]
+    assert "Top sources by /64" in titles and "Top pairs by /64" in titles and "Written" not in titles
+    report = json.loads(runner.invoke(app, ["flows", "report", "--json", str(generated[0])]).stdout)
+    summary_flows, adoption_flows = [line.split() for line in result.stdout.splitlines() if line.startswith("flows ")]
+    assert summary_flows == ["flows", str(report["summary"]["flows"])]
+    assert adoption_flows[1:4] == [str(report["adoption"]["flows"][c]) for c in ("ipv4", "ipv6", "nat64")]
+    assert list(tmp_path.iterdir()) == []  # nothing written without --out
+
+
+def test_report_with_out_also_writes_the_files(tmp_path: Path, generated: tuple[Path, dict[str, Any]]) -> None:
     result = runner.invoke(app, ["flows", "report", str(generated[0]), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "adoption" in result.output and "Written" in result.output
+    assert _titles(result.stdout)[-1] == "Written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.prom", "report.html", "report.json", "report.md"]
+
+
+def test_a_path_that_is_not_a_regular_file_says_what_it_is(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone.log")
+    expected = {
+        "/dev/null": "/dev/null: a character device, not a regular file, directory, glob or s3:// URL",
+        str(tmp_path / "pipe"): f"{tmp_path / 'pipe'}: a named pipe (FIFO), not a regular file, directory, glob or s3:// URL",
+        str(tmp_path / "dangling"): f"{tmp_path / 'dangling'}: a symbolic link to '{tmp_path / 'gone.log'}', which does not exist",
+        str(tmp_path / "absent.log"): f"{tmp_path / 'absent.log'}: no such file or directory",
+    }
+    for path, message in expected.items():
+        result = runner.invoke(app, ["flows", "report", path])
+        assert result.exit_code == 2
+        assert result.stderr.strip() == f"error: {message}"
 
 
 def test_cli_errors_are_one_line_and_nonzero(tmp_path: Path) -> None:
@@ -63,7 +97,7 @@ def test_cli_errors_are_one_line_and_nonzero(tmp_path: Path) -> None:
 def test_api_report_matches_cli(tmp_path: Path, generated: tuple[Path, dict[str, Any]]) -> None:
     data_dir = tmp_path / "data"
     shutil.copytree(generated[0], data_dir / "logs")
-    client = TestClient(create_app(Settings(data_dir=data_dir)))
+    client = api_client(Settings(data_dir=data_dir), "viewer")
     response = client.post("/api/v1/flows/report", json={"paths": ["logs"], "bin_seconds": 600})
     assert response.status_code == 200, response.text
     result = runner.invoke(app, ["flows", "report", str(data_dir / "logs"), "--out", str(tmp_path / "o"), "--json",
@@ -72,7 +106,7 @@ def test_api_report_matches_cli(tmp_path: Path, generated: tuple[Path, dict[str,
 
 
 def test_api_refuses_paths_outside_the_data_dir_and_bad_input(tmp_path: Path) -> None:
-    client = TestClient(create_app(Settings(data_dir=tmp_path)))
+    client = api_client(Settings(data_dir=tmp_path), "viewer")
     assert client.post("/api/v1/flows/report", json={"paths": ["/etc/passwd"]}).status_code == 403
     assert client.post("/api/v1/flows/report", json={"paths": ["../x"]}).status_code == 403
     assert client.post("/api/v1/flows/report", json={"paths": []}).status_code == 422
@@ -81,7 +115,7 @@ def test_api_refuses_paths_outside_the_data_dir_and_bad_input(tmp_path: Path) ->
 
 
 def test_api_upload(tmp_path: Path, generated: tuple[Path, dict[str, Any]]) -> None:
-    client = TestClient(create_app(Settings(data_dir=tmp_path)))
+    client = api_client(Settings(data_dir=tmp_path), "viewer")
     body = (generated[0] / "vpc-default.log.gz").read_bytes()
     response = client.post("/api/v1/flows/report/upload?name=vpc.log.gz", content=body)
     assert response.status_code == 200, response.text

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.api_client import api_client
 from v6ops.flows import analyses, detections
 from v6ops.flows.attacks import INTERNET_ENI, LAB_PREFIX, Case, plant
 from v6ops.flows.detections import DetectionConfig, Rule
@@ -199,14 +200,12 @@ def test_detections_are_shared_security_events(tmp_path: Path, attacked: tuple[P
 
 
 def test_api_detect_matches_cli(tmp_path: Path, attacked: tuple[Path, list[Case]], found: list[dict[str, Any]]) -> None:
-    from fastapi.testclient import TestClient
 
-    from v6ops.api.app import create_app
     from v6ops.settings import Settings
 
     data_dir = tmp_path / "data"
     shutil.copytree(attacked[0] / "logs", data_dir / "logs")
-    client = TestClient(create_app(Settings(data_dir=data_dir)))
+    client = api_client(Settings(data_dir=data_dir))
     rules = {"internet_facing": [INTERNET_ENI], "exempt": [LAB_PREFIX]}
     response = client.post("/api/v1/flows/detect", json={"paths": ["logs"], "rules": rules})
     assert response.status_code == 200, response.text

@@ -7,9 +7,10 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from v6ops.flows.analyses import Options
 from v6ops.flows.ingest import read_table
 from v6ops.flows.pipeline import build_report
 
@@ -44,24 +45,29 @@ def test_parsed_endpoints_equal_ipaddress(texts: list[str]) -> None:
         assert (row["src_hi"] << 64) | row["src_lo"] == int(expected)
 
 
-hosts = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2**64 - 1), st.integers(1, 10_000)), min_size=1,
-                 max_size=40)
+# Up to 25 /64s against a top list of 10, with byte counts from a small set so totals tie often:
+# the cut-off and the tie-break (lower prefix first) are exercised in most examples.
+TOP = 10
+hosts = st.lists(st.tuples(st.integers(0, 24), st.integers(0, 2**64 - 1), st.sampled_from([1, 2, 3, 500])),
+                 min_size=12, max_size=80)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hosts, st.data())
-def test_top_prefixes_equal_an_ipaddress_oracle(rows: list[tuple[int, int, int]], data: st.DataObject) -> None:
-    """Hosts in four /64s, spelled at random: the /64 ranking equals one computed with ipaddress."""
+@example([(i, i, 1) for i in range(24, 0, -1)], None).via("every /64 tied, more of them than the top list holds")
+def test_top_prefixes_equal_an_ipaddress_oracle(rows: list[tuple[int, int, int]], data: st.DataObject | None) -> None:
+    """Hosts in up to 25 /64s, spelled at random: the /64 ranking equals one computed with ipaddress."""
     base = 0x20010DB8AB000000
     lines, by_64 = [], Counter[str]()
     for prefix, host, size in rows:
         value = ((base + prefix) << 64) | host
-        lines.append(LINE.format(src=data.draw(_spellings(value)), dst="192.0.2.1", bytes=size))
+        text = data.draw(_spellings(value)) if data is not None else str(ipaddress.IPv6Address(value))
+        lines.append(LINE.format(src=text, dst="192.0.2.1", bytes=size))
         by_64[str(ipaddress.IPv6Network((value >> 64 << 64, 64)))] += size
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "p.log"
         path.write_text("\n".join(lines) + "\n")
-        report = build_report([str(path)])
+        report = build_report([str(path)], Options(top=TOP))
     got = [(r["key"], r["bytes"]) for r in report["top_talkers"]["source"]["/64"]]
     want = sorted(by_64.items(), key=lambda kv: (-kv[1], int(ipaddress.IPv6Network(kv[0]).network_address)))
-    assert got == want
+    assert got == want[:TOP]

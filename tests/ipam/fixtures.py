@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from tests.resources import POSTGRES_URL, check_resource
 from v6ops.ipam import service
 from v6ops.ipam.plan import load_plan
-from v6ops.store.db import Store
+from v6ops.store.db import Store, open_store
 
 PLAN = Path(__file__).resolve().parents[2] / "docs" / "ipam-plan.yaml"
 
@@ -33,17 +33,18 @@ def postgres_schemas() -> Iterator[list[str]]:
         engine.dispose()
 
 
-def new_postgres_url(made: list[str]) -> str:
+def new_postgres_url(made: list[str], base: str = POSTGRES_URL) -> str:
+    """A new schema in the database at ``base`` (appended to ``made``), as a URL that uses it."""
     schema = f"v6ops_ipam_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+    engine = create_engine(base.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
         # The extension lives in public so dropping a test schema never drops it for anyone else.
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public"))
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine.dispose()
     made.append(schema)
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    return f"{POSTGRES_URL}{sep}options={quote(f'-csearch_path={schema},public')}"
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options={quote(f'-csearch_path={schema},public')}"
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +77,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
         # DELETE, children first: on a few rows it is much faster than TRUNCATE.
-        for table in ("events", "free_blocks", "allocations", "devices", "subscribers", "prefixes", "pools", "vrfs"):
+        for table in ("credentials", "users", "heartbeats", "events", "free_blocks", "allocations", "devices",
+                      "subscribers", "prefixes", "pools", "vrfs"):
             conn.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
     return url
@@ -84,9 +86,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
-    store = service.open_store(db_url)
+    store = open_store(db_url)
     yield store
-    service.open_store.cache_clear()
+    open_store.cache_clear()
     store.close()
 
 

@@ -6,7 +6,8 @@ from sqlalchemy import text
 
 from v6ops.store.db import Store
 
-TABLES = ("vrfs", "pools", "prefixes", "free_blocks", "allocations", "subscribers", "devices", "events")
+TABLES = ("vrfs", "pools", "prefixes", "free_blocks", "allocations", "subscribers", "devices", "events",
+          "subscriber_identities")
 
 
 def snapshot(store: Store) -> dict[str, list[tuple[object, ...]]]:

@@ -1,4 +1,4 @@
-"""A real v6ops API server (uvicorn) in a subprocess on a free loopback port."""
+"""A real v6ops API server (uvicorn) in a subprocess on a free loopback port, with an admin token."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+
+from tests.api_client import bearer, make_token
 
 SERVER = (
     "import sys, uvicorn\n"
@@ -27,7 +29,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_server(database_url: str) -> Iterator[str]:
+def api_server(database_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """Yields the base URL and the headers (an admin bearer token) to call it with."""
+    headers = bearer(make_token(database_url))
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", SERVER, database_url, str(port)])
     base = f"http://127.0.0.1:{port}"
@@ -35,14 +39,14 @@ def api_server(database_url: str) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"{base}/api/v1/ipam/adoption", timeout=2).status_code == 200:
+                if httpx.get(f"{base}/api/v1/ipam/adoption", headers=headers, timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"API server did not start (exit code {proc.poll()})")
             time.sleep(0.1)
-        yield base
+        yield base, headers
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -31,9 +31,10 @@ PLAN = {
 }
 
 
-def client_run(base: str, client_no: int) -> list[tuple[int, float, dict[str, Any] | str]]:
+def client_run(server: tuple[str, dict[str, str]], client_no: int) -> list[tuple[int, float, dict[str, Any] | str]]:
     out = []
-    with httpx.Client(base_url=base, timeout=60) as http:
+    base, headers = server
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
         for i in range(PER_CLIENT):
             start = time.perf_counter()
             r = http.post("/api/v1/ipam/subscribers", json={"name": f"c{client_no}-{i}", "pool": "load"})
@@ -45,8 +46,8 @@ def client_run(base: str, client_no: int) -> list[tuple[int, float, dict[str, An
 def test_concurrent_dual_stack_allocations(store: Store) -> None:
     service.plan_apply(store, parse_plan(PLAN))
     started = time.perf_counter()
-    with api_server(store.url) as base, ThreadPoolExecutor(CLIENTS) as pool:
-        results = [r for rs in pool.map(lambda k: client_run(base, k), range(CLIENTS)) for r in rs]
+    with api_server(store.url) as server, ThreadPoolExecutor(CLIENTS) as pool:
+        results = [r for rs in pool.map(lambda k: client_run(server, k), range(CLIENTS)) for r in rs]
     elapsed = time.perf_counter() - started
     statuses = sorted({status for status, _, _ in results})
     assert statuses == [201], [r for r in results if r[0] != 201][:3]

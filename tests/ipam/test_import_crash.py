@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from tests.api_client import api_client
 from tests.ipam.helpers import snapshot
 from v6ops.ipam import service
 from v6ops.ipam.devices import DEVICES_PER_SUBNET
@@ -24,10 +26,12 @@ BATCH = 10 * DEVICES_PER_SUBNET  # devices per transaction (--batch)
 
 
 def write_csv(path: Path, count: int) -> None:
+    # Two days before the clock, whatever it says: outside the last-24-hours count, never in the future.
+    last_seen = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with path.open("w") as fh:
         fh.write("name,region,dns_name,last_seen\n")
         for i in range(count):
-            fh.write(f"sensor-{i:07d},region-{i % 4},sensor-{i:07d}.iot.example,2026-01-01T00:00:00Z\n")
+            fh.write(f"sensor-{i:07d},region-{i % 4},sensor-{i:07d}.iot.example,{last_seen}\n")
 
 
 def run_import(store: Store, path: Path) -> subprocess.Popen[str]:
@@ -105,13 +109,10 @@ def test_bad_rows_reject_the_whole_file(planned: Store, tmp_path: Path) -> None:
 
 
 def test_jsonl_import_through_the_api(planned: Store, tmp_path: Path) -> None:
-    from fastapi.testclient import TestClient
-
-    from v6ops.api.app import create_app
     from v6ops.settings import Settings
 
     body = "\n".join(json.dumps({"name": f"d{i}", "region": "eu", "dns_name": f"d{i}.example"}) for i in range(1500))
-    with TestClient(create_app(Settings(database_url=planned.url, data_dir=tmp_path))) as client:
+    with api_client(Settings(database_url=planned.url, data_dir=tmp_path), "operator") as client:
         r = client.post("/api/v1/ipam/devices/import?pool=iot-devices", content=body,
                         headers={"content-type": "application/x-ndjson"})
         assert r.status_code == 200, r.text

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from tests.api_client import api_client
 from tests.ipam.fixtures import PLAN
 from tests.ipam.helpers import snapshot
 from v6ops.api.app import create_app
@@ -19,13 +21,13 @@ from v6ops.cli import output
 from v6ops.cli.main import app as cli_app
 from v6ops.ipam import service
 from v6ops.settings import Settings
-from v6ops.store.db import Store
+from v6ops.store.db import Store, open_store
+from v6ops.store.migrate import alembic_config
 
 
 @pytest.fixture
 def client(planned: Store, tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(database_url=planned.url, data_dir=tmp_path))
-    with TestClient(app) as c:
+    with api_client(Settings(database_url=planned.url, data_dir=tmp_path)) as c:
         yield c
 
 
@@ -106,7 +108,7 @@ def test_reserve_release_and_metrics(client: TestClient) -> None:
     assert r.json()["ipv6_prefix"] == "2001:db8:0:100::/64"
     r = client.delete("/api/v1/ipam/allocations/2001:db8::/56")
     assert r.status_code == 200 and r.json()["status"] == "quarantined"  # the pool quarantines for a day
-    text = client.get("/api/v1/ipam/metrics").text
+    text = client.get("/metrics").text
     assert 'v6ops_ipam_subscribers{stack="dual-stack"} 1.0' in text
     # The quarantined /56 (256 /64s) still counts as used until the quarantine ends.
     assert 'v6ops_ipam_range_used_blocks{pool="city-1-residential",range="2001:db8::/48"} 257.0' in text
@@ -149,7 +151,11 @@ def test_exhausted_pool_is_409(client: TestClient, planned: Store) -> None:
     before = snapshot(planned)
     r = client.post("/api/v1/ipam/subscribers", json={"name": "b", "pool": "one"})
     assert r.status_code == 409 and "pool 'one' is exhausted" in r.text and "utilization 100.00%" in r.text
-    assert snapshot(planned) == before
+    after = snapshot(planned)
+    # Nothing changed but one event recording the failure (for /health/ipv6 and the failure-rate alert).
+    assert {k: v for k, v in after.items() if k != "events"} == {k: v for k, v in before.items() if k != "events"}
+    added = [e for e in after["events"] if e not in before["events"]]
+    assert [(*e[2:4], e[5]) for e in added] == [("provisioning-failed", "warning", "b")]
 
 
 @pytest.mark.parametrize(
@@ -184,7 +190,8 @@ def test_server_start_migrates_the_default_database(tmp_path: Path) -> None:
         assert (tmp_path / "v6ops.db").exists()  # before any request
         check = Store(f"sqlite:///{tmp_path / 'v6ops.db'}")
         with check.read() as session:
-            assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+            applied = set(session.execute(text("SELECT version_num FROM alembic_version")).scalars())
+            assert applied == set(ScriptDirectory.from_config(alembic_config()).get_heads())
         check.close()
-    service.open_store(Settings(data_dir=tmp_path).resolved_database_url()).close()
-    service.open_store.cache_clear()
+    open_store(Settings(data_dir=tmp_path).resolved_database_url()).close()
+    open_store.cache_clear()

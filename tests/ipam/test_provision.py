@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import timedelta
 from typing import Any
@@ -10,7 +11,6 @@ import pytest
 
 from tests.ipam.fixtures import PLAN
 from tests.ipam.helpers import snapshot
-from v6ops.addr import Prefix
 from v6ops.ipam import engine, service
 from v6ops.ipam.errors import ConflictError, ForbiddenAddressError, NotFoundError, PoolExhaustedError
 from v6ops.ipam.plan import load_plan, parse_plan
@@ -87,7 +87,10 @@ def test_exhaustion_names_pool_and_utilization_and_changes_nothing(store: Store)
     with pytest.raises(PoolExhaustedError, match=r"pool 'tiny' is exhausted: no free /32 left in 100\.64\.0\.0/30 "
                                                    r"\(utilization 100\.00%, 4 of 4"):
         sub(store, "s4", "tiny")
-    assert snapshot(store) == before
+    after = snapshot(store)
+    # Nothing changed but the event that records the failure (/health/ipv6 and the failure-rate alert count it).
+    assert {k: v for k, v in after.items() if k != "events"} == {k: v for k, v in before.items() if k != "events"}
+    assert next(e for e in after["events"] if e not in before["events"])[2] == "provisioning-failed"
     events = service.list_events(store, 10)
     assert any(e["kind"] == "utilization-high" and e["pool"] == "tiny" for e in events)
 
@@ -180,9 +183,24 @@ def test_parse_rate() -> None:
         parse_rate("fast")
 
 
-def test_example_plan_loads() -> None:
-    assert load_plan(PLAN).prefixes
-    assert Prefix.parse("100.64.0.0/10")
+def test_example_plan_loads_every_prefix_and_pool_inside_an_aggregate() -> None:
+    plan = load_plan(PLAN)
+    rows = {p.name: (p.vrf, str(p.prefix), p.pool, p.purpose, p.customer_length) for p in plan.prefixes}
+    assert [pool.name for pool in plan.file.pools] == [
+        "city-1-residential", "city-1-business", "city-2-residential-v6only", "core-p2p", "iot-devices", "mgmt-hosts"]
+    assert rows["cgn"] == ("global", "100.64.0.0/10", None, None, None)
+    assert rows["city-1-residential/ipv4"] == ("global", "100.64.0.0/16", "city-1-residential", "ipv4", 32)
+    assert rows["city-1-business/ipv6-delegation"] == (
+        "global", "2001:db8:1::/48", "city-1-business", "ipv6-delegation", 56)
+    assert rows["mgmt-hosts/ipv4"] == ("mgmt", "10.0.0.0/24", "mgmt-hosts", "ipv4", 32)
+    assert len(rows) == 19
+    # Independent oracle: every pool range sits inside an aggregate of its own VRF.
+    aggregates = [(p.vrf, ipaddress.ip_network(str(p.prefix))) for p in plan.prefixes if p.role == "aggregate"]
+    for p in plan.prefixes:
+        if p.pool is not None:
+            net = ipaddress.ip_network(str(p.prefix))
+            assert any(vrf == p.vrf and net.version == agg.version and net.subnet_of(agg)  # type: ignore[arg-type]
+                       for vrf, agg in aggregates), p.name
 
 
 def test_concurrent_reserve_and_release_keep_exact_counters(planned: Store) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import subprocess
 from dataclasses import replace
 from typing import Any
 
@@ -55,26 +53,9 @@ def decide(packets: list[Packet] | Packet, policy: NormalizedPolicy | None = Non
     return out
 
 
-@functools.cache
-def nft_queue_supported() -> bool:
-    """Kernels built without CONFIG_NFT_QUEUE reject ``queue``; the tests then compile for the xt backend."""
-    probe = "table inet v6ops_probe { chain c { type filter hook input priority 0; queue num 9 bypass } }\n"
-    from tests.policy.kernel.netns import run, throwaway_netns
+def with_xt_guard(policy: NormalizedPolicy) -> NormalizedPolicy:
+    """The policy with the xt queue backend, whose table ``nft -c`` accepts on any kernel.
 
-    with throwaway_netns("probe") as ns:
-        try:
-            run("nft", "-c", "-f", "-", ns=ns, input_text=probe)
-        except RuntimeError:
-            return False
-    return True
-
-
-def checkable(policy: NormalizedPolicy) -> NormalizedPolicy:
-    """The policy with the queue backend this kernel can check."""
-    if policy.guard.backend is QueueBackend.NFT and not nft_queue_supported():
-        return replace(policy, guard=replace(policy.guard, backend=QueueBackend.XT))
-    return policy
-
-
-def nft_available() -> bool:
-    return subprocess.run(["which", "nft"], capture_output=True).returncode == 0
+    The native ``queue`` form needs CONFIG_NFT_QUEUE; its tests say so with ``requires("nft-queue")``.
+    """
+    return replace(policy, guard=replace(policy.guard, backend=QueueBackend.XT))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from scapy.layers.inet import UDP
@@ -22,7 +23,11 @@ def test_host_plan_table_and_json() -> None:
     args = ["policy", "host-plan", "--policy", str(EXAMPLES / "ipv6-multi-tenant.yaml")]
     table = runner.invoke(app, args, env=ENV)
     assert table.exit_code == 0, table.output
-    assert "br-cust-002" in table.output
+    # Off a terminal each step is one whole line: target, why, the full command.
+    lines = table.stdout.splitlines()
+    assert lines[:2] == ["# host plan", "target        step                                        command"]
+    assert re.fullmatch(r"customer-002 +tenant bridge with VLAN filtering \(802\.1Q\) +"
+                        r"ip link add br-cust-002 type bridge vlan_filtering 1", lines[7])
     data = json.loads(runner.invoke(app, [*args, "--json"], env=ENV).output)
     assert {"target", "why", "command", "check"} <= set(data[0])
     assert any(step["command"] == "ip netns add customer-002" for step in data)
@@ -47,6 +52,11 @@ def test_compile_iptables_and_evaluate_table(tmp_path: Path) -> None:
     event = data["events"][0]
     assert (event["event_type"], event["severity"], event["source_ip"]) == ("source_validation_failed", "error",
                                                                            "2a00:1450::1")
+    lines = tmp_path / "events.jsonl"
+    done = runner.invoke(app, ["policy", "evaluate", "--policy", str(policy), str(capture), "--events", str(lines),
+                               "--json"], env=ENV)
+    assert json.loads(done.output)["summary"]["events_written"] == 1
+    assert [json.loads(x) for x in lines.read_text().splitlines()] == data["events"]  # same ids on a replay
 
 
 def test_evaluate_needs_one_target_for_multi_tenant_files(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ def test_output_has_one_chain_set_per_vm_and_no_flush() -> None:
     assert "-F" not in text.split()
 
 
-@pytest.mark.requires("netns", "root")
+@pytest.mark.requires("netns", "root", "iptables")
 def test_ip6tables_restore_accepts_it() -> None:
     with throwaway_netns("ipt") as ns:
         run("ip6tables-restore", "--test", "--noflush", ns=ns, input_text=compile_ip6tables(_policies()))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.policy.engine_helpers import checkable, strict_policy
+from tests.policy.engine_helpers import strict_policy, with_xt_guard
 from tests.policy.kernel.netns import nft_check, run, throwaway_netns
 from v6ops.addr import Prefix
 from v6ops.policy.compile_nft import compile_ruleset, compile_table, xt_guard_rules
@@ -44,8 +44,15 @@ def test_every_seed_example_compiles_to_one_table_per_target() -> None:
 
 
 @pytest.mark.requires("netns", "nft")
-def test_every_seed_example_passes_nft_check() -> None:
-    nft_check(compile_ruleset(checkable(p) for p in _seed_policies()), "seeds")
+def test_every_seed_example_passes_nft_check_with_the_xt_guard() -> None:
+    nft_check(compile_ruleset(with_xt_guard(p) for p in _seed_policies()), "seeds")
+
+
+@pytest.mark.requires("netns", "nft", "nft-queue")
+def test_every_seed_example_passes_nft_check_with_the_native_queue() -> None:
+    policies = _seed_policies()
+    assert any(p.guard.backend is QueueBackend.NFT for p in policies)
+    nft_check(compile_ruleset(policies), "seeds-native")
 
 
 def test_multi_tenant_isolation_uses_the_other_tenants_prefixes() -> None:
@@ -79,7 +86,7 @@ def test_ra_guard_without_router_list_or_disabled() -> None:
 
 @pytest.mark.requires("netns", "nft")
 def test_table_is_replaced_atomically_and_nothing_else_is_touched() -> None:
-    policy = checkable(strict_policy())
+    policy = with_xt_guard(strict_policy())
     text = compile_table(policy)
     other = "table inet someone_else {\n\tchain c { type filter hook input priority 0; }\n}\n"
     with throwaway_netns("atomic") as ns:
@@ -99,20 +106,20 @@ def test_table_is_replaced_atomically_and_nothing_else_is_touched() -> None:
         assert "rt type 0" in still  # a failed load leaves the old table in place
 
 
+def _many_vms() -> str:
+    base = with_xt_guard(strict_policy())
+    return compile_ruleset([replace(base, name=f"vm{i}") for i in range(40)])
+
+
 def test_many_vm_policies_compile_to_one_table_each() -> None:
-    base = checkable(strict_policy())
-    policies = [replace(base, name=f"vm{i}") for i in range(40)]
-    text = compile_ruleset(policies)
+    text = _many_vms()
     assert len(re.findall(r"^delete table inet v6ops_vm\d+$", text, re.M)) == 40
     assert text.count("set bogon6 {") == 40  # the registry-derived sets are in every table
-    if nft_runs():
-        nft_check(text, "many")
 
 
-def nft_runs() -> bool:
-    from tests.resources import check_resource
-
-    return check_resource("netns") is None and check_resource("nft") is None
+@pytest.mark.requires("netns", "nft")
+def test_many_vm_policies_pass_nft_check() -> None:
+    nft_check(_many_vms(), "many")
 
 
 @pytest.mark.requires("netns", "nft")
@@ -127,7 +134,15 @@ def test_variants_pass_nft_check() -> None:
         replace(base, name="open", services=None, interface="tap0"),
         replace(base, name="bypass", guard=GuardPolicy(queue_num=3, bypass=True)),
     ]
-    nft_check("".join(compile_table(checkable(p)) for p in variants), "variants")
+    nft_check("".join(compile_table(with_xt_guard(p)) for p in variants), "variants")
+
+
+@pytest.mark.requires("netns", "nft", "nft-queue")
+def test_variants_pass_nft_check_with_the_native_queue() -> None:
+    base = strict_policy(guard=GuardPolicy(queue_num=7))
+    assert base.guard.backend is QueueBackend.NFT
+    nft_check(compile_table(base) + compile_table(replace(base, name="bypass", guard=GuardPolicy(queue_num=3, bypass=True))),
+              "native")
 
 
 def test_cli_compile_formats_and_errors(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from v6ops.api.app import create_app
+from tests.api_client import api_client
 from v6ops.cli.policy import app
 from v6ops.settings import Settings
 
@@ -20,14 +20,16 @@ PHASE1 = EXAMPLES / "migration-phase1-ra-guard.json"
 
 @pytest.fixture
 def client(tmp_path: Path) -> TestClient:
-    return TestClient(create_app(Settings(data_dir=tmp_path)))
+    return api_client(Settings(data_dir=tmp_path), "viewer")
 
 
 def test_compliant_file_exits_zero(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIEM_AUTH_TOKEN", "x")
     result = runner.invoke(app, ["compliance", str(EXAMPLES / "ipv6-production.yaml")])
     assert result.exit_code == 0, result.output
-    assert "compliant" in result.stdout
+    assert result.stdout.splitlines()[0] == "# ipv6-production: compliant (0 violation(s); scope configured)"
+    report = json.loads(runner.invoke(app, ["compliance", "--json", str(EXAMPLES / "ipv6-production.yaml")]).stdout)
+    assert [t["state"] for t in report["targets"]] == ["compliant"]
 
 
 def test_non_compliant_file_exits_one_in_every_format() -> None:
@@ -67,4 +69,6 @@ def test_unloadable_file_is_reported_in_the_table(tmp_path: Path) -> None:
     path.write_text("ra_guard: [\n")
     result = runner.invoke(app, ["compliance", str(path)])
     assert result.exit_code == 1
-    assert "cannot be checked" in result.stdout and "not valid YAML" in " ".join(result.stdout.split())
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"# {path}: cannot be checked"  # a pipe gets whole lines, whatever the path's length
+    assert lines[2].startswith("(document)  not valid YAML: expected the node content")

@@ -35,7 +35,7 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Raw
 
-from tests.policy.engine_helpers import checkable, decide, strict_policy
+from tests.policy.engine_helpers import decide, strict_policy, with_xt_guard
 from tests.policy.kernel.netns import nft_check
 from v6ops.addr import Prefix
 from v6ops.policy.compile_nft import compile_table
@@ -53,13 +53,18 @@ def ra(*options, src: str = "fe80::1", hlim: int = 255, code: int = 0):  # type:
     return IPv6(src=src, dst="ff02::1", hlim=hlim) / pkt
 
 
-COMPILED: list = []  # type: ignore[type-arg]  # every policy compiled here; the last test nft-checks them
+# The variants this module compiles; the nft check at the end compiles the same list itself,
+# so it does not depend on which tests ran before it.
+BLOCK_ALL_RA = strict_policy(ra=RAPolicy(block_all=True))
+EVERY_EXTHDR = strict_policy(exthdr=ExtensionHeaderPolicy())  # allow-all mode still drops RH0
+LOOSE_RPF = strict_policy(source=SourcePolicy(reverse_path=ReversePath.LOOSE,
+                                              routed_prefixes=(Prefix.parse("2001:db8:1::/64"),)))
+NO_FRAGMENTS = strict_policy(exthdr=replace(strict_policy().exthdr, fragments=FragmentHandling.BLOCK))
+VARIANTS = [strict_policy(), BLOCK_ALL_RA, EVERY_EXTHDR, LOOSE_RPF, NO_FRAGMENTS]
 
 
 def compiled_counters(policy=None) -> str:  # type: ignore[no-untyped-def]
-    policy = policy or strict_policy()
-    COMPILED.append(policy)
-    return compile_table(policy)
+    return compile_table(policy or strict_policy())
 
 
 def test_rfc4890_4_3_1_error_messages_are_never_dropped() -> None:
@@ -130,7 +135,7 @@ def test_rfc6105_ra_guard_allowed_routers_blocked_options_and_rate() -> None:
         assert decide(ra(SLLA, option)) == [("drop", "rfc6105-blocked-option")]
     got = decide([ra(SLLA) for _ in range(8)], gap_ns=1000)
     assert got[:5] == [("accept", "guard-accept")] * 5 and got[5:] == [("drop", "rfc6105-ra-rate")] * 3
-    blocked = strict_policy(ra=RAPolicy(block_all=True))
+    blocked = BLOCK_ALL_RA
     assert decide(ra(SLLA), blocked) == [("drop", "rfc6105-block-all")]
     assert "ip6 saddr != @routers6 counter name rfc6105_unknown_router drop" in compiled_counters()
     assert "counter name rfc6105_block_all drop" in compiled_counters(blocked)
@@ -199,7 +204,7 @@ def test_rfc6980_nd_in_fragments_is_dropped() -> None:
 def test_rfc5095_routing_header_type_0_always_dropped() -> None:
     rh0 = IPv6(src=SRC, dst=DST) / IPv6ExtHdrRouting(type=0, addresses=[DST], segleft=1) / UDP(dport=53)
     assert decide(rh0) == [("drop", "rfc5095-rh0")]
-    every_type = strict_policy(exthdr=ExtensionHeaderPolicy())  # allow-all mode still drops RH0
+    every_type = EVERY_EXTHDR
     assert decide(rh0, every_type) == [("drop", "rfc5095-rh0")]
     assert "exthdr rt exists rt type 0 counter name rfc5095_rh0 drop" in compiled_counters(every_type)
 
@@ -227,8 +232,7 @@ def test_bcp38_ingress_filtering_spoofed_and_private_sources() -> None:
 def test_bcp84_bogon_sources_and_reverse_path() -> None:
     for bogon in ("3fff::1", "2001:db8:dead::1", "ff0e::1", "::1", "::ffff:192.0.2.1"):
         assert decide(IPv6(src=bogon, dst=DST) / UDP(dport=53)) == [("drop", "bcp84-bogon-source")], bogon
-    loose = strict_policy(source=SourcePolicy(reverse_path=ReversePath.LOOSE,
-                                              routed_prefixes=(Prefix.parse("2001:db8:1::/64"),)))
+    loose = LOOSE_RPF
     assert decide(IPv6(src="2a00:1450::1", dst=DST) / TCP(dport=443), loose) == [("drop", "bcp84-reverse-path")]
     assert decide(IPv6(src=SRC, dst=DST) / TCP(dport=443), loose)[0][0] == "accept"
     text = compiled_counters(loose)
@@ -238,8 +242,6 @@ def test_bcp84_bogon_sources_and_reverse_path() -> None:
 
 @pytest.mark.requires("netns", "nft")
 def test_every_ruleset_in_this_module_passes_nft_check() -> None:
-    """Runs last in the module (pytest keeps definition order): checks what the tests above compiled."""
-    policies = [*COMPILED, strict_policy(exthdr=replace(strict_policy().exthdr, fragments=FragmentHandling.BLOCK))]
-    assert len(COMPILED) >= 8
-    named = [replace(checkable(p), name=f"rfc{i}") for i, p in enumerate(policies)]
+    """The module's variants with the xt guard backend (the native queue form: test_compile_nft)."""
+    named = [replace(with_xt_guard(p), name=f"rfc{i}") for i, p in enumerate(VARIANTS)]
     nft_check("".join(compile_table(p) for p in named), "rfc")

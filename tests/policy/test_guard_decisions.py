@@ -60,3 +60,18 @@ def test_events_are_bounded() -> None:
     for _ in range(RECENT_EVENTS + 5):
         guard.handle(Queued(b"\x60"))
     assert guard.stats.dropped == RECENT_EVENTS + 5 and len(guard.stats.events) == RECENT_EVENTS
+
+
+def test_guard_feeds_metrics_and_a_sink() -> None:
+    from v6ops.events import MemorySink
+    from v6ops.policy.metrics import SecurityMetrics
+
+    metrics, sink = SecurityMetrics(), MemorySink()
+    guard = Guard(strict_policy(), metrics=metrics, sink=sink)
+    bad_ra = bytes(IPv6(src="fe80::99", dst="ff02::1", hlim=255) / ICMPv6ND_RA() / SLLA / ICMPv6NDOptPrefixInfo())
+    guard.handle(Queued(bad_ra))
+    assert len(sink.events) == 1 and sink.events[0].event_type.value == "ra_blocked"
+    assert sink.events[0].source_ip == "fe80::99" and sink.events[0].source == "policy.evaluator"
+    text = metrics.exposition().decode()
+    assert 'metald_ipv6_ra_guard_blocks_total{customer_id="' in text and 'source_ip="fe80::99"' in text
+    assert 'metald_ipv6_source_validation_latency_seconds_count{validation_type="guard",vm_id="strict"} 1.0' in text

@@ -16,6 +16,7 @@ from v6ops.policy.load import (
     build_target,
     expand_env,
     format_path,
+    is_secret_field,
     load_data,
     load_file,
     load_policy,
@@ -89,25 +90,28 @@ def test_env_expansion_escapes_and_problems() -> None:
     data = {"monitoring": {"siem_config": {
         "endpoint": "https://${SIEM_HOST}/api", "auth_token": "${TOKEN}", "log_format": "$${LITERAL}",
     }}, "isolation": {"network_namespace": "${UNSET_VAR}", "bridge_interface": "${bad-name}"}}
-    out, secrets, problems = expand_env(data, {"SIEM_HOST": "siem.example.net", "TOKEN": SECRET})
+    out, problems = expand_env(data, {"SIEM_HOST": "siem.example.net", "TOKEN": SECRET})
     assert out["monitoring"]["siem_config"]["endpoint"] == "https://siem.example.net/api"
     assert out["monitoring"]["siem_config"]["auth_token"] == SECRET
     assert out["monitoring"]["siem_config"]["log_format"] == "${LITERAL}"
-    assert secrets == {"siem.example.net", SECRET}
     assert {(p.code, p.path) for p in problems} == {
         ("env-unset", "isolation.network_namespace"), ("env-reference", "isolation.bridge_interface"),
     }
 
 
-def test_expanded_secret_never_appears_in_problems_reprs_or_dumps() -> None:
-    # The secret lands in an enum field and in a field that is wrong, so messages would quote it.
-    data = {"profile": "${TOKEN}", "monitoring": {"siem_config": {"auth_token": "${TOKEN}", "enabled": True,
-                                                                  "endpoint": "ftp://${TOKEN}"}}}
+def test_secret_fields_are_redacted_by_field_and_nothing_else_is_rewritten() -> None:
+    # A secret field with a wrong value: its problem names the field, never the value.
+    data = {"profile": "${TOKEN}", "monitoring": {"siem_config": {"auth_token": [SECRET], "enabled": True}}}
     result = load_data(data, "x.json", environ={"TOKEN": SECRET})
-    assert result.problems, "the bad profile must be reported"
-    assert SECRET not in repr(result)
-    assert all(SECRET not in p.model_dump_json() for p in result.problems)
-    assert any("***" in p.message for p in result.problems)
+    by_path = {p.path: p.message for p in result.problems}
+    assert set(by_path) == {"profile", "monitoring.siem_config.auth_token"}
+    assert SECRET not in by_path["monitoring.siem_config.auth_token"]
+    assert "not shown" in by_path["monitoring.siem_config.auth_token"]
+    # The profile is not a secret field: its (wrong) value is quoted as written, as for any other field.
+    assert f"'{SECRET}'" in by_path["profile"]
+    assert is_secret_field(IPv6SecurityConfig, ("monitoring", "siem_config", "auth_token"))
+    assert not is_secret_field(IPv6SecurityConfig, ("monitoring", "siem_config", "endpoint"))
+    assert not is_secret_field(IPv6SecurityConfig, ("profile",))
     good = load_data({"monitoring": {"siem_config": {"auth_token": "${TOKEN}"}}}, "x.json", environ={"TOKEN": SECRET})
     assert good.document is not None
     assert SECRET not in good.document.model_dump_json()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from v6ops.policy.problems import Severity
@@ -271,13 +272,29 @@ def test_prefix_rules_agree_with_ipaddress(value: int, length: int) -> None:
     assert "bad-prefix" not in codes
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.integers(1, 2**32 - 1), st.integers(1, 2**32 - 1), st.integers(1, 2**32 - 1))
-def test_burst_window_rule_is_exact(pps: int, duration_ms: int, burst: int) -> None:
+@st.composite
+def burst_near_the_window(draw: st.DrawFn) -> tuple[int, int, int]:
+    """(pps, duration_ms, burst) with the burst drawn within 2 packets of the window pps * duration / 1000,
+    so the '>' vs '>=' boundary (and a window that is not a whole number of packets) is hit in most examples."""
+    pps = draw(st.integers(1, 2**32 - 1) | st.integers(1, 5000))
+    duration = draw(st.integers(1, 2**32 - 1) | st.integers(1, 3000))
+    window_floor = pps * duration // 1000
+    burst = draw(st.integers(window_floor - 2, window_floor + 2))
+    return pps, duration, min(max(burst, 1), 2**32 - 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(burst_near_the_window())
+@example((1000, 1, 1)).via("window of exactly one packet: allowed")
+@example((1000, 1, 2)).via("one packet over the window")
+@example((3, 500, 1)).via("window of 1.5 packets: a burst of 1 fits")
+@example((3, 500, 2)).via("window of 1.5 packets: a burst of 2 does not")
+def test_burst_window_rule_is_exact(case: tuple[int, int, int]) -> None:
+    pps, duration_ms, burst = case
     data = with_change(CLEAN, "rate_limits", {"max_pps_per_vm": pps, "burst_config": {
         "burst_packets": burst, "burst_duration_ms": duration_ms}})
     codes = {p.code for p in validate_data(data, "t").problems}
-    from fractions import Fraction
+    event("over the window" if Fraction(burst) > Fraction(pps * duration_ms, 1000) else "within the window")
     assert ("burst-exceeds-window" in codes) == (Fraction(burst) > Fraction(pps * duration_ms, 1000))
 
 

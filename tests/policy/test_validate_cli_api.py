@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from v6ops.api.app import create_app
+from tests.api_client import api_client
 from v6ops.cli.main import app as main_app
 from v6ops.cli.policy import app
 from v6ops.settings import Settings
@@ -20,7 +20,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def client(tmp_path: Path) -> TestClient:
-    return TestClient(create_app(Settings(data_dir=tmp_path)))
+    return api_client(Settings(data_dir=tmp_path), "viewer")
 
 
 def test_valid_file_exits_zero_with_a_table() -> None:
@@ -41,9 +41,12 @@ def test_invalid_file_exits_one_and_lists_every_problem_as_json() -> None:
 
 
 def test_missing_file_exits_non_zero_naming_it(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["validate", str(tmp_path / "absent.yaml")])
+    path = tmp_path / "absent.yaml"
+    result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 1
-    assert "absent.yaml" in result.stdout
+    [row] = [line for line in result.stdout.splitlines() if line.startswith("error ")]
+    assert row.split(None, 2)[:2] == ["error", "(document)"]
+    assert f"cannot read {path}: No such file or directory  unreadable" in row  # whole, however long the path
 
 
 def test_policy_group_is_registered_in_the_main_cli() -> None:
@@ -52,16 +55,65 @@ def test_policy_group_is_registered_in_the_main_cli() -> None:
     assert json.loads(result.stdout)["targets"] == ["scalability-test-vm"]
 
 
-def test_secret_from_env_is_not_printed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("V6OPS_TEST_SECRET", "hunter2-very-secret")
+BAD_PRODUCTION = (EXAMPLES / "ipv6-production.yaml").read_text().replace('mode: "SELECTIVE"', 'mode: "EXTENSION_PARTY"')
+LONG_TOKEN = "hunter2-very-secret-token-0123456789"
+
+
+def _validate_bad_production(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str, *args: str) -> str:
+    monkeypatch.setenv("SIEM_AUTH_TOKEN", token)
+    path = tmp_path / "prod.yaml"
+    path.write_text(BAD_PRODUCTION)
+    result = runner.invoke(app, ["validate", *args, str(path)])
+    assert result.exit_code == 1, result.output
+    return result.stdout
+
+
+@pytest.mark.parametrize("token", ["x", "1", "us", "e", "status"])
+@pytest.mark.parametrize("as_json", [True, False])
+def test_short_secret_values_change_nothing_in_the_output(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str, as_json: bool) -> None:
+    args = ("--json",) if as_json else ()
+    long = _validate_bad_production(tmp_path, monkeypatch, LONG_TOKEN, *args)
+    short = _validate_bad_production(tmp_path, monkeypatch, token, *args)
+    assert LONG_TOKEN not in long
+    assert short == long  # the token never appears, and nothing else is rewritten
+    if as_json:
+        [problem] = [p for p in json.loads(short)["problems"] if p["severity"] == "error"]
+        assert problem["path"] == "metald.network.ipv6.extension_headers.mode"
+        assert problem["line"] == 32
+        assert "ExtensionHeaderMode" in problem["message"] or "SELECTIVE" in problem["message"]
+
+
+@pytest.mark.parametrize("value", ["x", "1", "us"])
+def test_environment_values_in_other_fields_are_shown_as_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("V6OPS_REGION", value)
     path = tmp_path / "p.yaml"
-    path.write_text("monitoring:\n  siem_config:\n    enabled: true\n    endpoint: 'ftp://${V6OPS_TEST_SECRET}'\n"
+    path.write_text("isolation:\n  network_namespace: ns-${V6OPS_REGION}\nstatus_bogus: 1\n")
+    report = json.loads(runner.invoke(app, ["validate", "--json", str(path)]).stdout)
+    [problem] = report["problems"]
+    assert problem["path"] == "status_bogus" and problem["line"] == 3
+    assert "'status_bogus'" in problem["message"]
+    path.write_text("isolation:\n  network_namespace: ns-${V6OPS_REGION}\n")
+    shown = json.loads(runner.invoke(app, ["show", "--json", str(path)]).stdout)
+    [namespace] = [f["value"] for f in shown["targets"][0]["fields"] if f["field"] == "isolation.network_namespace"]
+    assert namespace == f"ns-{value}"
+
+
+def test_secret_field_value_is_never_printed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("V6OPS_TEST_SECRET", LONG_TOKEN)
+    path = tmp_path / "p.yaml"
+    path.write_text("monitoring:\n  siem_config:\n    enabled: true\n    endpoint: 'ftp://siem.example.net'\n"
                     "    auth_token: ${V6OPS_TEST_SECRET}\n")
-    for args in (["validate", str(path)], ["validate", "--json", str(path)]):
+    for args in (["validate", str(path)], ["validate", "--json", str(path)], ["show", str(path)],
+                 ["show", "--json", str(path)]):
         result = runner.invoke(app, args)
-        assert result.exit_code == 1
-        assert "hunter2-very-secret" not in result.output
-        assert "bad-url" in result.output
+        assert LONG_TOKEN not in result.output, args
+    report = json.loads(runner.invoke(app, ["validate", "--json", str(path)]).stdout)
+    assert [p["code"] for p in report["problems"] if p["severity"] == "error"] == ["bad-url"]
+    shown = json.loads(runner.invoke(app, ["show", "--json", str(path)]).stdout)
+    [token] = [f["value"] for f in shown["targets"][0]["fields"] if f["field"] == "monitoring.siem_config.auth_token"]
+    assert token == "**********"
 
 
 def test_api_returns_the_cli_object(client: TestClient) -> None:
@@ -116,7 +168,10 @@ def test_profiles_command_prints_every_profile() -> None:
     assert profiles["HIGH"]["ra_guard"]["block_all_ra"] is True
     assert profiles["CUSTOM"]["ra_guard"]["enabled"] is False
     table = runner.invoke(app, ["profiles"])
-    assert table.exit_code == 0 and "block_all_ra" in table.stdout
+    assert table.exit_code == 0
+    rows = {line.split()[0]: line.split()[1:] for line in table.stdout.splitlines() if line and line[0] != "#"}
+    assert rows["field"] == ["HIGH", "MEDIUM", "LOW", "CUSTOM"]
+    assert rows["block_all_ra"] == ["True", "False", "False", "False"]
 
 
 def test_profiles_endpoint_returns_the_cli_object(client: TestClient) -> None:
@@ -159,12 +214,3 @@ def test_strict_turns_warnings_into_a_failure() -> None:
     assert runner.invoke(app, ["validate", "--strict", path]).exit_code == 1
     clean = str(EXAMPLES / "scalability-test-vm.json")
     assert runner.invoke(app, ["validate", "--strict", clean]).exit_code == 0
-
-
-def test_show_hides_environment_values_everywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("V6OPS_URL_SECRET", "q-secret-987")
-    path = tmp_path / "p.yaml"
-    path.write_text("monitoring:\n  siem_config:\n    endpoint: https://siem.example.net/api?key=${V6OPS_URL_SECRET}\n")
-    result = runner.invoke(app, ["show", "--json", str(path)])
-    assert result.exit_code == 0
-    assert "q-secret-987" not in result.stdout and "key=***" in result.stdout

@@ -70,3 +70,28 @@ def embedded_ipv4(address: Address, *, nat64_local_length: int = 96) -> Embedded
             teredo_server=Address(4, (v >> 64) & 0xFFFFFFFF),
         )
     return None
+
+
+def nat64_synthesize(ipv4: Address, prefix: Prefix) -> Address:
+    """RFC 6052 section 2.2: the IPv4-embedded IPv6 address for ``ipv4`` under a NAT64 prefix.
+
+    The inverse of ``nat64_extract``: the 32 bits go right after the prefix, skipping bits
+    64-71 (the "u" octet, always zero), and the suffix is zero.
+    """
+    if ipv4.version != 4:
+        raise ValueError(f"{ipv4} is not an IPv4 address")
+    if prefix.version != 6 or prefix.length not in _RFC6052_LAYOUT:
+        raise ValueError(f"NAT64 prefix {prefix} must be an IPv6 /32, /40, /48, /56, /64 or /96")
+    v4 = ipv4.value
+    length = prefix.length
+    if length == 96:
+        embedded = v4
+    elif length == 64:
+        embedded = v4 << 24
+    elif length == 32:
+        embedded = v4 << 64
+    else:
+        high_bits = 64 - length
+        low_bits = 32 - high_bits
+        embedded = ((v4 >> low_bits) << 64) | ((v4 & ((1 << low_bits) - 1)) << (56 - low_bits))
+    return Address(6, prefix.network | embedded)

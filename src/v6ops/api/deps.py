@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from v6ops.ipam.service import open_store
-from v6ops.store.db import Store
+from v6ops.store.db import Store, open_store
 
 
 async def get_store(request: Request) -> Store:

@@ -6,20 +6,35 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.concurrency import run_in_threadpool
+
+from v6ops.api.auth import needs, principal
+from v6ops.auth.credentials import Principal, Role
 
 router = APIRouter(prefix="/flows", tags=["flows"])
+READS = needs(Role.VIEWER)  # a report reads logs and changes nothing
 
 MAX_UPLOAD_BYTES = 512 << 20
 
 
 class ReportRequest(BaseModel):
-    paths: list[str] = Field(min_length=1, description="Files, directories or globs under the data directory, "
-                             "or s3://bucket/prefix URLs")
+    model_config = ConfigDict(extra="forbid")
+    paths: list[str] = Field(min_length=1, max_length=1000, description="Files, directories or globs under the data "
+                             "directory, or s3://bucket/prefix URLs")
     format: str | None = Field(default=None, description="VPC custom format for files without a header line")
     top: int = Field(default=10, ge=1, le=1000)
-    bin_seconds: int | None = Field(default=None, ge=1)
+    bin_seconds: int | None = Field(default=None, ge=1, le=86400 * 366)
+
+    @field_validator("paths")
+    @classmethod
+    def _printable(cls, paths: list[str]) -> list[str]:
+        # A NUL or other control character in a path made Path.resolve raise (a 500 schemathesis found).
+        for path in paths:
+            if not path or any(ord(c) < 32 or ord(c) == 127 for c in path):
+                raise ValueError(f"path {path!r} is empty or has control characters")
+        return paths
 
 
 def _report(paths: list[str], body: ReportRequest | None = None) -> dict[str, Any]:
@@ -37,6 +52,16 @@ def _report(paths: list[str], body: ReportRequest | None = None) -> dict[str, An
     return report
 
 
+def _mark_ingest(request: Request, report: dict[str, Any]) -> None:
+    """Remember when the last flow report ran (``/health/ipv6`` checks its age)."""
+    from v6ops.ipam.engine import utcnow
+    from v6ops.store.db import open_store
+    from v6ops.store.service_models import beat
+
+    with open_store(request.app.state.settings.resolved_database_url()).write() as session:
+        beat(session, "flows.report", utcnow(), records=report["inputs"]["records_read"])
+
+
 def _inside(data_dir: Path, text: str) -> str:
     """Local paths must stay under the data directory: the API never reads arbitrary server files."""
     if text.startswith("s3://"):
@@ -49,19 +74,25 @@ def _inside(data_dir: Path, text: str) -> str:
     return str(path)
 
 
-@router.post("/report")
-def report_for_paths(body: ReportRequest, request: Request) -> dict[str, Any]:
-    """Report over files already on the server (under the data directory) or in S3."""
+@router.post("/report", openapi_extra=READS)
+def report_for_paths(body: ReportRequest, request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    """Report over files already on the server (under the data directory) or in S3; not for tenant-scoped
+    callers (the server's logs hold every tenant's flows): they upload their own."""
+    if who.tenant is not None:
+        raise HTTPException(403, f"reports over server files cover every tenant; {who.name!r} is scoped to "
+                            f"tenant {who.tenant!r}: upload a log to /api/v1/flows/report/upload instead")
     data_dir = request.app.state.settings.data_dir
-    return _report([_inside(data_dir, p) for p in body.paths], body)
+    report = _report([_inside(data_dir, p) for p in body.paths], body)
+    _mark_ingest(request, report)
+    return report
 
 
-@router.post("/report/upload")
+@router.post("/report/upload", openapi_extra=READS)
 async def report_for_upload(
     request: Request, name: str = Query("upload.log", description="Name for the uploaded file in the report"),
 ) -> dict[str, Any]:
     """Report over one uploaded log or capture sent as the raw request body (gzip allowed)."""
-    if "/" in name or name.startswith("."):
+    if "/" in name or name.startswith(".") or any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise HTTPException(status_code=400, detail=f"{name!r}: a plain file name is needed")
     data = await request.body()
     if not data:
@@ -71,7 +102,9 @@ async def report_for_upload(
     with tempfile.TemporaryDirectory(prefix="v6ops-flows-") as tmp:
         path = Path(tmp) / name
         path.write_bytes(data)
-        return _report([str(path)])
+        report = await run_in_threadpool(_report, [str(path)])
+    await run_in_threadpool(_mark_ingest, request, report)
+    return report
 
 
 class DetectRequest(BaseModel):

@@ -12,6 +12,8 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from v6ops.api.auth import needs
+from v6ops.auth.credentials import Role
 from v6ops.policy import compliance as compliance_engine
 from v6ops.policy import effective
 from v6ops.policy.load import LoadResult, load_data, load_text
@@ -20,6 +22,7 @@ from v6ops.policy.schema import ComplianceFramework
 from v6ops.policy.validate import ValidationReport, report_for
 
 router = APIRouter(prefix="/policy", tags=["policy"])
+READS = needs(Role.VIEWER)  # these POSTs compute a report and change nothing
 
 
 def _unprocessable_unless(ok: bool, report: BaseModel) -> Any:
@@ -42,7 +45,7 @@ class ComplianceRequest(PolicyRequest):
     frameworks: list[str] = Field(default_factory=list, description="Default: each target's configured ones, else all.")
 
 
-@router.post("/validate", response_model=ValidationReport,
+@router.post("/validate", response_model=ValidationReport, openapi_extra=READS,
              responses={422: {"model": ValidationReport, "description": "The policy has errors."}},
              summary="Validate a policy (same object as `v6ops policy validate --json`)")
 def validate_policy(request: PolicyRequest) -> Any:
@@ -50,7 +53,7 @@ def validate_policy(request: PolicyRequest) -> Any:
     return _unprocessable_unless(report.valid, report)
 
 
-@router.post("/compliance", response_model=compliance_engine.ComplianceReport,
+@router.post("/compliance", response_model=compliance_engine.ComplianceReport, openapi_extra=READS,
              responses={422: {"model": compliance_engine.ComplianceReport, "description": "Unloadable policy."}},
              summary="Compliance report (same object as `v6ops policy compliance --format json`)")
 def check_compliance(request: ComplianceRequest) -> Any:
@@ -62,7 +65,7 @@ def check_compliance(request: ComplianceRequest) -> Any:
     return _unprocessable_unless(report.loaded, report)
 
 
-@router.post("/effective", response_model=effective.EffectiveReport,
+@router.post("/effective", response_model=effective.EffectiveReport, openapi_extra=READS,
              responses={422: {"model": effective.EffectiveReport, "description": "Unloadable policy."}},
              summary="Effective policy per target with the source of each value (same as `v6ops policy show --json`)")
 def effective_policy(request: PolicyRequest) -> Any:

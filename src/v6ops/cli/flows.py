@@ -13,18 +13,23 @@ from v6ops.cli.output import JsonOption, console, fail, print_json, print_table
 app = typer.Typer(help="Flow and access-log analytics: VPC Flow Logs, ALB logs, pcaps.", no_args_is_help=True)
 
 
-def _render(report: dict[str, Any], written: dict[str, str]) -> None:
+ON_TERMINAL = ("Summary", "IPv6 adoption", "Accept / reject")  # and every "Top ..." list
+
+
+def _render(report: dict[str, Any], written: dict[str, str] | None) -> None:
     from v6ops.flows.render import sections
 
-    for title, headers, rows in sections(report)[:3]:
-        print_table(title, headers, rows)
-    print_table("Written", ["output", "path"], sorted(written.items()))
+    for title, headers, rows in sections(report):
+        if title in ON_TERMINAL or title.startswith("Top "):
+            print_table(title, headers, rows)
+    if written is not None:
+        print_table("Written", ["output", "path"], sorted(written.items()))
 
 
 @app.command("report")
 def report_cmd(
     paths: list[str] = typer.Argument(..., metavar="PATH...", help="Files, directories, globs or s3://bucket/prefix"),
-    out: Path = typer.Option(..., "--out", help="Directory for report.json, report.md, report.html, metrics.prom"),
+    out: Path = typer.Option(None, "--out", help="Also write report.json, report.md, report.html and metrics.prom here"),
     vpc_format: str = typer.Option(None, "--format", help="VPC custom format for files without a header line"),
     top: int = typer.Option(10, help="Entries in each top list"),
     bin_seconds: int = typer.Option(None, help="Trend bin size (default: chosen from the records' time span)"),
@@ -34,7 +39,8 @@ def report_cmd(
     master: str = typer.Option(None, "--master", help="Spark master URL (local[2], spark://host:7077, k8s://..., yarn)"),
     as_json: bool = JsonOption,
 ) -> None:
-    """Read logs and captures, run every analysis, write JSON, Markdown, HTML and Prometheus outputs."""
+    """Read logs and captures and run every analysis: summary, adoption and top lists on the terminal
+    (``--json``: the whole report); with ``--out DIR`` also JSON, Markdown, HTML and Prometheus files."""
     from v6ops.flows.analyses import Options
     from v6ops.flows.pipeline import build_report, input_size
     from v6ops.flows.problems import FlowInputError
@@ -62,7 +68,7 @@ def report_cmd(
     inputs = report["inputs"]
     if inputs["records_read"] == 0 and inputs["file_errors"]:
         fail("; ".join(f"{e['error']}" for e in inputs["file_errors"]))
-    written = write_outputs(report, out)
+    written = write_outputs(report, out) if out is not None else None
     if as_json:
         print_json(report)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,10 +17,16 @@ from v6ops.cli.output import JsonOption, console, emit, fail, print_json, print_
 from v6ops.ipam import service
 from v6ops.ipam.devices import DEVICES_PER_TRANSACTION
 from v6ops.ipam.errors import IpamError
+from v6ops.ipam.identities import Identities
 from v6ops.ipam.plan import load_plan
+from v6ops.ipam.provisioning import check as provisioning_check
+from v6ops.ipam.provisioning import exports
+from v6ops.ipam.provisioning import service as provisioning_service
+from v6ops.ipam.provisioning.settings import ProvisioningSettings, load_provisioning_settings
+from v6ops.ipam.subscriber_import import import_subscribers
 from v6ops.ipam.subscribers import RateLimits, SubscriberSpec, SubscriberUpdate
 from v6ops.settings import SettingsError, load_settings
-from v6ops.store.db import Store, StoreError
+from v6ops.store.db import Store, StoreError, open_store
 
 app = typer.Typer(help="Dual-stack IPAM: prefix plan, allocations, subscribers, devices.", no_args_is_help=True)
 plan_app = typer.Typer(help="The YAML prefix plan.", no_args_is_help=True)
@@ -43,7 +50,7 @@ def _errors() -> Iterator[None]:
 
 
 def _store() -> Store:
-    return service.open_store(load_settings().resolved_database_url())
+    return open_store(load_settings().resolved_database_url())
 
 
 def _call(fn: Callable[..., T], *args: Any) -> T:
@@ -63,7 +70,7 @@ def init(as_json: bool = JsonOption) -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
     with _errors():
         url = load_settings().resolved_database_url()
-        store = service.open_store(url)
+        store = open_store(url)
     emit({"database": store.engine.url.render_as_string(hide_password=True), "status": "current"}, as_json,
          lambda o: console.print(f"database {o['database']} is at the current schema"))
 
@@ -210,6 +217,18 @@ def events(limit: int = typer.Option(50, min=1, max=1000), as_json: bool = JsonO
         [(e["at"], e["severity"], e["kind"], e["pool"], e["message"]) for e in es]))
 
 
+_USERNAME = typer.Option(None, help="RADIUS User-Name.")
+_PASSWORD = typer.Option(None, envvar="V6OPS_RADIUS_PASSWORD", show_envvar=True,
+                         help="RADIUS password (stored hashed); prefer the environment variable.")
+_AUTH = typer.Option(None, help="'password' or 'nas' (the NAS authenticates; shared secret only).")
+_DUID = typer.Option(None, help="DHCPv6 DUID (RFC 8415 s11: LLT, EN, LL or UUID), hex.")
+_CLIENT_ID = typer.Option(None, help="DHCPv4 client-id (RFC 2132 s9.14), hex.")
+_MAC = typer.Option(None, help="DHCPv4 hardware address.")
+_CIRCUIT = typer.Option(None, help="Relay agent circuit-id (RFC 3046).")
+_REMOTE = typer.Option(None, help="Relay agent remote-id (RFC 3046).")
+_WG_KEY = typer.Option(None, help="The CPE's WireGuard public key (base64, as 'wg pubkey' prints).")
+
+
 def _subscriber_table(rows: list[dict[str, Any]]) -> None:
     print_table("subscribers", ["name", "tenant", "tier", "status", "IPv4", "IPv6 address", "IPv6 prefix", "DNS name"],
                 [(r["name"], r["tenant"], r["service_tier"], r["status"], r["ipv4"], r["ipv6_address"],
@@ -225,9 +244,12 @@ def subscriber_add(
     dns_name: str = typer.Option(None),
     ipv4_download: str = typer.Option(None, help="e.g. 100M"), ipv4_upload: str = typer.Option(None),
     ipv6_download: str = typer.Option(None), ipv6_upload: str = typer.Option(None),
+    radius_username: str = _USERNAME, radius_password: str = _PASSWORD, radius_auth: str = _AUTH,
+    duid: str = _DUID, client_id: str = _CLIENT_ID, mac: str = _MAC, circuit_id: str = _CIRCUIT, remote_id: str = _REMOTE,
+    wireguard_key: str = _WG_KEY,
     as_json: bool = JsonOption,
 ) -> None:
-    """Create a subscriber (and provision it with --pool)."""
+    """Create a subscriber with its access identities (and provision it with --pool)."""
     from pydantic import ValidationError
 
     try:
@@ -237,6 +259,10 @@ def subscriber_add(
                 {"ipv4": {"download": ipv4_download, "upload": ipv4_upload},
                  "ipv6": {"download": ipv6_download, "upload": ipv6_upload}}
             ),
+            identities=Identities.model_validate({
+                "radius_username": radius_username, "radius_password": radius_password, "radius_auth": radius_auth,
+                "duid": duid, "dhcpv4_client_id": client_id, "mac": mac, "circuit_id": circuit_id,
+                "remote_id": remote_id, "wireguard_public_key": wireguard_key}),
         )
     except ValidationError as exc:
         fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
@@ -248,22 +274,36 @@ def subscriber_set(
     name: str,
     status: str = typer.Option(None, help="active, suspended or terminated."),
     tenant: str = typer.Option(None), tier: str = typer.Option(None, help="Service tier."),
+    dns_name: str = typer.Option(None, help="Rename: the A, AAAA and PTR records follow at the next sync."),
     ipv4_download: str = typer.Option(None), ipv4_upload: str = typer.Option(None),
     ipv6_download: str = typer.Option(None), ipv6_upload: str = typer.Option(None),
+    radius_username: str = _USERNAME, radius_password: str = _PASSWORD, radius_auth: str = _AUTH,
+    duid: str = _DUID, client_id: str = _CLIENT_ID, mac: str = _MAC, circuit_id: str = _CIRCUIT, remote_id: str = _REMOTE,
+    wireguard_key: str = _WG_KEY,
     as_json: bool = JsonOption,
 ) -> None:
-    """Change a subscriber's status, tenant, tier or rate limits."""
+    """Change a subscriber's status, tenant, tier, DNS name, rate limits or identities ("" removes an identity)."""
     from pydantic import ValidationError
 
+    identities = {"radius_username": radius_username, "radius_password": radius_password,
+                  "radius_auth": radius_auth, "duid": duid, "dhcpv4_client_id": client_id, "mac": mac,
+                  "circuit_id": circuit_id, "remote_id": remote_id, "wireguard_public_key": wireguard_key}
     try:
         change = SubscriberUpdate.model_validate({
-            "status": status, "tenant": tenant, "service_tier": tier,
+            "status": status, "tenant": tenant, "service_tier": tier, "dns_name": dns_name,
             "rate_limits": {"ipv4": {"download": ipv4_download, "upload": ipv4_upload},
                             "ipv6": {"download": ipv6_download, "upload": ipv6_upload}},
+            "identities": identities if any(v is not None for v in identities.values()) else None,
         })
     except ValidationError as exc:
         fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     emit(_call(service.change_subscriber, name, change), as_json, lambda r: _subscriber_table([r]))
+
+
+@subscriber_app.command("delete")
+def subscriber_delete(name: str, as_json: bool = JsonOption) -> None:
+    """Delete a subscriber: its allocations are released, its records leave RADIUS, Kea and DNS at the next sync."""
+    emit(_call(service.delete_subscriber, name), as_json, lambda r: _subscriber_table([r]))
 
 
 @subscriber_app.command("show")
@@ -276,6 +316,26 @@ def subscriber_list(
     limit: int = typer.Option(100, min=1, max=1000), offset: int = typer.Option(0, min=0), as_json: bool = JsonOption
 ) -> None:
     emit(_call(service.list_subscribers, limit, offset), as_json, _subscriber_table)
+
+
+def _import_report(report: dict[str, Any], file: Path, as_json: bool) -> None:
+    """A bulk import's outcome; rejected rows (nothing was imported) are listed and exit 2."""
+    if report["rejected"]:
+        if as_json:
+            print_json(report)
+        else:
+            print_table(f"rejected rows of {file} (nothing was imported)", ["line", "reason"],
+                        [(r["line"], r["reason"]) for r in report["rejections"]])
+        fail(f"{report['rejected']} of {report['rows']} rows rejected; nothing imported")
+    emit(report, as_json, lambda r: print_table("import", ["metric", "value"],
+                                                [(k, v) for k, v in r.items() if k != "rejections"]))
+
+
+@subscriber_app.command("import")
+def subscriber_import(file: Path, as_json: bool = JsonOption) -> None:
+    """Bulk import from CSV (header: name,pool,dns_name,radius_username,duid,mac,...) or JSON Lines; all or nothing."""
+    report = _call(import_subscribers, file)
+    _import_report(report, file, as_json)
 
 
 def _device_table(rows: list[dict[str, Any]]) -> None:
@@ -334,12 +394,67 @@ def device_import(
     with Progress(*columns, console=console, disable=as_json) as progress:
         task = progress.add_task("import", total=max(total, 0))
         report = _call(service.import_devices, file, pool, lambda n: progress.advance(task, n), batch)
-    if report["rejected"]:
-        if as_json:
-            print_json(report)
-        else:
-            print_table(f"rejected rows of {file} (nothing was imported)", ["line", "reason"],
-                        [(r["line"], r["reason"]) for r in report["rejections"]])
-        fail(f"{report['rejected']} of {report['rows']} rows rejected; nothing imported")
-    emit(report, as_json, lambda r: print_table("import", ["metric", "value"],
-                                                [(k, v) for k, v in r.items() if k != "rejections"]))
+    _import_report(report, file, as_json)
+
+
+def _provisioning() -> ProvisioningSettings:
+    with _errors():
+        return load_provisioning_settings()
+
+
+@app.command("export")
+def export(
+    target: str = typer.Argument(..., help="radius, kea, dns, wireguard or notice"),
+    output_dir: Path = typer.Option(None, "-o", "--output-dir", help="Write the files under this directory."),
+    serial: int = typer.Option(None, help="DNS SOA serial (default: the current Unix time)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """The files FreeRADIUS, Kea, BIND, WireGuard or the customer read, each with a header naming v6ops."""
+    settings = _provisioning()
+    files = _call(exports.export, target, settings, serial)
+    if output_dir is not None:
+        with _errors():
+            exports.write_files(files, output_dir)
+    if as_json:
+        print_json(files)
+    elif output_dir is not None:
+        print_table(f"export {target} -> {output_dir}", ["path", "lines", "bytes"],
+                    [(r["path"], r["lines"], r["bytes"]) for r in exports.summary(files)])
+    else:
+        for f in files:
+            sys.stdout.write(f"==> {f['path']} <==\n{f['content']}")
+
+
+@app.command("sync")
+def sync(
+    target: str = typer.Argument(..., help="radius, kea or dns"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the changes; write nothing."),
+    full: bool = typer.Option(False, "--full", help="Compare every record v6ops owns, not only queued changes."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Make FreeRADIUS's SQL rows, Kea's hosts or the DNS zones equal the IPAM (only the differences are written)."""
+    settings = _provisioning()
+    report = _call(provisioning_service.sync, target, settings, dry_run, full)
+    emit(report, as_json, _sync_table)
+
+
+def _sync_table(r: dict[str, Any]) -> None:
+    print_table(f"sync {r['target']}{' (dry run)' if r['dry_run'] else ''}", ["action", "subscriber", "record"],
+                [(c["action"], c["subscriber"], c["record"]) for c in r["changes"]])
+    verb = "would change" if r["dry_run"] else "changed"
+    console.print(f"{r['added']} added, {r['deleted']} deleted; {verb} {r['subscribers_changed']} subscriber(s)")
+
+
+@app.command("check")
+def check(
+    only: list[str] = typer.Option(None, "--only", help="ipam, dns, radius or kea (repeatable); default all."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Audit RADIUS, Kea and DNS against the IPAM; each problem says what to run. Exit 1 when there are problems."""
+    settings = _provisioning()
+    result = _call(provisioning_check.check, settings, only or None)
+    emit(result, as_json, lambda r: print_table(
+        f"check: {r['problems']} problem(s), {r['subscribers']} subscribers", ["check", "subject", "problem", "fix"],
+        [(f["check"], f["subject"], f["problem"], f["fix"]) for f in r["findings"]]))
+    if result["problems"]:
+        raise typer.Exit(1)

@@ -109,6 +109,7 @@ def evaluate_cmd(
     tcp_ports: str = TcpOption,
     udp_ports: str = UdpOption,
     limit: int = typer.Option(100, "--limit", help="Packets shown in the table (JSON has all)."),
+    events: Path = typer.Option(None, "--events", help="Also append each drop's security event (JSON Lines)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Verdict and deciding rule for every packet of the captures, under the same policy the compiler uses."""
@@ -132,6 +133,18 @@ def evaluate_cmd(
             fail(str(exc))
     summary = {"packets": len(packets), "verdicts": dict(verdicts), "rules": evaluator.summary(),
                "malformed": evaluator.counters.get("malformed", 0)}
+    if events is not None:
+        from v6ops.events import EventValueError
+        from v6ops.events.jsonl import JsonLinesSink
+
+        try:
+            sink = JsonLinesSink(events)
+        except EventValueError as exc:
+            fail(str(exc))
+        for event in evaluator.events():
+            sink.emit(event)
+        sink.close()
+        summary["events_written"] = len(evaluator.drops)
     if as_json:
         print_json({"policy": policies[0].name, "summary": summary, "packets": packets,
                     "events": [e.to_dict() for e in evaluator.events()]})

@@ -1,7 +1,7 @@
 """The tamper-evident audit log: append-only JSON Lines in a hash chain with signed checkpoints.
 
-Each record is one canonical JSON object (sorted keys, no spaces) carrying ``seq``, the previous
-record's ``prev`` hash and its own ``hash`` = SHA-256 over the record without ``hash``. Every
+Each record is one canonical JSON object (sorted keys, no spaces) carrying ``seq`` and the previous
+record's ``prev`` hash, followed by its own ``hash`` (the last key) = SHA-256 of the JSON before it. Every
 ``checkpoint_every`` records (and on close) a checkpoint record signs ``seq`` and ``hash`` with
 Ed25519, and the latest checkpoint is also written to ``FILE.anchor``, so cutting records off the
 end is visible even when the cut lands on a checkpoint. An attacker who rewrites the file and
@@ -21,11 +21,13 @@ import json
 import os
 import secrets
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -42,13 +44,24 @@ class AuditLogError(EventValueError):
     """An audit log, key file or record that cannot be used; the message names it."""
 
 
+_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
 def canonical(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    """Sorted keys, no spaces, UTF-8 (RFC 8785 in spirit; the verifier uses this same function)."""
+    return orjson.dumps(obj, default=str, option=_CANONICAL)
 
 
 def record_hash(record: dict[str, Any]) -> str:
     body = {k: v for k, v in record.items() if k != "hash"}
     return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def encode_record(body: dict[str, Any]) -> tuple[bytes, str]:
+    """The record's line: its canonical JSON with ``"hash"`` (SHA-256 of that JSON) appended as the last key."""
+    data = canonical(body)
+    digest = hashlib.sha256(data).hexdigest()
+    return data[:-1] + b',"hash":"' + digest.encode() + b'"}', digest
 
 
 # ---------------------------------------------------------------------------------------------- keys
@@ -177,6 +190,8 @@ class AuditLog:
         except OSError as exc:
             raise AuditLogError(f"audit log {str(path)!r} cannot be opened: {exc.strerror}") from exc
         self.fh = os.fdopen(fd, "ab", buffering=1 << 16)
+        self._aead = AESGCM(self.keyring.keys[self.keyring.current]) if self.keyring is not None else None
+        self._nonces, self._nonce_pos = b"", 0
         if self.keyring is not None and self._last_key_id != self.keyring.current:
             self._append({"kind": "key", "key_id": self.keyring.current})
 
@@ -199,23 +214,30 @@ class AuditLog:
                 break
         return int(last["seq"]), str(last["hash"])
 
+    def _nonce(self) -> bytes:
+        """A fresh random 96-bit GCM nonce (NIST SP 800-38D section 8.2.2), drawn from the OS in bulk."""
+        pos = self._nonce_pos
+        if pos >= len(self._nonces):
+            self._nonces, pos = os.urandom(12 * 4096), 0
+        self._nonce_pos = pos + 12
+        return self._nonces[pos:pos + 12]
+
     def _seal(self, record: dict[str, Any]) -> dict[str, Any]:
         record["seq"] = self.seq + 1
         record["prev"] = self.last_hash
-        if self.keyring is not None:
+        if self._aead is not None and self.keyring is not None:
             clear = {k: record.pop(k) for k in _ENCRYPTED_FIELDS if k in record}
             if clear:
-                nonce = secrets.token_bytes(12)
-                key = self.keyring.keys[self.keyring.current]
-                ct = AESGCM(key).encrypt(nonce, canonical(clear), str(record["seq"]).encode())
+                nonce = self._nonce()
+                ct = self._aead.encrypt(nonce, canonical(clear), str(record["seq"]).encode())
                 record["enc"] = {"alg": "A256GCM", "kid": self.keyring.current,
                                  "nonce": base64.b64encode(nonce).decode(), "ct": base64.b64encode(ct).decode()}
-        record["hash"] = record_hash(record)
         return record
 
     def _append(self, record: dict[str, Any]) -> dict[str, Any]:
         record = self._seal(record)
-        self.fh.write(canonical(record) + b"\n")
+        line, record["hash"] = encode_record(record)
+        self.fh.write(line + b"\n")
         self.seq, self.last_hash = record["seq"], record["hash"]
         if record["kind"] != "checkpoint":
             self.since_checkpoint += 1
@@ -245,8 +267,11 @@ class AuditLog:
             return self._append({"kind": kind, "ts": fields.pop("ts", None) or _now(), **fields})
 
     def change(self, actor: str, action: str, target: str, before: Any, after: Any, **extra: Any) -> dict[str, Any]:
-        """A configuration change: who, what, on which object, the state before and after."""
-        return self.record("change", actor=actor, action=action, target=target, before=before, after=after, **extra)
+        """A configuration change: who, what, on which object, the state before and after. Written through
+        to the file at once (changes are rare and each one matters)."""
+        rec = self.record("change", actor=actor, action=action, target=target, before=before, after=after, **extra)
+        self.flush()
+        return rec
 
     def emit(self, event: SecurityEvent) -> None:
         d = event.to_dict()
@@ -336,133 +361,164 @@ def _parse(raw: bytes, line_no: int) -> tuple[dict[str, Any] | None, str]:
         return None, f"line {line_no} is not a JSON record"
     if not isinstance(rec, dict) or not isinstance(rec.get("seq"), int) or "hash" not in rec or "prev" not in rec:
         return None, f"line {line_no} is not an audit record (seq, prev, hash)"
-    if canonical(rec) != raw:
-        return None, f"line {line_no} (seq {rec['seq']}) is not in canonical form: its bytes were edited"
-    if record_hash(rec) != rec["hash"]:
+    line, digest = encode_record({k: v for k, v in rec.items() if k != "hash"})
+    if digest != rec["hash"]:
         return None, f"line {line_no} (seq {rec['seq']}) does not match its hash: its content was changed"
+    if line != raw:
+        return None, f"line {line_no} (seq {rec['seq']}) is not in canonical form: its bytes were edited"
     return rec, ""
 
 
-def verify(path: str | Path, verify_key: Ed25519PublicKey | None = None,
-           keyring: Keyring | None = None) -> VerifyReport:
-    """Walk the chain; stop at the first problem and say what it is, where, and whether the tail is cut."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise AuditLogError(f"audit log {str(path)!r} cannot be read: {exc.strerror}") from exc
-    report = VerifyReport(str(path), signatures_checked=verify_key is not None)
-    lines = data.split(b"\n")
-    torn = lines.pop()  # b"" when the file ends with a newline
-    if torn:
-        report.truncated = True
-    records: list[dict[str, Any]] = []
-    for n, raw in enumerate(lines, 1):
-        rec, why = _parse(raw, n)
-        if rec is None:
-            report.problem = Problem("changed", n, None, why)
-            break
-        records.append(rec)
-    report.records = len(records)
-    seqs_at = {r["seq"]: i for i, r in enumerate(records)}
-    expected, last_hash = 1, GENESIS
-    for i, rec in enumerate(records):
-        problem = _chain_problem(records, i, expected, last_hash, seqs_at)
-        if problem is None and rec["kind"] == "checkpoint":
-            problem = _checkpoint_problem(rec, i, records, verify_key)
-            report.checkpoints += problem is None
-        if problem is None and keyring is not None and "enc" in rec:
-            try:
-                decrypt(rec, keyring)
-                report.decrypted += 1
-            except AuditLogError as exc:
-                problem = Problem("wrong_key", i + 1, rec["seq"], str(exc))
-        if problem is not None:
-            report.problem = report.problem or problem
-            break
-        expected, last_hash = rec["seq"] + 1, rec["hash"]
-        report.last_seq = rec["seq"]
-    report.sealed = bool(records) and records[-1]["kind"] == "checkpoint" and not torn
-    if report.problem is None:
-        _check_anchor(path, report, records, seqs_at, verify_key)
-    if torn and report.problem is None:
-        report.problem = Problem("truncated", len(lines) + 1, None,
-                                 f"the file ends in a partial record ({len(torn)} bytes without a newline)")
-    return report
-
-
-def _chain_problem(records: list[dict[str, Any]], i: int, expected: int, last_hash: str,
-                   seqs_at: dict[int, int]) -> Problem | None:
-    rec, line = records[i], i + 1
-    seq = rec["seq"]
-    if seq == expected and rec["prev"] == last_hash:
-        return None
-    prev_rec = records[i - 1] if i else None
-    if prev_rec is not None and seq == prev_rec["seq"] and rec["prev"] == prev_rec["prev"]:
-        return Problem("inserted", line - 1, prev_rec["seq"],
-                       f"line {line - 1} (seq {seq}) was inserted: line {line} carries the same seq and chains "
-                       "from the record before it")
-    nxt = records[i + 1] if i + 1 < len(records) else None
-    if seq == expected and nxt is not None and nxt["seq"] == seq and nxt["prev"] == last_hash:
-        return Problem("inserted", line, seq, f"line {line} (seq {seq}) was inserted: it does not chain from "
-                                              "the record before it, and the next record does")
-    if seq > expected:
-        if expected in seqs_at:
-            return Problem("reordered", line, seq, f"line {line} holds seq {seq} where seq {expected} belongs; "
-                                                    f"seq {expected} is at line {seqs_at[expected] + 1}")
-        gone = f"seq {expected}" if seq == expected + 1 else f"seq {expected}-{seq - 1}"
-        return Problem("deleted", line, expected, f"{gone} deleted before line {line} (seq {seq})")
-    if seq < expected:
-        return Problem("reordered" if seq not in {r["seq"] for r in records[:i]} else "inserted", line, seq,
-                       f"line {line} holds seq {seq} after seq {expected - 1}")
-    return Problem("changed", line, seq, f"line {line} (seq {seq}) does not chain from seq {expected - 1}: "
-                                         "a record was rewritten with a recomputed hash")
-
-
-def _checkpoint_problem(rec: dict[str, Any], i: int, records: list[dict[str, Any]],
-                        verify_key: Ed25519PublicKey | None) -> Problem | None:
-    before = records[i - 1] if i else None
-    if before is None or rec.get("covers_seq") != before["seq"] or rec.get("covers_hash") != before["hash"]:
-        return Problem("changed", i + 1, rec["seq"], f"checkpoint at line {i + 1} does not cover the record before it")
-    if verify_key is None:
-        return None
-    try:
-        verify_key.verify(base64.b64decode(rec["sig"]), _checkpoint_message(rec["covers_seq"], rec["covers_hash"]))
-    except (InvalidSignature, ValueError):
-        start = next((r["seq"] for r in reversed(records[:i]) if r["kind"] == "checkpoint"), 0)
-        return Problem("changed", i + 1, rec["seq"],
-                       f"checkpoint seq {rec['seq']} has a bad signature: records after seq {start} up to seq "
-                       f"{rec['covers_seq']} were rewritten (hashes recomputed without the signing key)")
-    return None
-
-
-def _check_anchor(path: Path, report: VerifyReport, records: list[dict[str, Any]], seqs_at: dict[int, int],
-                  verify_key: Ed25519PublicKey | None) -> None:
+def _read_anchor(path: Path, verify_key: Ed25519PublicKey | None) -> tuple[dict[str, Any] | None, Problem | None]:
     anchor_path = path.with_name(path.name + ".anchor")
     if not anchor_path.exists():
-        return
+        return None, None
     try:
         anchor = json.loads(anchor_path.read_text())
-        seq, digest = int(anchor["seq"]), str(anchor["hash"])
+        int(anchor["seq"]), str(anchor["hash"])
     except (ValueError, KeyError, TypeError) as exc:
-        report.problem = Problem("changed", 0, None, f"anchor {str(anchor_path)!r} is unreadable: {exc}")
-        return
+        return None, Problem("changed", 0, None, f"anchor {str(anchor_path)!r} is unreadable: {exc}")
     if verify_key is not None:
         try:
             verify_key.verify(base64.b64decode(anchor["sig"]),
                               _checkpoint_message(int(anchor["covers_seq"]), str(anchor["covers_hash"])))
         except (InvalidSignature, ValueError, KeyError):
-            report.problem = Problem("changed", 0, seq, f"anchor {str(anchor_path)!r} has a bad signature")
-            return
-    last = records[-1]["seq"] if records else 0
-    if last < seq:
-        report.truncated = True
-        report.problem = Problem("truncated", len(records) + 1, last + 1,
-                                 f"the log ends at seq {last} but its last signed checkpoint is seq {seq}: "
-                                 f"the tail was cut off")
-    elif records[seqs_at[seq]]["hash"] != digest:
-        report.problem = Problem("changed", seqs_at[seq] + 1, seq,
-                                 f"checkpoint seq {seq} differs from the anchor: the log was rewritten")
+            return None, Problem("changed", 0, int(anchor["seq"]), f"anchor {str(anchor_path)!r} has a bad signature")
+    return anchor, None
+
+
+def _find_seq(path: Path, seq: int, from_line: int) -> int | None:
+    """The line (after ``from_line``) holding ``seq``: a second pass, run only once a problem is found."""
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            if n <= from_line:
+                continue
+            try:
+                if json.loads(raw).get("seq") == seq:
+                    return n
+            except (ValueError, AttributeError):
+                continue
+    return None
+
+
+def verify(path: str | Path, verify_key: Ed25519PublicKey | None = None,
+           keyring: Keyring | None = None) -> VerifyReport:
+    """Walk the chain in one streaming pass (memory stays flat for any log size); stop at the first
+    problem and say what it is, where, and whether the tail was cut."""
+    path = Path(path)
+    report = VerifyReport(str(path), signatures_checked=verify_key is not None)
+    anchor, report.problem = _read_anchor(path, verify_key)
+    if report.problem is not None:
+        return report
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 (closed in finally; the generator below reads it)
+    except OSError as exc:
+        raise AuditLogError(f"audit log {str(path)!r} cannot be read: {exc.strerror}") from exc
+    torn = b""
+
+    def parsed() -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+        nonlocal torn
+        for n, raw in enumerate(fh, 1):
+            if not raw.endswith(b"\n"):
+                torn = raw
+                return
+            rec, why = _parse(raw[:-1], n)
+            yield n, rec, why
+
+    try:
+        lines = parsed()
+        nxt = next(lines, None)
+        prev: dict[str, Any] | None = None
+        expected, last_hash, last_checkpoint, anchor_hash = 1, GENESIS, 0, None
+        last_line = 0
+        while nxt is not None and report.problem is None:
+            line, rec, why = nxt
+            nxt = next(lines, None)
+            last_line = line
+            if rec is None:
+                report.problem = Problem("changed", line, None, why)
+                break
+            report.records += 1
+            ahead = nxt[1] if nxt is not None else None
+            problem = _chain_problem(path, rec, line, prev, ahead, expected, last_hash)
+            if problem is None and rec["kind"] == "checkpoint":
+                problem = _checkpoint_problem(rec, line, prev, last_checkpoint, verify_key)
+                if problem is None:
+                    report.checkpoints += 1
+                    last_checkpoint = rec["seq"]
+            if problem is None and keyring is not None and "enc" in rec:
+                try:
+                    decrypt(rec, keyring)
+                    report.decrypted += 1
+                except AuditLogError as exc:
+                    problem = Problem("wrong_key", line, rec["seq"], str(exc))
+            if problem is not None:
+                report.problem = problem
+                break
+            if anchor is not None and rec["seq"] == int(anchor["seq"]):
+                anchor_hash = rec["hash"]
+            expected, last_hash, prev = rec["seq"] + 1, rec["hash"], rec
+            report.last_seq = rec["seq"]
+        for _ in lines:  # count what is after a problem, and find a torn tail
+            pass
+    finally:
+        fh.close()
+    report.truncated = bool(torn)
+    report.sealed = prev is not None and prev["kind"] == "checkpoint" and not torn
+    if report.problem is None and anchor is not None:
+        seq = int(anchor["seq"])
+        if report.last_seq < seq:
+            report.truncated = True
+            report.problem = Problem("truncated", last_line + 1, report.last_seq + 1,
+                                     f"the log ends at seq {report.last_seq} but its last signed checkpoint is "
+                                     f"seq {seq}: the tail was cut off")
+        elif anchor_hash != str(anchor["hash"]):
+            report.problem = Problem("changed", 0, seq, f"checkpoint seq {seq} differs from the anchor: "
+                                                         "the log was rewritten")
+    if torn and report.problem is None:
+        report.problem = Problem("truncated", last_line + 1, None,
+                                 f"the file ends in a partial record ({len(torn)} bytes without a newline)")
+    return report
+
+
+def _chain_problem(path: Path, rec: dict[str, Any], line: int, prev_rec: dict[str, Any] | None,
+                   nxt: dict[str, Any] | None, expected: int, last_hash: str) -> Problem | None:
+    seq = rec["seq"]
+    if seq == expected and rec["prev"] == last_hash:
+        return None
+    if prev_rec is not None and seq == prev_rec["seq"] and rec["prev"] == prev_rec["prev"]:
+        return Problem("inserted", line - 1, prev_rec["seq"],
+                       f"line {line - 1} (seq {seq}) was inserted: line {line} carries the same seq and chains "
+                       "from the record before it")
+    if seq == expected and nxt is not None and nxt["seq"] == seq and nxt["prev"] == last_hash:
+        return Problem("inserted", line, seq, f"line {line} (seq {seq}) was inserted: it does not chain from "
+                                              "the record before it, and the next record does")
+    if seq > expected:
+        found = _find_seq(path, expected, line)
+        if found is not None:
+            return Problem("reordered", line, seq, f"line {line} holds seq {seq} where seq {expected} belongs; "
+                                                    f"seq {expected} is at line {found}")
+        gone = f"seq {expected}" if seq == expected + 1 else f"seq {expected}-{seq - 1}"
+        return Problem("deleted", line, expected, f"{gone} deleted before line {line} (seq {seq})")
+    if seq < expected:  # every seq below ``expected`` was already seen, in order
+        return Problem("inserted", line, seq, f"line {line} repeats seq {seq} after seq {expected - 1}")
+    return Problem("changed", line, seq, f"line {line} (seq {seq}) does not chain from seq {expected - 1}: "
+                                         "a record was rewritten with a recomputed hash")
+
+
+def _checkpoint_problem(rec: dict[str, Any], line: int, before: dict[str, Any] | None, last_checkpoint: int,
+                        verify_key: Ed25519PublicKey | None) -> Problem | None:
+    if before is None or rec.get("covers_seq") != before["seq"] or rec.get("covers_hash") != before["hash"]:
+        return Problem("changed", line, rec["seq"], f"checkpoint at line {line} does not cover the record before it")
+    if verify_key is None:
+        return None
+    try:
+        verify_key.verify(base64.b64decode(rec["sig"]), _checkpoint_message(rec["covers_seq"], rec["covers_hash"]))
+    except (InvalidSignature, ValueError):
+        return Problem("changed", line, rec["seq"],
+                       f"checkpoint seq {rec['seq']} has a bad signature: records after seq {last_checkpoint} up to "
+                       f"seq {rec['covers_seq']} were rewritten (hashes recomputed without the signing key)")
+    return None
 
 
 def read_records(path: str | Path, keyring: Keyring | None = None) -> list[dict[str, Any]]:

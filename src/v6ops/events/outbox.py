@@ -82,21 +82,35 @@ class _Entry:
 
 
 class _Spool:
-    """Append-only record file and its head pointer; records are newline-terminated, never contain one."""
+    """Append-only record file and its head pointer; records are newline-terminated, never contain one.
 
-    def __init__(self, directory: Path) -> None:
+    The head file names the current spool file (``spool.<generation>.jsonl``) and the offset of the
+    first record not yet delivered or dropped. Once the delivered part passes ``compact_bytes`` the rest
+    is copied to the next generation and the head switched to it in one atomic rename, so a crash at
+    any point leaves a head that names a complete file; a long outage-free run cannot fill the disk.
+    """
+
+    def __init__(self, directory: Path, compact_bytes: int = 64 << 20) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / "spool.jsonl"
+        self.dir, self.compact_bytes = directory, compact_bytes
         self.head_path = directory / "spool.head"
-        self.head, self.dropped = 0, 0
+        self.generation, self.head, self.dropped = 0, 0, 0
         if self.head_path.exists():
             try:
                 state = json.loads(self.head_path.read_text())
                 self.head, self.dropped = int(state["offset"]), int(state["dropped"])
+                self.generation = int(state.get("generation", 0))
             except (ValueError, KeyError, TypeError) as exc:
                 raise EventValueError(f"spool head {str(self.head_path)!r} is unreadable: {exc}") from exc
+        for stale in directory.glob("spool.*.jsonl"):  # left by a crash during a compaction
+            if stale != self.path:
+                stale.unlink()
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         self.size = os.fstat(self.fd).st_size
+
+    @property
+    def path(self) -> Path:
+        return self.dir / f"spool.{self.generation}.jsonl"
 
     def pending(self) -> list[tuple[bytes, int]]:
         """Records after the head, each with its end offset; a torn last line (crash mid-write) is cut off."""
@@ -117,16 +131,40 @@ class _Spool:
         self.size += len(data) + 1
         return self.size
 
-    def advance(self, offset: int, dropped: int) -> None:
+    def _write_head(self) -> None:
+        tmp = self.head_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"generation": self.generation, "offset": self.head, "dropped": self.dropped}))
+        os.replace(tmp, self.head_path)
+
+    def advance(self, offset: int, dropped: int) -> int:
+        """Move the head; returns how far offsets shifted (after a compaction), else 0."""
         if offset < self.head and dropped == self.dropped:
-            return
+            return 0
         self.head, self.dropped = max(self.head, offset), dropped
         if self.head == self.size:  # everything delivered: start the file again
             os.ftruncate(self.fd, 0)
             self.head = self.size = 0
-        tmp = self.head_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"offset": self.head, "dropped": self.dropped}))
-        os.replace(tmp, self.head_path)
+        elif self.head >= self.compact_bytes:
+            return self._compact()
+        self._write_head()
+        return 0
+
+    def _compact(self) -> int:
+        shift = self.head
+        with open(self.path, "rb") as fh:
+            fh.seek(shift)
+            rest = fh.read()
+        old = self.path
+        self.generation += 1
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        os.write(fd, rest)
+        os.fsync(fd)
+        self.head, self.size = 0, len(rest)
+        self._write_head()  # the switch: from here the new generation is the spool
+        os.close(self.fd)
+        self.fd = fd
+        old.unlink()
+        return shift
 
     def close(self) -> None:
         os.close(self.fd)
@@ -136,7 +174,8 @@ class Outbox:
     """Holds encoded records until ``send`` takes a batch; thread-safe; a daemon thread flushes on an interval."""
 
     def __init__(self, send: Callable[[list[bytes]], None], *, buffer: BufferConfig | None = None,
-                 retry: RetryPolicy | None = None, spool_dir: str | Path | None = None, name: str = "outbox") -> None:
+                 retry: RetryPolicy | None = None, spool_dir: str | Path | None = None, name: str = "outbox",
+                 compact_bytes: int = 64 << 20) -> None:
         self.send = send
         self.buffer = buffer or BufferConfig()
         self.retry = retry or RetryPolicy()
@@ -149,7 +188,7 @@ class Outbox:
         self.rejected = 0
         self.failures = 0
         self.last_error = ""
-        self.spool = _Spool(Path(spool_dir)) if spool_dir is not None else None
+        self.spool = _Spool(Path(spool_dir), compact_bytes) if spool_dir is not None else None
         self._dropped = self.spool.dropped if self.spool else 0
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -187,7 +226,13 @@ class Outbox:
             last_end = entry.end
         self._dropped += over
         if self.spool:
-            self.spool.advance(last_end, self._dropped)
+            self._shift(self.spool.advance(last_end, self._dropped))
+
+    def _shift(self, shift: int) -> None:
+        """After a spool compaction: the queued records' end offsets move down by ``shift``."""
+        if shift:
+            for entry in self.queue:
+                entry.end -= shift
 
     def put(self, data: bytes) -> None:
         if b"\n" in data:
@@ -258,7 +303,7 @@ class Outbox:
                         self.queue.popleft()
                     # A dropped last record means the spool head has already moved past the whole batch.
                     if self.spool and not batch[-1].dropped:
-                        self.spool.advance(batch[-1].end, self._dropped)
+                        self._shift(self.spool.advance(batch[-1].end, self._dropped))
 
     def _run(self) -> None:
         while not self._stop.is_set():

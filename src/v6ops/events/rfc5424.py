@@ -8,7 +8,9 @@ with the BOM (section 6.4), an all-ASCII one is sent as MSG-ANY without it.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 
@@ -19,6 +21,7 @@ BOM = b"\xef\xbb\xbf"
 SYSLOG_SEVERITY = {Severity.INFO: 6, Severity.WARNING: 4, Severity.ERROR: 3, Severity.CRITICAL: 2}
 DOCUMENTATION_ENTERPRISE = 32473  # RFC 5612: the private enterprise number reserved for examples
 _SD_ESCAPE = str.maketrans({'"': '\\"', "\\": "\\\\", "]": "\\]"})
+_SD_SPECIAL = re.compile(r'["\\\]]').search
 
 
 def header_field(text: str, limit: int) -> str:
@@ -37,16 +40,13 @@ def sd_name(text: str) -> str:
 
 
 def sd_value(text: str) -> str:
-    return text.translate(_SD_ESCAPE)
+    return text.translate(_SD_ESCAPE) if _SD_SPECIAL(text) else text
+
 
 
 def timestamp_text(event: SecurityEvent) -> str:
     """RFC 3339 with upper-case T and Z and at most six fraction digits (section 6.2.3)."""
-    t = event.timestamp
-    text = f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
-    if t.microsecond:
-        text += f".{t.microsecond:06d}"
-    return text + "Z"
+    return event.timestamp.isoformat()[:-6] + "Z"  # the model keeps timestamps in UTC: "+00:00" becomes "Z"
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,18 @@ class SyslogHeader:
 def format_message(event: SecurityEvent, msg: str, header: SyslogHeader, prefix: str | None = None) -> bytes:
     """One RFC 5424 message carrying ``msg``, with the event's ids as structured data."""
     pri = header.facility * 8 + SYSLOG_SEVERITY[event.severity]
-    msgid = header_field(event.event_type.value, 32)
+    msgid = _msgid(event.event_type)
     sd = (f'[{header.sd_id} eventId="{sd_value(event.event_id)}" vmId="{sd_value(event.vm_id)}" '
           f'customerId="{sd_value(event.customer_id)}"]')
     head = f"<{pri}>1 {timestamp_text(event)} {prefix or header.prefix()} {msgid} {sd} "
     if msg.isascii():
         return (head + msg).encode()
     return head.encode() + BOM + msg.encode()
+
+
+@functools.cache
+def _msgid(event_type: str) -> str:
+    return header_field(event_type, 32)
 
 
 def octet_counted(message: bytes) -> bytes:

@@ -20,6 +20,7 @@ from v6ops.events.outbox import BufferConfig, DeliveryError, Outbox, RetryPolicy
 from v6ops.events.rfc5424 import SyslogHeader, format_message, octet_counted
 
 Transport = Literal["udp", "tcp", "tls"]
+UDP_MAX = 65_000  # below the 65,507 (IPv4) / 65,527 (IPv6) octets a UDP datagram can carry
 DEFAULT_PORTS = {"udp": 514, "tcp": 601, "tls": 6514}  # RFC 5426 s3.1, RFC 3195 / IANA, RFC 5425 s4.1
 
 
@@ -52,6 +53,7 @@ class _Connection:
         self.tls = tls or TlsConfig()
         self.ctx = self.tls.context() if transport == "tls" else None
         self.sock: socket.socket | None = None
+        self.truncated = 0
 
     def _open(self) -> socket.socket:
         if self.transport == "udp":
@@ -74,6 +76,9 @@ class _Connection:
                 self.sock = self._open()
             if self.transport == "udp":
                 for m in messages:
+                    if len(m) > UDP_MAX:  # one datagram can carry no more; a longer one would block the queue
+                        m = m[:UDP_MAX]
+                        self.truncated += 1
                     self.sock.send(m)
             else:
                 self.sock.sendall(b"".join(octet_counted(m) for m in messages))

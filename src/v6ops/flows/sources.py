@@ -9,6 +9,8 @@ from __future__ import annotations
 import glob
 import gzip
 import io
+import os
+import stat
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -79,10 +81,28 @@ def expand(paths: list[str], s3_client: Any | None = None) -> list[Source]:
                 raise FlowInputError(f"{text}: the pattern matches no file")
             found.extend(LocalFile(p) for p in matches)
         else:
-            raise FlowInputError(f"{text}: no such file or directory")
+            raise FlowInputError(f"{text}: {_not_readable(path)}")
     if not found:
         raise FlowInputError(f"no input files under {', '.join(paths)}")
     return found
+
+
+def _not_readable(path: Path) -> str:
+    """Why a path that is not a regular file, a directory or a glob cannot be read: say what it is."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"a symbolic link to {os.readlink(path)!r}, which does not exist"
+        return "no such file or directory"
+    except PermissionError:
+        return "permission denied (cannot look at it)"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    kinds = [(stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+             (stat.S_ISSOCK, "a socket")]
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    return f"{kind}, not a regular file, directory, glob or s3:// URL"
 
 
 def _s3_objects(url: str, client: Any | None) -> list[Source]:

@@ -81,7 +81,7 @@ def check_device(raw: dict[str, Any]) -> DeviceRow:
     return DeviceRow(name, region, check_dns_name(str(dns)) if dns else None, seen)
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+def read_rows(path: Path, required: tuple[str, ...] = ("name", "region")) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """(line number, record) for CSV with a header or JSON Lines; a string record is a parse error."""
     with path.open(newline="") as fh:
         if path.suffix in (".jsonl", ".ndjson", ".json"):
@@ -96,7 +96,7 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
                 yield number, record if isinstance(record, dict) else "not a JSON object"
         else:
             reader = csv.DictReader(fh)
-            missing = {"name", "region"} - set(reader.fieldnames or ())
+            missing = set(required) - set(reader.fieldnames or ())
             if missing:
                 yield 1, f"the CSV header lacks {', '.join(sorted(missing))}"
                 return
@@ -186,11 +186,11 @@ def _import_batch(store: Store, pool_name: str, batch: list[DeviceRow], per_subn
         rows = list(zip(
             map(attrgetter("name"), todo), map(attrgetter("region"), todo), map(attrgetter("dns_name"), todo),
             repeat(row.vrf_id), addresses, subnet_ids, repeat("active"), map(stamp, map(attrgetter("last_seen"), todo)),
-            repeat(stamp(now)),
+            repeat(stamp(now)), repeat(pool.tenant or "default"),
         ))
         conn.connection.cursor().executemany(
             "INSERT INTO devices (name, region, dns_name, vrf_id, ipv6, subnet_allocation_id, status, last_seen, "
-            f"created_at) VALUES ({', '.join([marker] * 9)})", rows,
+            f"created_at, tenant) VALUES ({', '.join([marker] * 10)})", rows,
         )
     report.imported += len(todo)
     report.subnets += [s.cidr for s in subnets]
@@ -212,11 +212,11 @@ def _existing_names(conn: Connection, marker: str, names: list[str]) -> set[str]
     return found
 
 
-def register_device(session: Session, row: DeviceRow, vrf_id: int) -> Device:
+def register_device(session: Session, row: DeviceRow, vrf_id: int, tenant: str = "default") -> Device:
     if session.scalar(select(Device.id).where(Device.name == row.name)) is not None:
         raise ConflictError(f"device {row.name!r} already exists")
     device = Device(name=row.name, region=row.region, dns_name=row.dns_name, vrf_id=vrf_id, status="active",
-                    last_seen=row.last_seen, created_at=utcnow())
+                    last_seen=row.last_seen, created_at=utcnow(), tenant=tenant)
     session.add(device)
     session.flush()
     return device
@@ -226,7 +226,7 @@ def device_by_name(session: Session, name: str) -> Device:
     return by_name(session, Device, name, "device")
 
 
-def connectivity_stats(session: Session, now: datetime | None = None) -> list[dict[str, Any]]:
+def connectivity_stats(session: Session, now: datetime | None = None, tenant: str | None = None) -> list[dict[str, Any]]:
     """Per region: active devices, devices with IPv6, seen in the last 24 h, connectivity rate. One query."""
     since = (now or utcnow()) - timedelta(hours=24)
     seen = func.sum(case((Device.last_seen >= since, 1), else_=0))
@@ -234,6 +234,8 @@ def connectivity_stats(session: Session, now: datetime | None = None) -> list[di
         select(Device.region, func.count(), func.count(Device.ipv6), seen)
         .where(Device.status == "active").group_by(Device.region).order_by(Device.region)
     )
+    if tenant is not None:
+        stmt = stmt.where(Device.tenant == tenant)
     return [
         {"region": region, "total_devices": total, "ipv6_devices": ipv6, "last_seen_24h": int(recent or 0),
          "connectivity_rate": round(100.0 * int(recent or 0) / total, 2) if total else 0.0}

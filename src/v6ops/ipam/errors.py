@@ -26,6 +26,12 @@ class PoolExhaustedError(ConflictError):
         self.utilization_percent = percent
 
 
+class ForbiddenTenantError(IpamError):
+    """A tenant-scoped caller asked to act for another tenant."""
+
+    status = 403
+
+
 class ForbiddenAddressError(IpamError):
     status = 422
 

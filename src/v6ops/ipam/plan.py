@@ -68,6 +68,8 @@ class PoolSpec(_Strict):
     lab: bool = False
     quarantine_seconds: int = Field(0, ge=0)
     description: str = ""
+    tenant: str | None = Field(None, min_length=1, max_length=64,
+                               description="the tenant whose pool this is: its scoped tokens may allocate here")
     ipv4: RangeSpec | None = None
     ipv6_address: RangeSpec | None = None
     ipv6_delegation: RangeSpec | None = None
@@ -264,7 +266,8 @@ def diff_plan(session: Session, plan: Plan) -> list[Change]:
 
 def _pool_fields(spec: PoolSpec) -> dict[str, object]:
     return {"role": spec.role, "family_policy": spec.family_policy, "threshold_percent": spec.threshold,
-            "lab": spec.lab, "quarantine_seconds": spec.quarantine_seconds, "description": spec.description}
+            "lab": spec.lab, "quarantine_seconds": spec.quarantine_seconds, "description": spec.description,
+            "tenant": spec.tenant}
 
 
 def apply_plan(session: Session, plan: Plan) -> list[Change]:

@@ -20,6 +20,7 @@ class PoolRow:
     lab: bool
     quarantine_seconds: int
     description: str
+    tenant: str | None = None
 
 
 @dataclass(slots=True)

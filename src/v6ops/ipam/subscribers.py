@@ -13,25 +13,33 @@ from sqlalchemy.orm import Session
 from v6ops.ipam.dnsname import check_dns_name
 from v6ops.ipam.engine import utcnow
 from v6ops.ipam.errors import ConflictError
+from v6ops.ipam.identities import Identities
 from v6ops.ipam.lookup import by_name
 from v6ops.store.models import Subscriber
 
 _RATE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:bps|bit/s)?$")
 _SI = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+MAX_RATE = 10**15  # a petabit per second; the columns are 64-bit
 _SUBSCRIBERS: Table = Subscriber.__table__  # type: ignore[assignment]
 _INSERT = insert(_SUBSCRIBERS).returning(_SUBSCRIBERS.c.id)
 
 
 def parse_rate(value: int | str) -> int:
     """Bits per second from ``100M``, ``1.5G``, ``500k`` (SI, as the seed writes them) or an integer."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        # Anything else (an object, a list, true) is a 422 naming it, not an AttributeError (a 500 schemathesis found).
+        raise ValueError(f"rate {value!r} is not a number of bits per second or a text such as '100M'")
     if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"rate {value} must not be negative")
+        if not 0 <= value <= MAX_RATE:
+            raise ValueError(f"rate {value} must be between 0 and {MAX_RATE} bit/s")
         return value
     match = _RATE.match(value.strip())
     if not match:
         raise ValueError(f"rate {value!r} is not a number with an optional k/M/G/T suffix, e.g. '100M'")
-    return int(float(match.group(1)) * _SI[match.group(2).lower()])
+    rate = int(float(match.group(1)) * _SI[match.group(2).lower()])
+    if rate > MAX_RATE:
+        raise ValueError(f"rate {value!r} is more than {MAX_RATE} bit/s")
+    return rate
 
 
 class DirectionRates(BaseModel):
@@ -60,6 +68,7 @@ class SubscriberSpec(BaseModel):
     status: Literal["active", "suspended", "terminated"] = "active"
     dns_name: str | None = None
     rate_limits: RateLimits = Field(default_factory=RateLimits)
+    identities: Identities = Field(default_factory=Identities)
     pool: str | None = None
 
     _dns = field_validator("dns_name")(lambda v: None if v is None else check_dns_name(v))
@@ -92,11 +101,15 @@ class SubscriberUpdate(BaseModel):
     tenant: str | None = Field(None, min_length=1, max_length=64)
     service_tier: str | None = Field(None, min_length=1, max_length=32)
     status: Literal["active", "suspended", "terminated"] | None = None
+    dns_name: str | None = Field(None, description="rename: the A, AAAA and PTR records move with it")
     rate_limits: RateLimits | None = None
+    identities: Identities | None = None
+
+    _dns = field_validator("dns_name")(lambda v: None if v is None else check_dns_name(v))
 
 
 def update_subscriber(subscriber: Subscriber, change: SubscriberUpdate) -> None:
-    for field in ("tenant", "service_tier", "status"):
+    for field in ("tenant", "service_tier", "status", "dns_name"):
         value = getattr(change, field)
         if value is not None:
             setattr(subscriber, field, value)

@@ -6,6 +6,7 @@ from typing import Any
 
 from v6ops.addr import Address
 from v6ops.ipam.engine import range_prefix
+from v6ops.ipam.identities import identity_view
 from v6ops.ipam.rows import AllocationRow
 from v6ops.store.models import Allocation, Device, PlanPrefix, Subscriber
 from v6ops.store.types import network_from_key
@@ -32,7 +33,8 @@ def allocation_view(a: Allocation | AllocationRow, pool: str | None = None) -> d
     }
 
 
-def subscriber_view(s: Subscriber, allocations: list[Allocation]) -> dict[str, Any]:
+def subscriber_view(s: Subscriber, allocations: list[Allocation],
+                    identities: dict[str, str | None] | None = None) -> dict[str, Any]:
     def first(kind: str, family: int) -> str | None:
         for a in allocations:
             if a.kind == kind and a.family == family and a.status == "active":
@@ -49,6 +51,7 @@ def subscriber_view(s: Subscriber, allocations: list[Allocation]) -> dict[str, A
         },
         "ipv4": first("address", 4), "ipv6_address": first("address", 6),
         "ipv6_prefix": first("delegated-prefix", 6), "created_at": s.created_at.isoformat(),
+        "identities": identities if identities is not None else identity_view([]),
     }
 
 

@@ -6,7 +6,6 @@ Answers "why is this control on?" after profile defaults, host sections,
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -42,22 +41,13 @@ class EffectiveReport(DocumentReport):
     targets: list[EffectiveTarget]
 
 
-def effective_target(target: PolicyTarget, scrub: Callable[[str], str] = str) -> EffectiveTarget:
-    """``scrub`` hides values that came from the environment (a token inside a URL, say)."""
-    # mode="json" dumps SecretStr as '**********': the view never shows a token
+def effective_target(target: PolicyTarget) -> EffectiveTarget:
+    # mode="json" dumps SecretStr as '**********': the view never shows a secret field's value
     dumped = target.security.model_dump(mode="json", exclude={"profile"})
-    fields = [EffectiveField(field=f, value=_scrubbed(v, scrub), source=target.origins.get(f, UNSET))
+    fields = [EffectiveField(field=f, value=v, source=target.origins.get(f, UNSET))
               for f, v in field_leaves(dumped).items()]
     return EffectiveTarget(target=target.name, enabled=target.enabled, profile=target.security.profile.value,
-                           addresses=[scrub(a) for a in target.addresses], fields=fields)
-
-
-def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, list):
-        return [_scrubbed(v, scrub) for v in value]
-    return value
+                           addresses=list(target.addresses), fields=fields)
 
 
 def report_for(result: LoadResult) -> EffectiveReport:
@@ -65,4 +55,4 @@ def report_for(result: LoadResult) -> EffectiveReport:
         errors = [p for p in result.problems if p.severity is Severity.ERROR]
         return EffectiveReport(source=result.source, loaded=False, problems=errors, targets=[])
     return EffectiveReport(source=result.source, loaded=True, problems=[],
-                           targets=[effective_target(t, result.scrub) for t in result.document.targets])
+                           targets=[effective_target(t) for t in result.document.targets])

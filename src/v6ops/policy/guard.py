@@ -15,12 +15,15 @@ import json
 import select
 import signal
 import sys
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Protocol
 
-from v6ops.policy.evaluator import Evaluator
+from v6ops.events import Sink
+from v6ops.policy.evaluator import Evaluator, Verdict
+from v6ops.policy.metrics import SecurityMetrics
 from v6ops.policy.normalized import NormalizedPolicy
 from v6ops.policy.packet import parse_ip
 
@@ -47,11 +50,17 @@ class GuardStats:
 
 
 class Guard:
-    def __init__(self, policy: NormalizedPolicy) -> None:
+    """``metrics`` gets each packet's decision latency and every drop; ``sink`` gets every drop as an event."""
+
+    def __init__(self, policy: NormalizedPolicy, metrics: SecurityMetrics | None = None,
+                 sink: Sink | None = None) -> None:
         self.policy = policy
         self.evaluator = Evaluator(policy, keep_events=False)
         self.stats = GuardStats()
         self.stopping = False
+        self.metrics = metrics
+        self.sink = sink
+        self.index = 0
 
     def decide(self, payload: bytes) -> str | None:
         """The rule that drops this packet, or None to accept; unparseable packets are dropped."""
@@ -62,11 +71,15 @@ class Guard:
 
     def handle(self, pkt: QueuedPacket) -> None:
         payload = pkt.get_payload()
+        start = time.perf_counter()
         try:
             rule = self.decide(payload)
         except Exception as exc:  # a bug must not leave the packet queued or let it through: drop, count, log
             rule = "guard-error"
             sys.stderr.write(f"guard: {type(exc).__name__}: {exc} on a {len(payload)}-octet packet; dropped\n")
+        if self.metrics is not None:
+            self.metrics.observe_latency(self.policy.name, "guard", time.perf_counter() - start)
+        self.index += 1
         if rule is None:
             self.stats.accepted += 1
             self.stats.rules["guard-accept"] += 1
@@ -74,8 +87,19 @@ class Guard:
             return
         self.stats.dropped += 1
         self.stats.rules[rule] += 1
-        self.stats.events.append({"rule": rule, "vm_id": self.policy.name, "length": len(payload)})
+        try:
+            packet = parse_ip(payload)
+            src, dst = packet.src, packet.dst
+        except Exception:  # the guard-error case: the event carries no addresses
+            src = dst = b""
+        verdict = Verdict(self.index, time.time_ns(), "drop", rule, len(payload), src, dst)
+        event = verdict.event(self.policy.name, self.policy.isolation.tenant)
+        self.stats.events.append(event.to_dict())
         pkt.drop()
+        if self.metrics is not None:
+            self.metrics.observe_event(event)
+        if self.sink is not None:
+            self.sink.emit(event)
 
     def run(self, ready_message: bool = True) -> GuardStats:
         """Serve the queue until SIGTERM/SIGINT; returns what was decided."""

@@ -3,8 +3,9 @@
 Steps, each collecting problems instead of stopping at the first:
 
 1. parse the text (duplicate keys are errors: last-wins would silently drop a setting);
-2. expand ``${ENV_VAR}`` (``$${X}`` is a literal ``${X}``); expanded values are
-   treated as secrets and scrubbed from every message;
+2. expand ``${ENV_VAR}`` (``$${X}`` is a literal ``${X}``); secrets are kept out of messages by
+   field, not by value: a problem at a ``SecretStr`` field never quotes its input, and nothing
+   else is rewritten, so paths, enum names and line numbers stay exact whatever the environment holds;
 3. recognise the layout (bare ``IPv6SecurityConfig``, ``IPv6Config``, ``CreateVm``
    request, ``metald.network.ipv6`` host or multi-tenant file) and check its
    structure with the schema, reporting every error at its document path;
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from v6ops.policy.problems import Problem, error, warning
 from v6ops.policy.profiles import profile_defaults
@@ -73,7 +74,6 @@ class LoadResult:
     source: str
     document: PolicyDocument | None
     problems: list[Problem]
-    secrets: frozenset[str] = field(default=frozenset(), repr=False)
     lines: dict[str, int] = field(default_factory=dict, repr=False)  # YAML document path -> line
 
     def line_of(self, path: str) -> int | None:
@@ -90,15 +90,6 @@ class LoadResult:
         """Problems with their YAML line filled in, where the document has one."""
         return [p if p.line is not None or not self.lines else p.model_copy(update={"line": self.line_of(p.path)})
                 for p in problems]
-
-    def scrub(self, text: str) -> str:
-        """Replace every expanded environment value in ``text`` with ``***``."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
-
-    def scrubbed(self, problems: Iterable[Problem]) -> list[Problem]:
-        return [p.model_copy(update={"message": self.scrub(p.message), "path": self.scrub(p.path)}) for p in problems]
 
 
 def format_path(loc: Iterable[str | int]) -> str:
@@ -181,9 +172,8 @@ def parse_text(text: str, source: str, fmt: str | None = None) -> Any:
 # -- 2. environment --------------------------------------------------------
 
 
-def expand_env(data: Any, environ: Mapping[str, str], path: str = "") -> tuple[Any, set[str], list[Problem]]:
+def expand_env(data: Any, environ: Mapping[str, str], path: str = "") -> tuple[Any, list[Problem]]:
     """Replace ``${NAME}`` in every string; unset or malformed references are problems at their path."""
-    secrets: set[str] = set()
     problems: list[Problem] = []
 
     def walk(node: Any, loc: tuple[str | int, ...]) -> Any:
@@ -206,21 +196,18 @@ def expand_env(data: Any, environ: Mapping[str, str], path: str = "") -> tuple[A
             if name not in environ:
                 problems.append(error(at, "env-unset", f"environment variable {name} is not set"))
                 return match.group(0)
-            value = environ[name]
-            if value:
-                secrets.add(value)
-            return value
+            return environ[name]
 
         return _ENV_REF.sub(substitute, node)
 
-    return walk(data, ()), secrets, problems
+    return walk(data, ()), problems
 
 
 # -- 3. structure ----------------------------------------------------------
 
 
-def _field_names(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
-    """The fields a mapping at ``loc`` may hold, for 'did you mean' hints."""
+def _annotation_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> Any:
+    """The declared type at ``loc`` (list items and mapping values unwrapped), or None when unknown."""
     current: Any = model
     for part in loc:
         while True:
@@ -237,9 +224,22 @@ def _field_names(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str
         if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
             info = current.model_fields.get(part)
             if info is None:
-                return []
+                return None
             current = info.annotation
+    while typing.get_origin(current) in (typing.Annotated, typing.Union, types.UnionType):
+        current = next(a for a in typing.get_args(current) if a is not type(None))
+    return current
+
+
+def _field_names(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The fields a mapping at ``loc`` may hold, for 'did you mean' hints."""
+    current = _annotation_at(model, loc)
     return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
+
+
+def is_secret_field(model: type[BaseModel], loc: tuple[str | int, ...]) -> bool:
+    """True at a ``SecretStr`` field: the only values kept out of every message, dump and log."""
+    return _annotation_at(model, loc) is SecretStr
 
 
 def parse_structure(model: type[ModelT], data: Any, base: str = "") -> tuple[ModelT | None, list[Problem]]:
@@ -257,6 +257,9 @@ def parse_structure(model: type[ModelT], data: Any, base: str = "") -> tuple[Mod
                 hint = f"; did you mean {close[0]!r}?" if close else (
                     f"; expected one of {', '.join(allowed)}" if allowed else "")
                 problems.append(error(path, "unknown-field", f"unknown field {loc[-1]!r}{hint}"))
+            elif is_secret_field(model, loc):
+                # A validator may quote its input; a secret's never is (redaction by field, not by value).
+                problems.append(error(path, "schema", f"not a valid secret ({err['type']}); the value is not shown"))
             else:
                 message = err["msg"].removeprefix("Value error, ")
                 problems.append(error(path, "schema", message))
@@ -420,10 +423,9 @@ def load_data(
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
         return LoadResult(source, None, [error("", "not-a-mapping", f"the document must be a mapping, not {kind}")])
-    secrets: set[str] = set()
     problems: list[Problem] = []
     if expand:
-        data, secrets, problems = expand_env(data, os.environ if environ is None else environ)
+        data, problems = expand_env(data, os.environ if environ is None else environ)
     data = _drop_nulls(data)
     shape = detect_shape(data)
     model, structure = parse_structure(_SHAPE_MODEL[shape], data)
@@ -431,15 +433,13 @@ def load_data(
     if shape is DocumentShape.VM_REQUEST and isinstance(data.get("config"), dict) \
             and "ipv6_config" not in data["config"]:
         problems.append(warning("config", "no-ipv6-config", "config has no ipv6_config: there is nothing to secure"))
-    result = LoadResult(source, None, problems, frozenset(secrets))
+    result = LoadResult(source, None, problems)
     if model is None:
-        result.problems = result.scrubbed(problems)
         return result
     if isinstance(model, HostFile) and shape is DocumentShape.HOST and model.metald.network.ipv6.default_security:
         result.problems.append(warning(f"{HOST_PATH}.default_security", "default-security-unused",
                                        "default_security applies to customer_configs, and there are none"))
     result.document = PolicyDocument.model_construct(source=source, shape=shape, targets=_targets(shape, model, name))
-    result.problems = result.scrubbed(problems)
     return result
 
 

@@ -534,7 +534,7 @@ def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
 def report_for(result: LoadResult) -> ValidationReport:
     problems = list(result.problems)
     if result.document is not None:
-        problems += result.located(result.scrubbed(validate_document(result.document)))
+        problems += result.located(validate_document(result.document))
     problems = _dedupe(problems)
     errors = sum(p.severity is Severity.ERROR for p in problems)
     return ValidationReport(

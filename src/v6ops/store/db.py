@@ -8,10 +8,12 @@ cannot both read the free-space index and then collide at commit time.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -24,6 +26,16 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 65_536
 # SQLite's default: a commit that leaves the WAL over this many pages checkpoints it (copy + fsync).
 SQLITE_AUTOCHECKPOINT_PAGES = 1000
+
+
+# PostgreSQL connections per process; the server lowers it when it runs several worker processes.
+_pool = {"size": 20, "overflow": 20}
+
+
+def configure_pool(size: int) -> None:
+    """Connections each Store of this process may hold on PostgreSQL (half kept open, half overflow)."""
+    _pool["size"] = max(1, size // 2)
+    _pool["overflow"] = max(0, size - _pool["size"])
 
 
 class StoreError(RuntimeError):
@@ -42,7 +54,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_size=20, max_overflow=20, pool_pre_ping=True)
+        return create_engine(parsed, pool_size=_pool["size"], max_overflow=_pool["overflow"], pool_pre_ping=True)
     raise StoreError(f"database URL {url!r}: only sqlite:/// and postgresql:// are supported")
 
 
@@ -90,6 +102,28 @@ def pipelined(session: Session) -> AbstractContextManager[object]:
     return driver.pipeline()
 
 
+T = TypeVar("T")
+GROUP_LIMIT = 64
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """One caller of ``Store.write_grouped``: its work, then its result or error."""
+
+    work: Callable[[Session], Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    finished: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass(eq=False)
+class _Group:
+    pending: list[_Waiter] = field(default_factory=list)
+    running: bool = False
+
+
 class Store:
     """One engine plus the two kinds of session the IPAM needs."""
 
@@ -108,6 +142,8 @@ class Store:
             self.engine.execution_options(sqlite_begin="IMMEDIATE", sqlite_autocheckpoint=0),
             expire_on_commit=False, autoflush=False,
         )
+        self._groups: dict[object, _Group] = {}
+        self._groups_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -134,6 +170,59 @@ class Store:
         with self._write_lock, (self._bulk_writer if bulk else self._writer)() as session, session.begin():
             yield session
 
+    def write_grouped(self, key: object, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a write transaction shared with the callers of the same ``key`` waiting meanwhile
+        (group commit, as databases do with their log): each caller's work runs in its own savepoint, so
+        a failing one rolls back alone and gets its own error; the rest commit together, and every caller
+        returns only after that commit. Callers of one key (one pool) queue on the same rows anyway;
+        sharing the lock and the commit's fsync lets one transaction carry many of them.
+
+        The first caller leads a batch; callers arriving while it runs wait for the next batch, led by
+        the first of them, so nobody waits for more than the batch in progress and its own.
+        """
+        waiter = _Waiter(work)
+        with self._groups_lock:
+            group = self._groups.setdefault(key, _Group())
+            group.pending.append(waiter)
+            if not group.running:
+                group.running = waiter.lead = True
+        if not waiter.lead:
+            waiter.done.wait()
+        if waiter.lead and not waiter.finished:
+            self._run_group(group)
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.result
+
+    def _run_group(self, group: _Group) -> None:
+        with self._groups_lock:
+            batch, group.pending = group.pending[:GROUP_LIMIT], group.pending[GROUP_LIMIT:]
+        try:
+            with self.write() as session:
+                for waiter in batch:
+                    try:
+                        with session.begin_nested():
+                            waiter.result = waiter.work(session)
+                    except Exception as exc:  # this caller's failure: its savepoint is rolled back, it gets the error
+                        waiter.error = exc
+        except Exception as exc:  # the commit failed: nothing of the batch is stored, every caller hears why
+            for waiter in batch:
+                if waiter.error is None:
+                    waiter.result, waiter.error = None, exc
+        following: _Waiter | None = None
+        with self._groups_lock:
+            for waiter in batch:
+                waiter.finished = True
+            if group.pending:
+                following = group.pending[0]
+                following.lead = True
+            else:
+                group.running = False
+        for waiter in batch:
+            waiter.done.set()
+        if following is not None:
+            following.done.set()
+
     def checkpoint(self) -> None:
         """Copy the WAL into the SQLite database file (PASSIVE: never waits for readers); no-op elsewhere."""
         if self.dialect == "sqlite":
@@ -142,3 +231,11 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+@cache
+def open_store(url: str) -> Store:
+    """One migrated Store per database URL per process."""
+    store = Store(url)
+    store.migrate()
+    return store

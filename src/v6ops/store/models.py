@@ -52,6 +52,8 @@ class Pool(Base):
     lab: Mapped[bool] = mapped_column(Boolean, default=False)
     quarantine_seconds: Mapped[int] = mapped_column(Integer, default=0)
     description: Mapped[str] = mapped_column(String(255), default="")
+    # The tenant whose pool this is; NULL: the operator's own (tenant-scoped callers do not see it).
+    tenant: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class PlanPrefix(Base):
@@ -94,7 +96,7 @@ class Subscriber(Base):
     __tablename__ = "subscribers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
-    tenant: Mapped[str] = mapped_column(String(64), default="default")
+    tenant: Mapped[str] = mapped_column(String(64), default="default", index=True)
     service_tier: Mapped[str] = mapped_column(String(32), default="residential")
     ipv4_download_bps: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     ipv4_upload_bps: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -121,6 +123,7 @@ class Device(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     last_seen: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    tenant: Mapped[str] = mapped_column(String(64), default="default", server_default="default", index=True)
     __table_args__ = (
         UniqueConstraint("vrf_id", "ipv6", name="uq_device_ipv6"),
         Index("ix_devices_region_last_seen", "region", "last_seen"),
@@ -144,7 +147,7 @@ class Allocation(Base):
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True, index=True)
     dns_name: Mapped[str | None] = mapped_column(String(253), nullable=True)
     description: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     reusable_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     __table_args__ = (
         UniqueConstraint("vrf_id", "family", "network", "length", name="uq_allocation_vrf_network"),

@@ -39,7 +39,7 @@ def _frames(mac: str) -> list[Ether]:
     return [ra, udp, hbh]
 
 
-@pytest.mark.requires("netns", "nft", "tcpdump")
+@pytest.mark.requires("netns", "nft", "tcpdump", "iptables")
 @pytest.mark.parametrize("bypass", [False, True])
 def test_guard_down_fails_closed_unless_bypass(tmp_path: Path, bypass: bool) -> None:
     policy = strict_policy(guard=GuardPolicy(queue_num=3000 + int(bypass), bypass=bypass, backend=QueueBackend.XT))

@@ -65,7 +65,7 @@ V6OPS = [sys.executable, "-m", "v6ops.cli"]
 PORTS = ["--tcp-ports", "443", "--udp-ports", "53"]
 
 
-@pytest.mark.requires("netns", "nft", "tcpdump")
+@pytest.mark.requires("netns", "nft", "tcpdump", "iptables")
 def test_kernel_and_evaluator_agree_packet_by_packet(tmp_path: Path) -> None:
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(POLICY_YAML)
