@@ -1,4 +1,4 @@
-from tests.ipam.fixtures import postgres_schemas
-from tests.policy.vm_fixtures import vm_db_url, vm_postgres_url, vm_sqlite_template
+from tests.ipam.fixtures import postgres_schemas, postgres_session_url, sqlite_template
+from tests.policy.vm_fixtures import vm_db_url
 
-__all__ = ["postgres_schemas", "vm_db_url", "vm_postgres_url", "vm_sqlite_template"]
+__all__ = ["postgres_schemas", "postgres_session_url", "sqlite_template", "vm_db_url"]

@@ -67,21 +67,31 @@ def postgres_session_url(postgres_schemas: list[str]) -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.requires("postgres"))])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+IPAM_TABLES = ("credentials", "users", "heartbeats", "events", "free_blocks", "allocations", "devices",
+               "subscribers", "prefixes", "pools", "vrfs")
+
+
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path, tables: tuple[str, ...], file_name: str) -> str:
+    """The test's database (``request.param``): a copy of the migrated SQLite template, or the session's
+    PostgreSQL schema with ``tables`` emptied. Every area's tables are in both: migrations run all heads.
+    The SQLite file is ``tmp_path / file_name``."""
     if request.param == "sqlite":
-        path = tmp_path / "ipam.db"
+        path = tmp_path / file_name
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_session_url")
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
         # DELETE, children first: on a few rows it is much faster than TRUNCATE.
-        for table in ("credentials", "users", "heartbeats", "events", "free_blocks", "allocations", "devices",
-                      "subscribers", "prefixes", "pools", "vrfs"):
+        for table in tables:
             conn.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
     return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.requires("postgres"))])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return fresh_database_url(request, tmp_path, IPAM_TABLES, "ipam.db")
 
 
 @pytest.fixture
