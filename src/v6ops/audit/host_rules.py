@@ -267,11 +267,10 @@ def _xt_rule(tokens: list[str], family: int, where: str) -> tuple[str, Rule]:
             step = len(tokens) - i  # target options follow
         elif tok in ("-g", "--goto"):
             verdict_ = f"goto:{arg}"
-        elif tok.startswith("--") or tok.startswith("-"):
-            # an option of a module the model does not evaluate (limit, comment, recent, ...)
-            if tok in ("--comment", "--limit", "--limit-burst", "--log-prefix", "--log-level"):
-                pass
-            else:
+        elif tok.startswith("-"):
+            # an option of a module the model does not evaluate (limit, comment, recent, ...);
+            # comments, logging and rate limits are not listed as unknown matches
+            if tok not in ("--comment", "--limit", "--limit-burst", "--log-prefix", "--log-level"):
                 matches.append(Match("unknown", f"{tok} {arg}".strip()))
         else:
             raise HostInputError(f"{where}: unexpected word {tok!r}")
