@@ -7,13 +7,19 @@
  * fields, printable ASCII) and raises ValueError on anything else, so the caller can hand that file
  * to the row path, which counts every odd line by reason.
  *
- * Per record it updates two aggregates, with the row path's rules (docs/flows.md, "Counting rules"):
+ * Per record it updates two aggregates (three with detections), with the row path's rules (docs/flows.md,
+ * "Counting rules"):
  *   facts: records, packets and bytes by (log-status, type, action, protocol, start's time bin,
  *          source code, destination code), where an address's code is its counted family (4 or 6;
  *          64 for IPv6 in a NAT64 prefix, RFC 6052 / RFC 8215) from a small parser here; the caller
  *          checks every code against v6ops.addr's parse of the same text and falls back if one differs;
  *   pairs: flows, packets and bytes of counted records (status OK or absent) by (source id,
- *          destination id), where pkt-srcaddr/pkt-dstaddr win over the ENI's addresses.
+ *          destination id), where pkt-srcaddr/pkt-dstaddr win over the ENI's addresses;
+ *   flows (only with a detection bin): the counted records with a source and a start, by (source id,
+ *          destination id, protocol, destination port, start's detection bin, REJECT or not, on an
+ *          internet-facing interface or not): what the detection rules (v6ops/flows/detections.py)
+ *          read, so they run over these bins exactly as over the rows (each rule's windows are unions
+ *          of bins: the bin divides every rule's slide).
  * Sums skip nulls and stay null when every value is null, as SQL's sum() does.
  *
  * A Scanner is used by one thread at a time; feed() and add() release the GIL while they work, so
@@ -31,7 +37,7 @@
 enum {
     SKIP_TEXT = 0, CHECK_INT32 = 1, CHECK_INT64 = 2, SRC = 3, DST = 4, PKT_SRC = 5, PKT_DST = 6,
     TYPE = 7, ACTION = 8, STATUS = 9, PROTOCOL = 10, PACKETS = 11, BYTES = 12, START = 13, END = 14,
-    ROLE_COUNT = 15
+    DST_PORT = 15, INTERFACE = 16, ROLE_COUNT = 17
 };
 enum { DICT_ADDRESS = 0, DICT_TYPE = 1, DICT_ACTION = 2, DICT_STATUS = 3, DICT_COUNT = 4 };
 #define LABEL_LIMIT 127 /* label ids are int8 */
@@ -173,6 +179,17 @@ static int64_t dict_id_hashed(TextDict *d, const char *s, size_t n, uint64_t h, 
 }
 
 
+/* Whether text s[0:n] is in the dictionary (never adds it). */
+static int dict_has(const TextDict *d, const char *s, size_t n) {
+    uint64_t h = hash_text(s, n);
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (size_t slot = h & d->mask; d->slots[slot].id != 0; slot = (slot + 1) & d->mask) {
+        const Slot *e = &d->slots[slot];
+        if (e->tag == tag && e->length == n && same_text(d->data + e->offset, s, n)) return 1;
+    }
+    return 0;
+}
+
 static int hex_digit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     c |= 0x20;
@@ -261,12 +278,25 @@ typedef struct {
     int64_t records, packets, bytes; /* records == 0 marks an empty slot */
 } Fact;
 
+/* A detection bin's key and sums (flows == 0 marks an empty slot). */
+typedef struct {
+    int32_t src, dst, protocol, dst_port;
+    int64_t bin;
+    uint8_t rejected, facing;
+    int64_t flows, packets, bytes;
+} Flow;
+
+enum { TABLE_PAIRS, TABLE_FACTS, TABLE_FLOWS };
+
 typedef struct {
     void *slots;
     size_t count, mask, width;
+    int kind; /* TABLE_*: which struct the slots hold */
 } Table;
 
-static int table_init(Table *t, size_t width) {
+static int table_init(Table *t, int kind) {
+    size_t width = kind == TABLE_PAIRS ? sizeof(Pair) : kind == TABLE_FACTS ? sizeof(Fact) : sizeof(Flow);
+    t->kind = kind;
     t->width = width;
     t->count = 0;
     t->mask = 1023;
@@ -290,17 +320,24 @@ static uint64_t fact_hash(const Fact *f) {
                                       (uint64_t)(f->src_code * 131u + f->dst_code)));
 }
 
+static uint64_t flow_hash(const Flow *f) {
+    return mix(((uint64_t)(uint32_t)f->src << 32 | (uint32_t)f->dst) ^
+               mix((uint64_t)f->bin ^ mix((uint64_t)(uint32_t)f->protocol << 32 | (uint32_t)f->dst_port) ^
+                   ((uint64_t)f->rejected << 1 | f->facing)));
+}
+
 static int same_fact(const Fact *a, const Fact *b) {
     return a->bin == b->bin && a->protocol == b->protocol && a->status == b->status && a->type == b->type &&
            a->action == b->action && a->src_code == b->src_code && a->dst_code == b->dst_code;
 }
 
 static int used(const Table *t, const char *slot) {
-    return t->width == sizeof(Pair) ? ((const Pair *)slot)->flows != 0 : ((const Fact *)slot)->records != 0;
+    if (t->kind == TABLE_PAIRS) return ((const Pair *)slot)->flows != 0;
+    return t->kind == TABLE_FACTS ? ((const Fact *)slot)->records != 0 : ((const Flow *)slot)->flows != 0;
 }
 
 static uint64_t slot_hash(const Table *t, const void *slot) {
-    return t->width == sizeof(Pair) ? pair_hash(slot) : fact_hash(slot);
+    return t->kind == TABLE_PAIRS ? pair_hash(slot) : t->kind == TABLE_FACTS ? fact_hash(slot) : flow_hash(slot);
 }
 
 static int table_grow(Table *t) {
@@ -356,6 +393,20 @@ static inline void *table_slot(Table *t, const void *key, uint64_t hash, int (*s
     return slots + slot * t->width;
 }
 
+static int same_flow(const void *entry, const void *key) {
+    const Flow *a = entry, *b = key;
+    return a->src == b->src && a->dst == b->dst && a->bin == b->bin && a->protocol == b->protocol &&
+           a->dst_port == b->dst_port && a->rejected == b->rejected && a->facing == b->facing;
+}
+
+static void fresh_flow(void *entry, const void *key) {
+    Flow *flow = entry;
+    *flow = *(const Flow *)key;
+    flow->packets = flow->bytes = NULL_INT64;
+}
+
+static Flow *flow_slot(Table *t, const Flow *key, uint64_t hash) { return table_slot(t, key, hash, same_flow, fresh_flow); }
+
 static Pair *pair_slot(Table *t, const Pair *key, uint64_t hash) { return table_slot(t, key, hash, same_pair, fresh_pair); }
 
 static Fact *fact_slot(Table *t, const Fact *key, uint64_t hash) {
@@ -370,11 +421,13 @@ typedef struct {
     PyObject_HEAD
     unsigned char roles[256];
     Py_ssize_t fields;
-    int64_t fine_bin, records, first, last;
-    uint64_t bin_magic; /* for the remainder by fine_bin without a division (Lemire's fastmod) */
+    int64_t fine_bin, detect_bin, records, first, last; /* detect_bin 0: no flows table */
+    uint64_t bin_magic, detect_magic; /* for the remainder by a bin without a division (Lemire's fastmod) */
     int ok_status; /* id of "OK" in the log-status dictionary, -1 until seen */
+    int reject_action; /* id of "REJECT" in the action dictionary, -1 until seen */
     TextDict dicts[DICT_COUNT];
-    Table pairs, facts;
+    TextDict facing; /* the internet-facing interface ids (never grows while reading) */
+    Table pairs, facts, flows;
     int ready;
 } Scanner;
 
@@ -383,20 +436,22 @@ typedef struct {
     int32_t src, dst, protocol;
     int8_t type, action, status;
     int64_t packets, bytes, start, end;
+    int32_t dst_port; /* read with a detection bin only (else NULL_INT32) */
+    uint8_t facing;   /* the record's interface is one of the scanner's internet-facing ones */
 } Record;
 
-/* start - start % fine_bin: a 64-bit division per record costs more than the rest of its fact. */
-static inline int64_t bin_of(const Scanner *self, int64_t start) {
+/* start - start % size (magic: UINT64_MAX / size + 1): a 64-bit division per record costs more than the rest of its fact. */
+static inline int64_t bin_of(int64_t start, int64_t size, uint64_t magic) {
     if (start == NULL_INT64) return NULL_INT64;
-    if (start > UINT32_MAX || self->fine_bin > UINT32_MAX) return start - start % self->fine_bin;
-    uint64_t low = self->bin_magic * (uint32_t)start;
-    return start - (int64_t)(((__uint128_t)low * (uint64_t)self->fine_bin) >> 64);
+    if (start > UINT32_MAX || size > UINT32_MAX) return start - start % size;
+    uint64_t low = magic * (uint32_t)start;
+    return start - (int64_t)(((__uint128_t)low * (uint64_t)size) >> 64);
 }
 
 static Fact fact_key(const Scanner *self, const Record *r) {
     const uint8_t *codes = self->dicts[DICT_ADDRESS].codes;
     return (Fact){
-        .bin = bin_of(self, r->start),
+        .bin = bin_of(r->start, self->fine_bin, self->bin_magic),
         .protocol = r->protocol, .status = r->status, .type = r->type, .action = r->action,
         .src_code = r->src >= 0 ? codes[r->src] : CODE_NULL, .dst_code = r->dst >= 0 ? codes[r->dst] : CODE_NULL,
     };
@@ -406,19 +461,34 @@ static Fact fact_key(const Scanner *self, const Record *r) {
 typedef struct {
     Fact fact;
     Pair pair;
-    uint64_t fact_hash, pair_hash;
+    Flow flow;
+    uint64_t fact_hash, pair_hash, flow_hash;
 } Keys;
+
+/* Whether a record goes into the flows table: detections on, a counted flow with a source and a start. */
+static inline int counted(const Scanner *self, const Record *r) { return r->status < 0 || r->status == self->ok_status; }
+
+static inline int detected(const Scanner *self, const Record *r) {
+    return self->detect_bin && r->src >= 0 && r->start != NULL_INT64 && counted(self, r);
+}
 
 static void keys_of(const Scanner *self, const Record *r, Keys *k) {
     k->fact = fact_key(self, r);
     k->fact_hash = fact_hash(&k->fact);
     k->pair = (Pair){.src = r->src, .dst = r->dst};
     k->pair_hash = pair_hash(&k->pair);
+    if (detected(self, r)) {
+        k->flow = (Flow){.src = r->src, .dst = r->dst, .protocol = r->protocol, .dst_port = r->dst_port,
+                         .bin = bin_of(r->start, self->detect_bin, self->detect_magic),
+                         .rejected = self->reject_action >= 0 && r->action == self->reject_action, .facing = r->facing};
+        k->flow_hash = flow_hash(&k->flow);
+    }
 }
 
-static void prefetch_keys(const Scanner *self, const Keys *k) {
+static void prefetch_keys(const Scanner *self, const Record *r, const Keys *k) {
     __builtin_prefetch((Fact *)self->facts.slots + (k->fact_hash & self->facts.mask));
     __builtin_prefetch((Pair *)self->pairs.slots + (k->pair_hash & self->pairs.mask));
+    if (detected(self, r)) __builtin_prefetch((Flow *)self->flows.slots + (k->flow_hash & self->flows.mask));
 }
 
 static int record(Scanner *self, const Record *r, const Keys *k) {
@@ -427,12 +497,19 @@ static int record(Scanner *self, const Record *r, const Keys *k) {
     fact->records++;
     add_sum(&fact->packets, r->packets);
     add_sum(&fact->bytes, r->bytes);
-    if (r->status < 0 || r->status == self->ok_status) { /* a counted flow */
+    if (counted(self, r)) {
         Pair *pair = pair_slot(&self->pairs, &k->pair, k->pair_hash);
         if (!pair) return -1;
         pair->flows++;
         add_sum(&pair->packets, r->packets);
         add_sum(&pair->bytes, r->bytes);
+    }
+    if (detected(self, r)) {
+        Flow *flow = flow_slot(&self->flows, &k->flow, k->flow_hash);
+        if (!flow) return -1;
+        flow->flows++;
+        add_sum(&flow->packets, r->packets);
+        add_sum(&flow->bytes, r->bytes);
     }
     if (r->start != NULL_INT64 && (self->first == NULL_INT64 || r->start < self->first)) self->first = r->start;
     if (r->end != NULL_INT64 && (self->last == NULL_INT64 || r->end > self->last)) self->last = r->end;
@@ -448,6 +525,7 @@ static int64_t text_id(Scanner *self, int which, const char *s, size_t n, uint64
     if (id >= 0 && d->count != before) {
         if (which == DICT_ADDRESS) d->codes[id] = address_code(s, n);
         if (which == DICT_STATUS && n == 2 && s[0] == 'O' && s[1] == 'K') self->ok_status = (int)id;
+        if (which == DICT_ACTION && n == 6 && memcmp(s, "REJECT", 6) == 0) self->reject_action = (int)id;
     }
     return id;
 }
@@ -455,8 +533,10 @@ static int64_t text_id(Scanner *self, int which, const char *s, size_t n, uint64
 static void scanner_free(Scanner *self) {
     if (!self->ready) return;
     for (int i = 0; i < DICT_COUNT; i++) dict_free(&self->dicts[i]);
+    dict_free(&self->facing);
     slots_free(self->pairs.slots, (self->pairs.mask + 1) * self->pairs.width);
     slots_free(self->facts.slots, (self->facts.mask + 1) * self->facts.width);
+    slots_free(self->flows.slots, (self->flows.mask + 1) * self->flows.width);
     self->ready = 0;
 }
 
@@ -465,11 +545,33 @@ static void scanner_dealloc(Scanner *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* The interface ids of `facing` (a sequence of str) into the scanner's facing set; 0, or -1 with an error set. */
+static int add_facing(Scanner *self, PyObject *facing) {
+    PyObject *items = PySequence_Fast(facing, "facing: a sequence of interface ids expected");
+    if (!items) return -1;
+    int status = 0;
+    for (Py_ssize_t i = 0; status == 0 && i < PySequence_Fast_GET_SIZE(items); i++) {
+        Py_ssize_t n;
+        const char *text = PyUnicode_Check(PySequence_Fast_GET_ITEM(items, i))
+                               ? PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(items, i), &n) : NULL;
+        if (!text) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "facing: interface ids are str");
+            status = -1;
+        } else if (dict_id_hashed(&self->facing, text, (size_t)n, hash_text(text, (size_t)n), INT32_MAX) < 0) {
+            PyErr_NoMemory();
+            status = -1;
+        }
+    }
+    Py_DECREF(items);
+    return status;
+}
+
 static int scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
-    static char *keywords[] = {"roles", "fine_bin", NULL};
+    static char *keywords[] = {"roles", "fine_bin", "detect_bin", "facing", NULL};
     Py_buffer roles;
-    long long fine_bin;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*L", keywords, &roles, &fine_bin)) return -1;
+    long long fine_bin, detect_bin = 0;
+    PyObject *facing = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*L|LO", keywords, &roles, &fine_bin, &detect_bin, &facing)) return -1;
     int bad = roles.len < 1 || roles.len > 255;
     for (Py_ssize_t i = 0; !bad && i < roles.len; i++) bad = ((unsigned char *)roles.buf)[i] >= ROLE_COUNT;
     if (!bad) {
@@ -477,22 +579,31 @@ static int scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
         self->fields = roles.len;
     }
     PyBuffer_Release(&roles);
-    if (bad || fine_bin < 1) {
-        PyErr_SetString(PyExc_ValueError, bad ? "roles: 1 to 255 role codes expected" : "fine_bin: a positive number of seconds");
+    if (bad || fine_bin < 1 || detect_bin < 0) {
+        PyErr_SetString(PyExc_ValueError, bad ? "roles: 1 to 255 role codes expected"
+                                              : fine_bin < 1 ? "fine_bin: a positive number of seconds"
+                                                             : "detect_bin: 0 (no detections) or a positive number of seconds");
         return -1;
     }
     scanner_free(self);
     self->fine_bin = fine_bin;
     self->bin_magic = UINT64_MAX / (uint64_t)fine_bin + 1;
+    self->detect_bin = detect_bin;
+    self->detect_magic = detect_bin ? UINT64_MAX / (uint64_t)detect_bin + 1 : 0;
     self->records = 0;
     self->first = self->last = NULL_INT64;
-    self->ok_status = -1;
-    int failed = (table_init(&self->pairs, sizeof(Pair)) < 0) | (table_init(&self->facts, sizeof(Fact)) < 0);
+    self->ok_status = self->reject_action = -1;
+    int failed = (table_init(&self->pairs, TABLE_PAIRS) < 0) | (table_init(&self->facts, TABLE_FACTS) < 0) |
+                 (table_init(&self->flows, TABLE_FLOWS) < 0) | (dict_init(&self->facing) < 0);
     for (int i = 0; i < DICT_COUNT; i++) failed |= dict_init(&self->dicts[i]) < 0;
     self->ready = 1;
     if (failed) {
         scanner_free(self);
         PyErr_NoMemory();
+        return -1;
+    }
+    if (facing && add_facing(self, facing) < 0) {
+        scanner_free(self);
         return -1;
     }
     return 0;
@@ -586,7 +697,7 @@ static int resolve_line(Scanner *self, Line *line, Parse *p) {
     line->record.src = ids[0];
     line->record.dst = ids[1];
     keys_of(self, &line->record, &line->keys);
-    prefetch_keys(self, &line->keys);
+    prefetch_keys(self, &line->record, &line->keys);
     return 0;
 }
 
@@ -628,7 +739,7 @@ static int parse_block(Scanner *self, const char *s, const char *end, Parse *p) 
         Line *current = &ring[parsed % RING];
         Record *r = &current->record;
         *r = (Record){.protocol = NULL_INT32, .type = -1, .action = -1, .status = -1, .packets = NULL_INT64,
-                      .bytes = NULL_INT64, .start = NULL_INT64, .end = NULL_INT64};
+                      .bytes = NULL_INT64, .start = NULL_INT64, .end = NULL_INT64, .dst_port = NULL_INT32};
         const char *line = s, *odd = NULL; /* odd: why the row path gets this line instead */
         for (Py_ssize_t f = 0; f < fields && !odd; f++) {
             const char *start = s;
@@ -645,10 +756,13 @@ static int parse_block(Scanner *self, const char *s, const char *end, Parse *p) 
             unsigned role = roles[f];
             if (role == SKIP_TEXT || (n == 1 && *start == '-')) continue;
             uint64_t v;
-            if (role == CHECK_INT32 || role == PROTOCOL) {
+            if (role == CHECK_INT32 || role == PROTOCOL || role == DST_PORT) {
                 if (parse_uint(start, n, INT32_MAX, &v) < 0) odd = "not an int32";
                 else if (role == PROTOCOL) r->protocol = (int32_t)v;
-            } else if (role == CHECK_INT64 || role >= PACKETS) {
+                else if (role == DST_PORT) r->dst_port = (int32_t)v;
+            } else if (role == INTERFACE) {
+                r->facing = (uint8_t)dict_has(&self->facing, start, n);
+            } else if (role == CHECK_INT64 || (role >= PACKETS && role <= END)) {
                 if (parse_uint(start, n, INT64_MAX, &v) < 0) odd = "not an int64";
                 else if (role == PACKETS) r->packets = (int64_t)v;
                 else if (role == BYTES) r->bytes = (int64_t)v;
@@ -730,6 +844,11 @@ static PyObject *scanner_add(Scanner *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &b[6], &b[7],
                           &b[8], &b[9]))
         return NULL;
+    if (self->detect_bin) {
+        for (int c = 0; c < 10; c++) PyBuffer_Release(&b[c]);
+        PyErr_SetString(PyExc_ValueError, "add: columns carry no destination port; detections read text only");
+        return NULL;
+    }
     Py_ssize_t n = b[0].len / 4;
     int bad = 0, status = 0;
     for (int c = 0; c < 10; c++) bad |= b[c].len != n * width[c];
@@ -748,9 +867,9 @@ static PyObject *scanner_add(Scanner *self, PyObject *args) {
                 *r = (Record){((int32_t *)b[0].buf)[j], ((int32_t *)b[1].buf)[j], ((int32_t *)b[5].buf)[j],
                               ((int8_t *)b[2].buf)[j],  ((int8_t *)b[3].buf)[j],  ((int8_t *)b[4].buf)[j],
                               ((int64_t *)b[6].buf)[j], ((int64_t *)b[7].buf)[j], ((int64_t *)b[8].buf)[j],
-                              ((int64_t *)b[9].buf)[j]};
+                              ((int64_t *)b[9].buf)[j], NULL_INT32, 0};
                 keys_of(self, r, &keys[j % RING]);
-                prefetch_keys(self, &keys[j % RING]);
+                prefetch_keys(self, r, &keys[j % RING]);
             }
             if (j >= AHEAD) status = record(self, &rows[(j - AHEAD) % RING], &keys[(j - AHEAD) % RING]);
         }
@@ -828,9 +947,12 @@ static PyObject *scanner_absorb(Scanner *self, PyObject *args) {
     const int32_t *to = remap.buf;
     Py_ssize_t known = remap.len / 4;
     const Pair *slots = other->pairs.slots;
-    int bad = other == self, status = 0;
+    const Flow *flows = other->flows.slots;
+    int bad = other == self || other->detect_bin != self->detect_bin, status = 0;
     for (size_t i = 0; !bad && i <= other->pairs.mask; i++)
         bad = slots[i].flows && (slots[i].src >= known || slots[i].dst >= known);
+    for (size_t i = 0; !bad && i <= other->flows.mask; i++)
+        bad = flows[i].flows && (flows[i].src >= known || flows[i].dst >= known);
     if (!bad) {
         Py_BEGIN_ALLOW_THREADS
         for (size_t i = 0; i <= other->pairs.mask && status == 0; i++) {
@@ -845,11 +967,27 @@ static PyObject *scanner_absorb(Scanner *self, PyObject *args) {
             add_sum(&pair->packets, slots[i].packets);
             add_sum(&pair->bytes, slots[i].bytes);
         }
+        for (size_t i = 0; i <= other->flows.mask && status == 0; i++) {
+            if (!flows[i].flows) continue;
+            Flow key = flows[i];
+            key.src = to[key.src]; /* flows always have a source */
+            key.dst = key.dst < 0 ? -1 : to[key.dst];
+            key.flows = 0; /* a fresh slot starts from the key's sums */
+            Flow *flow = flow_slot(&self->flows, &key, flow_hash(&key));
+            if (!flow) {
+                status = -1;
+                break;
+            }
+            flow->flows += flows[i].flows;
+            add_sum(&flow->packets, flows[i].packets);
+            add_sum(&flow->bytes, flows[i].bytes);
+        }
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&remap);
     if (bad) {
-        PyErr_SetString(PyExc_ValueError, "absorb: another scanner and an id for each of its addresses expected");
+        PyErr_SetString(PyExc_ValueError,
+                        "absorb: another scanner of the same detection bin and an id for each of its addresses expected");
         return NULL;
     }
     if (status < 0) return PyErr_NoMemory();
@@ -916,6 +1054,14 @@ static PyObject *scanner_facts(Scanner *self, PyObject *Py_UNUSED(ignored)) {
     return columns_tuple(c, 10, t->count);
 }
 
+static PyObject *scanner_flows(Scanner *self, PyObject *Py_UNUSED(ignored)) {
+    const Table *t = &self->flows;
+    PyObject *c[10] = {COLUMN(t, Flow, src), COLUMN(t, Flow, dst), COLUMN(t, Flow, protocol), COLUMN(t, Flow, dst_port),
+                       COLUMN(t, Flow, bin), COLUMN(t, Flow, rejected), COLUMN(t, Flow, facing), COLUMN(t, Flow, flows),
+                       COLUMN(t, Flow, packets), COLUMN(t, Flow, bytes)};
+    return columns_tuple(c, 10, t->count);
+}
+
 static PyObject *optional(int64_t value) { return value == NULL_INT64 ? Py_NewRef(Py_None) : PyLong_FromLongLong(value); }
 
 static PyObject *scanner_summary(Scanner *self, PyObject *Py_UNUSED(ignored)) {
@@ -959,6 +1105,8 @@ static PyMethodDef scanner_methods[] = {
     {"pairs", (PyCFunction)scanner_pairs, METH_NOARGS, "pairs() -> (n, src, dst, flows, packets, bytes)"},
     {"facts", (PyCFunction)scanner_facts, METH_NOARGS,
      "facts() -> (n, status, type, action, src_code, dst_code, protocol, bin, records, packets, bytes)"},
+    {"flows", (PyCFunction)scanner_flows, METH_NOARGS,
+     "flows() -> (n, src, dst, protocol, dst_port, bin, rejected, facing, flows, packets, bytes): the detection bins"},
     {"summary", (PyCFunction)scanner_summary, METH_NOARGS, "summary() -> (records, first start, last end)"},
     {"texts", (PyCFunction)scanner_texts, METH_VARARGS, "texts(which) -> (count, int32 offsets, data)"},
     {"codes", (PyCFunction)scanner_codes, METH_NOARGS, "codes() -> one uint8 code per address id"},

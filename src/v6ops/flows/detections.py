@@ -1,9 +1,17 @@
 """Threat detections, defined once: SQL over the ``counted`` flow rows, windows on event time.
 
 Like ``analyses``, nothing here knows which engine runs it: each rule is SQL text over the stage
-``detect_base`` (one row per counted flow, its start as epoch seconds) spelled with the engine's
-``Dialect``, plus Python over the few breaching windows. DuckDB and Spark therefore raise the same
-events from the same rows.
+``detect_base`` spelled with the engine's ``Dialect``, plus Python over the few breaching windows.
+DuckDB and Spark therefore raise the same events from the same rows.
+
+``detect_base`` is weighted: each row stands for ``flows`` counted flows of one source,
+destination, protocol, port and start ``t``. A flow read row by row is a row of weight 1 at its
+own start; a file the C reader aggregated (``rawscan``, ``RawScan.flows``) gives one row per
+(source, destination, protocol, port, REJECT or not, internet-facing or not) and time bin, ``t``
+the bin's start. The bin (``detect_bins``) divides every rule's slide and bins are aligned to epoch
+multiples, as window starts are, so every window is an exact union of bins: the rules count
+``sum(flows)`` where they would count rows, distinct values are the same over bins as over rows,
+and both paths raise byte-identical events (tests/flows/test_detect_bins.py).
 
 Windows are on the records' own ``start`` (never the clock): a rule's window of ``window`` seconds
 slides by ``slide`` seconds (``slide == window``: tumbling); window starts are epoch multiples of
@@ -21,6 +29,7 @@ address inside a /64 episode's prefix) are one event, not one per rule or key
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -246,16 +255,31 @@ def _iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def base_sql(d: Dialect) -> str:
-    """Counted flows (status rows and ALB requests are not flows) with their start in epoch seconds."""
-    return (
+BASE_COLUMNS = ("src_family", "src_hi", "src_lo", "dst_family", "dst_hi", "dst_lo", "dst_port", "protocol", "packets",
+                "bytes", "rejected", "src_kind", "facing", "t", "flows")
+
+
+def base_sql(d: Dialect, internet_facing: Sequence[str] = (), binned: Sequence[str] = ()) -> str:
+    """Counted flows (status rows and ALB requests are not flows), weighted: the rows of ``counted``
+    (weight 1, ``t`` their start in epoch seconds) and the scanned files' flows aggregates ``binned``
+    (``rawscan.valued_flows``). ``facing``: the flow came in on one of ``internet_facing``."""
+    facing = (f"CASE WHEN CAST(interface_id AS STRING) IN ({', '.join(map(_literal, internet_facing))}) THEN 1 ELSE 0 END"
+              if internet_facing else "0")
+    rows = (
         "SELECT src_family, src_hi, src_lo, dst_family, dst_hi, dst_lo, dst_port, protocol, packets, bytes, "
-        "CASE WHEN CAST(action AS STRING) = 'REJECT' THEN 1 ELSE 0 END AS rejected, "
-        "CAST(src_kind AS STRING) AS src_kind, CAST(interface_id AS STRING) AS interface_id, "
-        f"CAST({d.epoch('start')} AS BIGINT) AS t FROM counted "
+        "CAST(CASE WHEN CAST(action AS STRING) = 'REJECT' THEN 1 ELSE 0 END AS BIGINT) AS rejected, "
+        f"CAST(src_kind AS STRING) AS src_kind, CAST({facing} AS BIGINT) AS facing, "
+        f"CAST({d.epoch('start')} AS BIGINT) AS t, CAST(1 AS BIGINT) AS flows FROM counted "
         f"WHERE source <> '{SOURCE_ALB}' AND (log_status IS NULL OR CAST(log_status AS STRING) = 'OK') "
         "AND src_family IS NOT NULL AND start IS NOT NULL"
     )
+    return " UNION ALL ".join([rows, *(f"SELECT {', '.join(BASE_COLUMNS)} FROM {name}" for name in binned)])
+
+
+def detect_bins(config: DetectionConfig) -> int:
+    """Seconds per bin of the scanned files' flows aggregate: the gcd of every rule's slide, so each
+    rule's windows (starts at epoch multiples of its slide) are unions of whole bins."""
+    return math.gcd(*(rule.step for rule in config.rules)) if config.rules else 60
 
 
 def _rows(rule: Rule) -> str:
@@ -272,6 +296,7 @@ def _key_columns(d: Dialect, rule: Rule) -> list[str]:
 
 
 KEY = ["k_family", "k_hi", "k_lo"]
+FLOWS = "CAST(sum(flows) AS BIGINT)"  # counted flows of a group of weighted rows
 
 
 def _offsets(count: int) -> str:
@@ -345,17 +370,17 @@ def breach_sql(d: Dialect, rule: Rule, config: DetectionConfig) -> str:
                  "WHERE dst_family IS NOT NULL")
         return (f"SELECT * FROM ({_distinct_windowed(rule, inner, group, ['dst_hi', 'dst_lo'])}) w "
                 f"WHERE n > {rule.threshold}")
-    inner = f"SELECT {', '.join(key)}, packets, bytes, rejected, t FROM {_rows(rule)}"
+    inner = f"SELECT {', '.join(key)}, packets, bytes, rejected, flows, t FROM {_rows(rule)}"
     if rule.kind == "suspicious_source":
         facing = ", ".join(_literal(i) for i in config.internet_facing)
         kinds = " OR ".join(filter(None, [
             f"src_kind IN ({', '.join(map(_literal, NEVER_A_SOURCE))})",
-            f"(interface_id IN ({facing}) AND src_kind IN ({', '.join(map(_literal, NOT_GLOBAL))}))" if facing else "",
+            f"(facing = 1 AND src_kind IN ({', '.join(map(_literal, NOT_GLOBAL))}))" if facing else "",
         ]))
-        inner = (f"SELECT {', '.join(key)}, src_kind, t, packets, bytes, rejected FROM {_rows(rule)} WHERE {kinds}")
-        windows = _windowed(rule, inner, [*KEY, "src_kind"], {"flows": "count(*)", "bytes_": "sum(bytes)"})
+        inner = (f"SELECT {', '.join(key)}, src_kind, t, packets, bytes, rejected, flows FROM {_rows(rule)} WHERE {kinds}")
+        windows = _windowed(rule, inner, [*KEY, "src_kind"], {"flows": FLOWS, "bytes_": "sum(bytes)"})
         return f"SELECT {', '.join(KEY)}, src_kind, ws, flows AS n, bytes_ FROM ({windows}) w WHERE flows > {rule.threshold}"
-    measures = {"flows": "count(*)", "bytes_": "sum(bytes)", "packets_": "sum(packets)", "rejected_": "sum(rejected)"}
+    measures = {"flows": FLOWS, "bytes_": "sum(bytes)", "packets_": "sum(packets)", "rejected_": "sum(rejected)"}
     prune = {"high_volume": f"sum({rule.measure}) > {rule.threshold}",
              "high_rejection_rate": f"sum(rejected) > {rule.threshold}"}.get(rule.kind)
     windows = _windowed(rule, inner, KEY, measures, prune)
@@ -429,11 +454,12 @@ def _int(value: Any) -> int:
     return int(value) if value is not None else 0
 
 
-def run(engine: Engine, config: DetectionConfig | None = None) -> list[Detection]:
-    """Every rule over the engine's ``counted`` view; episodes sorted by start, rule and source."""
+def run(engine: Engine, config: DetectionConfig | None = None, binned: Sequence[str] = ()) -> list[Detection]:
+    """Every rule over the engine's ``counted`` view and the flows aggregates ``binned`` (of bins of
+    ``detect_bins(config)`` seconds); episodes sorted by start, rule and source."""
     config = config or DetectionConfig()
     d = engine.dialect
-    engine.materialize("detect_base", base_sql(d))
+    engine.materialize("detect_base", base_sql(d, config.internet_facing, binned))
     exempt = config.exempt_prefixes()
     found: list[Detection] = []
     for index, rule in enumerate(config.rules):

@@ -1,11 +1,13 @@
-"""A clean local VPC file read straight into the report's two aggregates by the C reader ``_linescan``.
+"""A clean local VPC file read straight into the report's aggregates by the C reader ``_linescan``.
 
 ``read_text`` gives each scanner (one per core) a contiguous part of a plain file, or
 the next free scanner each decompressed chunk of a gzip file; ``read_parquet`` reads the columns
 the report needs with Arrow, text columns dictionary-decoded (AWS writers dictionary-encode
 addresses until a column chunk's dictionary outgrows about 1 MB, Arrow re-encodes the rest), row
 groups split between the scanners, and adds them as id columns. Either way the result is a ``FileAggregates``: addresses as
-dense ids with their texts, and the facts and pairs aggregates (see ``_linescan.c``). A file the
+dense ids with their texts, and the facts and pairs aggregates (see ``_linescan.c``); with
+``DetectBins`` also the flows aggregate the detections read (text files only: the Parquet reader
+does not carry destination ports, so with detections Parquet goes through the row path). A file the
 reader cannot take exactly as the row path would gives ``None`` (see ``rawscan``).
 """
 
@@ -38,6 +40,7 @@ _ROLES = {
     "srcaddr": 3, "dstaddr": 4, "pkt-srcaddr": 5, "pkt-dstaddr": 6, "type": 7, "action": 8, "log-status": 9,
     "protocol": 10, "packets": 11, "bytes": 12, "start": 13, "end": 14,
 }
+_DETECT_ROLES = {"dstport": 15, "interface-id": 16}  # read only for the flows aggregate
 _CHECK_INT32, _CHECK_INT64, _SKIP_TEXT = 1, 2, 0
 _ADDRESSES, _TYPE, _ACTION, _STATUS = 0, 1, 2, 3  # the scanner's dictionaries
 _NULL_INT32, _NULL_INT64 = np.iinfo(np.int32).min, np.iinfo(np.int64).min
@@ -45,11 +48,20 @@ CODE_NULL, CODE_UNKNOWN = 0, 1  # address codes besides 4, 6 and 64 (IPv6 in a N
 
 
 @dataclass(frozen=True)
+class DetectBins:
+    """The flows aggregate the detections read: bins of ``seconds`` (dividing every rule's slide),
+    and which interface ids face the internet (the ``facing`` flag of each bin)."""
+
+    seconds: int
+    facing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class FileAggregates:
     addresses: pa.Array  # string: the text of address id i
     codes: np.ndarray  # uint8: the reader's code of address id i, checked by the caller
     facts: pa.Table  # log_status, flow_type, action, src_code, dst_code, protocol, fine_bin, records, packets, bytes
-    merged_pairs: Future[pa.Table]  # src, dst (ids), flows, packets, bytes: counted flows per pair
+    merged: Future[tuple[pa.Table, pa.Table | None]]  # the pairs and (with detections) the flows aggregate
     records: int
     first: int | None  # epoch seconds
     last: int | None
@@ -57,13 +69,22 @@ class FileAggregates:
 
     @property
     def pairs(self) -> pa.Table:
-        return self.merged_pairs.result()
+        """src, dst (ids), flows, packets, bytes: counted flows per pair."""
+        return self.merged.result()[0]
+
+    @property
+    def flows(self) -> pa.Table | None:
+        """src, dst (ids), protocol, dst_port, bin, rejected, facing, flows, packets, bytes: counted flows
+        with a source and a start per detection bin; None without ``DetectBins``."""
+        return self.merged.result()[1]
 
 
-def roles(fields: tuple[str, ...]) -> bytes:
+def roles(fields: tuple[str, ...], detect: DetectBins | None = None) -> bytes:
     def role(field: str) -> int:
         if field in _ROLES:
             return _ROLES[field]
+        if detect is not None and field in _DETECT_ROLES and (field != "interface-id" or detect.facing):
+            return _DETECT_ROLES[field]
         if field in vpc.INT32_FIELDS:
             return _CHECK_INT32
         return _CHECK_INT64 if field in vpc.INT64_FIELDS else _SKIP_TEXT
@@ -75,18 +96,24 @@ ODD_LINES_LIMIT = 8 << 20  # bytes of lines the reader hands the row path before
 
 
 def read_text(source: LocalFile, fields: tuple[str, ...], header: bool, compressed: bool,
-              fine_bin: int) -> FileAggregates | None:
+              fine_bin: int, detect: DetectBins | None = None) -> FileAggregates | None:
     """Every line through the C reader, the lines it does not take kept for the row path.
 
     None when the file is better read by the row path alone: more than ``ODD_LINES_LIMIT`` of such
     lines, more distinct labels than the reader keeps, or a truncated gzip.
     """
-    scanners = [Scanner(roles(fields), fine_bin) for _ in range(IN_FLIGHT)]
+    scanners = [_scanner(fields, fine_bin, detect) for _ in range(IN_FLIGHT)]
     try:
         odd = (_scan_stream if compressed else _scan_parts)(source, header, scanners)
     except (ValueError, OSError, FlowInputError):
         return None
-    return _merged(scanners, odd)
+    return _merged(scanners, odd, detect is not None)
+
+
+def _scanner(fields: tuple[str, ...], fine_bin: int, detect: DetectBins | None = None) -> Scanner:
+    if detect is None:
+        return Scanner(roles(fields), fine_bin)
+    return Scanner(roles(fields, detect), fine_bin, detect.seconds, detect.facing)
 
 
 def _odd_lines(block: Buffer, offsets: bytes) -> list[bytes]:
@@ -197,7 +224,7 @@ def _whole_lines(chunks: Iterator[pa.Buffer], header: bool) -> Iterator[pa.Buffe
         yield chunk
 
 
-def _merged(scanners: list[Scanner], odd_lines: bytes = b"") -> FileAggregates:
+def _merged(scanners: list[Scanner], odd_lines: bytes = b"", detect: bool = False) -> FileAggregates:
     """One set of aggregates from every scanner, address ids renumbered into one dictionary.
 
     The first scanner's dictionary becomes the file's: it adopts the others' addresses, and their
@@ -207,10 +234,10 @@ def _merged(scanners: list[Scanner], odd_lines: bytes = b"") -> FileAggregates:
     first = scanners[0]
     remaps = [first.adopt_addresses(scanner) for scanner in scanners[1:]]
 
-    def merge_pairs() -> pa.Table:
+    def merge_pairs() -> tuple[pa.Table, pa.Table | None]:
         for scanner, remap in zip(scanners[1:], remaps, strict=True):
             first.absorb(scanner, remap)
-        return _pairs(first)
+        return _pairs(first), _flows(first) if detect else None
 
     merging = ThreadPoolExecutor(1)
     pairs = merging.submit(merge_pairs)
@@ -231,6 +258,24 @@ def _pairs(scanner: Scanner) -> pa.Table:
     for side, raw in (("src", src), ("dst", dst)):
         ids = np.frombuffer(raw, np.int32)
         out[side] = _with_nulls(ids, ids < 0)
+    out["flows"] = pa.array(np.frombuffer(flows, np.int64))
+    for name, raw in (("packets", packets), ("bytes", sums)):
+        values = np.frombuffer(raw, np.int64)
+        out[name] = _with_nulls(values, values == _NULL_INT64)
+    return pa.table(out)
+
+
+def _flows(scanner: Scanner) -> pa.Table:
+    _, src, dst, protocol, dst_port, bins, rejected, facing, flows, packets, sums = scanner.flows()
+    out: dict[str, pa.Array] = {"src": pa.array(np.frombuffer(src, np.int32))}
+    ids = np.frombuffer(dst, np.int32)
+    out["dst"] = _with_nulls(ids, ids < 0)
+    for name, raw in (("protocol", protocol), ("dst_port", dst_port)):
+        values = np.frombuffer(raw, np.int32)
+        out[name] = _with_nulls(values, values == _NULL_INT32)
+    out["bin"] = pa.array(np.frombuffer(bins, np.int64))
+    out["rejected"] = pa.array(np.frombuffer(rejected, np.uint8))
+    out["facing"] = pa.array(np.frombuffer(facing, np.uint8))
     out["flows"] = pa.array(np.frombuffer(flows, np.int64))
     for name, raw in (("packets", packets), ("bytes", sums)):
         values = np.frombuffer(raw, np.int64)

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from v6ops.events import Sink
-from v6ops.flows import alarms, analyses, detections, rawscan, spark, vpc
+from v6ops.flows import alarms, analyses, detections, encoded, rawscan, spark, vpc
 from v6ops.flows.duck import DuckEngine
 from v6ops.flows.ingest import Advance, FileSummary, Ingest, read_batches
 from v6ops.flows.problems import FlowInputError
@@ -54,7 +54,8 @@ def report_sections(engine: analyses.Engine, options: analyses.Options, scans: l
         metric: [[start, value] for start, value in sorted(points.items())]
         for metric, points in alarms.series(engine, METRIC_PERIOD, scans).items()
     }}
-    found = detections.run(engine, detect) if detect is not None else []
+    binned = [scan.flows for scan in scans if scan.flows is not None]
+    found = detections.run(engine, detect, binned) if detect is not None else []
     if detect is not None:
         sections["detections"] = [e.as_dict() for e in found]
     return sections, found
@@ -77,15 +78,17 @@ def build_report(
 
     With DuckDB, local VPC files are read straight into aggregates (``rawscan``), the lines that
     reader does not take row by row; the rest (ALB, pcap, S3, flow-direction, files the reader
-    cannot take) is read row by row, as is everything with ``scan_files=False`` (the reference the
-    tests compare the scans with), with detections (they need each record's source, destination,
-    port and time) and with Spark (``engine_name="spark"`` on ``master``).
+    cannot take, and with detections Parquet files) is read row by row, as is everything with
+    ``scan_files=False`` (the reference the tests compare the scans with) and with Spark
+    (``engine_name="spark"`` on ``master``). With detections the reader also sums each file's
+    counted flows per source, destination, port and time bin, which the rules read as the rows.
     """
     started = time.perf_counter()
     sources = sources if sources is not None else expand(paths, s3_client)
     ingest = Ingest(core_only=True)
     engine = open_engine(engine_name, threads, master)
-    scan_files = scan_files and detect is None and isinstance(engine, DuckEngine)
+    scan_files = scan_files and isinstance(engine, DuckEngine)
+    bins = encoded.DetectBins(detections.detect_bins(detect), detect.internet_facing) if detect is not None else None
     try:
         fine_bin = math.gcd(analyses.TREND_BINS[0], options.bin_seconds or analyses.TREND_BINS[0])
         scans: list[rawscan.RawScan] = []
@@ -93,7 +96,7 @@ def build_report(
         odd_rows: list[pa.Table] = []  # the scanned files' lines the reader did not take, parsed by rows
         for index, source in enumerate(sources):
             raw = rawscan.sniff(source, vpc_format, ingest.rejections) if scan_files else None
-            scan = rawscan.scan_file(engine, raw, f"vpc_file_{index}", fine_bin) if raw is not None else None
+            scan = rawscan.scan_file(engine, raw, f"vpc_file_{index}", fine_bin, bins) if raw is not None else None
             if scan is None:
                 by_rows.append(source)
                 continue

@@ -2,7 +2,8 @@
 
 Materializing a normalized row per record costs far more than the report needs: every analysis
 but the ALB percentiles is a sum. So a clean local VPC file (text, gzip or Parquet) is read by the
-C reader (``encoded``) into two aggregates, facts and (source id, destination id) pairs; only the
+C reader (``encoded``) into two aggregates, facts and (source id, destination id) pairs (and with
+detections a third, ``flows``: per source, destination, protocol, port and time bin); only the
 distinct address texts are parsed (``v6ops.addr.vector``), which also checks the reader's code of
 each. The pairs are then valued by the address table (id -> 128-bit value), so the same address
 written three ways is still one talker.
@@ -200,6 +201,7 @@ class RawScan:
     last: int | None
     canonical: bool  # no two texts of the file are the same address
     odd_lines: bytes = b""  # lines the reader did not take, in file order, for the row path
+    flows: str | None = None  # with detections: the valued flows aggregate (``valued_flows``)
 
 
 class RawEngine(Protocol):
@@ -208,19 +210,39 @@ class RawEngine(Protocol):
     def register(self, name: str, table: pa.Table) -> None: ...
 
 
-def read_aggregates(raw: RawVpcFile, fine_bin: int) -> encoded.FileAggregates | None:
+def read_aggregates(raw: RawVpcFile, fine_bin: int,
+                    detect: encoded.DetectBins | None = None) -> encoded.FileAggregates | None:
     if raw.kind == _PARQUET_KIND:
-        return encoded.read_parquet(raw.source, raw.fields, fine_bin)
-    return encoded.read_text(raw.source, raw.fields, raw.header, raw.compressed, fine_bin)
+        return encoded.read_parquet(raw.source, raw.fields, fine_bin) if detect is None else None
+    return encoded.read_text(raw.source, raw.fields, raw.header, raw.compressed, fine_bin, detect)
 
 
-def scan_file(engine: RawEngine, raw: RawVpcFile, name: str, fine_bin: int = 60) -> RawScan | None:
+def valued_flows(flows: pa.Table, addresses: pa.Table) -> pa.Table:
+    """The flows aggregate as the columns of ``detections.base_sql``: ids valued by the address table,
+    ``rejected`` the bin's rejected flows, ``t`` the bin's start (epoch seconds)."""
+    src, dst = flows.column("src"), flows.column("dst")
+    count = flows.column("flows")
+    rejected = pc.multiply(pc.cast(flows.column("rejected"), pa.int64()), count)
+    return pa.table({
+        "src_family": pc.take(addresses.column("family"), src), "src_hi": pc.take(addresses.column("hi"), src),
+        "src_lo": pc.take(addresses.column("lo"), src), "dst_family": pc.take(addresses.column("family"), dst),
+        "dst_hi": pc.take(addresses.column("hi"), dst), "dst_lo": pc.take(addresses.column("lo"), dst),
+        "dst_port": flows.column("dst_port"), "protocol": flows.column("protocol"),
+        "packets": flows.column("packets"), "bytes": flows.column("bytes"), "rejected": rejected,
+        "src_kind": pc.take(addresses.column("kind"), src), "facing": pc.cast(flows.column("facing"), pa.int64()),
+        "t": flows.column("bin"), "flows": count,
+    })
+
+
+def scan_file(engine: RawEngine, raw: RawVpcFile, name: str, fine_bin: int = 60,
+              detect: encoded.DetectBins | None = None) -> RawScan | None:
     """The file's aggregates, registered with the engine; None if the row path must read it instead.
 
-    ``fine_bin`` divides every trend bin the report may choose (``analyses.TREND_BINS``).
+    ``fine_bin`` divides every trend bin the report may choose (``analyses.TREND_BINS``); with
+    ``detect``, the flows aggregate the detections read is registered too (``RawScan.flows``).
     """
     facts, valued = f"{name}_facts", f"{name}_valued"
-    file = read_aggregates(raw, fine_bin)
+    file = read_aggregates(raw, fine_bin, detect)
     if file is None:
         return None  # a line the reader does not take, a truncated gzip: the row path counts or reports it
     table, invalid = address_table(file.addresses)
@@ -228,5 +250,9 @@ def scan_file(engine: RawEngine, raw: RawVpcFile, name: str, fine_bin: int = 60)
         return None  # the row path rejects invalid records by reason; a code the reader got wrong is its limit
     engine.register(facts, classified_facts(file.facts))
     engine.register(valued, valued_pairs(file.pairs, table))
+    flows = None
+    if file.flows is not None:
+        flows = f"{name}_flows"
+        engine.register(flows, valued_flows(file.flows, table))
     canonical = table.select(["family", "hi", "lo"]).group_by(["family", "hi", "lo"]).aggregate([]).num_rows == len(table)
-    return RawScan(raw, facts, valued, file.records, file.first, file.last, canonical, file.odd_lines)
+    return RawScan(raw, facts, valued, file.records, file.first, file.last, canonical, file.odd_lines, flows)
