@@ -19,7 +19,8 @@
  *          destination id, protocol, destination port, start's detection bin, REJECT or not, on an
  *          internet-facing interface or not): what the detection rules (v6ops/flows/detections.py)
  *          read, so they run over these bins exactly as over the rows (each rule's windows are unions
- *          of bins: the bin divides every rule's slide).
+ *          of bins: the bin divides every rule's slide). Each scanner keeps its own: the rules sum
+ *          and count distinct values, so two rows of one bin from two scanners need no merging.
  * Sums skip nulls and stay null when every value is null, as SQL's sum() does.
  *
  * A Scanner is used by one thread at a time; feed() and add() release the GIL while they work, so
@@ -947,12 +948,9 @@ static PyObject *scanner_absorb(Scanner *self, PyObject *args) {
     const int32_t *to = remap.buf;
     Py_ssize_t known = remap.len / 4;
     const Pair *slots = other->pairs.slots;
-    const Flow *flows = other->flows.slots;
-    int bad = other == self || other->detect_bin != self->detect_bin, status = 0;
+    int bad = other == self, status = 0;
     for (size_t i = 0; !bad && i <= other->pairs.mask; i++)
         bad = slots[i].flows && (slots[i].src >= known || slots[i].dst >= known);
-    for (size_t i = 0; !bad && i <= other->flows.mask; i++)
-        bad = flows[i].flows && (flows[i].src >= known || flows[i].dst >= known);
     if (!bad) {
         Py_BEGIN_ALLOW_THREADS
         for (size_t i = 0; i <= other->pairs.mask && status == 0; i++) {
@@ -967,27 +965,11 @@ static PyObject *scanner_absorb(Scanner *self, PyObject *args) {
             add_sum(&pair->packets, slots[i].packets);
             add_sum(&pair->bytes, slots[i].bytes);
         }
-        for (size_t i = 0; i <= other->flows.mask && status == 0; i++) {
-            if (!flows[i].flows) continue;
-            Flow key = flows[i];
-            key.src = to[key.src]; /* flows always have a source */
-            key.dst = key.dst < 0 ? -1 : to[key.dst];
-            key.flows = 0; /* a fresh slot starts from the key's sums */
-            Flow *flow = flow_slot(&self->flows, &key, flow_hash(&key));
-            if (!flow) {
-                status = -1;
-                break;
-            }
-            flow->flows += flows[i].flows;
-            add_sum(&flow->packets, flows[i].packets);
-            add_sum(&flow->bytes, flows[i].bytes);
-        }
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&remap);
     if (bad) {
-        PyErr_SetString(PyExc_ValueError,
-                        "absorb: another scanner of the same detection bin and an id for each of its addresses expected");
+        PyErr_SetString(PyExc_ValueError, "absorb: another scanner and an id for each of its addresses expected");
         return NULL;
     }
     if (status < 0) return PyErr_NoMemory();

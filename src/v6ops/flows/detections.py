@@ -355,21 +355,53 @@ def _target(d: Dialect, rule: Rule) -> tuple[list[str], list[str]]:
     return [], []
 
 
-def breach_sql(d: Dialect, rule: Rule, config: DetectionConfig) -> str:
-    """Every window of ``rule`` over its threshold: key, target, ``ws`` (window start), ``n`` (value), extras."""
+def _scan_items(d: Dialect, rule: Rule) -> tuple[list[str], str, str]:
+    """A scan rule's (distinct items it counts, their SELECT expressions, the rows' WHERE)."""
+    if rule.kind == "port_scan":
+        return (["port"], "protocol * 65536 + dst_port AS port",
+                f"protocol IN ({', '.join(map(str, PORT_PROTOCOLS))}) AND dst_port IS NOT NULL AND dst_family IS NOT NULL")
+    return ["dst_hi", "dst_lo"], "dst_hi, dst_lo", "dst_family IS NOT NULL"
+
+
+def target_bound(rule: Rule) -> tuple[Any, ...] | None:
+    """Scan rules whose targets share one bound (``targets_sql``): port scans, address scans per prefix length."""
+    if rule.kind == "port_scan":
+        return ("port_scan",)
+    if rule.kind == "address_scan":
+        return ("address_scan", rule.prefix6, rule.prefix4)
+    return None
+
+
+def targets_sql(d: Dialect, rule: Rule, threshold: float) -> str:
+    """Targets with more than ``threshold`` distinct items from all sources over all the data.
+
+    A source key counts, in one window, at most the items its target saw from everyone over all
+    the data, so a scan rule (and every rule of the same ``target_bound`` with a threshold at least
+    this one) can only breach on these targets: dropping the others first is exact, and in benign
+    traffic (a handful of ports per server, a few hosts per /64) leaves almost nothing to window.
+    """
+    target, target_select = _target(d, rule)
+    items, item_select, where = _scan_items(d, rule)
+    cols = ", ".join(target)
+    return (f"SELECT {cols} FROM (SELECT DISTINCT {', '.join(target_select)}, {item_select} FROM detect_base "
+            f"WHERE {where}) a GROUP BY {cols} HAVING count(*) > {threshold}")
+
+
+def breach_sql(d: Dialect, rule: Rule, config: DetectionConfig, targets: str | None = None) -> str:
+    """Every window of ``rule`` over its threshold: key, target, ``ws`` (window start), ``n`` (value), extras.
+
+    ``targets``: for scan rules, a table of ``targets_sql`` (of a threshold at most the rule's) to read only.
+    """
     key = _key_columns(d, rule)
     target, target_select = _target(d, rule)
     group = [*KEY, *target]
-    if rule.kind == "port_scan":
-        inner = (f"SELECT {', '.join(key + target_select)}, protocol * 65536 + dst_port AS port, t FROM {_rows(rule)} "
-                 f"WHERE protocol IN ({', '.join(map(str, PORT_PROTOCOLS))}) AND dst_port IS NOT NULL "
-                 "AND dst_family IS NOT NULL")
-        return f"SELECT * FROM ({_distinct_windowed(rule, inner, group, ['port'])}) w WHERE n > {rule.threshold}"
-    if rule.kind == "address_scan":
-        inner = (f"SELECT {', '.join(key + target_select)}, dst_hi, dst_lo, t FROM {_rows(rule)} "
-                 "WHERE dst_family IS NOT NULL")
-        return (f"SELECT * FROM ({_distinct_windowed(rule, inner, group, ['dst_hi', 'dst_lo'])}) w "
-                f"WHERE n > {rule.threshold}")
+    if rule.kind in ("port_scan", "address_scan"):
+        items, item_select, where = _scan_items(d, rule)
+        inner = f"SELECT {', '.join(key + target_select)}, {item_select}, t FROM {_rows(rule)} WHERE {where}"
+        if targets is not None:
+            on = " AND ".join(f"i.{c} = g.{c}" for c in target)
+            inner = f"SELECT i.* FROM ({inner}) i JOIN {targets} g ON {on}"
+        return f"SELECT * FROM ({_distinct_windowed(rule, inner, group, items)}) w WHERE n > {rule.threshold}"
     inner = f"SELECT {', '.join(key)}, packets, bytes, rejected, flows, t FROM {_rows(rule)}"
     if rule.kind == "suspicious_source":
         facing = ", ".join(_literal(i) for i in config.internet_facing)
@@ -382,7 +414,8 @@ def breach_sql(d: Dialect, rule: Rule, config: DetectionConfig) -> str:
         return f"SELECT {', '.join(KEY)}, src_kind, ws, flows AS n, bytes_ FROM ({windows}) w WHERE flows > {rule.threshold}"
     measures = {"flows": FLOWS, "bytes_": "sum(bytes)", "packets_": "sum(packets)", "rejected_": "sum(rejected)"}
     prune = {"high_volume": f"sum({rule.measure}) > {rule.threshold}",
-             "high_rejection_rate": f"sum(rejected) > {rule.threshold}"}.get(rule.kind)
+             "high_rejection_rate": f"sum(rejected) > {rule.threshold}",
+             "volume_baseline": f"sum({rule.measure}) >= {rule.floor}" if rule.floor > 0 else None}.get(rule.kind)
     windows = _windowed(rule, inner, KEY, measures, prune)
     if rule.kind == "high_volume":
         return f"SELECT *, {rule.measure}_ AS n FROM ({windows}) w WHERE {rule.measure}_ > {rule.threshold}"
@@ -405,37 +438,46 @@ def _literal(text: str) -> str:
 def samples_sql(d: Dialect, rule: Rule, breaches: str, limit: int) -> str | None:
     """Up to ``limit`` sample targets per breaching window (smallest values first, so every engine agrees)."""
     key = _key_columns(d, rule)
-    if rule.kind == "port_scan":
-        protocols = ", ".join(map(str, PORT_PROTOCOLS))
-        item, inner = ["port"], f"SELECT {', '.join(key)}, dst_family, dst_hi, dst_lo, protocol * 65536 + dst_port AS port, t " \
-                                f"FROM {_rows(rule)} WHERE protocol IN ({protocols}) AND dst_port IS NOT NULL"
-        match = ["dst_family", "dst_hi", "dst_lo"]
-    elif rule.kind == "address_scan":
-        _, target_select = _target(d, rule)
-        item, inner = ["dst_hi", "dst_lo"], f"SELECT {', '.join(key + target_select)}, dst_hi, dst_lo, t FROM {_rows(rule)} " \
-                                            "WHERE dst_family IS NOT NULL"
-        match = ["p_family", "p_hi", "p_lo"]
+    if rule.kind in ("port_scan", "address_scan"):
+        match, target_select = _target(d, rule)
+        item, item_select, where = _scan_items(d, rule)
+        inner = f"SELECT {', '.join(key + target_select)}, {item_select}, t FROM {_rows(rule)} WHERE {where}"
     elif rule.kind in ("high_volume", "volume_baseline", "high_rejection_rate"):
         item, inner = ["dst_family", "dst_hi", "dst_lo"], \
             f"SELECT {', '.join(key)}, dst_family, dst_hi, dst_lo, t FROM {_rows(rule)} WHERE dst_family IS NOT NULL"
         match = []
     else:
         return None
-    on = " AND ".join(f"x.{c} = b.{c}" for c in [*KEY, *match])
     cols = ", ".join(f"b.{c}" for c in [*KEY, *match]) + ", b.ws, " + ", ".join(f"x.{c}" for c in item)
-    hit = f"SELECT DISTINCT {cols} FROM ({inner}) x JOIN {breaches} b ON {on} AND x.t >= b.ws AND x.t < b.ws + {rule.window}"
+    hit = f"SELECT DISTINCT {cols} FROM {_in_windows(rule, inner, breaches, [*KEY, *match])}"
     part = ", ".join([*KEY, *match, "ws"])
     ranked = f"SELECT *, row_number() OVER (PARTITION BY {part} ORDER BY {', '.join(item)}) AS r FROM ({hit}) h"
     return f"SELECT * FROM ({ranked}) s WHERE r <= {limit}"
+
+
+def _in_windows(rule: Rule, inner: str, breaches: str, match: list[str]) -> str:
+    """``inner``'s rows (``x``) joined to each breaching window (``b``) of theirs that holds them.
+
+    A row at ``t`` lies in the windows starting at ``t - t % slide - j * slide`` for j below
+    ``window / slide``: the row is spread to those starts and joined on equality, so a source with
+    many breaching windows costs its rows times ``window / slide``, not its rows times its windows.
+    Only rows of breaching keys are spread.
+    """
+    step, count = rule.step, rule.window // rule.step
+    cols = ", ".join(match)
+    on = " AND ".join(f"a.{c} = k.{c}" for c in match)
+    keyed = f"SELECT a.* FROM ({inner}) a JOIN (SELECT DISTINCT {cols} FROM {breaches}) k ON {on}"
+    spread = (f"SELECT y.*, t - (t % {step}) - j * {step} AS ws FROM ({keyed}) y CROSS JOIN {_offsets(count)}"
+              if count > 1 else f"SELECT y.*, t - (t % {step}) AS ws FROM ({keyed}) y")
+    same = " AND ".join(f"x.{c} = b.{c}" for c in [*match, "ws"])
+    return f"({spread}) x JOIN {breaches} b ON {same}"
 
 
 def sources_sql(d: Dialect, rule: Rule, breaches: str, limit: int) -> str:
     """For /64 keys: how many source addresses of the /64 took part, and the first few (a privacy-address spread)."""
     key = _key_columns(d, rule)
     inner = f"SELECT {', '.join(key)}, src_hi, src_lo, t FROM {_rows(rule)}"
-    on = " AND ".join(f"x.{c} = b.{c}" for c in KEY)
-    hit = (f"SELECT DISTINCT b.k_family, b.k_hi, b.k_lo, b.ws, x.src_hi, x.src_lo FROM ({inner}) x JOIN {breaches} b "
-           f"ON {on} AND x.t >= b.ws AND x.t < b.ws + {rule.window}")
+    hit = f"SELECT DISTINCT b.k_family, b.k_hi, b.k_lo, b.ws, x.src_hi, x.src_lo FROM {_in_windows(rule, inner, breaches, KEY)}"
     ranked = (f"SELECT *, row_number() OVER (PARTITION BY k_family, k_hi, k_lo, ws ORDER BY src_hi, src_lo) AS r, "
               f"count(*) OVER (PARTITION BY k_family, k_hi, k_lo, ws) AS sources FROM ({hit}) h")
     return f"SELECT * FROM ({ranked}) s WHERE r <= {limit}"
@@ -461,10 +503,18 @@ def run(engine: Engine, config: DetectionConfig | None = None, binned: Sequence[
     d = engine.dialect
     engine.materialize("detect_base", base_sql(d, config.internet_facing, binned))
     exempt = config.exempt_prefixes()
+    bounds: dict[tuple[Any, ...], str] = {}
+    for rule in config.rules:  # one pass per kind of target, shared by its rules (at the lowest threshold)
+        bound = target_bound(rule)
+        if bound is not None and bound not in bounds:
+            lowest = min(r.threshold for r in config.rules if target_bound(r) == bound)
+            bounds[bound] = f"detect_targets_{len(bounds)}"
+            engine.materialize(bounds[bound], targets_sql(d, rule, lowest))
     found: list[Detection] = []
     for index, rule in enumerate(config.rules):
         name = f"detect_breach_{index}"
-        engine.materialize(name, breach_sql(d, rule, config))
+        bound = target_bound(rule)
+        engine.materialize(name, breach_sql(d, rule, config, bounds[bound] if bound is not None else None))
         rows = engine.query(f"SELECT * FROM {name}").to_pylist()
         rows = [r for r in rows if not _exempt(r, rule, exempt)]
         if not rows:

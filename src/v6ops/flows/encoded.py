@@ -230,6 +230,8 @@ def _merged(scanners: list[Scanner], odd_lines: bytes = b"", detect: bool = Fals
     The first scanner's dictionary becomes the file's: it adopts the others' addresses, and their
     pairs are added to its own with their ids renumbered, on a thread of its own while the caller
     parses the addresses (the C code releases the GIL, and neither step touches the other's data).
+    The flows aggregates are not merged, only renumbered: the detections sum them and count their
+    distinct values, which one bin split over two rows leaves the same.
     """
     first = scanners[0]
     remaps = [first.adopt_addresses(scanner) for scanner in scanners[1:]]
@@ -237,7 +239,11 @@ def _merged(scanners: list[Scanner], odd_lines: bytes = b"", detect: bool = Fals
     def merge_pairs() -> tuple[pa.Table, pa.Table | None]:
         for scanner, remap in zip(scanners[1:], remaps, strict=True):
             first.absorb(scanner, remap)
-        return _pairs(first), _flows(first) if detect else None
+        if not detect:
+            return _pairs(first), None
+        renumbered = [_flows(first, None)] + [
+            _flows(scanner, np.frombuffer(remap, np.int32)) for scanner, remap in zip(scanners[1:], remaps, strict=True)]
+        return _pairs(first), pa.concat_tables(renumbered)
 
     merging = ThreadPoolExecutor(1)
     pairs = merging.submit(merge_pairs)
@@ -265,10 +271,13 @@ def _pairs(scanner: Scanner) -> pa.Table:
     return pa.table(out)
 
 
-def _flows(scanner: Scanner) -> pa.Table:
+def _flows(scanner: Scanner, remap: np.ndarray | None) -> pa.Table:
+    """The scanner's flows aggregate, its address ids renumbered by ``remap`` (None: already the file's)."""
     _, src, dst, protocol, dst_port, bins, rejected, facing, flows, packets, sums = scanner.flows()
-    out: dict[str, pa.Array] = {"src": pa.array(np.frombuffer(src, np.int32))}
-    ids = np.frombuffer(dst, np.int32)
+    sources, ids = np.frombuffer(src, np.int32), np.frombuffer(dst, np.int32)
+    if remap is not None:
+        sources, ids = remap[sources], np.where(ids < 0, ids, remap[ids])
+    out: dict[str, pa.Array] = {"src": pa.array(sources)}
     out["dst"] = _with_nulls(ids, ids < 0)
     for name, raw in (("protocol", protocol), ("dst_port", dst_port)):
         values = np.frombuffer(raw, np.int32)
