@@ -107,8 +107,8 @@ def _scanned_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     original = rawscan.scan_file
 
-    def spy(engine: Any, raw: rawscan.RawVpcFile, name: str, fine_bin: int) -> rawscan.RawScan | None:
-        scan = original(engine, raw, name, fine_bin)
+    def spy(engine: Any, raw: rawscan.RawVpcFile, name: str, fine_bin: int, detect: Any = None) -> rawscan.RawScan | None:
+        scan = original(engine, raw, name, fine_bin, detect)
         if scan is not None:
             seen.append(raw.source.path.name)
         return scan

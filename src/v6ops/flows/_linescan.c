@@ -15,12 +15,13 @@
  *          checks every code against v6ops.addr's parse of the same text and falls back if one differs;
  *   pairs: flows, packets and bytes of counted records (status OK or absent) by (source id,
  *          destination id), where pkt-srcaddr/pkt-dstaddr win over the ENI's addresses;
- *   flows (only with a detection bin): the counted records with a source and a start, by (source id,
- *          destination id, protocol, destination port, start's detection bin, REJECT or not, on an
- *          internet-facing interface or not): what the detection rules (v6ops/flows/detections.py)
- *          read, so they run over these bins exactly as over the rows (each rule's windows are unions
- *          of bins: the bin divides every rule's slide). Each scanner keeps its own: the rules sum
- *          and count distinct values, so two rows of one bin from two scanners need no merging.
+ *   flows (only with a detection bin): flows, packets and bytes of counted records with a source and
+ *          a start, by (source id, destination id, protocol, destination port, start's detection
+ *          bin, REJECT or not, on an internet-facing interface or not): what the detection rules
+ *          (v6ops/flows/detections.py) read, so they run over these bins exactly as over the rows
+ *          (each rule's windows are unions of bins: the bin divides every rule's slide). A bin may
+ *          be several rows (see FlowColumns), as it may be across scanners: the rules sum rows and
+ *          count distinct values, which that leaves the same.
  * Sums skip nulls and stay null when every value is null, as SQL's sum() does.
  *
  * A Scanner is used by one thread at a time; feed() and add() release the GIL while they work, so
@@ -287,17 +288,27 @@ typedef struct {
     int64_t flows, packets, bytes;
 } Flow;
 
-enum { TABLE_PAIRS, TABLE_FACTS, TABLE_FLOWS };
+/* The flows aggregate: a direct-mapped cache of FLOW_CACHE bins (cache-sized, so a record's bin is
+ * found without a miss into a table of millions), each bin spilled to columns when another takes
+ * its slot. A bin may thus be spilled more than once; the rules sum rows and count distinct values,
+ * which that leaves the same, and a repeated conversation within a bin (the common case in real
+ * logs) is still one row. */
+#define FLOW_CACHE (1u << 15)
+
+typedef struct {
+    int32_t *src, *dst, *protocol, *dst_port;
+    int64_t *bin, *flows, *packets, *bytes;
+    uint8_t *rejected, *facing;
+    size_t count, capacity;
+    Flow *cache; /* FLOW_CACHE slots */
+} FlowColumns;
 
 typedef struct {
     void *slots;
     size_t count, mask, width;
-    int kind; /* TABLE_*: which struct the slots hold */
 } Table;
 
-static int table_init(Table *t, int kind) {
-    size_t width = kind == TABLE_PAIRS ? sizeof(Pair) : kind == TABLE_FACTS ? sizeof(Fact) : sizeof(Flow);
-    t->kind = kind;
+static int table_init(Table *t, size_t width) {
     t->width = width;
     t->count = 0;
     t->mask = 1023;
@@ -333,12 +344,11 @@ static int same_fact(const Fact *a, const Fact *b) {
 }
 
 static int used(const Table *t, const char *slot) {
-    if (t->kind == TABLE_PAIRS) return ((const Pair *)slot)->flows != 0;
-    return t->kind == TABLE_FACTS ? ((const Fact *)slot)->records != 0 : ((const Flow *)slot)->flows != 0;
+    return t->width == sizeof(Pair) ? ((const Pair *)slot)->flows != 0 : ((const Fact *)slot)->records != 0;
 }
 
 static uint64_t slot_hash(const Table *t, const void *slot) {
-    return t->kind == TABLE_PAIRS ? pair_hash(slot) : t->kind == TABLE_FACTS ? fact_hash(slot) : flow_hash(slot);
+    return t->width == sizeof(Pair) ? pair_hash(slot) : fact_hash(slot);
 }
 
 static int table_grow(Table *t) {
@@ -394,19 +404,68 @@ static inline void *table_slot(Table *t, const void *key, uint64_t hash, int (*s
     return slots + slot * t->width;
 }
 
-static int same_flow(const void *entry, const void *key) {
-    const Flow *a = entry, *b = key;
+static int same_flow(const Flow *a, const Flow *b) {
     return a->src == b->src && a->dst == b->dst && a->bin == b->bin && a->protocol == b->protocol &&
            a->dst_port == b->dst_port && a->rejected == b->rejected && a->facing == b->facing;
 }
 
-static void fresh_flow(void *entry, const void *key) {
-    Flow *flow = entry;
-    *flow = *(const Flow *)key;
-    flow->packets = flow->bytes = NULL_INT64;
+static void flows_free(FlowColumns *c) {
+    free(c->src);
+    free(c->dst);
+    free(c->protocol);
+    free(c->dst_port);
+    free(c->bin);
+    free(c->flows);
+    free(c->packets);
+    free(c->bytes);
+    free(c->rejected);
+    free(c->facing);
+    free(c->cache);
+    memset(c, 0, sizeof *c);
 }
 
-static Flow *flow_slot(Table *t, const Flow *key, uint64_t hash) { return table_slot(t, key, hash, same_flow, fresh_flow); }
+static int grow_column(void **column, size_t capacity, size_t size) {
+    void *grown = realloc(*column, capacity * size);
+    if (!grown) return -1;
+    *column = grown;
+    return 0;
+}
+
+/* Append a bin to the columns; 0, or -1 when out of memory. */
+static int flows_spill(FlowColumns *c, const Flow *f) {
+    if (c->count == c->capacity) {
+        size_t capacity = c->capacity ? 2 * c->capacity : 1 << 16;
+        if (grow_column((void **)&c->src, capacity, 4) < 0 || grow_column((void **)&c->dst, capacity, 4) < 0 ||
+            grow_column((void **)&c->protocol, capacity, 4) < 0 || grow_column((void **)&c->dst_port, capacity, 4) < 0 ||
+            grow_column((void **)&c->bin, capacity, 8) < 0 || grow_column((void **)&c->flows, capacity, 8) < 0 ||
+            grow_column((void **)&c->packets, capacity, 8) < 0 || grow_column((void **)&c->bytes, capacity, 8) < 0 ||
+            grow_column((void **)&c->rejected, capacity, 1) < 0 || grow_column((void **)&c->facing, capacity, 1) < 0)
+            return -1;
+        c->capacity = capacity;
+    }
+    size_t i = c->count++;
+    c->src[i] = f->src;
+    c->dst[i] = f->dst;
+    c->protocol[i] = f->protocol;
+    c->dst_port[i] = f->dst_port;
+    c->bin[i] = f->bin;
+    c->flows[i] = f->flows;
+    c->packets[i] = f->packets;
+    c->bytes[i] = f->bytes;
+    c->rejected[i] = f->rejected;
+    c->facing[i] = f->facing;
+    return 0;
+}
+
+/* Every cached bin spilled to the columns, the cache emptied; 0, or -1 when out of memory. */
+static int flows_flush(FlowColumns *c) {
+    for (size_t i = 0; c->cache && i < FLOW_CACHE; i++) {
+        if (!c->cache[i].flows) continue;
+        if (flows_spill(c, &c->cache[i]) < 0) return -1;
+        c->cache[i].flows = 0;
+    }
+    return 0;
+}
 
 static Pair *pair_slot(Table *t, const Pair *key, uint64_t hash) { return table_slot(t, key, hash, same_pair, fresh_pair); }
 
@@ -428,7 +487,8 @@ typedef struct {
     int reject_action; /* id of "REJECT" in the action dictionary, -1 until seen */
     TextDict dicts[DICT_COUNT];
     TextDict facing; /* the internet-facing interface ids (never grows while reading) */
-    Table pairs, facts, flows;
+    Table pairs, facts;
+    FlowColumns flows; /* with detect_bin only */
     int ready;
 } Scanner;
 
@@ -489,7 +549,7 @@ static void keys_of(const Scanner *self, const Record *r, Keys *k) {
 static void prefetch_keys(const Scanner *self, const Record *r, const Keys *k) {
     __builtin_prefetch((Fact *)self->facts.slots + (k->fact_hash & self->facts.mask));
     __builtin_prefetch((Pair *)self->pairs.slots + (k->pair_hash & self->pairs.mask));
-    if (detected(self, r)) __builtin_prefetch((Flow *)self->flows.slots + (k->flow_hash & self->flows.mask));
+    if (detected(self, r)) __builtin_prefetch(&self->flows.cache[k->flow_hash & (FLOW_CACHE - 1)]);
 }
 
 static int record(Scanner *self, const Record *r, const Keys *k) {
@@ -506,8 +566,12 @@ static int record(Scanner *self, const Record *r, const Keys *k) {
         add_sum(&pair->bytes, r->bytes);
     }
     if (detected(self, r)) {
-        Flow *flow = flow_slot(&self->flows, &k->flow, k->flow_hash);
-        if (!flow) return -1;
+        Flow *flow = &self->flows.cache[k->flow_hash & (FLOW_CACHE - 1)];
+        if (!flow->flows || !same_flow(flow, &k->flow)) {
+            if (flow->flows && flows_spill(&self->flows, flow) < 0) return -1;
+            *flow = k->flow;
+            flow->packets = flow->bytes = NULL_INT64;
+        }
         flow->flows++;
         add_sum(&flow->packets, r->packets);
         add_sum(&flow->bytes, r->bytes);
@@ -537,7 +601,7 @@ static void scanner_free(Scanner *self) {
     dict_free(&self->facing);
     slots_free(self->pairs.slots, (self->pairs.mask + 1) * self->pairs.width);
     slots_free(self->facts.slots, (self->facts.mask + 1) * self->facts.width);
-    slots_free(self->flows.slots, (self->flows.mask + 1) * self->flows.width);
+    flows_free(&self->flows);
     self->ready = 0;
 }
 
@@ -594,8 +658,10 @@ static int scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
     self->records = 0;
     self->first = self->last = NULL_INT64;
     self->ok_status = self->reject_action = -1;
-    int failed = (table_init(&self->pairs, TABLE_PAIRS) < 0) | (table_init(&self->facts, TABLE_FACTS) < 0) |
-                 (table_init(&self->flows, TABLE_FLOWS) < 0) | (dict_init(&self->facing) < 0);
+    int failed = (table_init(&self->pairs, sizeof(Pair)) < 0) | (table_init(&self->facts, sizeof(Fact)) < 0) |
+                 (dict_init(&self->facing) < 0);
+    memset(&self->flows, 0, sizeof self->flows);
+    if (detect_bin) failed |= (self->flows.cache = calloc(FLOW_CACHE, sizeof(Flow))) == NULL;
     for (int i = 0; i < DICT_COUNT; i++) failed |= dict_init(&self->dicts[i]) < 0;
     self->ready = 1;
     if (failed) {
@@ -1037,11 +1103,17 @@ static PyObject *scanner_facts(Scanner *self, PyObject *Py_UNUSED(ignored)) {
 }
 
 static PyObject *scanner_flows(Scanner *self, PyObject *Py_UNUSED(ignored)) {
-    const Table *t = &self->flows;
-    PyObject *c[10] = {COLUMN(t, Flow, src), COLUMN(t, Flow, dst), COLUMN(t, Flow, protocol), COLUMN(t, Flow, dst_port),
-                       COLUMN(t, Flow, bin), COLUMN(t, Flow, rejected), COLUMN(t, Flow, facing), COLUMN(t, Flow, flows),
-                       COLUMN(t, Flow, packets), COLUMN(t, Flow, bytes)};
-    return columns_tuple(c, 10, t->count);
+    FlowColumns *f = &self->flows;
+    if (flows_flush(f) < 0) return PyErr_NoMemory();
+    Py_ssize_t n = (Py_ssize_t)f->count;
+    PyObject *c[10] = {
+        PyBytes_FromStringAndSize((const char *)f->src, n * 4), PyBytes_FromStringAndSize((const char *)f->dst, n * 4),
+        PyBytes_FromStringAndSize((const char *)f->protocol, n * 4),
+        PyBytes_FromStringAndSize((const char *)f->dst_port, n * 4), PyBytes_FromStringAndSize((const char *)f->bin, n * 8),
+        PyBytes_FromStringAndSize((const char *)f->rejected, n), PyBytes_FromStringAndSize((const char *)f->facing, n),
+        PyBytes_FromStringAndSize((const char *)f->flows, n * 8), PyBytes_FromStringAndSize((const char *)f->packets, n * 8),
+        PyBytes_FromStringAndSize((const char *)f->bytes, n * 8)};
+    return columns_tuple(c, 10, f->count);
 }
 
 static PyObject *optional(int64_t value) { return value == NULL_INT64 ? Py_NewRef(Py_None) : PyLong_FromLongLong(value); }
