@@ -60,8 +60,8 @@ def _scanned(paths: list[Path], monkeypatch: pytest.MonkeyPatch) -> list[rawscan
     seen: list[rawscan.RawScan] = []
     original = rawscan.scan_file
 
-    def spy(engine: Any, raw: rawscan.RawVpcFile, name: str, fine_bin: int) -> rawscan.RawScan | None:
-        scan = original(engine, raw, name, fine_bin)
+    def spy(engine: Any, raw: rawscan.RawVpcFile, name: str, fine_bin: int, detect: Any = None) -> rawscan.RawScan | None:
+        scan = original(engine, raw, name, fine_bin, detect)
         if scan is not None:
             seen.append(scan)
         return scan
