@@ -334,15 +334,29 @@ def _windowed(rule: Rule, inner: str, group: list[str], measures: dict[str, str]
             f"GROUP BY {cols}, b - j * {step}")
 
 
-def _distinct_windowed(rule: Rule, inner: str, group: list[str], items: list[str]) -> str:
-    """Distinct ``items`` per group and window (of groups with more than ``threshold`` over all the data)."""
+def _item_windows(rule: Rule, inner: str, group: list[str], items: list[str]) -> str:
+    """Each distinct (``group``, ``items``) of ``inner`` once per window holding it: columns group, items, ``ws``.
+
+    An item seen in slide bins b1 < b2 < ... lies in the windows starting at ``b - j * slide``
+    (j below ``window / slide``); those that also hold its previous bin start at or before that
+    bin, so bin b adds only the starts after it. Each (item, window) comes out once, without
+    spreading every bin over every window and removing the repeats afterwards.
+    """
     step, count = rule.step, rule.window // rule.step
-    inner = _candidates(inner, group, f"count(*) > {rule.threshold}", distinct=items)
     cols = ", ".join(group + items)
     binned = f"SELECT DISTINCT {cols}, t - (t % {step}) AS b FROM ({inner}) x"
-    spread = f"SELECT DISTINCT {cols}, b - j * {step} AS ws FROM ({binned}) y CROSS JOIN {_offsets(count)}" if count > 1 \
-        else f"SELECT {cols}, b AS ws FROM ({binned}) y"
-    return f"SELECT {', '.join(group)}, ws, count(*) AS n FROM ({spread}) z GROUP BY {', '.join(group)}, ws"
+    if count == 1:
+        return f"SELECT {cols}, b AS ws FROM ({binned}) y"
+    lagged = f"SELECT {cols}, b, lag(b) OVER (PARTITION BY {cols} ORDER BY b) AS prev FROM ({binned}) y"
+    return (f"SELECT {cols}, b - j * {step} AS ws FROM ({lagged}) z CROSS JOIN {_offsets(count)} "
+            f"WHERE prev IS NULL OR b - j * {step} > prev")
+
+
+def _distinct_windowed(rule: Rule, inner: str, group: list[str], items: list[str]) -> str:
+    """Distinct ``items`` per group and window (of groups with more than ``threshold`` over all the data)."""
+    inner = _candidates(inner, group, f"count(*) > {rule.threshold}", distinct=items)
+    windows = _item_windows(rule, inner, group, items)
+    return f"SELECT {', '.join(group)}, ws, count(*) AS n FROM ({windows}) z GROUP BY {', '.join(group)}, ws"
 
 
 def _target(d: Dialect, rule: Rule) -> tuple[list[str], list[str]]:
@@ -448,36 +462,31 @@ def samples_sql(d: Dialect, rule: Rule, breaches: str, limit: int) -> str | None
         match = []
     else:
         return None
-    cols = ", ".join(f"b.{c}" for c in [*KEY, *match]) + ", b.ws, " + ", ".join(f"x.{c}" for c in item)
-    hit = f"SELECT DISTINCT {cols} FROM {_in_windows(rule, inner, breaches, [*KEY, *match])}"
+    hit = _in_windows(rule, inner, breaches, [*KEY, *match], item)
     part = ", ".join([*KEY, *match, "ws"])
     ranked = f"SELECT *, row_number() OVER (PARTITION BY {part} ORDER BY {', '.join(item)}) AS r FROM ({hit}) h"
     return f"SELECT * FROM ({ranked}) s WHERE r <= {limit}"
 
 
-def _in_windows(rule: Rule, inner: str, breaches: str, match: list[str]) -> str:
-    """``inner``'s rows (``x``) joined to each breaching window (``b``) of theirs that holds them.
-
-    A row at ``t`` lies in the windows starting at ``t - t % slide - j * slide`` for j below
-    ``window / slide``: the row is spread to those starts and joined on equality, so a source with
-    many breaching windows costs its rows times ``window / slide``, not its rows times its windows.
-    Only rows of breaching keys are spread.
-    """
-    step, count = rule.step, rule.window // rule.step
+def _in_windows(rule: Rule, inner: str, breaches: str, match: list[str], items: list[str]) -> str:
+    """Each distinct ``items`` of ``inner`` once per breaching window (``breaches``) that holds it:
+    columns ``match``, ``ws``, ``items``. Only the rows of breaching keys are windowed, and the
+    windows are joined on their start, not on a time range (a source breaching in hundreds of
+    windows would otherwise pair each of its rows with each of them)."""
     cols = ", ".join(match)
     on = " AND ".join(f"a.{c} = k.{c}" for c in match)
     keyed = f"SELECT a.* FROM ({inner}) a JOIN (SELECT DISTINCT {cols} FROM {breaches}) k ON {on}"
-    spread = (f"SELECT y.*, t - (t % {step}) - j * {step} AS ws FROM ({keyed}) y CROSS JOIN {_offsets(count)}"
-              if count > 1 else f"SELECT y.*, t - (t % {step}) AS ws FROM ({keyed}) y")
+    windows = _item_windows(rule, keyed, match, items)
     same = " AND ".join(f"x.{c} = b.{c}" for c in [*match, "ws"])
-    return f"({spread}) x JOIN {breaches} b ON {same}"
+    return (f"SELECT {', '.join(f'x.{c}' for c in [*match, 'ws', *items])} FROM ({windows}) x "
+            f"JOIN {breaches} b ON {same}")
 
 
 def sources_sql(d: Dialect, rule: Rule, breaches: str, limit: int) -> str:
     """For /64 keys: how many source addresses of the /64 took part, and the first few (a privacy-address spread)."""
     key = _key_columns(d, rule)
     inner = f"SELECT {', '.join(key)}, src_hi, src_lo, t FROM {_rows(rule)}"
-    hit = f"SELECT DISTINCT b.k_family, b.k_hi, b.k_lo, b.ws, x.src_hi, x.src_lo FROM {_in_windows(rule, inner, breaches, KEY)}"
+    hit = _in_windows(rule, inner, breaches, KEY, ["src_hi", "src_lo"])
     ranked = (f"SELECT *, row_number() OVER (PARTITION BY k_family, k_hi, k_lo, ws ORDER BY src_hi, src_lo) AS r, "
               f"count(*) OVER (PARTITION BY k_family, k_hi, k_lo, ws) AS sources FROM ({hit}) h")
     return f"SELECT * FROM ({ranked}) s WHERE r <= {limit}"
