@@ -120,3 +120,19 @@ def test_planted_attacks_through_the_reader(tmp_path: Path, binned_rows: list[in
     events = detect_threats([logs], config)["detections"]
     assert len(events) > 10
     assert report["detections"] == events
+
+
+def test_a_64_scanning_several_targets_in_one_window_counts_each_source_once(tmp_path: Path) -> None:
+    """/64 sources of a window breaching on two targets at once: three addresses, not six."""
+    sources = ("2a0c:9a40:9::1", "2a0c:9a40:9::2", "2a0c:9a40:9::3")
+    lines = [_line(src, f"{net}::{host}", 6, 443, 10 + host, 1, "ACCEPT", ENIS[0])
+             for net in ("2600:1f18:70", "2600:1f18:71") for src in sources for host in range(1, 5)]
+    path = tmp_path / "flows.log"
+    path.write_text("\n".join(lines) + "\n")
+    rule = Rule(name="hosts-64", kind="address_scan", key="/64", window=60, threshold=3)
+    config = DetectionConfig(rules=(rule,))
+    for scan_files in (True, False):
+        events = build_report([str(path)], detect=config, scan_files=scan_files)["detections"]
+        assert [e["source"] for e in events] == ["2a0c:9a40:9::/64"]
+        assert events[0]["evidence"]["source_addresses"] == 3
+        assert events[0]["evidence"]["target_count"] == 2

@@ -28,6 +28,7 @@ address inside a /64 episode's prefix) are one event, not one per rule or key
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import uuid
@@ -395,7 +396,7 @@ def targets_sql(d: Dialect, rule: Rule, threshold: float) -> str:
     traffic (a handful of ports per server, a few hosts per /64) leaves almost nothing to window.
     """
     target, target_select = _target(d, rule)
-    items, item_select, where = _scan_items(d, rule)
+    _, item_select, where = _scan_items(d, rule)
     cols = ", ".join(target)
     return (f"SELECT {cols} FROM (SELECT DISTINCT {', '.join(target_select)}, {item_select} FROM detect_base "
             f"WHERE {where}) a GROUP BY {cols} HAVING count(*) > {threshold}")
@@ -472,14 +473,15 @@ def _in_windows(rule: Rule, inner: str, breaches: str, match: list[str], items: 
     """Each distinct ``items`` of ``inner`` once per breaching window (``breaches``) that holds it:
     columns ``match``, ``ws``, ``items``. Only the rows of breaching keys are windowed, and the
     windows are joined on their start, not on a time range (a source breaching in hundreds of
-    windows would otherwise pair each of its rows with each of them)."""
+    windows would otherwise pair each of its rows with each of them). ``match`` may be coarser
+    than a breach (a /64's sources, breaching on several targets): its windows are taken once."""
     cols = ", ".join(match)
     on = " AND ".join(f"a.{c} = k.{c}" for c in match)
     keyed = f"SELECT a.* FROM ({inner}) a JOIN (SELECT DISTINCT {cols} FROM {breaches}) k ON {on}"
     windows = _item_windows(rule, keyed, match, items)
     same = " AND ".join(f"x.{c} = b.{c}" for c in [*match, "ws"])
     return (f"SELECT {', '.join(f'x.{c}' for c in [*match, 'ws', *items])} FROM ({windows}) x "
-            f"JOIN {breaches} b ON {same}")
+            f"JOIN (SELECT DISTINCT {cols}, ws FROM {breaches}) b ON {same}")
 
 
 def sources_sql(d: Dialect, rule: Rule, breaches: str, limit: int) -> str:
@@ -573,8 +575,8 @@ def episodes(rule: Rule, breaches: Iterable[Breach]) -> list[Detection]:
     for key, items in by_key.items():
         items.sort(key=lambda b: (b.start, b.target))
         run_: list[Breach] = []
-        for b in items:
-            if run_ and b.start > max(x.start for x in run_) + rule.window:
+        for b in items:  # sorted by start: the run's latest start is its last breach's
+            if run_ and b.start > run_[-1].start + rule.window:
                 out.append(_detection(rule, key, run_))
                 run_ = []
             run_.append(b)
@@ -638,11 +640,14 @@ def merge_overlapping(found: list[Detection], rules: Sequence[Rule]) -> list[Det
     order = {r.name: i for i, r in enumerate(rules)}
     ranked = sorted(found, key=lambda e: (e.key_level != "address", order[e.rule], e.first_window, e.source))
     kept: list[Detection] = []
+    by_kind: dict[str, list[Detection]] = {}  # the kept ones, per kind, in the order kept
     for e in ranked:
-        twin = next((k for k in kept if k.kind == e.kind and _covers(e.source, k.source)
-                     and k.first_window < e.last_window_end and e.first_window < k.last_window_end), None)
+        same_kind = by_kind.setdefault(e.kind, [])
+        twin = next((k for k in same_kind if k.first_window < e.last_window_end and e.first_window < k.last_window_end
+                     and _covers(e.source, k.source)), None)
         if twin is None:
             kept.append(e)
+            same_kind.append(e)
         elif e.rule != twin.rule and e.rule not in twin.evidence.setdefault("also_matched", []):
             twin.evidence["also_matched"].append(e.rule)
     return kept
@@ -652,4 +657,14 @@ def _covers(source: str, other: str) -> bool:
     """``source`` is ``other`` or a prefix containing it."""
     if source == other:
         return True
-    return "/" in source and "/" not in other and Prefix.parse(source).contains(Address.parse(other))
+    return "/" in source and "/" not in other and _prefix(source).contains(_address(other))
+
+
+@functools.lru_cache(maxsize=4096)
+def _prefix(text: str) -> Prefix:
+    return Prefix.parse(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _address(text: str) -> Address:
+    return Address.parse(text)

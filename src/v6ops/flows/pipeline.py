@@ -36,10 +36,16 @@ ENGINES = ("duckdb", "spark")
 METRIC_PERIOD = 300  # seconds per datapoint of the seed's CloudWatch metrics (its dashboard's period)
 
 
-def open_engine(name: str, threads: int | None = None, master: str | None = None) -> DuckEngine | SparkEngine:
+# DuckDB's memory limit with detections on: their windowed stages over 10M records hold a few GB,
+# and past the report's 1 GB limit DuckDB spills them to disk (docs/benchmarks.md).
+DETECT_MEMORY_LIMIT = "4GB"
+
+
+def open_engine(name: str, threads: int | None = None, master: str | None = None,
+                memory_limit: str = "1GB") -> DuckEngine | SparkEngine:
     """DuckDB in this process, or Spark on ``master`` (``local[2]``, ``spark://...``; None: spark-submit's)."""
     if name == "duckdb":
-        return DuckEngine(threads=threads)
+        return DuckEngine(threads=threads, memory_limit=memory_limit)
     if name == "spark":
         return SparkEngine(spark.session(master))
     raise FlowInputError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
@@ -86,7 +92,7 @@ def build_report(
     started = time.perf_counter()
     sources = sources if sources is not None else expand(paths, s3_client)
     ingest = Ingest(core_only=True)
-    engine = open_engine(engine_name, threads, master)
+    engine = open_engine(engine_name, threads, master, DETECT_MEMORY_LIMIT if detect is not None else "1GB")
     scan_files = scan_files and isinstance(engine, DuckEngine)
     bins = encoded.DetectBins(detections.detect_bins(detect), detect.internet_facing) if detect is not None else None
     try:
@@ -147,7 +153,7 @@ def detect_threats(
     config = config or detections.DetectionConfig()
     sources = sources if sources is not None else expand(paths, s3_client)
     ingest = Ingest(core_only=True)
-    engine = open_engine(engine_name, None, master)
+    engine = open_engine(engine_name, None, master, DETECT_MEMORY_LIMIT)
     try:
         engine.load(read_batches(paths, ingest, vpc_format, s3_client, advance, sources))
         analyses.prepare(engine)
