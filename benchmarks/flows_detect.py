@@ -7,12 +7,14 @@ privacy addresses inside /64s; written once and reused). Each measurement runs i
 after the file was read into the page cache:
 
 - ``report``: ``build_report`` as shipped (clean files read by the C reader into aggregates);
-- ``report+detect``: the same report with every default detection rule (``detect=DetectionConfig()``),
-  which reads rows (the detections need each record's source, destination, port and time);
+- ``report+detect``: the same report with every default detection rule (``detect=DetectionConfig()``):
+  the C reader also sums the counted flows per source, destination, protocol, port and minute
+  (the gcd of the rules' slides), which the rules read in place of rows;
 - ``spark``: the report with detections on the Spark engine, ``local[2]``, on the first
   ``--spark-records`` records of the same data (the rate is what is compared; the line says so).
 
-The ratio printed last is report+detect over report, by wall time (target >= 0.75).
+The load average is printed before and after the runs (the machine may be shared); the ratio
+printed last is report+detect over report, by wall time (target >= 0.75).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ def main() -> None:
     if not subset.exists():
         with text_path.open() as source, subset.open("w") as target:
             target.writelines(islice(source, args.spark_records + 1))  # the header line and N records
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     report = measure("report", text_path)
     detect = measure("report+detect", text_path)
     spark = measure("spark", subset)
@@ -91,6 +94,7 @@ def main() -> None:
     line(f"Spark local[2] report + detections, {spark['records']:,} records", spark)
     print(f"Spark local[2] vs DuckDB, report + detections on {spark['records']:,} records: "
           f"{spark['rate'] / duck_subset['rate']:.3f}x")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"report with detections / without (wall, {args.records:,} records): {detect['rate'] / report['rate']:.2f}")
 
 
