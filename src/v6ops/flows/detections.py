@@ -1,4 +1,4 @@
-"""Threat detections, defined once: SQL over the ``counted`` flow rows, windows on event time.
+"""Threat detections, defined once: SQL over the counted flows (rows, or the C reader's bins), windows on event time.
 
 Like ``analyses``, nothing here knows which engine runs it: each rule is SQL text over the stage
 ``detect_base`` spelled with the engine's ``Dialect``, plus Python over the few breaching windows.
