@@ -378,20 +378,44 @@ def _scan_items(d: Dialect, rule: Rule) -> tuple[list[str], str, str]:
     return ["dst_hi", "dst_lo"], "dst_hi, dst_lo", "dst_family IS NOT NULL"
 
 
-def target_bound(rule: Rule) -> tuple[Any, ...] | None:
-    """Scan rules whose targets share one bound (``targets_sql``): port scans, address scans per prefix length."""
+VOLUME_KINDS = ("high_volume", "volume_baseline", "high_rejection_rate")
+
+
+def shared_stage(rule: Rule) -> tuple[Any, ...] | None:
+    """Rules that share one first stage: port scans and address scans per prefix length share
+    their targets' bound (``targets_sql``), volume rules per key level their sums (``volume_sql``)."""
     if rule.kind == "port_scan":
         return ("port_scan",)
     if rule.kind == "address_scan":
         return ("address_scan", rule.prefix6, rule.prefix4)
+    if rule.kind in VOLUME_KINDS:
+        return ("volume", rule.key)
     return None
+
+
+def shared_sql(d: Dialect, rule: Rule, sharing: Sequence[Rule]) -> str:
+    """The first stage of ``rule``'s ``shared_stage`` for every rule of ``sharing``."""
+    if rule.kind in VOLUME_KINDS:
+        return volume_sql(d, rule, math.gcd(*(r.step for r in sharing)))
+    return targets_sql(d, rule, min(r.threshold for r in sharing))
+
+
+def volume_sql(d: Dialect, rule: Rule, seconds: int) -> str:
+    """Flows, bytes, packets and rejected flows per source key (of ``rule``'s level) and bin of
+    ``seconds``, which divides the slide of every rule reading it: their windows are unions of these
+    bins, so they window these sums instead of the rows (a busy source has one row a bin)."""
+    key = _key_columns(d, rule)
+    inner = f"SELECT {', '.join(key)}, t - (t % {seconds}) AS t, flows, bytes, packets, rejected FROM {_rows(rule)}"
+    return (f"SELECT {', '.join(KEY)}, t, {FLOWS} AS flows, CAST(sum(bytes) AS BIGINT) AS bytes, "
+            f"CAST(sum(packets) AS BIGINT) AS packets, CAST(sum(rejected) AS BIGINT) AS rejected FROM ({inner}) x "
+            f"GROUP BY {', '.join(KEY)}, t")
 
 
 def targets_sql(d: Dialect, rule: Rule, threshold: float) -> str:
     """Targets with more than ``threshold`` distinct items from all sources over all the data.
 
     A source key counts, in one window, at most the items its target saw from everyone over all
-    the data, so a scan rule (and every rule of the same ``target_bound`` with a threshold at least
+    the data, so a scan rule (and every rule of the same ``shared_stage`` with a threshold at least
     this one) can only breach on these targets: dropping the others first is exact, and in benign
     traffic (a handful of ports per server, a few hosts per /64) leaves almost nothing to window.
     """
@@ -402,10 +426,11 @@ def targets_sql(d: Dialect, rule: Rule, threshold: float) -> str:
             f"WHERE {where}) a GROUP BY {cols} HAVING count(*) > {threshold}")
 
 
-def breach_sql(d: Dialect, rule: Rule, config: DetectionConfig, targets: str | None = None) -> str:
+def breach_sql(d: Dialect, rule: Rule, config: DetectionConfig, shared: str | None = None) -> str:
     """Every window of ``rule`` over its threshold: key, target, ``ws`` (window start), ``n`` (value), extras.
 
-    ``targets``: for scan rules, a table of ``targets_sql`` (of a threshold at most the rule's) to read only.
+    ``shared``: the table of the rule's ``shared_sql`` (a scan rule's targets to read only, a volume
+    rule's sums to read instead of the rows), or None to start from the rows.
     """
     key = _key_columns(d, rule)
     target, target_select = _target(d, rule)
@@ -413,11 +438,13 @@ def breach_sql(d: Dialect, rule: Rule, config: DetectionConfig, targets: str | N
     if rule.kind in ("port_scan", "address_scan"):
         items, item_select, where = _scan_items(d, rule)
         inner = f"SELECT {', '.join(key + target_select)}, {item_select}, t FROM {_rows(rule)} WHERE {where}"
-        if targets is not None:
+        if shared is not None:
             on = " AND ".join(f"i.{c} = g.{c}" for c in target)
-            inner = f"SELECT i.* FROM ({inner}) i JOIN {targets} g ON {on}"
+            inner = f"SELECT i.* FROM ({inner}) i JOIN {shared} g ON {on}"
         return f"SELECT * FROM ({_distinct_windowed(rule, inner, group, items)}) w WHERE n > {rule.threshold}"
     inner = f"SELECT {', '.join(key)}, packets, bytes, rejected, flows, t FROM {_rows(rule)}"
+    if shared is not None:
+        inner = f"SELECT {', '.join(KEY)}, packets, bytes, rejected, flows, t FROM {shared}"
     if rule.kind == "suspicious_source":
         facing = ", ".join(_literal(i) for i in config.internet_facing)
         kinds = " OR ".join(filter(None, [
@@ -457,7 +484,7 @@ def samples_sql(d: Dialect, rule: Rule, breaches: str, limit: int) -> str | None
         match, target_select = _target(d, rule)
         item, item_select, where = _scan_items(d, rule)
         inner = f"SELECT {', '.join(key + target_select)}, {item_select}, t FROM {_rows(rule)} WHERE {where}"
-    elif rule.kind in ("high_volume", "volume_baseline", "high_rejection_rate"):
+    elif rule.kind in VOLUME_KINDS:
         item, inner = ["dst_family", "dst_hi", "dst_lo"], \
             f"SELECT {', '.join(key)}, dst_family, dst_hi, dst_lo, t FROM {_rows(rule)} WHERE dst_family IS NOT NULL"
         match = []
@@ -514,18 +541,18 @@ def run(engine: Engine, config: DetectionConfig | None = None, binned: Sequence[
     d = engine.dialect
     engine.materialize("detect_base", base_sql(d, config.internet_facing, binned))
     exempt = config.exempt_prefixes()
-    bounds: dict[tuple[Any, ...], str] = {}
-    for rule in config.rules:  # one pass per kind of target, shared by its rules (at the lowest threshold)
-        bound = target_bound(rule)
-        if bound is not None and bound not in bounds:
-            lowest = min(r.threshold for r in config.rules if target_bound(r) == bound)
-            bounds[bound] = f"detect_targets_{len(bounds)}"
-            engine.materialize(bounds[bound], targets_sql(d, rule, lowest))
+    stages: dict[tuple[Any, ...], str] = {}
+    for rule in config.rules:  # one first pass per group of rules that can share it
+        stage = shared_stage(rule)
+        if stage is not None and stage not in stages:
+            stages[stage] = f"detect_shared_{len(stages)}"
+            sharing = [r for r in config.rules if shared_stage(r) == stage]
+            engine.materialize(stages[stage], shared_sql(d, rule, sharing))
     found: list[Detection] = []
     for index, rule in enumerate(config.rules):
         name = f"detect_breach_{index}"
-        bound = target_bound(rule)
-        engine.materialize(name, breach_sql(d, rule, config, bounds[bound] if bound is not None else None))
+        stage = shared_stage(rule)
+        engine.materialize(name, breach_sql(d, rule, config, stages[stage] if stage is not None else None))
         rows = engine.query(f"SELECT * FROM {name}").to_pylist()
         rows = [r for r in rows if not _exempt(r, rule, exempt)]
         if not rows:
