@@ -184,7 +184,9 @@ def add_subscriber(store: Store, spec: SubscriberSpec, tenant: str | None = None
         if not spec.identities.is_empty():
             set_identities(session, subscriber, spec.identities)
         enqueue(session, [subscriber.id])
-        view = subscriber_view(subscriber, [], _identities(session, [subscriber.id]).get(subscriber.id))
+        identities = _identities(session, [subscriber.id])[subscriber.id] if not spec.identities.is_empty() \
+            else identity_view([])
+        view = subscriber_view(subscriber, [], identities)
         if spec.pool:
             got = allocate_dual_stack(session, spec.pool, subscriber=subscriber)
             view.update({k: got[k] for k in ("ipv4", "ipv6_address", "ipv6_prefix")})

@@ -28,7 +28,7 @@ SQLITE_CACHE_KIB = 65_536
 SQLITE_AUTOCHECKPOINT_PAGES = 1000
 
 
-# PostgreSQL connections per process; the server lowers it when it runs several worker processes.
+# Database connections per process; the server lowers it when it runs several worker processes.
 _pool = {"size": 20, "overflow": 20}
 
 
@@ -48,7 +48,12 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        # The pool keeps as many connections as the threadpool may use at once: a connection past
+        # pool_size is closed when returned, and the next request pays connect + PRAGMAs again
+        # (a tenth of a worker's CPU on benchmarks/api_load.py's reads at SQLAlchemy's default 5).
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                               **({} if parsed.database in (None, "", ":memory:") else
+                                  {"pool_size": _pool["size"], "max_overflow": _pool["overflow"]}))
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
