@@ -269,14 +269,32 @@ def pool_with_ranges(session: Session, name: str, lock: bool) -> tuple[PoolRow, 
 
     With ``lock`` on PostgreSQL the range rows are locked (FOR UPDATE) in id order: this is the
     per-pool lock; other pools allocate in parallel. SQLite already holds its write lock.
+    Locked rows cannot change under this transaction but through the allocators, which keep the
+    row objects in step with what they write; so a transaction asks the database once per pool
+    (a group commit's batch provisions many subscribers of one pool: ``Store.write_grouped``).
     """
+    locked: dict[str, tuple[Any, PoolRow, dict[str, RangeRow]]] = session.info.setdefault(_LOCKED_POOLS, {})
+    transaction = session.get_transaction()
+    if lock and (hit := locked.get(name)) is not None and hit[0] is transaction:
+        return hit[1], hit[2]
     stmt = _pool_with_ranges_sql(lock and is_postgres(session))
     rows = session.connection().execute(stmt, {"name": name}).all()
     if not rows:
         raise NotFoundError(f"unknown pool {name!r}")
     first = rows[0]._mapping
     pool = PoolRow(**{c.name: first[f"pool_{c.name}"] for c in POOLS.c})
-    return pool, {r.purpose: r for r in _ranges(rows) if r.purpose}
+    ranges = {r.purpose: r for r in _ranges(rows) if r.purpose}
+    if lock:
+        locked[name] = (transaction, pool, ranges)
+    return pool, ranges
+
+
+def forget_locked_pool(session: Session, name: str) -> None:
+    """After a savepoint rollback: the kept rows may hold counters the database no longer has."""
+    session.info.get(_LOCKED_POOLS, {}).pop(name, None)
+
+
+_LOCKED_POOLS = "v6ops.locked_pools"
 
 
 def range_for(session: Session, vrf_id: int, prefix: Prefix) -> RangeRow:

@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from v6ops.addr import Prefix
-from v6ops.ipam.engine import RangeAllocator, allocate_each, pool_with_ranges, range_prefix, record_event, utcnow
+from v6ops.ipam.engine import (
+    RangeAllocator,
+    allocate_each,
+    forget_locked_pool,
+    pool_with_ranges,
+    range_prefix,
+    record_event,
+    utcnow,
+)
 from v6ops.ipam.errors import IpamError, NotFoundError, PoolExhaustedError
 from v6ops.ipam.rows import AllocationRow, PoolRow, RangeRow
 from v6ops.store.db import pipelined
@@ -53,6 +61,7 @@ def allocate_dual_stack(
                 savepoint.commit()
             except PoolExhaustedError as exc:
                 savepoint.rollback()
+                forget_locked_pool(session, pool.name)
                 warnings.append(f"IPv6 unavailable, provisioned IPv4 only: {exc}")
                 record_event(session, "ipv6-fallback", "warning", f"{subject}: {warnings[-1]}", pool, subject)
         else:

@@ -123,6 +123,14 @@ class _Waiter:
     error: BaseException | None = None
 
 
+class _CallerFailedError(Exception):
+    """Rolls a group's transaction back so it can run again without ``waiter``."""
+
+    def __init__(self, waiter: _Waiter) -> None:
+        super().__init__()
+        self.waiter = waiter
+
+
 @dataclass(eq=False)
 class _Group:
     pending: list[_Waiter] = field(default_factory=list)
@@ -177,10 +185,13 @@ class Store:
 
     def write_grouped(self, key: object, work: Callable[[Session], T]) -> T:
         """Run ``work`` in a write transaction shared with the callers of the same ``key`` waiting meanwhile
-        (group commit, as databases do with their log): each caller's work runs in its own savepoint, so
-        a failing one rolls back alone and gets its own error; the rest commit together, and every caller
+        (group commit, as databases do with their log): the batch commits together, and every caller
         returns only after that commit. Callers of one key (one pool) queue on the same rows anyway;
         sharing the lock and the commit's fsync lets one transaction carry many of them.
+
+        A caller whose work fails gets its own error and leaves nothing behind: the transaction is
+        rolled back and run again without it (failures are rare, so this is cheaper than a savepoint
+        per caller, which costs two round trips each under the pool lock).
 
         The first caller leads a batch; callers arriving while it runs wait for the next batch, led by
         the first of them, so nobody waits for more than the batch in progress and its own.
@@ -202,18 +213,23 @@ class Store:
     def _run_group(self, group: _Group) -> None:
         with self._groups_lock:
             batch, group.pending = group.pending[:GROUP_LIMIT], group.pending[GROUP_LIMIT:]
-        try:
-            with self.write() as session:
-                for waiter in batch:
-                    try:
-                        with session.begin_nested():
+        todo = list(batch)
+        while todo:
+            try:
+                with self.write() as session:
+                    for waiter in todo:
+                        try:
                             waiter.result = waiter.work(session)
-                    except Exception as exc:  # this caller's failure: its savepoint is rolled back, it gets the error
-                        waiter.error = exc
-        except Exception as exc:  # the commit failed: nothing of the batch is stored, every caller hears why
-            for waiter in batch:
-                if waiter.error is None:
+                        except Exception as exc:  # this caller's failure: it gets the error, the rest run again
+                            waiter.error = exc
+                            raise _CallerFailedError(waiter) from exc
+            except _CallerFailedError as failed:
+                todo.remove(failed.waiter)
+                continue
+            except Exception as exc:  # the commit failed: nothing of the batch is stored, every caller hears why
+                for waiter in todo:
                     waiter.result, waiter.error = None, exc
+            break
         following: _Waiter | None = None
         with self._groups_lock:
             for waiter in batch:
