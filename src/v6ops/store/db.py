@@ -108,14 +108,16 @@ def pipelined(session: Session) -> AbstractContextManager[object]:
 
 
 T = TypeVar("T")
+P = TypeVar("P")
 GROUP_LIMIT = 64
 
 
 @dataclass(eq=False)
 class _Waiter:
-    """One caller of ``Store.write_grouped``: its work, then its result or error."""
+    """One caller of ``Store.write_grouped``: its two steps, then its result or error."""
 
-    work: Callable[[Session], Any]
+    prepare: Callable[[Session], Any]
+    finish: Callable[[Session, Any], Any]
     done: threading.Event = field(default_factory=threading.Event)
     lead: bool = False
     finished: bool = False
@@ -183,20 +185,24 @@ class Store:
         with self._write_lock, (self._bulk_writer if bulk else self._writer)() as session, session.begin():
             yield session
 
-    def write_grouped(self, key: object, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in a write transaction shared with the callers of the same ``key`` waiting meanwhile
-        (group commit, as databases do with their log): the batch commits together, and every caller
-        returns only after that commit. Callers of one key (one pool) queue on the same rows anyway;
-        sharing the lock and the commit's fsync lets one transaction carry many of them.
+    def write_grouped(self, key: object, prepare: Callable[[Session], P], finish: Callable[[Session, P], T]) -> T:
+        """Run ``finish(session, prepare(session))`` in a write transaction shared with the callers of the
+        same ``key`` waiting meanwhile (group commit, as databases do with their log): the batch commits
+        together, and every caller returns only after that commit. Callers of one key (one pool) queue on
+        the same rows anyway; sharing the lock and the commit's fsync lets one transaction carry many.
 
-        A caller whose work fails gets its own error and leaves nothing behind: the transaction is
+        Every caller's ``prepare`` (rows of its own: a subscriber, its queue entry) runs before the first
+        ``finish`` (the allocation, which takes the pool's row locks until the commit), so a batch holds
+        the lock only for the part that needs it, while another process's batch prepares.
+
+        A caller whose steps fail gets its own error and leaves nothing behind: the transaction is
         rolled back and run again without it (failures are rare, so this is cheaper than a savepoint
         per caller, which costs two round trips each under the pool lock).
 
         The first caller leads a batch; callers arriving while it runs wait for the next batch, led by
         the first of them, so nobody waits for more than the batch in progress and its own.
         """
-        waiter = _Waiter(work)
+        waiter = _Waiter(prepare, finish)
         with self._groups_lock:
             group = self._groups.setdefault(key, _Group())
             group.pending.append(waiter)
@@ -217,12 +223,9 @@ class Store:
         while todo:
             try:
                 with self.write() as session:
-                    for waiter in todo:
-                        try:
-                            waiter.result = waiter.work(session)
-                        except Exception as exc:  # this caller's failure: it gets the error, the rest run again
-                            waiter.error = exc
-                            raise _CallerFailedError(waiter) from exc
+                    prepared = [self._step(waiter, waiter.prepare, session) for waiter in todo]
+                    for waiter, value in zip(todo, prepared, strict=True):
+                        waiter.result = self._step(waiter, waiter.finish, session, value)
             except _CallerFailedError as failed:
                 todo.remove(failed.waiter)
                 continue
@@ -243,6 +246,14 @@ class Store:
             waiter.done.set()
         if following is not None:
             following.done.set()
+
+    @staticmethod
+    def _step(waiter: _Waiter, step: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return step(*args)
+        except Exception as exc:  # this caller's failure: it gets the error, the batch runs again without it
+            waiter.error = exc
+            raise _CallerFailedError(waiter) from exc
 
     def checkpoint(self) -> None:
         """Copy the WAL into the SQLite database file (PASSIVE: never waits for readers); no-op elsewhere."""
