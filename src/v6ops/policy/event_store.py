@@ -124,5 +124,5 @@ class EventStore:
         if tenant is not None:
             stmt = stmt.where(SecurityEventRow.customer_id == tenant)
         with self.store.read() as session:
-            found = dict(session.execute(stmt.group_by(SecurityEventRow.severity)).tuples().all())
+            found = {severity: n for severity, n in session.execute(stmt.group_by(SecurityEventRow.severity))}
         return {s.value: int(found.get(s.value, 0)) for s in sorted(Severity, key=lambda s: -s.rank)}
