@@ -25,7 +25,7 @@ from v6ops.policy.event_store import EventQueryError, EventStore
 from v6ops.policy.vms import VmError, VmNotFoundError, VmSecurityService
 
 router = APIRouter(include_in_schema=False)
-RECENT = 20  # events shown on a VM's page
+RECENT = 10  # events shown on a VM's page
 SEVERITIES = [s.value for s in sorted(Severity, key=lambda s: s.rank)]
 EVENT_TYPES = [t.value for t in EventType]
 EVENT_FILTERS = ("min_severity", "event_type", "vm_id", "customer_id", "start", "end")
