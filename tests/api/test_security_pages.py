@@ -162,3 +162,11 @@ def test_the_pages_need_a_session_or_token(app: FastAPI) -> None:
     for path in ("/vms", "/vms/vm-a1", "/events", "/events/ev-a1"):
         assert anonymous.get(path).status_code == 401, path
         assert anonymous.get(path, headers={"accept": "text/html"}, follow_redirects=False).status_code == 303, path
+
+
+def test_the_overview_stands_when_an_event_sink_cannot_start(tmp_path: Path) -> None:
+    """The landing page reads the event store directly: a SIEM whose token file is missing does not break it."""
+    app = create_app(Settings(data_dir=tmp_path, events_siem_url="https://127.0.0.1:9/events",
+                              events_siem_token_file=tmp_path / "missing-token"))
+    overview = api_client(app, "viewer").get("/")
+    assert overview.status_code == 200 and 'id="security-counts"' in overview.text

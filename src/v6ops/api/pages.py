@@ -20,7 +20,6 @@ from starlette.concurrency import run_in_threadpool
 
 from v6ops.api.auth import SESSION_COOKIE, cookies, csrf_token, needs, principal
 from v6ops.api.deps import get_store
-from v6ops.api.vms import get_events
 from v6ops.auth import credentials
 from v6ops.auth.credentials import AuthError, Principal, Role
 from v6ops.events import Severity
@@ -64,8 +63,11 @@ def _problem(exc: Exception) -> str:
     return str(exc)
 
 
-def _overview(store: Store, events: EventStore, tenant: str | None, settings: Settings) -> dict[str, Any]:
+def _overview(store: Store, tenant: str | None, settings: Settings) -> dict[str, Any]:
+    """Reads only: the event store is read directly, so a sink that cannot start (a SIEM token file
+    missing, say) never takes the landing page down with it."""
     prefixes = service.list_prefixes(store, tenant)
+    events = EventStore(store)
     return {"adoption": service.adoption_metrics(store, tenant),
             "ranges": [p for p in prefixes if p["pool"] is not None],
             "events": service.list_events(store, 10, tenant),
@@ -75,9 +77,8 @@ def _overview(store: Store, events: EventStore, tenant: str | None, settings: Se
 
 
 @router.get("/")
-async def overview(request: Request, who: Principal = Depends(principal), store: Store = Depends(get_store),
-                   events: EventStore = Depends(get_events)) -> Response:
-    data = await run_in_threadpool(_overview, store, events, who.tenant, request.app.state.settings)
+async def overview(request: Request, who: Principal = Depends(principal), store: Store = Depends(get_store)) -> Response:
+    data = await run_in_threadpool(_overview, store, who.tenant, request.app.state.settings)
     return render(request, who, "overview.html", "/", **data)
 
 
