@@ -128,3 +128,33 @@ def test_spool_is_compacted_while_delivering_and_resumes_after_it(tmp_path):
     assert again.pending == 15
     assert again.flush() and rx2.got == records[15:]
     again.close()
+
+
+def test_spool_backlog_is_read_from_the_files_across_a_restart(tmp_path):
+    """What /health/ipv6 reads: records after the head, dropped ones, and since when the oldest waits,
+    the same from another Outbox on the spool (a restart) and back to nothing once delivered."""
+    from datetime import timedelta
+
+    from v6ops.events.outbox import SpoolBacklog, spool_backlog
+
+    assert spool_backlog(tmp_path) == SpoolBacklog(tmp_path, 0, 0, None)  # no spool yet: no backlog
+    rx = Receiver()
+    rx.up = False
+    cfg = BufferConfig(max_buffer_size=3, batch_size=2, flush_interval=3600)
+    before = datetime.now(UTC) - timedelta(milliseconds=1)
+    box = Outbox(rx, buffer=cfg, retry=RetryPolicy(max_retries=0), spool_dir=tmp_path)
+    for n in range(5):
+        box.put(json.dumps({"n": n}).encode())
+    assert not box.flush()
+    got = spool_backlog(tmp_path)
+    assert (got.pending, got.dropped) == (3, 2)  # drop_oldest pushed two out of a buffer of three
+    assert got.pending_since is not None and before <= got.pending_since <= datetime.now(UTC) + timedelta(milliseconds=1)
+    assert got.age_seconds(got.pending_since + timedelta(seconds=90)) == 90
+    box.close()
+    again = Outbox(rx, buffer=cfg, retry=RetryPolicy(max_retries=0), spool_dir=tmp_path)
+    assert spool_backlog(tmp_path) == got  # the restart resumes the same backlog and its age
+    rx.up = True
+    assert again.flush()
+    assert [json.loads(r)["n"] for r in rx.got] == [2, 3, 4]
+    assert spool_backlog(tmp_path) == SpoolBacklog(tmp_path, 0, 2, None)
+    again.close()

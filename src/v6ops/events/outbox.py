@@ -5,8 +5,10 @@ The seed's SIEM settings: ``retry_policy`` (3 retries, 5 s doubling to 60 s) and
 (and spooled, when a spool directory is set), or counted in ``dropped``; none disappears silently.
 
 The spool is an append-only file of the encoded records plus a small ``head`` file holding the offset
-of the first record not yet delivered or dropped and the dropped count; a new Outbox on the same
-directory resumes from there, so a restart loses nothing that was spooled.
+of the first record not yet delivered or dropped, the dropped count and since when the oldest
+undelivered record has waited; a new Outbox on the same directory resumes from there, so a restart
+loses nothing that was spooled, and :func:`spool_backlog` reads the backlog from another process
+(``/health/ipv6`` does).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from v6ops.events.model import EventValueError
@@ -72,13 +75,53 @@ class BufferConfig:
 
 
 class _Entry:
-    __slots__ = ("data", "dropped", "end", "seq")
+    __slots__ = ("at", "data", "dropped", "end", "seq")
 
-    def __init__(self, seq: int, data: bytes, end: int) -> None:
+    def __init__(self, seq: int, data: bytes, end: int, at: float) -> None:
         self.seq = seq
         self.data = data
         self.end = end  # spool offset just after this record (0 without a spool)
+        self.at = at  # wall-clock time it was queued
         self.dropped = False
+
+
+@dataclass(frozen=True)
+class SpoolBacklog:
+    """What a spool holds undelivered, read from its files: records, how many were dropped, the oldest's wait."""
+
+    directory: Path
+    pending: int
+    dropped: int
+    pending_since: datetime | None  # UTC; None when nothing is pending
+
+    def age_seconds(self, now: datetime) -> float:
+        return max(0.0, (now - self.pending_since).total_seconds()) if self.pending_since else 0.0
+
+
+def _read_head(head_path: Path) -> tuple[int, int, int, float | None]:
+    """(generation, offset, dropped, pending_since) of a spool head file; EventValueError if unreadable."""
+    try:
+        state = json.loads(head_path.read_text())
+        since = state.get("pending_since")
+        return (int(state.get("generation", 0)), int(state["offset"]), int(state["dropped"]),
+                float(since) if since is not None else None)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise EventValueError(f"spool head {str(head_path)!r} is unreadable: {exc}") from exc
+
+
+def spool_backlog(directory: Path) -> SpoolBacklog:
+    """The backlog of the spool in ``directory`` as its files say now (safe beside a live Outbox: only
+    newline-terminated records after the head count, so a record being written is not counted yet)."""
+    head_path = directory / "spool.head"
+    generation, offset, dropped, since = _read_head(head_path) if head_path.exists() else (0, 0, 0, None)
+    try:
+        with open(directory / f"spool.{generation}.jsonl", "rb") as fh:
+            fh.seek(offset)
+            pending = fh.read().count(b"\n")
+    except FileNotFoundError:
+        pending = 0
+    at = datetime.fromtimestamp(since, UTC) if pending and since is not None else None
+    return SpoolBacklog(directory, pending, dropped, at)
 
 
 class _Spool:
@@ -95,13 +138,9 @@ class _Spool:
         self.dir, self.compact_bytes = directory, compact_bytes
         self.head_path = directory / "spool.head"
         self.generation, self.head, self.dropped = 0, 0, 0
+        self.pending_since: float | None = None
         if self.head_path.exists():
-            try:
-                state = json.loads(self.head_path.read_text())
-                self.head, self.dropped = int(state["offset"]), int(state["dropped"])
-                self.generation = int(state.get("generation", 0))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise EventValueError(f"spool head {str(self.head_path)!r} is unreadable: {exc}") from exc
+            self.generation, self.head, self.dropped, self.pending_since = _read_head(self.head_path)
         for stale in directory.glob("spool.*.jsonl"):  # left by a crash during a compaction
             if stale != self.path:
                 stale.unlink()
@@ -133,17 +172,25 @@ class _Spool:
 
     def _write_head(self) -> None:
         tmp = self.head_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"generation": self.generation, "offset": self.head, "dropped": self.dropped}))
+        tmp.write_text(json.dumps({"generation": self.generation, "offset": self.head, "dropped": self.dropped,
+                                   "pending_since": self.pending_since}))
         os.replace(tmp, self.head_path)
 
-    def advance(self, offset: int, dropped: int) -> int:
-        """Move the head; returns how far offsets shifted (after a compaction), else 0."""
+    def waiting_since(self, at: float) -> None:
+        """The first record after an empty spool: the backlog's age counts from ``at`` (one small write)."""
+        self.pending_since = at
+        self._write_head()
+
+    def advance(self, offset: int, dropped: int, next_at: float | None) -> int:
+        """Move the head (``next_at``: when the oldest record still pending was queued); returns how far
+        offsets shifted (after a compaction), else 0."""
         if offset < self.head and dropped == self.dropped:
             return 0
-        self.head, self.dropped = max(self.head, offset), dropped
+        self.head, self.dropped, self.pending_since = max(self.head, offset), dropped, next_at
         if self.head == self.size:  # everything delivered: start the file again
             os.ftruncate(self.fd, 0)
             self.head = self.size = 0
+            self.pending_since = None
         elif self.head >= self.compact_bytes:
             return self._compact()
         self._write_head()
@@ -193,8 +240,10 @@ class Outbox:
         self._stop = threading.Event()
         self._wake = threading.Event()
         if self.spool:
+            # Spooled records keep the wait of the oldest (their own queue times died with the last process).
+            resumed_at = self.spool.pending_since or time.time()
             for data, end in self.spool.pending():
-                self._add(data, end)
+                self._add(data, end, resumed_at)
             self._trim()
         self.thread = threading.Thread(target=self._run, name=f"v6ops-{name}", daemon=True)
         self.thread.start()
@@ -210,9 +259,12 @@ class Outbox:
     def pending(self) -> int:
         return len(self.queue)
 
-    def _add(self, data: bytes, end: int) -> None:
+    def _add(self, data: bytes, end: int, at: float) -> None:
         self.seq += 1
-        self.queue.append(_Entry(self.seq, data, end))
+        self.queue.append(_Entry(self.seq, data, end, at))
+
+    def _oldest_at(self) -> float | None:
+        return self.queue[0].at if self.queue else None
 
     def _trim(self) -> None:
         """drop_oldest: called with the lock held (or before the thread starts)."""
@@ -226,7 +278,7 @@ class Outbox:
             last_end = entry.end
         self._dropped += over
         if self.spool:
-            self._shift(self.spool.advance(last_end, self._dropped))
+            self._shift(self.spool.advance(last_end, self._dropped, self._oldest_at()))
 
     def _shift(self, shift: int) -> None:
         """After a spool compaction: the queued records' end offsets move down by ``shift``."""
@@ -237,9 +289,12 @@ class Outbox:
     def put(self, data: bytes) -> None:
         if b"\n" in data:
             raise EventValueError(f"{self.name}: an encoded record may not contain a newline")
+        now = time.time()
         with self.lock:
             end = self.spool.append(data) if self.spool else 0
-            self._add(data, end)
+            if self.spool and not self.queue:
+                self.spool.waiting_since(now)
+            self._add(data, end, now)
             self._trim()
             full = len(self.queue) >= self.buffer.batch_size
         if full:
@@ -303,7 +358,7 @@ class Outbox:
                         self.queue.popleft()
                     # A dropped last record means the spool head has already moved past the whole batch.
                     if self.spool and not batch[-1].dropped:
-                        self._shift(self.spool.advance(batch[-1].end, self._dropped))
+                        self._shift(self.spool.advance(batch[-1].end, self._dropped, self._oldest_at()))
 
     def _run(self) -> None:
         while not self._stop.is_set():
