@@ -83,11 +83,9 @@ async def get_event_sink(request: Request, store: Store = Depends(get_store)) ->
     return sink
 
 
-def actor_of(request: Request) -> str:
-    """Who made the change: the authenticated principal when authentication sets one, and the client."""
-    principal = getattr(request.state, "principal", None) or "anonymous"
-    client = request.client.host if request.client else "-"
-    return f"{principal}@{client}"
+def actor_of(request: Request, who: Principal) -> str:
+    """Who made the change: the authenticated caller's name and the client's address."""
+    return who.actor(request.client.host if request.client else "-")
 
 
 def _http(exc: VmError) -> HTTPException:
@@ -137,7 +135,7 @@ def create_vm(body: VmCreate, request: Request, service: VmSecurityService = Dep
               who: Principal = Depends(principal)) -> VmView:
     try:
         return service.create(body.id, body.customer_id, body.config.ipv6_config, name=body.name, tier=body.tier,
-                              actor=actor_of(request), tenant=who.tenant)
+                              actor=actor_of(request, who), tenant=who.tenant)
     except VmError as exc:
         raise _http(exc) from exc
 
@@ -168,7 +166,7 @@ def get_vm(vm_id: str, response: Response, service: VmSecurityService = Depends(
 def replace_vm(vm_id: str, body: VmReplace, request: Request, if_match: str | None = Header(None),
                service: VmSecurityService = Depends(get_service), who: Principal = Depends(principal)) -> VmView:
     try:
-        return service.replace(vm_id, body.config.ipv6_config, actor=actor_of(request),
+        return service.replace(vm_id, body.config.ipv6_config, actor=actor_of(request, who),
                                expected_version=_version(if_match), tenant=who.tenant)
     except VmError as exc:
         raise _http(exc) from exc
@@ -189,7 +187,7 @@ def get_security(vm_id: str, service: VmSecurityService = Depends(get_service),
 def patch_security(vm_id: str, patch: dict[str, Any], request: Request, if_match: str | None = Header(None),
                    service: VmSecurityService = Depends(get_service), who: Principal = Depends(principal)) -> VmView:
     try:
-        return service.patch_security(vm_id, patch, actor=actor_of(request), expected_version=_version(if_match),
+        return service.patch_security(vm_id, patch, actor=actor_of(request, who), expected_version=_version(if_match),
                                       tenant=who.tenant)
     except VmError as exc:
         raise _http(exc) from exc
@@ -199,7 +197,7 @@ def patch_security(vm_id: str, patch: dict[str, Any], request: Request, if_match
 def delete_vm(vm_id: str, request: Request, service: VmSecurityService = Depends(get_service),
               who: Principal = Depends(principal)) -> Response:
     try:
-        service.delete(vm_id, actor=actor_of(request), tenant=who.tenant)
+        service.delete(vm_id, actor=actor_of(request, who), tenant=who.tenant)
     except VmError as exc:
         raise _http(exc) from exc
     return Response(status_code=204)
@@ -223,7 +221,7 @@ def history(vm_id: str, timestamp: datetime | None = None,
 def rollback(vm_id: str, body: Rollback, request: Request,
              service: VmSecurityService = Depends(get_service), who: Principal = Depends(principal)) -> VmView:
     try:
-        return service.rollback(vm_id, body.version, actor=actor_of(request), tenant=who.tenant)
+        return service.rollback(vm_id, body.version, actor=actor_of(request, who), tenant=who.tenant)
     except VmError as exc:
         raise _http(exc) from exc
 
