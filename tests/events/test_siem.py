@@ -180,7 +180,7 @@ def test_refused_events_are_counted_and_kept(tls, tmp_path):
             sink.emit(ev(n))
         sink.flush()
         assert sink.outbox.rejected == 3 and sink.outbox.pending == 0
-        kept = (tmp_path / "rejected.jsonl").read_text().splitlines()
+        kept = (sink.outbox.spool.dir / "rejected.jsonl").read_text().splitlines()
         assert [json.loads(x)["event_id"] for x in kept] == ["e00000", "e00001", "e00002"]
         assert len(server.auth) == 1  # a 400 is not retried
     finally:

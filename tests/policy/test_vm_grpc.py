@@ -20,12 +20,12 @@ from sqlalchemy import select
 from tests.api_client import api_client, make_token
 from tests.policy.vm_fixtures import web_config
 from v6ops.api.app import create_app
+from v6ops.auth.credentials import Role, create_token, revoke_token, utcnow
+from v6ops.auth.models import Credential
 from v6ops.events.audit import AuditLog, read_records
 from v6ops.policy.vmrpc import vm_service_pb2 as pb
 from v6ops.policy.vmrpc import vm_service_pb2_grpc as pb_grpc
 from v6ops.policy.vmrpc.server import serve
-from v6ops.auth.credentials import Role, create_token, revoke_token, utcnow
-from v6ops.auth.models import Credential
 from v6ops.policy.vms import VmSecurityService
 from v6ops.settings import Settings
 from v6ops.store.db import open_store
