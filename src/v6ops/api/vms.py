@@ -7,6 +7,7 @@ tenant-scoped caller sees and changes only its own VMs and events (others' are 4
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,12 +22,13 @@ from v6ops.api.deps import get_store
 from v6ops.auth.credentials import Principal
 from v6ops.events import FanOut, SecurityEvent
 from v6ops.events.audit import AuditLog, Keyring, load_signing_key
-from v6ops.policy.event_pipeline import event_sinks
+from v6ops.policy.event_pipeline import EventConfigError, event_sinks
 from v6ops.policy.event_store import EventPage, EventQueryError, EventStore
 from v6ops.policy.vms import VmConfigError, VmError, VmPage, VmSecurityService, VmView
 from v6ops.store.db import Store
 
 _lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -56,14 +58,19 @@ def open_service(app: FastAPI, store: Store) -> VmSecurityService:
                              signing_key=load_signing_key(settings.audit_signing_key) if settings.audit_signing_key
                              else None)
             metrics = getattr(app.state, "security_metrics", None)
+            events = EventStore(store)
+            try:
+                sink = event_sinks(events, metrics, audit, settings)
+            except EventConfigError as exc:
+                # Checked at `v6ops serve` start, so the setting broke since (a token file removed): the
+                # next request tries again, and works once the setting is fixed.
+                audit.close()
+                log.error("security event sinks cannot start", extra={"setting": exc.setting, "problem": exc.problem})
+                raise HTTPException(status_code=503, detail={
+                    "error": "the security event sinks are misconfigured", "setting": exc.setting,
+                    "problem": exc.problem}) from exc
             service = VmSecurityService(store, audit, metrics)
-            app.state.vm_service = service
-            app.state.event_store = EventStore(store)
-            app.state.event_sink = event_sinks(
-                app.state.event_store, metrics, audit, spool_dir=settings.resolved_events_spool_dir(),
-                jsonl=settings.events_jsonl, syslog=settings.events_syslog, syslog_ca=settings.events_syslog_ca,
-                siem_url=settings.events_siem_url, siem_token_file=settings.events_siem_token_file,
-                siem_ca=settings.events_siem_ca)
+            app.state.event_store, app.state.event_sink, app.state.vm_service = events, sink, service
         return service
 
 
