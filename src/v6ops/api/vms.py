@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from v6ops.api.auth import principal
@@ -25,14 +26,22 @@ from v6ops.events.audit import AuditLog, Keyring, load_signing_key
 from v6ops.policy.event_pipeline import EventConfigError, event_sinks
 from v6ops.policy.event_store import EventPage, EventQueryError, EventStore
 from v6ops.policy.vms import VmConfigError, VmError, VmPage, VmSecurityService, VmView
-from v6ops.store.db import Store
+from v6ops.store.db import Store, open_store
 
 _lock = threading.Lock()
 log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def close_audit_log(app: FastAPI) -> AsyncIterator[None]:
+async def event_delivery(app: FastAPI) -> AsyncIterator[None]:
+    """With a network sink configured, every worker process opens its sinks when it starts (else on first
+    use), so it adopts at once the spool folders of workers that are gone and delivers what they left."""
+    settings = app.state.settings
+    if settings.events_siem_url or settings.events_syslog:
+        try:
+            await run_in_threadpool(open_service, app, open_store(settings.resolved_database_url()))
+        except EventConfigError as exc:  # requests that need the sinks answer 503 naming it, until fixed
+            log.warning("security event sinks not opened at start", extra={"setting": exc.setting})
     yield
     sink = getattr(app.state, "event_sink", None)
     if sink is not None:
@@ -42,7 +51,7 @@ async def close_audit_log(app: FastAPI) -> AsyncIterator[None]:
         service.audit.close()
 
 
-router = APIRouter(prefix="/vms", tags=["vms"], lifespan=close_audit_log)
+router = APIRouter(prefix="/vms", tags=["vms"], lifespan=event_delivery)
 events_router = APIRouter(prefix="/security", tags=["security events"])
 
 
@@ -62,30 +71,38 @@ def open_service(app: FastAPI, store: Store) -> VmSecurityService:
             try:
                 sink = event_sinks(events, metrics, audit, settings)
             except EventConfigError as exc:
-                # Checked at `v6ops serve` start, so the setting broke since (a token file removed): the
-                # next request tries again, and works once the setting is fixed.
+                # Checked at `v6ops serve` start, so the setting broke since (a token file removed):
+                # nothing stays open, and the next call tries again (it works once the setting is fixed).
                 audit.close()
                 log.error("security event sinks cannot start", extra={"setting": exc.setting, "problem": exc.problem})
-                raise HTTPException(status_code=503, detail={
-                    "error": "the security event sinks are misconfigured", "setting": exc.setting,
-                    "problem": exc.problem}) from exc
+                raise
             service = VmSecurityService(store, audit, metrics)
             app.state.event_store, app.state.event_sink, app.state.vm_service = events, sink, service
         return service
 
 
+def _opened(request: Request, store: Store) -> VmSecurityService:
+    """The app's service; 503 naming the setting (never a secret) when the event sinks cannot open."""
+    try:
+        return open_service(request.app, store)
+    except EventConfigError as exc:
+        raise HTTPException(status_code=503, detail={
+            "error": "the security event sinks are misconfigured", "setting": exc.setting,
+            "problem": exc.problem}) from exc
+
+
 async def get_service(request: Request, store: Store = Depends(get_store)) -> VmSecurityService:
-    return open_service(request.app, store)
+    return _opened(request, store)
 
 
 async def get_events(request: Request, store: Store = Depends(get_store)) -> EventStore:
-    open_service(request.app, store)
+    _opened(request, store)
     events: EventStore = request.app.state.event_store
     return events
 
 
 async def get_event_sink(request: Request, store: Store = Depends(get_store)) -> FanOut:
-    open_service(request.app, store)
+    _opened(request, store)
     sink: FanOut = request.app.state.event_sink
     return sink
 

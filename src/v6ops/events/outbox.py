@@ -352,6 +352,7 @@ class Outbox:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self.adopted: list[Outbox] = []  # draining the folders of owners that are gone
+        self._retired = {"delivered": 0, "rejected": 0, "failed_attempts": 0}  # counts of drained adopted folders
         self._parent: Outbox | None = None
         if self.spool:
             # Spooled records keep the wait of the oldest (their own queue times died with the last process).
@@ -370,11 +371,14 @@ class Outbox:
             child._retire()
             return
         log.info("%s: adopted %d undelivered events from %s", self.name, len(child.queue), spool.dir)
-        self.adopted.append(child)
+        with self.lock:
+            self.adopted.append(child)
         child.thread.start()
+        child._wake.set()  # they waited long enough: delivered now, not after a flush interval
 
     def _retire(self) -> None:
-        """A drained adopted folder: its counts pass to the parent, then the folder goes."""
+        """A drained adopted folder: its counts pass to the parent (in one step, so the parent's totals
+        never count them twice or not at all), then the folder goes."""
         parent = self._parent
         with self.lock:
             spool, self.spool = self.spool, None
@@ -383,15 +387,15 @@ class Outbox:
                 return
         with parent.lock:
             parent._dropped += self._dropped
-            parent.delivered += self.delivered
-            parent.rejected += self.rejected
-            parent.failures += self.failures
+            for key, value in (("delivered", self.delivered), ("rejected", self.rejected),
+                               ("failed_attempts", self.failures)):
+                parent._retired[key] += value
+            self._dropped = self.delivered = self.rejected = self.failures = 0
+            if self in parent.adopted:
+                parent.adopted.remove(self)
             if parent.spool is not None:
                 parent.spool.set_dropped(parent._dropped)  # written before the folder goes: never lost
                 spool.remove(keep_in=parent.spool.dir)
-            if self in parent.adopted:
-                parent.adopted.remove(self)
-        self._dropped = 0
         self._stop.set()
         self._wake.set()
 
@@ -400,11 +404,13 @@ class Outbox:
     @property
     def dropped(self) -> int:
         """Events that will never be delivered: pushed out of a full buffer, or unsent at close without a spool."""
-        return self._dropped + sum(c._dropped for c in list(self.adopted))
+        with self.lock:
+            return self._dropped + sum(c._dropped for c in self.adopted)
 
     @property
     def pending(self) -> int:
-        return len(self.queue) + sum(len(c.queue) for c in list(self.adopted))
+        with self.lock:
+            return len(self.queue) + sum(len(c.queue) for c in self.adopted)
 
     def _add(self, data: bytes, end: int, at: float) -> None:
         self.seq += 1
@@ -551,8 +557,11 @@ class Outbox:
                 self.queue.clear()
 
     def stats(self) -> dict[str, int | str]:
-        adopted = list(self.adopted)
-        return {"pending": self.pending, "delivered": self.delivered + sum(c.delivered for c in adopted),
-                "dropped": self.dropped, "rejected": self.rejected + sum(c.rejected for c in adopted),
-                "failed_attempts": self.failures + sum(c.failures for c in adopted),
+        with self.lock:
+            adopted = list(self.adopted)
+            delivered = self.delivered + self._retired["delivered"] + sum(c.delivered for c in adopted)
+            rejected = self.rejected + self._retired["rejected"] + sum(c.rejected for c in adopted)
+            failures = self.failures + self._retired["failed_attempts"] + sum(c.failures for c in adopted)
+        return {"pending": self.pending, "delivered": delivered, "dropped": self.dropped, "rejected": rejected,
+                "failed_attempts": failures,
                 "last_error": self.last_error or next((c.last_error for c in adopted if c.last_error), "")}
