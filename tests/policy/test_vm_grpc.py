@@ -381,3 +381,25 @@ def test_tenants_see_and_change_only_their_own_vms(server):
     hist = admin.GetVmHistory(pb.GetVmHistoryRequest(vm_id="vm-a")).versions
     assert [(h.action, h.actor.split("@")[0]) for h in hist] == [
         ("create", "ops-acme"), ("replace", "ops-acme"), ("rollback", "ops-acme"), ("delete", "ops-acme")]
+
+
+def test_the_servicer_without_the_interceptor_refuses_every_call(vm_db_url, tmp_path):
+    """Fail closed: a server that mounts VmServicer without BearerAuth answers no call, even with a token."""
+    from concurrent import futures
+
+    from v6ops.policy.vmrpc.server import VmServicer
+
+    service = VmSecurityService(open_store(vm_db_url), None)
+    bare = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    pb_grpc.add_VmServiceServicer_to_server(VmServicer(service), bare)
+    port = bare.add_insecure_port("127.0.0.1:0")
+    bare.start()
+    token = make_token(vm_db_url, "admin")
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.VmServiceStub(grpc.intercept_channel(channel, BearerMetadata(token)))
+            for method, request in requests_on("vm-a", "acme").items():
+                assert code_of(stub, method, request) == grpc.StatusCode.UNAUTHENTICATED, method
+    finally:
+        bare.stop(None)
+        open_store.cache_clear()
