@@ -7,6 +7,7 @@ tenant-scoped caller sees and changes only its own VMs and events (others' are 4
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from v6ops.api.auth import principal
@@ -21,16 +23,25 @@ from v6ops.api.deps import get_store
 from v6ops.auth.credentials import Principal
 from v6ops.events import FanOut, SecurityEvent
 from v6ops.events.audit import AuditLog, Keyring, load_signing_key
-from v6ops.policy.event_pipeline import event_sinks
+from v6ops.policy.event_pipeline import EventConfigError, event_sinks
 from v6ops.policy.event_store import EventPage, EventQueryError, EventStore
 from v6ops.policy.vms import VmConfigError, VmError, VmPage, VmSecurityService, VmView
-from v6ops.store.db import Store
+from v6ops.store.db import Store, open_store
 
 _lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def close_audit_log(app: FastAPI) -> AsyncIterator[None]:
+async def event_delivery(app: FastAPI) -> AsyncIterator[None]:
+    """With a network sink configured, every worker process opens its sinks when it starts (else on first
+    use), so it adopts at once the spool folders of workers that are gone and delivers what they left."""
+    settings = app.state.settings
+    if settings.events_siem_url or settings.events_syslog:
+        try:
+            await run_in_threadpool(open_service, app, open_store(settings.resolved_database_url()))
+        except EventConfigError as exc:  # requests that need the sinks answer 503 naming it, until fixed
+            log.warning("security event sinks not opened at start", extra={"setting": exc.setting})
     yield
     sink = getattr(app.state, "event_sink", None)
     if sink is not None:
@@ -40,7 +51,7 @@ async def close_audit_log(app: FastAPI) -> AsyncIterator[None]:
         service.audit.close()
 
 
-router = APIRouter(prefix="/vms", tags=["vms"], lifespan=close_audit_log)
+router = APIRouter(prefix="/vms", tags=["vms"], lifespan=event_delivery)
 events_router = APIRouter(prefix="/security", tags=["security events"])
 
 
@@ -56,38 +67,49 @@ def open_service(app: FastAPI, store: Store) -> VmSecurityService:
                              signing_key=load_signing_key(settings.audit_signing_key) if settings.audit_signing_key
                              else None)
             metrics = getattr(app.state, "security_metrics", None)
+            events = EventStore(store)
+            try:
+                sink = event_sinks(events, metrics, audit, settings)
+            except EventConfigError as exc:
+                # Checked at `v6ops serve` start, so the setting broke since (a token file removed):
+                # nothing stays open, and the next call tries again (it works once the setting is fixed).
+                audit.close()
+                log.error("security event sinks cannot start", extra={"setting": exc.setting, "problem": exc.problem})
+                raise
             service = VmSecurityService(store, audit, metrics)
-            app.state.vm_service = service
-            app.state.event_store = EventStore(store)
-            app.state.event_sink = event_sinks(
-                app.state.event_store, metrics, audit, spool_dir=settings.resolved_events_spool_dir(),
-                jsonl=settings.events_jsonl, syslog=settings.events_syslog, syslog_ca=settings.events_syslog_ca,
-                siem_url=settings.events_siem_url, siem_token_file=settings.events_siem_token_file,
-                siem_ca=settings.events_siem_ca)
+            app.state.event_store, app.state.event_sink, app.state.vm_service = events, sink, service
         return service
 
 
+def _opened(request: Request, store: Store) -> VmSecurityService:
+    """The app's service; 503 naming the setting (never a secret) when the event sinks cannot open."""
+    try:
+        return open_service(request.app, store)
+    except EventConfigError as exc:
+        raise HTTPException(status_code=503, detail={
+            "error": "the security event sinks are misconfigured", "setting": exc.setting,
+            "problem": exc.problem}) from exc
+
+
 async def get_service(request: Request, store: Store = Depends(get_store)) -> VmSecurityService:
-    return open_service(request.app, store)
+    return _opened(request, store)
 
 
 async def get_events(request: Request, store: Store = Depends(get_store)) -> EventStore:
-    open_service(request.app, store)
+    _opened(request, store)
     events: EventStore = request.app.state.event_store
     return events
 
 
 async def get_event_sink(request: Request, store: Store = Depends(get_store)) -> FanOut:
-    open_service(request.app, store)
+    _opened(request, store)
     sink: FanOut = request.app.state.event_sink
     return sink
 
 
-def actor_of(request: Request) -> str:
-    """Who made the change: the authenticated principal when authentication sets one, and the client."""
-    principal = getattr(request.state, "principal", None) or "anonymous"
-    client = request.client.host if request.client else "-"
-    return f"{principal}@{client}"
+def actor_of(request: Request, who: Principal) -> str:
+    """Who made the change: the authenticated caller's name and the client's address."""
+    return who.actor(request.client.host if request.client else "-")
 
 
 def _http(exc: VmError) -> HTTPException:
@@ -137,7 +159,7 @@ def create_vm(body: VmCreate, request: Request, service: VmSecurityService = Dep
               who: Principal = Depends(principal)) -> VmView:
     try:
         return service.create(body.id, body.customer_id, body.config.ipv6_config, name=body.name, tier=body.tier,
-                              actor=actor_of(request), tenant=who.tenant)
+                              actor=actor_of(request, who), tenant=who.tenant)
     except VmError as exc:
         raise _http(exc) from exc
 
@@ -168,7 +190,7 @@ def get_vm(vm_id: str, response: Response, service: VmSecurityService = Depends(
 def replace_vm(vm_id: str, body: VmReplace, request: Request, if_match: str | None = Header(None),
                service: VmSecurityService = Depends(get_service), who: Principal = Depends(principal)) -> VmView:
     try:
-        return service.replace(vm_id, body.config.ipv6_config, actor=actor_of(request),
+        return service.replace(vm_id, body.config.ipv6_config, actor=actor_of(request, who),
                                expected_version=_version(if_match), tenant=who.tenant)
     except VmError as exc:
         raise _http(exc) from exc
@@ -189,7 +211,7 @@ def get_security(vm_id: str, service: VmSecurityService = Depends(get_service),
 def patch_security(vm_id: str, patch: dict[str, Any], request: Request, if_match: str | None = Header(None),
                    service: VmSecurityService = Depends(get_service), who: Principal = Depends(principal)) -> VmView:
     try:
-        return service.patch_security(vm_id, patch, actor=actor_of(request), expected_version=_version(if_match),
+        return service.patch_security(vm_id, patch, actor=actor_of(request, who), expected_version=_version(if_match),
                                       tenant=who.tenant)
     except VmError as exc:
         raise _http(exc) from exc
@@ -199,7 +221,7 @@ def patch_security(vm_id: str, patch: dict[str, Any], request: Request, if_match
 def delete_vm(vm_id: str, request: Request, service: VmSecurityService = Depends(get_service),
               who: Principal = Depends(principal)) -> Response:
     try:
-        service.delete(vm_id, actor=actor_of(request), tenant=who.tenant)
+        service.delete(vm_id, actor=actor_of(request, who), tenant=who.tenant)
     except VmError as exc:
         raise _http(exc) from exc
     return Response(status_code=204)
@@ -223,7 +245,7 @@ def history(vm_id: str, timestamp: datetime | None = None,
 def rollback(vm_id: str, body: Rollback, request: Request,
              service: VmSecurityService = Depends(get_service), who: Principal = Depends(principal)) -> VmView:
     try:
-        return service.rollback(vm_id, body.version, actor=actor_of(request), tenant=who.tenant)
+        return service.rollback(vm_id, body.version, actor=actor_of(request, who), tenant=who.tenant)
     except VmError as exc:
         raise _http(exc) from exc
 

@@ -308,11 +308,11 @@ class VmSecurityService:
                            tenant=tenant)
 
     def replace_security(self, vm_id: str, security: dict[str, Any], *, actor: str = "",
-                         expected_version: int | None = None) -> VmView:
+                         expected_version: int | None = None, tenant: str | None = None) -> VmView:
         """The whole ``security`` section replaced; addresses and interface stay."""
         if not isinstance(security, dict):
             raise VmError("the security config must be an object")
-        return self._write(vm_id, None, actor, "replace", expected_version, security=security)
+        return self._write(vm_id, None, actor, "replace", expected_version, security=security, tenant=tenant)
 
     def rollback(self, vm_id: str, version: int, *, actor: str = "", tenant: str | None = None) -> VmView:
         """A new version whose config is that of ``version`` (history is never rewritten)."""
