@@ -79,7 +79,7 @@ def test_files_arriving_and_a_restart(tmp_path: Path, source: Path) -> None:
     assert [Path(p).name for p in result.read] == ["attacks.log", "vpc-custom.log"]  # name order
     paths = [incoming / n for n in ("attacks.log", "vpc-custom.log", "vpc-default.log.gz")]
     _same(result.report, _batch(paths, watcher.config))
-    assert (out / "report.json").exists() and "v6ops_flows_watch_records" in (out / "metrics.prom").read_text()
+    assert (out / "report.json").exists() and "v6ops_flows_watch_records" in (out / "watch.prom").read_text()
     detections = {e.event_id for e in sink.events[sent_before:] if e.source == "flows.detect"}
     assert detections == {d["detection_id"] for d in result.report["detections"]}
     assert any(e.event_type == "alarm_state_change" for e in sink.events)
