@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 from pathlib import Path
@@ -160,3 +161,81 @@ def test_cli_once(tmp_path: Path, source: Path) -> None:
     missing = CliRunner().invoke(app, ["flows", "watch", str(tmp_path / "nope"), "--state", str(tmp_path / "s2"),
                                        "--out", str(tmp_path / "o2"), "--once"])
     assert missing.exit_code == 2 and "not a directory" in missing.output
+
+
+def _attack_parts(source: Path, target: Path, pieces: int) -> list[str]:
+    """attacks.log (default format, no header, in time order) cut into ``pieces`` files, written to ``target``."""
+    lines = (source / "attacks.log").read_bytes().splitlines(keepends=True)
+    size = -(-len(lines) // pieces)
+    names = []
+    for index in range(pieces):
+        name = f"attacks-{index}.log"
+        (target / name).write_bytes(b"".join(lines[index * size:(index + 1) * size]))
+        names.append(name)
+    return names
+
+
+@pytest.mark.parametrize("backwards", [False, True], ids=["in-time-order", "late-data-first"])
+def test_polls_one_file_at_a_time_equal_a_batch_run(tmp_path: Path, source: Path, backwards: bool,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    staging, incoming = tmp_path / "staging", tmp_path / "in"
+    staging.mkdir()
+    incoming.mkdir()
+    for name in ("vpc-default.log.gz", "alb.log", "capture.pcap", "vpc-custom.log"):
+        shutil.copy(source / name, staging / name)
+    parts = _attack_parts(source, staging, 5)
+    order = [*(parts[::-1] if backwards else parts), "alb.log", "vpc-default.log.gz", "capture.pcap"]
+    order.insert(3, "vpc-custom.log")  # flow-direction records: a poll that recomputes from the stored rows
+    recomputes: list[int] = []
+    recompute = Watcher._recompute
+    monkeypatch.setattr(Watcher, "_recompute", lambda self: (recomputes.append(1), recompute(self))[1])
+    sink = MemorySink()
+    watcher = Watcher(incoming, tmp_path / "state", tmp_path / "out", sink, settle=0)
+    arrived: list[Path] = []
+    for step, name in enumerate(order):  # named so that name order is arrival order
+        path = _arrive(staging, incoming, name, T0 - 100)
+        path = path.rename(incoming / f"{step:02d}-{name}")
+        arrived.append(path)
+        result = _poll_until_read(watcher, T0 + 10 * step, 1)
+        _same(result.report, _batch(arrived, watcher.config))
+    watcher.close()
+    assert len(recomputes) == 2  # the first update and the poll that read flow-direction records; the rest added
+    latest = {e.event_id: e.details for e in sink.events}
+    for detection in result.report["detections"]:  # each as it stands at the end was sent, last with that evidence
+        details = latest[detection["detection_id"]]
+        assert (details["windows"], details["peak"], details["last_seen"]) == (
+            detection["windows"], detection["peak"], detection["last_seen"])
+    sent = [(e.event_id, json.dumps(e.details, sort_keys=True, default=str)) for e in sink.events]
+    assert len(sent) == len(set(sent))  # an event is sent again only when its evidence changed
+
+
+def test_affected_windows_cover_every_window_a_row_is_in() -> None:
+    from v6ops.flows.detections import Rule
+    from v6ops.flows.watch import affected_windows, rows_needed
+
+    sliding = Rule(name="s", kind="port_scan", window=3600, slide=300, threshold=1)
+    windows = affected_windows(sliding, [7200])
+    assert windows == {7200 - j * 300 for j in range(12)}
+    assert rows_needed(sliding, windows) == ((7200 - 11 * 300, 7200 + 3600),)
+    baseline = Rule(name="b", kind="volume_baseline", window=300, threshold=2, history=3)
+    assert affected_windows(baseline, [600]) == {600, 900, 1200, 1500}  # the windows judged against it too
+    assert rows_needed(baseline, {600, 3000}) == ((600 - 900, 900), (3000 - 900, 3300))
+
+
+def test_a_file_changed_after_it_was_read_is_reported_once(tmp_path: Path, source: Path) -> None:
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    path = _arrive(source, incoming, "attacks.log", T0 - 100)
+    watcher = Watcher(incoming, tmp_path / "state", tmp_path / "out", settle=1)
+    first = _poll_until_read(watcher, T0, 1)
+    records = first.report["inputs"]["records_read"]
+    with path.open("ab") as handle:
+        handle.write((source / "attacks.log").read_bytes().splitlines(keepends=True)[0])
+    os.utime(path, (T0 + 5, T0 + 5))
+    changed = watcher.poll(T0 + 10)
+    assert changed.read == [] and changed.changed == [str(path)]
+    assert changed.report["inputs"]["records_read"] == records  # not read again: nothing counted twice
+    assert any("changed after it was read" in e["error"] for e in changed.report["inputs"]["file_errors"])
+    assert watcher.poll(T0 + 11).changed == []  # reported once per new version
+    assert 'v6ops_flows_watch_files{outcome="changed_after_read"} 1.000' in (tmp_path / "out" / "watch.prom").read_text()
+    watcher.close()
