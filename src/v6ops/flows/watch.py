@@ -338,15 +338,15 @@ class Watcher:
     def _write_progress(self, now: float, pending: list[float], poll_seconds: float) -> None:
         """``OUT/watch.prom`` (Prometheus text format), replaced whole so a scrape never sees half a file."""
         files = dict(self.db.execute(
-            "SELECT CASE WHEN error IS NULL THEN 'read' ELSE 'file_error' END, count(*) FROM watched_files GROUP BY 1"
+            "SELECT CASE WHEN error IS NULL THEN 'read' ELSE 'file_error' END, count(*) FROM watched_files GROUP BY 1 "
+            "UNION ALL SELECT 'changed_after_read', count(*) FROM changed_files "
+            "UNION ALL SELECT 'records', coalesce(sum(records), 0) FROM watched_files"
         ).fetchall())
-        files["changed_after_read"] = self.db.execute("SELECT count(*) FROM changed_files").fetchone()[0]
-        records = self.db.execute("SELECT coalesce(sum(records), 0) FROM watched_files").fetchone()[0]
         last = self.partials.span["last"] if self.partials is not None else None
         gauges: list[tuple[str, str, Iterable[tuple[str, float]]]] = [
             ("files", "Files by outcome: read, read with a file error, changed after it was read",
              [(f'{{outcome="{k}"}}', float(files.get(k, 0))) for k in ("read", "file_error", "changed_after_read")]),
-            ("records", "Records read", [("", float(records))]),
+            ("records", "Records read", [("", float(files["records"]))]),
             ("pending_files", "Files listed but not read yet (settling, or a gzip that may still complete)",
              [("", float(len(pending)))]),
             ("oldest_pending_seconds", "Wall clock minus the mtime/LastModified of the oldest file not read yet",
