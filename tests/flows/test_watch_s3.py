@@ -10,20 +10,17 @@ from typing import Any
 
 import pytest
 
+from tests.flows.test_watch import T0, _batch, _same
 from v6ops.events import MemorySink
 from v6ops.flows.attacks import plant
 from v6ops.flows.generate import generate
-from v6ops.flows.pipeline import build_report
 from v6ops.flows.watch import Watcher
 
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
 
-SECTIONS = ("summary", "adoption", "actions", "protocols", "address_types", "trends", "top_talkers", "alb", "alarms",
-            "metrics", "detections")
 BUCKET = "flow-logs"
 PREFIX = "AWSLogs/123456789010/vpcflowlogs/us-east-1/2026/01/05/"
-T0 = 1_800_000_000.0
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +60,6 @@ def _put(client: Any, bucket: str, key: str, body: bytes, local: Path) -> Path:
     return local / key
 
 
-def _same(report: dict[str, Any], paths: list[Path], rules: Any) -> None:
-    batch = build_report([str(p) for p in paths], detect=rules)
-    for key in SECTIONS:
-        assert report[key] == batch[key], key
-    assert report["inputs"]["records_read"] == batch["inputs"]["records_read"]
-    assert report["inputs"]["by_reason"] == batch["inputs"]["by_reason"]
-
-
 def test_s3_prefix_pages_arrivals_restart_truncated_gzip_and_rewrite(tmp_path: Path, logs: Path, endpoint: str) -> None:
     client = _client(endpoint, "watch-one")
     listings: list[dict[str, Any]] = []
@@ -85,13 +74,13 @@ def test_s3_prefix_pages_arrivals_restart_truncated_gzip_and_rewrite(tmp_path: P
     first = watcher.poll(T0)  # an object is whole once listed: read at first sight, in key order
     assert first.read == [f"{url}attacks-{i}.log" for i in range(3)]
     assert len(listings) == 2 and "ContinuationToken" in listings[1] and listings[0]["MaxKeys"] == 2
-    _same(first.report, copies, watcher.config)
+    _same(first.report, _batch(copies, watcher.config))
 
     copies += [_put(client, "watch-one", f"attacks-{i}.log", (logs / f"attacks-{i}.log").read_bytes(), local)
                for i in (3, 4)]
     added = watcher.poll(T0 + 1)  # objects added between polls: only they are read
     assert added.read == [f"{url}attacks-3.log", f"{url}attacks-4.log"]
-    _same(added.report, copies, watcher.config)
+    _same(added.report, _batch(copies, watcher.config))
     assert watcher.poll(T0 + 2).read == []
     watcher.close()
 
@@ -101,7 +90,7 @@ def test_s3_prefix_pages_arrivals_restart_truncated_gzip_and_rewrite(tmp_path: P
     watcher = Watcher(url, state, out, sink, s3_client=client, page_size=2)  # a restart in the middle
     resumed = watcher.poll(T0 + 3)
     assert resumed.read == [f"{url}attacks-5.log", f"{url}late.log.gz"]  # nothing read twice, nothing skipped
-    _same(resumed.report, copies, watcher.config)
+    _same(resumed.report, _batch(copies, watcher.config))
     errors = resumed.report["inputs"]["file_errors"]
     assert [e["path"] for e in errors] == [f"{url}late.log.gz"] and "truncated" in errors[0]["error"]
     records = resumed.report["inputs"]["records_read"]
