@@ -97,6 +97,9 @@ def test_a_file_still_being_written(tmp_path: Path, source: Path) -> None:
     os.utime(growing, (T0 - 10, T0 - 10))
     watcher = Watcher(incoming, tmp_path / "state", tmp_path / "out", settle=5)
     assert watcher.poll(T0).read == []
+    progress = (tmp_path / "out" / "watch.prom").read_text()  # progress and lag even before anything was read
+    assert "v6ops_flows_watch_pending_files 1.000" in progress
+    assert "v6ops_flows_watch_oldest_pending_seconds 10.000" in progress
     with growing.open("ab") as handle:  # the writer goes on
         handle.write(b"".join(lines[100:]))
     os.utime(growing, (T0 + 1, T0 + 1))
@@ -105,6 +108,9 @@ def test_a_file_still_being_written(tmp_path: Path, source: Path) -> None:
     result = watcher.poll(T0 + 7)
     assert result.read == [str(growing)]
     assert result.report["inputs"]["records_read"] == len(lines)  # every line once
+    progress = (tmp_path / "out" / "watch.prom").read_text()
+    assert "v6ops_flows_watch_pending_files 0.000" in progress and "v6ops_flows_watch_read_delay_seconds 6.000" in progress
+    assert f"v6ops_flows_watch_records {len(lines)}.000" in progress
     watcher.close()
 
 
