@@ -6,10 +6,13 @@ import gzip
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from v6ops.events import MemorySink
 from v6ops.flows.attacks import plant
@@ -245,3 +248,27 @@ def test_a_file_changed_after_it_was_read_is_reported_once(tmp_path: Path, sourc
     assert watcher.poll(T0 + 11).changed == []  # reported once per new version
     assert 'v6ops_flows_watch_files{outcome="changed_after_read"} 1.000' in (tmp_path / "out" / "watch.prom").read_text()
     watcher.close()
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_cut_and_arrival_order_gives_the_batch_result(source: Path, data: st.DataObject) -> None:
+    """The same lines cut into other files, arriving in any order (late data included): the batch report."""
+    lines = (source / "attacks.log").read_bytes().splitlines(keepends=True)
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(lines) - 1), min_size=1, max_size=4), label="cuts"))
+    pieces = [lines[a:b] for a, b in zip([0, *cuts], [*cuts, len(lines)], strict=True)]
+    order = data.draw(st.permutations(range(len(pieces))), label="arrival order")
+    with tempfile.TemporaryDirectory() as temporary:
+        root = Path(temporary)
+        incoming = root / "in"
+        incoming.mkdir()
+        watcher = Watcher(incoming, root / "state", root / "out", settle=0)
+        arrived = []
+        for step, index in enumerate(order):
+            path = incoming / f"{step:02d}-part-{index}.log"
+            path.write_bytes(b"".join(pieces[index]))
+            os.utime(path, (T0 - 100, T0 - 100))
+            arrived.append(path)
+            result = _poll_until_read(watcher, T0 + 10 * step, 1)
+        watcher.close()
+        _same(result.report, _batch(arrived, watcher.config))
