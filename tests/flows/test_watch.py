@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -272,3 +273,36 @@ def test_any_cut_and_arrival_order_gives_the_batch_result(source: Path, data: st
             result = _poll_until_read(watcher, T0 + 10 * step, 1)
         watcher.close()
         _same(result.report, _batch(arrived, watcher.config))
+
+
+def test_late_data_changes_the_baseline_of_later_windows(tmp_path: Path) -> None:
+    """A window's late rows change the baseline of the windows after it: their verdict is recomputed too."""
+    from v6ops.flows.detections import DetectionConfig, Rule
+
+    rule = Rule(name="baseline", kind="volume_baseline", window=300, threshold=2, history=3, min_history=3, floor=0)
+    config = DetectionConfig(rules=(rule,))
+    base = 1_767_571_200
+
+    def lines(volumes: dict[int, int]) -> bytes:
+        return b"".join(f"2 123456789010 eni-1 2001:db8::1 2001:db8::2 40000 443 6 1 {v} {base + w * 300} "
+                        f"{base + w * 300 + 10} ACCEPT OK\n".encode() for w, v in volumes.items())
+
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    first, late = incoming / "a.log", incoming / "b.log"
+    first.write_bytes(lines({1: 100, 2: 100, 3: 100, 4: 1000}))  # 1000 > 2 x mean(100, 100, 100): a spike
+    os.utime(first, (T0 - 100, T0 - 100))
+    watcher = Watcher(incoming, tmp_path / "state", tmp_path / "out", config=config, settle=0)
+    before = _poll_until_read(watcher, T0, 1).report
+    assert [d["peak_window"] for d in before["detections"]] == [_iso(base + 4 * 300)]
+    late.write_bytes(lines({2: 2000}))  # window 2 was busier: window 4 is no spike against (100 + 2100 + 100) / 3
+    os.utime(late, (T0 - 100, T0 - 100))
+    after = _poll_until_read(watcher, T0 + 10, 1).report
+    watcher.close()
+    batch = _batch([first, late], config)
+    assert after["detections"] == batch["detections"] and not any(
+        d["peak_window"] == _iso(base + 4 * 300) for d in after["detections"])
+
+
+def _iso(epoch: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
