@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -159,18 +160,28 @@ def test_cli_once(tmp_path: Path, source: Path) -> None:
     incoming = tmp_path / "in"
     incoming.mkdir()
     _arrive(source, incoming, "attacks.log", 1_000_000_000)  # written long ago: settled
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(5)
     args = ["flows", "watch", str(incoming), "--state", str(tmp_path / "s"), "--out", str(tmp_path / "o"),
-            "--events", str(tmp_path / "e.jsonl"), "--once", "--settle", "0.2", "--json"]
+            "--events", str(tmp_path / "e.jsonl"), "--syslog", f"udp://127.0.0.1:{receiver.getsockname()[1]}",
+            "--once", "--settle", "0.2", "--json"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     line = json.loads(result.output.splitlines()[0])
     assert line["read"] == str(incoming / "attacks.log") and line["events_sent"] > 0
     assert len((tmp_path / "e.jsonl").read_text().splitlines()) == line["events_sent"]
+    datagrams = [receiver.recv(65536) for _ in range(line["events_sent"])]  # every event to the syslog sink too
+    receiver.close()
+    assert all(b"CEF:0|" in d for d in datagrams)
     again = CliRunner().invoke(app, args)  # restarted: nothing new
     assert again.exit_code == 0 and again.output == ""
     missing = CliRunner().invoke(app, ["flows", "watch", str(tmp_path / "nope"), "--state", str(tmp_path / "s2"),
                                        "--out", str(tmp_path / "o2"), "--once"])
     assert missing.exit_code == 2 and "not a directory" in missing.output
+    bad = CliRunner().invoke(app, [*args[:3], "--state", str(tmp_path / "s3"), "--out", str(tmp_path / "o3"),
+                                   "--syslog", "http://127.0.0.1:514", "--once"])
+    assert bad.exit_code == 2 and "is not udp://, tcp:// or tls://" in bad.output
 
 
 def _attack_parts(source: Path, target: Path, pieces: int) -> list[str]:

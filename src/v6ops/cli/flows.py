@@ -148,6 +148,8 @@ def watch_cmd(
     out: Path = typer.Option(..., "--out", help="Directory for report.json/.md/.html, metrics.prom and watch.prom"),
     rules: Path = typer.Option(None, "--rules", help="Detection rules file (YAML/JSON)"),
     events: Path = typer.Option(None, "--events", help="Append detections and alarm transitions (JSON Lines)"),
+    syslog: str = typer.Option(None, "--syslog", help="Also send them as RFC 5424 + CEF to udp://, tcp:// or tls://host:port"),
+    syslog_ca: Path = typer.Option(None, "--syslog-ca", help="CA bundle for a tls:// syslog receiver"),
     interval: float = typer.Option(5.0, "--interval", help="Seconds between polls"),
     settle: float = typer.Option(2.0, "--settle", help="A local file must be unchanged this long before it is read"),
     endpoint_url: str = typer.Option(None, "--endpoint-url", help="S3 endpoint (moto, MinIO, LocalStack) for s3:// URLs"),
@@ -159,17 +161,21 @@ def watch_cmd(
 
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from v6ops.events import EventValueError
+    from v6ops.events import EventValueError, FanOut, Sink
     from v6ops.events.jsonl import JsonLinesSink
     from v6ops.flows.problems import FlowInputError
     from v6ops.flows.sources import connect_s3
     from v6ops.flows.watch import Watcher
+    from v6ops.policy.event_pipeline import syslog_sink
 
     config = _detection_config(rules)
     if endpoint_url is not None and not location.startswith("s3://"):
         fail("--endpoint-url is for an s3://bucket/prefix location")
     try:
-        sink = JsonLinesSink(events) if events is not None else None
+        sinks: list[Sink] = [JsonLinesSink(events)] if events is not None else []
+        if syslog is not None:  # undelivered TCP/TLS events are spooled in the state directory
+            sinks.append(syslog_sink(syslog, syslog_ca, state / "spool"))
+        sink = FanOut(*sinks) if sinks else None
         client = connect_s3(endpoint_url) if location.startswith("s3://") else None
         watcher = Watcher(location, state, out, sink, config, settle=settle, s3_client=client)
     except ValueError as exc:  # EventValueError included: an unwritable event file, a missing directory
