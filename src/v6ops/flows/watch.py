@@ -28,7 +28,8 @@ so the result equals a batch run over the same files (the tests check it):
 
 - the analyses' sums (facts at a fine bin, the time span, the conversations) are kept merged
   (``analyses.Partials``); a poll adds its new rows' aggregates, and the sections are rebuilt
-  from them (cost: the new rows, plus the distinct bins and address pairs, not every row);
+  from them (cost: the new rows, plus the distinct bins and address pairs, not every row; the
+  ALB percentiles are not sums and read the stored ALB rows);
 - each detection rule's breaching windows are kept; a poll recomputes only the windows its new
   rows fall in (windows are on event time, epoch-aligned: a window whose rows did not change has
   the same breaches; a baseline window also depends on the ``history`` windows before it), from
