@@ -540,7 +540,6 @@ def run(engine: Engine, config: DetectionConfig | None = None, binned: Sequence[
     config = config or DetectionConfig()
     d = engine.dialect
     engine.materialize("detect_base", base_sql(d, config.internet_facing, binned))
-    exempt = config.exempt_prefixes()
     stages: dict[tuple[Any, ...], str] = {}
     for rule in config.rules:  # one first pass per group of rules that can share it
         stage = shared_stage(rule)
@@ -550,36 +549,52 @@ def run(engine: Engine, config: DetectionConfig | None = None, binned: Sequence[
             engine.materialize(stages[stage], shared_sql(d, rule, sharing))
     found: list[Detection] = []
     for index, rule in enumerate(config.rules):
-        name = f"detect_breach_{index}"
         stage = shared_stage(rule)
-        engine.materialize(name, breach_sql(d, rule, config, stages[stage] if stage is not None else None))
-        rows = engine.query(f"SELECT * FROM {name}").to_pylist()
-        rows = [r for r in rows if not _exempt(r, rule, exempt)]
-        if not rows:
-            continue
-        target_cols, _ = _target(d, rule)
-        samples: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-        sample_sql = samples_sql(d, rule, name, config.samples)
-        if sample_sql is not None:
-            for s in engine.query(sample_sql).to_pylist():
-                match = [s[c] for c in target_cols] if rule.kind != "high_volume" else []
-                samples.setdefault((*[s[c] for c in KEY], *match, s["ws"]), []).append(s)
-        sources: dict[tuple[Any, ...], dict[str, Any]] = {}
-        if rule.key == "/64":
-            for s in engine.query(sources_sql(d, rule, name, config.samples)).to_pylist():
-                entry = sources.setdefault((*[s[c] for c in KEY], s["ws"]), {"count": s["sources"], "sample": []})
-                entry["sample"].append(s)
-        breaches = []
-        for r in rows:
-            key = (r["k_family"], r["k_hi"], r["k_lo"])
-            target = tuple(r[c] for c in target_cols)
-            extra = {c: r[c] for c in r if c.endswith("_") or c in ("flows", "prior", "prior_windows", "src_kind")}
-            extra["samples"] = samples.get((*key, *(target if rule.kind in ("port_scan", "address_scan") else ()),
-                                            r["ws"]), [])
-            extra["sources"] = sources.get((*key, r["ws"]))
-            breaches.append(Breach(key, target, r["ws"], float(r["n"]), extra))
-        found += episodes(rule, breaches)
+        found += episodes(rule, rule_breaches(engine, index, rule, config, stages[stage] if stage is not None else None))
+    return ordered(found, config)
+
+
+def ordered(found: list[Detection], config: DetectionConfig) -> list[Detection]:
+    """The events: overlapping episodes merged, sorted by start, rule and source."""
     return sorted(merge_overlapping(found, config.rules), key=lambda e: (e.first_window, e.rule, e.source))
+
+
+def rule_breaches(engine: Engine, index: int, rule: Rule, config: DetectionConfig,
+                  shared: str | None = None) -> list[Breach]:
+    """The breaching windows of ``rule`` (the ``index``-th) over the rows of ``detect_base``, with their evidence.
+
+    ``shared``: the table of the rule's ``shared_sql`` over the same ``detect_base`` (see ``breach_sql``), if made.
+    """
+    d = engine.dialect
+    exempt = config.exempt_prefixes()
+    name = f"detect_breach_{index}"
+    engine.materialize(name, breach_sql(d, rule, config, shared))
+    rows = engine.query(f"SELECT * FROM {name}").to_pylist()
+    rows = [r for r in rows if not _exempt(r, rule, exempt)]
+    if not rows:
+        return []
+    target_cols, _ = _target(d, rule)
+    samples: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    sample_sql = samples_sql(d, rule, name, config.samples)
+    if sample_sql is not None:
+        for s in engine.query(sample_sql).to_pylist():
+            match = [s[c] for c in target_cols] if rule.kind != "high_volume" else []
+            samples.setdefault((*[s[c] for c in KEY], *match, s["ws"]), []).append(s)
+    sources: dict[tuple[Any, ...], dict[str, Any]] = {}
+    if rule.key == "/64":
+        for s in engine.query(sources_sql(d, rule, name, config.samples)).to_pylist():
+            entry = sources.setdefault((*[s[c] for c in KEY], s["ws"]), {"count": s["sources"], "sample": []})
+            entry["sample"].append(s)
+    breaches = []
+    for r in rows:
+        key = (r["k_family"], r["k_hi"], r["k_lo"])
+        target = tuple(r[c] for c in target_cols)
+        extra = {c: r[c] for c in r if c.endswith("_") or c in ("flows", "prior", "prior_windows", "src_kind")}
+        extra["samples"] = samples.get((*key, *(target if rule.kind in ("port_scan", "address_scan") else ()),
+                                        r["ws"]), [])
+        extra["sources"] = sources.get((*key, r["ws"]))
+        breaches.append(Breach(key, target, r["ws"], float(r["n"]), extra))
+    return breaches
 
 
 def _exempt(row: dict[str, Any], rule: Rule, exempt: Sequence[Prefix]) -> bool:
