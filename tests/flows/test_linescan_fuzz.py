@@ -40,10 +40,14 @@ def _block(lines: list[str], newline_at_end: bool) -> bytes:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(hostile_line, min_size=1, max_size=30), st.booleans(), st.sampled_from([1, 7, 60, 3600]))
-def test_hostile_blocks(lines: list[str], newline_at_end: bool, fine_bin: int) -> None:
+@given(st.lists(hostile_line, min_size=1, max_size=30), st.booleans(), st.sampled_from([1, 7, 60, 3600]),
+       st.sampled_from([None, encoded.DetectBins(60), encoded.DetectBins(7, ("eni-1", "x" * 300))]))
+def test_hostile_blocks(lines: list[str], newline_at_end: bool, fine_bin: int,
+                        detect: encoded.DetectBins | None) -> None:
+    """... also with the detections' flows aggregate (destination ports and internet-facing interfaces read)."""
     block = _block(lines, newline_at_end)
-    scanner = Scanner(encoded.roles(FIELDS), fine_bin)
+    scanner = (Scanner(encoded.roles(FIELDS), fine_bin) if detect is None else
+               Scanner(encoded.roles(FIELDS, detect), fine_bin, detect.seconds, detect.facing))
     if block and not block.endswith(b"\n"):
         with pytest.raises(ValueError, match="must end with a newline"):
             scanner.feed(block)
@@ -62,6 +66,12 @@ def test_hostile_blocks(lines: list[str], newline_at_end: bool, fine_bin: int) -
     scanner.pairs()
     count, _, _ = scanner.texts(0)
     assert len(np.frombuffer(scanner.codes(), np.uint8)) == count
+    if detect is not None:  # every bin: a known source, a start on a bin boundary, flows taken at most
+        bins, src, _, _, _, starts, *_, flows, _, _ = scanner.flows()
+        sources = np.frombuffer(src, np.int32)
+        assert len(sources) == bins and ((sources >= 0) & (sources < count)).all()
+        assert (np.frombuffer(starts, np.int64) % detect.seconds == 0).all()
+        assert np.frombuffer(flows, np.int64).sum() <= taken
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
