@@ -10,20 +10,21 @@ normalized table) are ``DECIMAL(20,0)`` here: exact, ordered as unsigned integer
 tie order), and masked with arithmetic (``x - pmod(x, 2^k)``) instead of bit operations. Results
 come back as Arrow with those decimals turned back into uint64.
 
-Inputs reach Spark through the row path: every file (text, gzip, Parquet, ALB, pcap, S3 through
-boto3) is read and normalized by the same Python code, on the driver, and handed to Spark as Arrow,
-so rejections are counted exactly as with DuckDB.
+Spark reads the inputs itself (``sparkread``): executors fetch the files (local, ``s3a://``, whole
+partitioned trees) and normalize them with the row path's own parsers, so rejections are counted
+exactly as with DuckDB and no record passes through the driver.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+import sys
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from v6ops.flows.schema import CORE_FIELDS, CORE_NAMES, complete
+from v6ops.flows.ingest import Ingest
+from v6ops.flows.schema import complete
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -61,6 +62,9 @@ def session(master: str | None = None, app_name: str = "v6ops") -> SparkSession:
         builder = builder.master(master)
     if (master or "").startswith("local"):  # one machine: few shuffle partitions, no web UI
         builder = builder.config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
+        # Executors parse the files with v6ops: in local mode they are this interpreter (on a cluster,
+        # PYSPARK_PYTHON or spark.pyspark.python with the venv archive says which, docs/flows.md).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = builder.config("spark.ui.showConsoleProgress", "false")  # stderr is the CLI's
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     return builder.getOrCreate()
@@ -112,14 +116,13 @@ class SparkEngine:
         self.cached: list[DataFrame] = []
         self.views: list[str] = []
 
-    def load(self, batches: Iterable[pa.Table]) -> int:
-        """Normalized Arrow batches (the row path's output) as view ``flows``."""
-        tables = [batch.select([n for n in batch.column_names if n in CORE_NAMES]) for batch in batches]
-        table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
-        table = to_spark_types(complete(table).select([f.name for f in CORE_FIELDS]))
-        frame = self.spark.createDataFrame(table) if table.num_rows else self.spark.createDataFrame([], _spark_schema())
+    def read(self, paths: list[str], ingest: Ingest, vpc_format: str | None = None) -> None:
+        """Spark's executors read ``paths`` (local, ``s3://``/``s3a://``, any Hadoop URL) into view ``flows``."""
+        from v6ops.flows.sparkread import read_inputs
+
+        frame, cached = read_inputs(self.spark, paths, ingest, vpc_format)
+        self.cached += cached
         self.register_frame("flows", frame)
-        return table.num_rows
 
     def register(self, name: str, table: pa.Table) -> None:
         self.register_frame(name, self.spark.createDataFrame(to_spark_types(table)))
@@ -146,8 +149,3 @@ class SparkEngine:
             self.spark.catalog.dropTempView(name)
         self.cached, self.views = [], []
 
-
-def _spark_schema() -> Any:
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    return from_arrow_schema(CORE_SPARK)
