@@ -170,18 +170,10 @@ def _local_uri(path: Path) -> str:
 def _head(spark: SparkSession, uri: str) -> bytes:
     """The first HEAD_BYTES of a file through Hadoop's filesystem (s3a://, hdfs://, file:)."""
     jvm = _jvm(spark)
-    gateway: Any = spark.sparkContext._gateway
     path = jvm.org.apache.hadoop.fs.Path(uri)
     stream = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).open(path)
     try:
-        buffer = gateway.new_array(jvm.byte, HEAD_BYTES)
-        filled = 0
-        while filled < HEAD_BYTES:
-            count = stream.read(buffer, filled, HEAD_BYTES - filled)
-            if count < 0:
-                break
-            filled += count
-        return bytes(jvm.java.util.Arrays.copyOf(buffer, filled))
+        return bytes(stream.readNBytes(HEAD_BYTES))  # Java's byte[] comes back to Python by value
     finally:
         stream.close()
 
