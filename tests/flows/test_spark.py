@@ -155,6 +155,7 @@ def test_split_and_listed(corpus: Path, both: tuple[dict[str, Any], dict[str, An
         assert session.read.text(str(corpus / "odd-lines.log")).rdd.getNumPartitions() >= 2
         url = f"file://{corpus}"
         listed = build_report([url + "/"], Options(top=5), detect=CONFIG, engine_name="spark", master=MASTER)
+        local = build_report([str(corpus)], Options(top=5), detect=CONFIG, engine_name="spark", master=MASTER)
     finally:
         for key, value in previous.items():
             session.conf.set(key, value)
@@ -164,6 +165,17 @@ def test_split_and_listed(corpus: Path, both: tuple[dict[str, Any], dict[str, An
     assert str(corpus / "hive" / "year=2026" / "month=02" / "c.log.gz") in names
     assert any("/AWSLogs/123456789012/vpcflowlogs/eu-west-1/2026/01/06/" in n for n in names)
     assert _named_as(listed, url, corpus) == _comparable(duck)
+    assert _comparable(local) == _comparable(duck)  # local paths: expanded on the driver, split by Spark all the same
+
+
+def test_files_hadoop_skips_are_file_errors(corpus: Path, tmp_path: Path) -> None:
+    """Hadoop does not read files named _x or .x; a local one named on the command line is reported, not lost."""
+    (tmp_path / "_underscore.log").write_bytes((corpus / "attacks.log").read_bytes())
+    (tmp_path / "kept.log").write_bytes((corpus / "attacks.log").read_bytes())
+    report = build_report([str(tmp_path)], engine_name="spark", master=MASTER)
+    assert [f["name"] for f in report["inputs"]["files"]] == [str(tmp_path / "kept.log")]
+    [error] = report["inputs"]["file_errors"]
+    assert error["path"] == str(tmp_path / "_underscore.log") and "Spark did not read it" in error["error"]
 
 
 def test_s3a_urls_and_settings() -> None:
