@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -105,10 +106,17 @@ def s3a_settings(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def configure_s3a(spark: SparkSession, environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Apply ``s3a_settings`` where the job's own configuration (``--conf spark.hadoop.fs.s3a.*``) is silent."""
+    """Apply ``s3a_settings`` where the job's own configuration (``--conf spark.hadoop.fs.s3a.*``) is silent.
+
+    The SDK v2 credentials chain only where hadoop-aws uses SDK v2 (Hadoop 3.4 on); older S3A keeps its own chain.
+    """
     conf = spark.sparkContext._jsc.hadoopConfiguration()
+    settings = s3a_settings(environ)
+    version = re.match(r"(\d+)\.(\d+)", hadoop_version(spark))  # "3.5.0", "3.3.6-amzn-3"
+    if version is not None and (int(version[1]), int(version[2])) < (3, 4):
+        settings.pop("fs.s3a.aws.credentials.provider")
     applied = {}
-    for key, value in s3a_settings(environ).items():
+    for key, value in settings.items():
         if conf.get(key) is None:
             conf.set(key, value)
             applied[key] = value
