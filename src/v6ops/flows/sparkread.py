@@ -256,6 +256,7 @@ def _plan(spark: SparkSession, paths: list[str], fields: list[str] | None) -> tu
             name = report_name(row["path"], text)
             _classify_big(plan, root, row["path"], name, row["length"], _head(spark, row["path"]), fields)
         frames.append(listing.where(fn.col("length") <= SPLIT_BYTES).select(fn.lit(root).alias("root"), "path", "content"))
+    # Local files and big whole files carry a placeholder root: their own comes from the plan (fixed_roots).
     if plan.whole_local:
         frames.append(reader.load(plan.whole_local).select(fn.lit(-1).alias("root"), "path", "content"))
     if plan.whole_big:
