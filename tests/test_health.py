@@ -3,6 +3,7 @@ check named; public, and it names no pool (tenants may not learn each other's po
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,60 @@ def test_a_stale_flow_ingest_is_degraded(settings: Settings) -> None:
         beat(session, "flows.report", utcnow() - timedelta(hours=30), records=10)
     status, body = health(settings)
     assert status == 200 and body["checks"]["flow_ingest_recent"] is False and "flow_ingest_recent" in body["failing"]
+
+
+def closed_port() -> int:
+    """A loopback TCP port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_undelivered_security_events_are_a_backlog_degraded_then_unhealthy(tmp_path: Path) -> None:
+    """Events for a SIEM that does not answer wait in its spool: /health/ipv6 reads that spool (the count and
+    the oldest's wait), degraded while young, unhealthy (503) past the limit, healthy again once delivered."""
+    from tests.api_client import api_client
+    from tests.events.servers import SiemServer, self_signed
+
+    def events(n: int) -> list[dict[str, str]]:
+        return [{"timestamp": "2026-01-05T10:00:00Z", "event_id": f"backlog-{n}-{i}", "vm_id": "vm-1",
+                 "customer_id": "acme", "event_type": "ra_blocked", "severity": "critical"} for i in range(3)]
+
+    down = Settings(data_dir=tmp_path, events_siem_url=f"http://127.0.0.1:{closed_port()}/events",
+                    events_backlog_max_age_minutes=60)
+    plan(open_store(down.resolved_database_url()), "2001:db8::/56")
+    status, body = health(down)
+    assert body["checks"]["event_delivery_backlog"] and "0 events waiting" in body["details"]["event_delivery_backlog"]
+
+    app = create_app(down)
+    assert api_client(app, "operator").post("/api/v1/security/events", json=events(1)).status_code == 201
+    status, body = health(down)
+    assert "event_delivery_backlog" in body["failing"] and body["status"] in ("degraded", "unhealthy")
+    assert body["details"]["event_delivery_backlog"].startswith("3 events waiting for delivery (siem: 3)")
+    assert status == 200 and body["status"] == "degraded"  # nothing else is unhealthy: a young backlog is 200
+    app.state.event_sink.close()  # the server stops: the events stay in the spool
+
+    # The same spool read with a limit of 0 minutes: the backlog is too old, 503.
+    strict = down.model_copy(update={"events_backlog_max_age_minutes": 0})
+    status, body = health(strict)
+    assert status == 503 and body["status"] == "unhealthy" and "event_delivery_backlog" in body["failing"]
+
+    # A restart with a SIEM that answers delivers the spooled events; the backlog is gone.
+    cert, key = self_signed(tmp_path)
+    siem = SiemServer(cert, key).start()
+    try:
+        up = strict.model_copy(update={"events_siem_url": f"https://127.0.0.1:{siem.port}/events",
+                                       "events_siem_ca": cert})
+        app = create_app(up)
+        client = api_client(app, "operator")
+        assert client.post("/api/v1/security/events", json=events(2)).status_code == 201
+        app.state.event_sink.flush()
+        assert sorted(json.loads(line)["event_id"] for line in siem.lines) == sorted(
+            e["event_id"] for e in events(1) + events(2))
+        status, body = health(up)
+        assert body["checks"]["event_delivery_backlog"] and "0 events waiting" in body["details"]["event_delivery_backlog"]
+        app.state.event_sink.close()
+    finally:
+        siem.stop()

@@ -5,8 +5,9 @@ The world: the seed's prefix hierarchy (RIR aggregate, regions, cities, CGN spac
 business, IPv6-only and tenant pools, a few thousand subscribers on several tiers (some suspended,
 some left on IPv4 only), a few thousand IoT devices in several regions with last-seen times
 (so connectivity differs per region), one pool near its threshold (its event shows on the
-overview), and synthetic VPC flow and ALB logs with their report. Everything is seeded, so two
-loads with the same seed make the same world.
+overview), synthetic VPC flow and ALB logs with their report, and VMs of three customers with
+their security configs and events, flow detections among them (``v6ops.demo_security``). Everything
+is seeded, so two loads with the same seed make the same world (event times follow the clock).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from v6ops.demo_security import load_flow_detections, load_vms
 from v6ops.ipam import service
 from v6ops.ipam.devices import DeviceRow, ImportReport, register_devices
 from v6ops.ipam.engine import utcnow
@@ -28,6 +30,7 @@ from v6ops.ipam.plan import parse_plan
 from v6ops.ipam.subscribers import SubscriberSpec
 from v6ops.store.db import Store
 from v6ops.store.models import Pool, Subscriber
+from v6ops.store.security_models import SecurityVm
 from v6ops.store.service_models import beat
 
 PLAN: dict[str, Any] = {
@@ -77,8 +80,9 @@ def _check_empty(store: Store) -> None:
     with store.read() as session:
         pools = session.scalar(select(func.count()).select_from(Pool)) or 0
         subscribers = session.scalar(select(func.count()).select_from(Subscriber)) or 0
-    if pools or subscribers:
-        raise DemoError(f"the database already has {pools} pools and {subscribers} subscribers; "
+        vms = session.scalar(select(func.count()).select_from(SecurityVm)) or 0
+    if pools or subscribers or vms:
+        raise DemoError(f"the database already has {pools} pools, {subscribers} subscribers and {vms} VMs; "
                         "the demo loads into an empty database only (set V6OPS_DATA_DIR or V6OPS_DATABASE_URL "
                         "to a new one)")
 
@@ -93,7 +97,7 @@ def _subscriber(rng: random.Random, i: int, pool: str) -> SubscriberSpec:
 
 
 def load_demo(store: Store, data_dir: Path, subscribers: int = 3000, devices: int = 2000, seed: int = 6,
-              progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+              progress: Callable[[str, int], None] | None = None, vms: int = 12) -> dict[str, Any]:
     """Fill an empty database with the demo world; returns what was made."""
     _check_empty(store)
     rng = random.Random(seed)
@@ -124,8 +128,11 @@ def load_demo(store: Store, data_dir: Path, subscribers: int = 3000, devices: in
     flows = _flow_report(store, data_dir / "demo-flows", seed)
     if progress:
         progress("devices", devices)
+    security = load_vms(store, rng, vms)
+    detections = load_flow_detections(store, data_dir / "demo-flows" / "detections")
     return {"subscribers": made, "devices": report.imported, "pools": len(PLAN["pools"]),
-            "flow_logs": str(data_dir / "demo-flows" / "logs"), "flow_records": flows}
+            "flow_logs": str(data_dir / "demo-flows" / "logs"), "flow_records": flows, **security,
+            "flow_detections": detections}
 
 
 def _flow_report(store: Store, out: Path, seed: int) -> int:

@@ -10,14 +10,18 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
+from v6ops.events.model import EventValueError
+from v6ops.events.outbox import SpoolBacklog, spool_backlog
 from v6ops.ipam.engine import utcnow
 from v6ops.ipam.utilization import provisioning_stats
+from v6ops.settings import Settings
 from v6ops.store.db import open_store
 from v6ops.store.models import PlanPrefix, Pool
 from v6ops.store.service_models import Heartbeat
@@ -51,7 +55,14 @@ class HealthReport:
                 "details": self.details, "metrics": self.metrics}
 
 
-def ipv6_health(database_url: str, flow_ingest_max_age: timedelta) -> HealthReport:
+def settings_health(settings: Settings) -> HealthReport:
+    """The report for a running installation: its database, thresholds and event spool."""
+    return ipv6_health(settings.resolved_database_url(), timedelta(hours=settings.flow_ingest_max_age_hours),
+                       settings.resolved_events_spool_dir(), timedelta(minutes=settings.events_backlog_max_age_minutes))
+
+
+def ipv6_health(database_url: str, flow_ingest_max_age: timedelta, event_spool: Path | None = None,
+                event_backlog_max_age: timedelta = timedelta(hours=1)) -> HealthReport:
     report = HealthReport()
     start = time.perf_counter()
     dialect = make_url(database_url).get_backend_name()
@@ -64,12 +75,12 @@ def ipv6_health(database_url: str, flow_ingest_max_age: timedelta) -> HealthRepo
                          f"{dialect} answered in {elapsed * 1000:.1f} ms")
             _prefix_headroom(session, report)
             _flow_ingest(session, report, flow_ingest_max_age)
-            _event_backlog(session, report)
             stats = provisioning_stats(session, utcnow() - timedelta(hours=1))
     except Exception as exc:  # any database failure is this check's answer; the reason is reported
         # The exception's text may carry the URL (and a password): only its type is reported.
         report.check("database_responsive", False, f"{dialect}: {type(exc).__name__}", "unhealthy")
         stats = None
+    _event_backlog(report, event_spool, event_backlog_max_age)
     nft = shutil.which("nft")
     report.check("nftables_available", nft is not None,
                  f"nft at {nft}" if nft else "the nft command is missing: compiled rulesets cannot be checked or applied")
@@ -111,10 +122,29 @@ def _flow_ingest(session: Any, report: HealthReport, max_age: timedelta) -> None
                  f"last flow report {int(age.total_seconds())} s ago (limit {int(max_age.total_seconds())} s)")
 
 
-def _event_backlog(session: Any, report: HealthReport) -> None:
-    last = session.get(Heartbeat, "events.delivery")
-    if last is None:
-        report.check("event_delivery_backlog", True, "no event sink has reported yet")
+def _event_backlog(report: HealthReport, spool: Path | None, max_age: timedelta) -> None:
+    """Security events the network sinks (SIEM, syslog over TCP/TLS) have not delivered yet, read from
+    their spools (one folder per sink), so every worker process and a restart see the same backlog.
+    Any backlog is degraded (the receiver is down or slow); one waiting ``max_age`` or longer is unhealthy."""
+    sinks = sorted(d for d in spool.iterdir() if d.is_dir()) if spool is not None and spool.is_dir() else []
+    backlogs: list[SpoolBacklog] = []
+    for directory in sinks:
+        try:
+            backlogs.append(spool_backlog(directory))
+        except (EventValueError, OSError) as exc:
+            report.check("event_delivery_backlog", False, f"the {directory.name} spool cannot be read: "
+                         f"{type(exc).__name__}", "degraded")
+            return
+    pending = sum(b.pending for b in backlogs)
+    dropped = sum(b.dropped for b in backlogs)
+    lost = f"; {dropped} dropped since the spools began" if dropped else ""
+    if not pending:
+        where = ", ".join(b.directory.name for b in backlogs) or "no spooling sink has run yet"
+        report.check("event_delivery_backlog", True, f"0 events waiting for delivery ({where}){lost}")
         return
-    backlog = int(last.data.get("backlog", 0))
-    report.check("event_delivery_backlog", backlog == 0, f"{backlog} events waiting for delivery")
+    now = datetime.now(UTC)
+    age = max(b.age_seconds(now) for b in backlogs)
+    per_sink = ", ".join(f"{b.directory.name}: {b.pending}" for b in backlogs if b.pending)
+    detail = (f"{pending} events waiting for delivery ({per_sink}), the oldest for {int(age)} s "
+              f"(limit {int(max_age.total_seconds())} s){lost}")
+    report.check("event_delivery_backlog", False, detail, "unhealthy" if age >= max_age.total_seconds() else "degraded")

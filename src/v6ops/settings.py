@@ -61,9 +61,16 @@ class Settings(BaseSettings):
     events_siem_ca: Path | None = Field(default=None, description="CA bundle for the SIEM's certificate")
     events_spool_dir: Path | None = Field(default=None, description="spool for undelivered events; "
                                           "empty means data_dir/spool")
+    events_backlog_max_age_minutes: float = Field(
+        default=60.0, ge=0, description="/health/ipv6 is unhealthy when an undelivered security event waited this "
+                                        "long (any backlog at all makes it degraded; 0: any backlog is unhealthy)")
 
     def resolved_audit_log(self) -> Path:
         return self.audit_log or self.data_dir / "audit.jsonl"
+
+    def resolved_events_spool_dir(self) -> Path:
+        """Where the network event sinks spool what they could not deliver yet (one folder per sink)."""
+        return self.events_spool_dir or self.data_dir / "spool"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

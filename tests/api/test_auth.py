@@ -62,7 +62,8 @@ def test_every_route_but_the_public_ones_needs_a_credential(settings: Settings) 
         else:
             assert status == 401, (method, path, status)
     # Routes outside the OpenAPI document too: the document itself, docs, pages, metrics.
-    for path in ("/openapi.json", "/docs", "/redoc", "/", "/prefixes", "/subscribers", "/metrics", "/tokens"):
+    for path in ("/openapi.json", "/docs", "/redoc", "/", "/prefixes", "/subscribers", "/metrics", "/tokens",
+                 "/vms", "/vms/x", "/events", "/events/x"):
         assert anonymous.get(path).status_code == 401, path
     assert anonymous.get("/", headers={"accept": "text/html"}, follow_redirects=False).headers["location"] == "/login?next=%2F"
     for path in ("/health", "/health/ipv6", "/login", "/static/v6ops.css"):

@@ -93,3 +93,68 @@ def test_serve_with_two_workers_shares_one_sqlite_database(tmp_path: Path) -> No
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_serve_workers_spool_apart_and_a_restart_delivers_every_event_once(tmp_path: Path) -> None:
+    """`v6ops serve --workers 2` with the SIEM down: each worker spools into its own folder and
+    /health/ipv6 counts them all; after a stop, a restart with the SIEM up delivers every event once."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime
+
+    from tests.api_client import bearer, make_token, wait_healthy
+    from tests.events.servers import SiemServer, self_signed
+    from v6ops.events.outbox import spool_folders
+
+    cert, key = self_signed(tmp_path)
+    siem = SiemServer(cert, key).start()
+    siem.stop()  # the port is closed until the restart
+    token_file = tmp_path / "siem-token"
+    token_file.write_text("siem-secret\n")
+    url = f"sqlite:///{tmp_path / 'v6ops.db'}"
+    headers = bearer(make_token(url, "operator"))
+    port = _free_port()
+    env = {**os.environ, "V6OPS_DATA_DIR": str(tmp_path), "V6OPS_PORT": str(port), "V6OPS_LISTEN": '["::1"]',
+           "V6OPS_WORKERS": "2", "V6OPS_LOG_LEVEL": "warning", "V6OPS_EVENTS_SIEM_URL": siem.url,
+           "V6OPS_EVENTS_SIEM_TOKEN_FILE": str(token_file), "V6OPS_EVENTS_SIEM_CA": str(cert)}
+    base = f"http://[::1]:{port}"
+    spool = tmp_path / "spool" / "siem"
+
+    def event(n: int) -> dict[str, str]:
+        return {"timestamp": datetime(2026, 1, 1, tzinfo=UTC).isoformat(), "event_id": f"e{n:03d}", "vm_id": "vm-1",
+                "customer_id": "acme", "event_type": "ra_blocked", "severity": "warning"}
+
+    def post(n: int) -> int:
+        with httpx.Client(timeout=30) as client:  # a connection each, so both workers take some
+            return client.post(f"{base}/api/v1/security/events", headers=headers, json=[event(n)]).status_code
+
+    proc = subprocess.Popen([sys.executable, "-m", "v6ops.cli", "serve"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_healthy(base, proc)
+        with ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(post, range(40))) == {201}
+        assert len(spool_folders(spool)) == 2  # one folder per worker: each opened its sinks at start
+        health = httpx.get(f"{base}/health/ipv6").json()
+        assert health["details"]["event_delivery_backlog"].startswith("40 events waiting"), health
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    siem.start()
+    proc = subprocess.Popen([sys.executable, "-m", "v6ops.cli", "serve"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_healthy(base, proc)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(siem.lines) < 40:
+            time.sleep(0.1)
+        got = [json.loads(x)["event_id"] for x in siem.lines]
+        assert sorted(got) == [f"e{n:03d}" for n in range(40)]  # every event, each once
+        health = httpx.get(f"{base}/health/ipv6").json()
+        assert health["details"]["event_delivery_backlog"].startswith("0 events waiting"), health
+        assert set(siem.auth) == {"Bearer siem-secret"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        siem.stop()
+    assert len(siem.lines) == 40  # the stop sent nothing again

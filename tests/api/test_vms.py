@@ -87,7 +87,7 @@ def test_patch_replace_versions_history_and_recompile(client, tmp_path):
     assert r.status_code == 200 and r.json()["version"] == 3 and r.json()["profile"] == "MEDIUM"
     hist = client.get("/api/v1/vms/vm-1/history").json()["versions"]
     assert [(h["version"], h["action"]) for h in hist] == [(1, "create"), (2, "patch"), (3, "replace")]
-    assert all(h["actor"].startswith("anonymous@") for h in hist)
+    assert all(h["actor"] == "test@testclient" for h in hist)  # the token's name and the client
     at = client.get("/api/v1/vms/vm-1/history", params={"timestamp": t_v1.isoformat()}).json()
     assert at["version"] == 1 and at["config"]["ipv6_security"]["ra_guard"]["block_all_ra"] is False
     old = (datetime.now(UTC) - timedelta(days=1)).isoformat()

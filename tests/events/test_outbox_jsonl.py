@@ -6,7 +6,7 @@ import pytest
 
 from v6ops.events import EventValueError, SecurityEvent
 from v6ops.events.jsonl import JsonLinesSink
-from v6ops.events.outbox import BufferConfig, DeliveryError, Outbox, RetryPolicy
+from v6ops.events.outbox import BufferConfig, DeliveryError, Outbox, RetryPolicy, spool_folders
 
 
 def ev(n):
@@ -59,16 +59,18 @@ def test_torn_spool_tail_is_cut_and_the_rest_resumed(tmp_path):
     for n in range(4):
         box.put(json.dumps({"n": n}).encode())
     box.close()
-    with open(tmp_path / "spool.0.jsonl", "ab") as fh:  # a crash in the middle of a write
+    with open(box.spool.path, "ab") as fh:  # a crash in the middle of a write
         fh.write(b'{"n": 4')
     rx.up = True
+    from v6ops.events.outbox import spool_backlog
+
+    assert spool_backlog(tmp_path).pending == 4  # the torn line is not a record
     box = Outbox(rx, buffer=BufferConfig(max_buffer_size=10, batch_size=5, flush_interval=3600), spool_dir=tmp_path)
-    assert box.pending == 4
     box.put(b'{"n": 5}')
     assert box.flush()
     assert [json.loads(x)["n"] for x in rx.got] == [0, 1, 2, 3, 5]
     box.close()
-    assert (tmp_path / "spool.0.jsonl").stat().st_size == 0  # fully delivered: the file starts again
+    assert spool_folders(tmp_path) == []  # fully delivered: the adopted folder and the new one are gone
 
 
 def test_concurrent_producers_count_exactly(tmp_path):
@@ -120,11 +122,43 @@ def test_spool_is_compacted_while_delivering_and_resumes_after_it(tmp_path):
     rx.ok_calls = 3
     assert not box.flush()  # three batches went, then the receiver failed
     assert rx.got == records[:15]
-    assert box.spool.generation >= 1 and sorted(p.name for p in tmp_path.glob("spool.*.jsonl")) == [box.spool.path.name]
+    assert box.spool.generation >= 1 and sorted(p.name for p in box.spool.dir.glob("spool.*.jsonl")) == [box.spool.path.name]
     assert box.spool.size < sum(len(r) + 1 for r in records)  # the delivered part is gone from disk
     box.close()
     rx2 = FailsAfter(100)
-    again = Outbox(rx2, buffer=cfg, spool_dir=tmp_path, compact_bytes=60)
-    assert again.pending == 15
+    from v6ops.events.outbox import spool_backlog
+
+    assert spool_backlog(tmp_path).pending == 15
+    again = Outbox(rx2, buffer=cfg, spool_dir=tmp_path, compact_bytes=60)  # adopts and delivers the rest
     assert again.flush() and rx2.got == records[15:]
+    again.close()
+
+
+def test_spool_backlog_is_read_from_the_files_across_a_restart(tmp_path):
+    """What /health/ipv6 reads: records after the head, dropped ones, and since when the oldest waits,
+    the same from another Outbox on the spool (a restart) and back to nothing once delivered."""
+    from datetime import timedelta
+
+    from v6ops.events.outbox import SpoolBacklog, spool_backlog
+
+    assert spool_backlog(tmp_path) == SpoolBacklog(tmp_path, 0, 0, None)  # no spool yet: no backlog
+    rx = Receiver()
+    rx.up = False
+    cfg = BufferConfig(max_buffer_size=3, batch_size=2, flush_interval=3600)
+    before = datetime.now(UTC) - timedelta(milliseconds=1)
+    box = Outbox(rx, buffer=cfg, retry=RetryPolicy(max_retries=0), spool_dir=tmp_path)
+    for n in range(5):
+        box.put(json.dumps({"n": n}).encode())
+    assert not box.flush()
+    got = spool_backlog(tmp_path)
+    assert (got.pending, got.dropped) == (3, 2)  # drop_oldest pushed two out of a buffer of three
+    assert got.pending_since is not None and before <= got.pending_since <= datetime.now(UTC) + timedelta(milliseconds=1)
+    assert got.age_seconds(got.pending_since + timedelta(seconds=90)) == 90
+    box.close()
+    again = Outbox(rx, buffer=cfg, retry=RetryPolicy(max_retries=0), spool_dir=tmp_path)
+    assert spool_backlog(tmp_path) == got  # the restart resumes the same backlog and its age
+    rx.up = True
+    assert again.flush()
+    assert [json.loads(r)["n"] for r in rx.got] == [2, 3, 4]
+    assert spool_backlog(tmp_path) == SpoolBacklog(tmp_path, 0, 2, None)
     again.close()

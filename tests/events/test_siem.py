@@ -12,7 +12,7 @@ import pytest
 
 from tests.events.servers import SiemServer, self_signed
 from v6ops.events import SecurityEvent
-from v6ops.events.outbox import BufferConfig, RetryPolicy
+from v6ops.events.outbox import BufferConfig, RetryPolicy, spool_backlog
 from v6ops.events.siem import SiemSink, read_token
 
 FAST = RetryPolicy(max_retries=2, retry_delay=0.01, backoff_multiplier=2, max_retry_delay=0.05)
@@ -132,12 +132,13 @@ os._exit(0)
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["30", "0"]
+    assert spool_backlog(spool).pending == 30
     server.start()
-    sink = sink_for(server, cert, spool)
+    sink = sink_for(server, cert, spool)  # adopts the dead process's folder and delivers it at once
     try:
-        assert sink.outbox.pending == 30
         sink.flush()
         assert ids(server) == [f"e{n:05d}" for n in range(30)]
+        assert sink.outbox.stats()["delivered"] == 30
     finally:
         sink.close()
         server.stop()
@@ -159,11 +160,13 @@ def test_graceful_close_during_outage_keeps_the_spool_and_the_dropped_count(tls,
     for n in range(25):
         sink.emit(ev(n))
     sink.close()
+    assert (spool_backlog(tmp_path).pending, spool_backlog(tmp_path).dropped) == (20, 5)
     server.start()
     sink = sink_for(server, cert, tmp_path, size=20)
     try:
-        assert sink.dropped == 5 and sink.outbox.pending == 20
+        assert sink.dropped == 5
         sink.flush()
+        assert sink.dropped == 5  # carried over from the adopted folder, counted once
         assert ids(server) == [f"e{n:05d}" for n in range(5, 25)]
     finally:
         sink.close()
@@ -180,7 +183,7 @@ def test_refused_events_are_counted_and_kept(tls, tmp_path):
             sink.emit(ev(n))
         sink.flush()
         assert sink.outbox.rejected == 3 and sink.outbox.pending == 0
-        kept = (tmp_path / "rejected.jsonl").read_text().splitlines()
+        kept = (sink.outbox.spool.dir / "rejected.jsonl").read_text().splitlines()
         assert [json.loads(x)["event_id"] for x in kept] == ["e00000", "e00001", "e00002"]
         assert len(server.auth) == 1  # a 400 is not retried
     finally:

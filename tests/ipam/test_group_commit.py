@@ -81,3 +81,30 @@ def test_a_failing_caller_does_not_undo_the_others(store: Store, monkeypatch: py
         names = set(session.execute(text("SELECT name FROM subscribers")).scalars())
         allocations = session.execute(text("SELECT count(*) FROM allocations")).scalar()
     assert names == {"a", "b", "c", "d"} and allocations == 8
+
+
+FALLBACK_PLAN = {"vrfs": ["global"], "pools": [{
+    "name": "f", "role": "business", "family_policy": "prefer-dual-stack", "lab": True,
+    "ipv4": {"prefix": "100.64.0.0/24", "customer_length": 32},
+    "ipv6_address": {"prefix": "2001:db8:1::/126", "customer_length": 128, "subnet": True},
+    "ipv6_delegation": {"prefix": "2001:db8:100::/56", "customer_length": 64}}]}
+
+
+def test_batches_that_fall_back_to_ipv4_keep_every_counter_exact(store: Store) -> None:
+    """IPv6 addresses run out part-way through shared transactions: the later callers get IPv4 only, and
+    each range's utilization counter still equals its allocations (the batch reuses its locked rows)."""
+    service.plan_apply(store, parse_plan(FALLBACK_PLAN))
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda i: service.add_subscriber(store, SubscriberSpec(name=f"s{i}", pool="f")),
+                                range(40)))
+    with_v6 = [r for r in results if r["ipv6_address"]]
+    assert len({r["ipv4"] for r in results}) == 40
+    assert 0 < len(with_v6) < 40 and all(r["ipv6_prefix"] for r in with_v6)
+    assert all(r["ipv6_prefix"] is None for r in results if not r["ipv6_address"])
+    with store.read() as session:
+        counted = dict(session.execute(text(
+            "SELECT p.cidr, count(a.id) FROM prefixes p LEFT JOIN allocations a ON a.prefix_id = p.id "
+            "WHERE p.pool_id IS NOT NULL GROUP BY p.cidr")).all())
+        used = dict(session.execute(text("SELECT cidr, used_units FROM prefixes WHERE pool_id IS NOT NULL")).all())
+    assert {str(c): int(u) for c, u in used.items()} == {str(c): n for c, n in counted.items()}
+    assert {str(c): n for c, n in counted.items()}["2001:db8:100::/56"] == len(with_v6)

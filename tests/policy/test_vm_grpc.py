@@ -1,10 +1,13 @@
 """gRPC VmService on a real server (loopback port), every operation, INVALID_ARGUMENT field paths,
-and the same stored object as the REST API for the same config."""
+the same stored object as the REST API for the same config, and the same tokens, roles and tenant
+scoping as the REST API."""
 
 from __future__ import annotations
 
+import collections
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -14,9 +17,11 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sqlalchemy import select
 
-from tests.api_client import api_client
+from tests.api_client import api_client, make_token
 from tests.policy.vm_fixtures import web_config
 from v6ops.api.app import create_app
+from v6ops.auth.credentials import Role, create_token, revoke_token, utcnow
+from v6ops.auth.models import Credential
 from v6ops.events.audit import AuditLog, read_records
 from v6ops.policy.vmrpc import vm_service_pb2 as pb
 from v6ops.policy.vmrpc import vm_service_pb2_grpc as pb_grpc
@@ -27,18 +32,61 @@ from v6ops.store.db import open_store
 from v6ops.store.security_models import SecurityVm
 
 
+class _Details(collections.namedtuple("_Details", ("method", "timeout", "metadata", "credentials",
+                                                     "wait_for_ready", "compression")),
+               grpc.ClientCallDetails):
+    pass
+
+
+class BearerMetadata(grpc.UnaryUnaryClientInterceptor):
+    """Adds ``authorization: Bearer <token>`` to every call, as a gRPC client of v6ops does."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def intercept_unary_unary(self, continuation, details, request):
+        metadata = [*(details.metadata or []), ("authorization", f"Bearer {self.token}")]
+        return continuation(_Details(details.method, details.timeout, metadata, details.credentials,
+                                     details.wait_for_ready, details.compression), request)
+
+
+class Rpc:
+    """A server on a loopback port and stubs that carry a token of the asked role and tenant (or none)."""
+
+    def __init__(self, url: str, service: VmSecurityService, port: int) -> None:
+        self.url, self.service, self.port = url, service, port
+        self.channels: list[grpc.Channel] = []
+
+    def stub(self, token: str | None = None) -> pb_grpc.VmServiceStub:
+        channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.channels.append(channel)
+        if token is not None:
+            channel = grpc.intercept_channel(channel, BearerMetadata(token))
+        return pb_grpc.VmServiceStub(channel)
+
+    def as_role(self, role: str = "admin", tenant: str | None = None, name: str = "test") -> pb_grpc.VmServiceStub:
+        return self.stub(make_token(self.url, role, tenant, name))
+
+
 @pytest.fixture
-def rpc(vm_db_url: str, tmp_path: Path):
+def server(vm_db_url: str, tmp_path: Path):
     store = open_store(vm_db_url)
     audit = AuditLog(tmp_path / "audit.jsonl")
     service = VmSecurityService(store, audit)
-    server, port = serve(service)
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    yield pb_grpc.VmServiceStub(channel), service, vm_db_url
-    channel.close()
-    server.stop(None)
+    grpc_server, port = serve(service)
+    rpc = Rpc(vm_db_url, service, port)
+    yield rpc
+    for channel in rpc.channels:
+        channel.close()
+    grpc_server.stop(None)
     audit.close()
     open_store.cache_clear()
+
+
+@pytest.fixture
+def rpc(server: Rpc):
+    """An installation admin's stub, the service and the database URL."""
+    return server.as_role("admin"), server.service, server.url
 
 
 def ipv6(config: dict) -> pb.IPv6Config:
@@ -158,7 +206,7 @@ def test_same_config_same_stored_object_through_rest_and_grpc(rpc, tmp_path):
     assert rows["via-grpc"].compiled.replace("via-grpc", "X").replace("via_grpc", "X") == \
         rows["via-rest"].compiled.replace("via-rest", "X").replace("via_rest", "X")
     audit = [r for r in read_records(tmp_path / "audit.jsonl") if r["kind"] == "change"]
-    assert audit[0]["target"] == "vm/via-grpc" and audit[0]["actor"].startswith("anonymous@ipv")
+    assert audit[0]["target"] == "vm/via-grpc" and audit[0]["actor"].startswith("test@ipv")  # the token's name
 
 
 def _proto_spelling(config: dict) -> dict:
@@ -203,13 +251,18 @@ def test_vm_grpc_command_serves_until_sigterm(tmp_path):
 
     port = free_port()
     env = {**os.environ, "V6OPS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", "V6OPS_DATA_DIR": str(tmp_path)}
+    token = make_token(env["V6OPS_DATABASE_URL"], "operator", name="ci")
+    open_store.cache_clear()
     proc = subprocess.Popen([sys.executable, "-m", "v6ops.cli", "policy", "vm-grpc", "--listen", f"127.0.0.1:{port}"],
                             env=env, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None
         assert "VmService listening on 127.0.0.1:" in proc.stderr.readline()
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = pb_grpc.VmServiceStub(channel)
+            with pytest.raises(grpc.RpcError) as info:
+                pb_grpc.VmServiceStub(channel).ListVms(pb.ListVmsRequest())
+            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED  # the command serves with authentication
+            stub = pb_grpc.VmServiceStub(grpc.intercept_channel(channel, BearerMetadata(token)))
             assert create(stub).version == 1
             assert stub.ListVms(pb.ListVmsRequest()).total == 1
     finally:
@@ -217,3 +270,136 @@ def test_vm_grpc_command_serves_until_sigterm(tmp_path):
         assert proc.wait(timeout=30) == 0
     changes = [r for r in read_records(tmp_path / "audit.jsonl") if r["kind"] == "change"]
     assert [c["action"] for c in changes] == ["create"]
+    assert changes[0]["actor"].startswith("ci@")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# authentication, roles and tenants: every RPC of the service, so a method added later cannot forget them
+
+METHODS = [m.name for m in pb.DESCRIPTOR.services_by_name["VmService"].methods]
+
+
+def requests_on(vm_id: str, customer: str) -> dict[str, object]:
+    """A well-formed request of every RPC, acting on ``vm_id`` (CreateVm: a new VM of ``customer``)."""
+    security = json_format.ParseDict(web_config()["security"], pb.IPv6SecurityConfig())
+    return {
+        "CreateVm": pb.CreateVmRequest(vm_id=vm_id + "-new", customer_id=customer,
+                                       config=pb.VmConfig(ipv6_config=ipv6(web_config()))),
+        "UpdateVmNetworkSecurity": pb.UpdateVmNetworkSecurityRequest(vm_id=vm_id, security=security),
+        "GetVmNetworkSecurity": pb.GetVmNetworkSecurityRequest(vm_id=vm_id),
+        "GetVm": pb.GetVmRequest(vm_id=vm_id),
+        "ReplaceVm": pb.ReplaceVmRequest(vm_id=vm_id, config=pb.VmConfig(ipv6_config=ipv6(web_config()))),
+        "ListVms": pb.ListVmsRequest(),
+        "DeleteVm": pb.DeleteVmRequest(vm_id=vm_id),
+        "GetVmHistory": pb.GetVmHistoryRequest(vm_id=vm_id),
+        "RollbackVm": pb.RollbackVmRequest(vm_id=vm_id, version=1),
+    }
+
+
+def code_of(stub, method: str, request) -> grpc.StatusCode:
+    try:
+        getattr(stub, method)(request)
+    except grpc.RpcError as exc:
+        return exc.code()
+    return grpc.StatusCode.OK
+
+
+def test_every_rpc_is_listed_with_a_request():
+    assert sorted(requests_on("x", "acme")) == sorted(METHODS)
+
+
+def test_every_rpc_needs_a_valid_unexpired_unrevoked_token(server):
+    admin = server.as_role("admin")
+    create(admin, "vm-a", customer="acme")
+    store = open_store(server.url)
+    revoked, record = create_token(store, "revoked", Role.ADMIN)
+    revoke_token(store, record["id"])
+    expired, record = create_token(store, "expired", Role.ADMIN, expires_in=timedelta(days=1))
+    with store.write() as session:  # its expiry moved into the past, so the test does not wait for the clock
+        session.get(Credential, record["id"]).expires_at = utcnow() - timedelta(seconds=1)
+    session_secret = make_token(server.url, "admin", name="other")
+    with store.write() as session:  # a browser session's secret is not an API token
+        row = session.query(Credential).filter_by(name="other").one()
+        row.kind = "session"
+    stubs = {"no token": server.stub(), "not a v6ops token": server.stub("abc"),
+             "unknown token": server.stub("v6ops_" + "x" * 43), "revoked": server.stub(revoked),
+             "expired": server.stub(expired), "session secret": server.stub(session_secret)}
+    for method, request in requests_on("vm-a", "acme").items():
+        for what, stub in stubs.items():
+            assert code_of(stub, method, request) == grpc.StatusCode.UNAUTHENTICATED, (method, what)
+        # a scheme other than Bearer is refused too
+        with pytest.raises(grpc.RpcError) as info:
+            getattr(server.stub(), method)(request, metadata=[("authorization", f"Basic {revoked}")])
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert admin.GetVm(pb.GetVmRequest(vm_id="vm-a")).version == 1  # nothing above changed it
+    assert admin.ListVms(pb.ListVmsRequest()).total == 1
+
+
+def test_a_viewer_reads_and_cannot_write(server):
+    admin = server.as_role("admin")
+    create(admin, "vm-a", customer="acme")
+    viewer = server.as_role("viewer")
+    for method, request in requests_on("vm-a", "acme").items():
+        got = code_of(viewer, method, request)
+        if method in ("GetVm", "GetVmNetworkSecurity", "ListVms", "GetVmHistory"):
+            assert got == grpc.StatusCode.OK, method
+        else:
+            assert got == grpc.StatusCode.PERMISSION_DENIED, method
+    hist = admin.GetVmHistory(pb.GetVmHistoryRequest(vm_id="vm-a")).versions
+    assert [h.version for h in hist] == [1]  # no write went through
+    assert admin.ListVms(pb.ListVmsRequest()).total == 1
+    # an operator writes
+    operator = server.as_role("operator")
+    assert code_of(operator, "ReplaceVm", requests_on("vm-a", "acme")["ReplaceVm"]) == grpc.StatusCode.OK
+
+
+def test_tenants_see_and_change_only_their_own_vms(server):
+    admin = server.as_role("admin")
+    a, b = server.as_role("operator", "acme", "ops-acme"), server.as_role("operator", "globex", "ops-globex")
+    create(a, "vm-a", customer="acme")
+    create(b, "vm-b", customer="globex")
+    # creating for another customer is refused, whoever's VM id it would take
+    with pytest.raises(grpc.RpcError) as info:
+        create(a, "vm-x", customer="globex")
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    # B acting on A's VM: every call is NOT_FOUND (the VM's existence does not leak)
+    for method, request in requests_on("vm-a", "acme").items():
+        if method in ("CreateVm", "ListVms"):
+            continue
+        assert code_of(b, method, request) == grpc.StatusCode.NOT_FOUND, method
+    # lists are scoped, a customer_id filter cannot widen them
+    assert [v.id for v in b.ListVms(pb.ListVmsRequest()).vms] == ["vm-b"]
+    page = b.ListVms(pb.ListVmsRequest(customer_id="acme"))
+    assert page.total == 0 and list(page.vms) == []
+    assert [v.id for v in a.ListVms(pb.ListVmsRequest()).vms] == ["vm-a"]
+    # A's VM is as A made it; A changes it, and the installation admin sees both tenants
+    assert admin.GetVm(pb.GetVmRequest(vm_id="vm-a")).version == 1
+    assert code_of(a, "ReplaceVm", requests_on("vm-a", "acme")["ReplaceVm"]) == grpc.StatusCode.OK
+    assert code_of(a, "RollbackVm", requests_on("vm-a", "acme")["RollbackVm"]) == grpc.StatusCode.OK
+    assert code_of(a, "DeleteVm", requests_on("vm-a", "acme")["DeleteVm"]) == grpc.StatusCode.OK
+    assert [v.id for v in admin.ListVms(pb.ListVmsRequest()).vms] == ["vm-b"]
+    hist = admin.GetVmHistory(pb.GetVmHistoryRequest(vm_id="vm-a")).versions
+    assert [(h.action, h.actor.split("@")[0]) for h in hist] == [
+        ("create", "ops-acme"), ("replace", "ops-acme"), ("rollback", "ops-acme"), ("delete", "ops-acme")]
+
+
+def test_the_servicer_without_the_interceptor_refuses_every_call(vm_db_url, tmp_path):
+    """Fail closed: a server that mounts VmServicer without BearerAuth answers no call, even with a token."""
+    from concurrent import futures
+
+    from v6ops.policy.vmrpc.server import VmServicer
+
+    service = VmSecurityService(open_store(vm_db_url), None)
+    bare = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    pb_grpc.add_VmServiceServicer_to_server(VmServicer(service), bare)
+    port = bare.add_insecure_port("127.0.0.1:0")
+    bare.start()
+    token = make_token(vm_db_url, "admin")
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.VmServiceStub(grpc.intercept_channel(channel, BearerMetadata(token)))
+            for method, request in requests_on("vm-a", "acme").items():
+                assert code_of(stub, method, request) == grpc.StatusCode.UNAUTHENTICATED, method
+    finally:
+        bare.stop(None)
+        open_store.cache_clear()

@@ -1,11 +1,13 @@
 """The dashboard in Debian's Chromium (headless, driven by Playwright) against a real ``v6ops serve``:
 sign in with the first-run URL, walk every page, provision a subscriber through the form and find it
-in the list, see a utilization bar move, keyboard use, screenshots at 1280 and 390 px. Any request
+in the list, see a utilization bar move, find the demo's VMs with their compiled rules and events and
+filter the events by keyboard, screenshots at 1280 and 390 px. Any request
 that would leave loopback is aborted and fails the test."""
 
 from __future__ import annotations
 
 import os
+import random
 import re
 import shutil
 import socket
@@ -19,13 +21,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.api_client import wait_healthy
+from v6ops.demo_security import load_flow_detections, load_vms
 from v6ops.ipam import service
 from v6ops.ipam.plan import parse_plan
 from v6ops.store.db import open_store
 
 ARTIFACTS = Path(os.environ.get("V6OPS_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")) / "dashboard"
 PAGES = [("/", "Overview"), ("/prefixes", "Prefix plan"), ("/subscribers", "Subscribers"), ("/devices", "Devices"),
-         ("/policy", "Security policy"), ("/flows", "Flow and access-log report"), ("/tokens", "API tokens")]
+         ("/policy", "Security policy"), ("/vms", "VM security"), ("/vms/acme-web-00", "VM acme-web-00"),
+         ("/events", "Security events"), ("/flows", "Flow and access-log report"), ("/tokens", "API tokens")]
 PLAN = {"vrfs": ["global"], "pools": [{
     "name": "browser-pool", "role": "residential", "lab": True,
     "ipv4": {"prefix": "100.64.0.0/28", "customer_length": 32},
@@ -41,9 +45,12 @@ def free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """A real server on loopback with a small plan; yields its base URL and the first-run sign-in URL."""
+    """A real server on loopback with a small plan and the demo's VMs, their events and flow detections;
+    yields its base URL and the first-run sign-in URL."""
     url = f"sqlite:///{tmp_path / 'v6ops.db'}"
     service.plan_apply(open_store(url), parse_plan(PLAN))
+    load_vms(open_store(url), random.Random(6), count=3)
+    load_flow_detections(open_store(url), tmp_path / "detections")
     open_store(url).close()
     open_store.cache_clear()
     port = free_port()
@@ -118,7 +125,7 @@ def test_dashboard_in_chromium(server: tuple[str, str]) -> None:
                     assert page.locator("a.json").count() >= 1, path
                     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
                     assert overflow <= 1, (path, width, overflow)
-                    name = "overview" if path == "/" else path.strip("/")
+                    name = "overview" if path == "/" else path.strip("/").replace("/", "-")
                     page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
             page.set_viewport_size({"width": 1280, "height": 900})
 
@@ -162,6 +169,47 @@ def test_dashboard_in_chromium(server: tuple[str, str]) -> None:
             page.fill("#sub-name", "browser-sub-1")
             page.get_by_role("button", name="Provision", exact=True).click()
             assert "already exists" in page.locator(".error").inner_text()
+
+            # VM security: the demo's VMs, one's compiled nftables rules and its events, each linking back.
+            page.goto(base + "/vms")
+            assert page.locator("tr[data-vm]").evaluate_all("rows => rows.map(r => r.dataset.vm)") == [
+                "acme-web-00", "globex-db-01", "initech-api-02"]
+            page.get_by_role("link", name="acme-web-00").click()
+            page.wait_for_url(base + "/vms/acme-web-00")
+            assert "table inet" in page.locator("#ruleset").inner_text()
+            assert "fe80::1" in page.locator("#config").inner_text()  # the trusted router of its RA guard
+            events = page.locator("tr[data-event]")
+            assert events.count() > 0
+            assert set(events.locator("td:nth-child(4)").all_inner_texts()) == {"acme-web-00"}
+            json_href = page.locator("a.json").first.get_attribute("href")
+            assert page.request.get(base + json_href).json()["customer_id"] == "acme"
+
+            # Events: filter by keyboard (severity at least critical), then open one.
+            page.goto(base + "/events")
+            assert page.locator("tr[data-event]").count() > 0
+            page.focus("#min_severity")
+            page.keyboard.press("End")  # the last option: critical
+            assert page.eval_on_selector("#min_severity", "e => e.value") == "critical"
+            page.get_by_role("button", name="Filter").focus()
+            page.keyboard.press("Enter")
+            page.wait_for_url(re.compile(r".*/events\?min_severity=critical.*"))
+            severities = set(page.locator("tr[data-event] .badge").all_inner_texts())
+            assert severities == {"critical"}, severities
+            assert set(page.locator("tr[data-event] td:nth-child(3)").all_inner_texts()) == {"ra_blocked"}
+            page.locator("tr[data-event] a").first.focus()
+            page.keyboard.press("Enter")
+            page.wait_for_url(re.compile(r".*/events/[0-9a-f-]{36}$"))
+            assert page.locator("h2").first.inner_text().endswith("ra_blocked")
+            assert "RFC 6105" in page.locator("#description").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "event-detail-1280.png"), full_page=True)
+            # A flow detection is an event too.
+            page.goto(base + "/events?event_type=port_scan")
+            page.locator("tr[data-event] a").first.click()
+            assert "flows.detect" in page.locator("main").inner_text()
+            # The overview counts them.
+            page.goto(base + "/")
+            tally = page.locator("#security-counts .stat").all_inner_texts()
+            assert sum(int(n) for n in tally) > 0, tally
 
             # Sign out: the session is over.
             page.get_by_role("button", name="Sign out").click()

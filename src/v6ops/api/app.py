@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from v6ops import __version__
 from v6ops.addr import AddressValueError, PrefixValueError
-from v6ops.api import access, addresses, health, login, pages
+from v6ops.api import access, addresses, health, login, pages, security_pages
 from v6ops.api import audit as audit_api
 from v6ops.api import flows as flows_api
 from v6ops.api import ipam as ipam_api
@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(login.router)
     app.include_router(pages.router)
+    app.include_router(security_pages.router)
     app.include_router(access.router, prefix="/api/v1")
     app.include_router(addresses.router, prefix="/api/v1")
     app.include_router(policy_api.router, prefix="/api/v1")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from v6ops import __version__
-from v6ops.health import ipv6_health
+from v6ops.health import settings_health
 
 router = APIRouter(tags=["health"])
 
@@ -22,7 +21,5 @@ def health() -> dict[str, str]:
 @router.get("/health/ipv6", response_model=None, responses={503: {"description": "unhealthy: the failing checks are named"}},
             summary="IPv6 health: prefix headroom, database, nftables, flow ingest, event backlog, provisioning")
 def health_ipv6(request: Request) -> Any:
-    settings = request.app.state.settings
-    max_age = timedelta(hours=settings.flow_ingest_max_age_hours)
-    body = ipv6_health(settings.resolved_database_url(), max_age).as_dict()
+    body = settings_health(request.app.state.settings).as_dict()
     return JSONResponse(body, status_code=503 if body["status"] == "unhealthy" else 200)

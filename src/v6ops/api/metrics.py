@@ -7,8 +7,6 @@ every tenant's pools).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
@@ -16,15 +14,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from v6ops.api.auth import PRINCIPAL_KEY
 from v6ops.api.deps import get_store
 from v6ops.auth.credentials import Principal
-from v6ops.health import SEVERITY, ipv6_health
+from v6ops.health import SEVERITY, settings_health
 from v6ops.ipam.utilization import metrics_registry
+from v6ops.settings import Settings
 from v6ops.store.db import Store
 
 router = APIRouter(include_in_schema=False)
 
 
-def health_registry(database_url: str, max_age: timedelta) -> CollectorRegistry:
-    report = ipv6_health(database_url, max_age)
+def health_registry(settings: Settings) -> CollectorRegistry:
+    report = settings_health(settings)
     registry = CollectorRegistry()
     ok = Gauge("v6ops_health_check_ok", "1 when the /health/ipv6 check passes", ["check"], registry=registry)
     for name, passed in report.checks.items():
@@ -41,7 +40,6 @@ def metrics(request: Request, store: Store = Depends(get_store)) -> Response:
     settings = request.app.state.settings
     with store.read() as session:
         ipam = generate_latest(metrics_registry(session))
-    health = generate_latest(health_registry(settings.resolved_database_url(),
-                                             timedelta(hours=settings.flow_ingest_max_age_hours)))
+    health = generate_latest(health_registry(settings))
     body = generate_latest(request.app.state.metrics_registry) + ipam + health
     return Response(body, media_type=CONTENT_TYPE_LATEST)

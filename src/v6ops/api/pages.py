@@ -22,10 +22,14 @@ from v6ops.api.auth import SESSION_COOKIE, cookies, csrf_token, needs, principal
 from v6ops.api.deps import get_store
 from v6ops.auth import credentials
 from v6ops.auth.credentials import AuthError, Principal, Role
-from v6ops.health import ipv6_health
+from v6ops.events import Severity
+from v6ops.health import settings_health
 from v6ops.ipam import service
+from v6ops.ipam.engine import utcnow
 from v6ops.ipam.errors import IpamError
 from v6ops.ipam.subscribers import SubscriberSpec
+from v6ops.policy.event_store import EventStore
+from v6ops.settings import Settings
 from v6ops.store.db import Store
 from v6ops.web import templates
 
@@ -59,19 +63,22 @@ def _problem(exc: Exception) -> str:
     return str(exc)
 
 
-def _overview(store: Store, tenant: str | None, database_url: str, flow_age: timedelta) -> dict[str, Any]:
+def _overview(store: Store, tenant: str | None, settings: Settings) -> dict[str, Any]:
+    """Reads only: the event store is read directly, so a sink that cannot start (a SIEM token file
+    missing, say) never takes the landing page down with it."""
     prefixes = service.list_prefixes(store, tenant)
+    events = EventStore(store)
     return {"adoption": service.adoption_metrics(store, tenant),
             "ranges": [p for p in prefixes if p["pool"] is not None],
             "events": service.list_events(store, 10, tenant),
-            "health": ipv6_health(database_url, flow_age).as_dict()}
+            "security": {"counts": events.severity_counts(utcnow() - timedelta(hours=24), tenant),
+                         "latest": events.query(min_severity=Severity.WARNING.value, limit=5, tenant=tenant).events},
+            "health": settings_health(settings).as_dict()}
 
 
 @router.get("/")
 async def overview(request: Request, who: Principal = Depends(principal), store: Store = Depends(get_store)) -> Response:
-    settings = request.app.state.settings
-    data = await run_in_threadpool(_overview, store, who.tenant, settings.resolved_database_url(),
-                                   timedelta(hours=settings.flow_ingest_max_age_hours))
+    data = await run_in_threadpool(_overview, store, who.tenant, request.app.state.settings)
     return render(request, who, "overview.html", "/", **data)
 
 

@@ -20,6 +20,7 @@ from uvicorn.supervisors import Multiprocess
 from v6ops.api.app import create_app
 from v6ops.auth.credentials import ensure_first_admin
 from v6ops.logs import configure_logging
+from v6ops.policy.event_pipeline import EventConfigError, resolve_event_settings
 from v6ops.settings import Settings
 from v6ops.store.db import configure_pool, open_store
 
@@ -92,6 +93,11 @@ def first_start(settings: Settings) -> None:
 
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_format)
+    try:
+        # The sinks open in each worker on first use: a bad event setting is found here, before listening.
+        resolve_event_settings(settings)
+    except EventConfigError as exc:
+        raise ServerError(f"cannot start: {exc}") from exc
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     workers = worker_count(settings)
     first_start(settings)

@@ -80,6 +80,10 @@ class Principal:
     def can(self, role: Role) -> bool:
         return self.role >= role
 
+    def actor(self, peer: str) -> str:
+        """How audit records and VM histories name this caller: ``name@client`` (REST and gRPC alike)."""
+        return f"{self.name}@{peer}"
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)

@@ -143,27 +143,41 @@ def detect_cmd(
 
 @app.command("watch")
 def watch_cmd(
-    directory: Path = typer.Argument(..., help="Directory new log files arrive in"),
+    location: str = typer.Argument(..., metavar="DIR|s3://bucket/prefix", help="Where new log files arrive"),
     state: Path = typer.Option(..., "--state", help="State directory (rows read, files read, events sent)"),
-    out: Path = typer.Option(..., "--out", help="Directory for report.json, report.md, report.html, metrics.prom"),
+    out: Path = typer.Option(..., "--out", help="Directory for report.json/.md/.html, metrics.prom and watch.prom"),
     rules: Path = typer.Option(None, "--rules", help="Detection rules file (YAML/JSON)"),
     events: Path = typer.Option(None, "--events", help="Append detections and alarm transitions (JSON Lines)"),
+    syslog: str = typer.Option(None, "--syslog", help="Also send them as RFC 5424 + CEF to udp://, tcp:// or tls://host:port"),
+    syslog_ca: Path = typer.Option(None, "--syslog-ca", help="CA bundle for a tls:// syslog receiver"),
     interval: float = typer.Option(5.0, "--interval", help="Seconds between polls"),
-    settle: float = typer.Option(2.0, "--settle", help="A file must be unchanged this long before it is read"),
-    once: bool = typer.Option(False, "--once", help="Poll twice (to see files settle), then exit"),
+    settle: float = typer.Option(2.0, "--settle", help="A local file must be unchanged this long before it is read"),
+    endpoint_url: str = typer.Option(None, "--endpoint-url", help="S3 endpoint (moto, MinIO, LocalStack) for s3:// URLs"),
+    once: bool = typer.Option(False, "--once", help="Poll twice (to see local files settle), then exit"),
     as_json: bool = JsonOption,
 ) -> None:
     """Follow mode: read new files as they arrive (each once, in name order) and keep the report current."""
     import time
 
-    from v6ops.events import EventValueError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from v6ops.events import EventValueError, FanOut, Sink
     from v6ops.events.jsonl import JsonLinesSink
+    from v6ops.flows.problems import FlowInputError
+    from v6ops.flows.sources import connect_s3
     from v6ops.flows.watch import Watcher
+    from v6ops.policy.event_pipeline import syslog_sink
 
     config = _detection_config(rules)
+    if endpoint_url is not None and not location.startswith("s3://"):
+        fail("--endpoint-url is for an s3://bucket/prefix location")
     try:
-        sink = JsonLinesSink(events) if events is not None else None
-        watcher = Watcher(directory, state, out, sink, config, settle=settle)
+        sinks: list[Sink] = [JsonLinesSink(events)] if events is not None else []
+        if syslog is not None:  # undelivered TCP/TLS events are spooled in the state directory
+            sinks.append(syslog_sink(syslog, syslog_ca, state / "spool"))
+        sink = FanOut(*sinks) if sinks else None
+        client = connect_s3(endpoint_url) if location.startswith("s3://") else None
+        watcher = Watcher(location, state, out, sink, config, settle=settle, s3_client=client)
     except ValueError as exc:  # EventValueError included: an unwritable event file, a missing directory
         fail(str(exc))
     polls = 0
@@ -172,18 +186,24 @@ def watch_cmd(
             result = watcher.poll()
             polls += 1
             for name in result.read:
-                line = {"read": name, "events_sent": result.events}
                 if as_json:
-                    print_json(line)
+                    print_json({"read": name, "events_sent": result.events})
                 else:
                     console.print(f"read {name} ({result.events} events sent)", highlight=False)
+            for name in result.changed:
+                if as_json:
+                    print_json({"changed_after_read": name})
+                else:
+                    console.print(f"[yellow]changed after it was read, not read again:[/yellow] {name}", highlight=False)
             if once and polls >= 2:
                 break
             time.sleep(settle if once else interval)
     except KeyboardInterrupt:
         pass
-    except EventValueError as exc:
+    except (EventValueError, FlowInputError) as exc:
         fail(str(exc))
+    except (BotoCoreError, ClientError) as exc:  # no credentials, no such bucket, endpoint unreachable
+        fail(f"{location}: {exc}")
     finally:
         watcher.close()
         if sink is not None:

@@ -35,14 +35,19 @@ def read_token(token: str | None = None, token_file: str | Path | None = None, e
     return os.environ.get(env, "")
 
 
+def check_siem_url(url: str) -> None:
+    if not url.startswith(("https://", "http://")):
+        raise EventValueError(f"SIEM endpoint {url!r} is not an http(s) URL")
+
+
 class SiemSink:
-    """Events to an HTTPS endpoint. ``verify`` is a CA bundle path, True (system CAs) or False (tests only)."""
+    """Events to an HTTPS endpoint. ``verify`` is a CA bundle path, a TLS context, True (system CAs) or
+    False (tests only)."""
 
     def __init__(self, url: str, *, token: str = "", payload: Literal["json", "cef"] = "json",
-                 verify: str | bool = True, timeout: float = 10.0, buffer: BufferConfig | None = None,
+                 verify: str | bool | ssl.SSLContext = True, timeout: float = 10.0, buffer: BufferConfig | None = None,
                  retry: RetryPolicy | None = None, spool_dir: str | Path | None = None) -> None:
-        if not url.startswith(("https://", "http://")):
-            raise EventValueError(f"SIEM endpoint {url!r} is not an http(s) URL")
+        check_siem_url(url)
         if payload not in _CONTENT_TYPE:
             raise EventValueError(f"SIEM payload {payload!r} is not json or cef")
         self.url, self.payload = url, payload

@@ -240,22 +240,22 @@ def metric_series(facts: Iterable[Mapping[str, Any]], metric: str, statistic: St
     return out
 
 
-def series(engine: analyses.Engine, period: int = 300,
-           scans: Sequence[rawscan.RawScan] = ()) -> dict[str, dict[int, float]]:
+def series(engine: analyses.Engine, period: int = 300, scans: Sequence[rawscan.RawScan] = (),
+           partials: analyses.Partials | None = None) -> dict[str, dict[int, float]]:
     """Every seed metric per ``period`` of event time (``{metric: {period start: value}}``), for CloudWatch."""
-    facts = engine.query(analyses.facts_sql(engine.dialect, period)).to_pylist() + analyses.scan_facts(engine, scans, period)
+    facts = analyses.facts(engine, period, scans, partials)
     return {m: metric_series(facts, m, "Average" if METRICS[m] == "Percent" else "Sum") for m in METRICS}
 
 
-def run(engine: analyses.Engine, alarms: Iterable[Alarm] | None = None,
-        scans: Sequence[rawscan.RawScan] = ()) -> list[dict[str, Any]]:
-    """Every alarm over the engine's ``counted`` view (and scanned files): final state, datapoints, transitions."""
+def run(engine: analyses.Engine, alarms: Iterable[Alarm] | None = None, scans: Sequence[rawscan.RawScan] = (),
+        partials: analyses.Partials | None = None) -> list[dict[str, Any]]:
+    """Every alarm over the engine's ``counted`` view (or its ``partials``) and scanned files: final state,
+    datapoints, transitions."""
     out = []
     facts_by_period: dict[int, list[dict[str, Any]]] = {}
     for alarm in alarms if alarms is not None else default_alarms():
         if alarm.period not in facts_by_period:
-            facts_by_period[alarm.period] = (engine.query(analyses.facts_sql(engine.dialect, alarm.period)).to_pylist()
-                                             + analyses.scan_facts(engine, scans, alarm.period))
+            facts_by_period[alarm.period] = analyses.facts(engine, alarm.period, scans, partials)
         series = metric_series(facts_by_period[alarm.period], alarm.metric, alarm.statistic)
         state, transitions = evaluate(alarm, series)
         out.append({

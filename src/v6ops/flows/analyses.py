@@ -97,14 +97,80 @@ def counted_sql(with_duplicates: bool) -> str:
     return f"SELECT f.* FROM flows f WHERE NOT EXISTS (SELECT 1 FROM duplicates x WHERE {same})"
 
 
+FACT_KEYS = ("source", "log_status", "traffic_class", "action", "protocol", "src_kind", "dst_kind")
+
+
 def facts_sql(d: Dialect, bin_seconds: int) -> str:
     """One pass over the rows: every small-cardinality breakdown, trend bins included."""
     bin_expression = f"{d.epoch('start')} - ({d.epoch('start')} % {bin_seconds})"
+    keys = ", ".join(FACT_KEYS)
     return (
-        f"SELECT source, log_status, traffic_class, action, protocol, src_kind, dst_kind, {bin_expression} AS bin, "
+        f"SELECT {keys}, {bin_expression} AS bin, "
         "count(*) AS records, sum(packets) AS packets, sum(bytes) AS bytes FROM counted "
-        f"GROUP BY source, log_status, traffic_class, action, protocol, src_kind, dst_kind, {bin_expression}"
+        f"GROUP BY {keys}, {bin_expression}"
     )
+
+
+def rebin_sql(inner: str, bin_seconds: int) -> str:
+    """Rows of ``facts_sql`` (from ``inner``) summed into bins of ``bin_seconds``, a multiple of theirs.
+
+    A record's bin is ``t - t % b``; with ``b`` a multiple of the finer bin ``f``, ``t - t % f``
+    falls in the same ``b`` bin as ``t``, so re-binning the fine bins equals binning the rows.
+    """
+    keys = ", ".join(FACT_KEYS)
+    return (f"SELECT {keys}, bin - (bin % {bin_seconds}) AS bin, CAST(sum(records) AS BIGINT) AS records, "
+            f"sum(packets) AS packets, sum(bytes) AS bytes FROM ({inner}) f GROUP BY {keys}, bin - (bin % {bin_seconds})")
+
+
+class Partials:
+    """The counted rows' mergeable aggregates, for a caller that sees the rows in parts (follow mode).
+
+    Every report section but the ALB figures is a sum over the rows, so the sums of the parts
+    are the sums of the whole: the facts at ``fine_bin`` (which divides every bin asked for
+    later), the time span, and the conversations (one row per pair of addresses); the two are
+    engine tables named by ``facts`` and ``conversations``. ``add`` merges the aggregates of the engine's current ``counted`` view,
+    rows never added before; the caller keeps ``counted`` naming every row when it runs the
+    analyses (the ALB figures read it) and resets the parts when rows stop being only added
+    (flow-direction duplicates found later remove rows).
+    """
+
+    def __init__(self, fine_bin: int, duplicates: int = 0) -> None:
+        self.fine_bin = fine_bin
+        self.duplicates = duplicates
+        self.span: dict[str, Any] = {"first": None, "last": None}
+        self.facts: str | None = None  # engine table: facts_sql rows at fine_bin
+        self.conversations: str | None = None
+        self._generation = 0
+
+    def add(self, engine: Engine) -> None:
+        d = engine.dialect
+        span = engine.query(f"SELECT min(start) AS first, max({d.quote('end')}) AS last FROM counted").to_pylist()[0]
+        for key, pick in (("first", min), ("last", max)):
+            if span[key] is not None:
+                self.span[key] = span[key] if self.span[key] is None else pick(self.span[key], span[key])
+        self._generation += 1  # two names in turn: a table is rebuilt from its previous self
+        facts, conversations = (f"kept_{kind}_{self._generation % 2}" for kind in ("facts", "conversations"))
+        fresh = facts_sql(d, self.fine_bin)
+        engine.materialize(facts, rebin_sql(fresh if self.facts is None else
+                                             f"SELECT * FROM {self.facts} UNION ALL {fresh}", self.fine_bin))
+        cols = "src_family, src_hi, src_lo, dst_family, dst_hi, dst_lo"
+        parts = conversations_sql() if self.conversations is None else \
+            f"SELECT * FROM {self.conversations} UNION ALL {conversations_sql()}"
+        engine.materialize(conversations, f"SELECT {cols}, CAST(sum(flows) AS BIGINT) AS flows, "
+                                          f"sum(packets) AS packets, sum(bytes) AS bytes FROM ({parts}) merged GROUP BY {cols}")
+        self.facts, self.conversations = facts, conversations
+
+
+def facts(engine: Engine, bin_seconds: int, scans: Sequence[rawscan.RawScan] = (),
+          partials: Partials | None = None) -> list[dict[str, Any]]:
+    """``facts_sql`` at ``bin_seconds`` over the counted rows (or their ``partials``) and the scanned files."""
+    if partials is None:
+        rows = engine.query(facts_sql(engine.dialect, bin_seconds)).to_pylist()
+    elif partials.facts is None:
+        rows = []
+    else:
+        rows = engine.query(rebin_sql(f"SELECT * FROM {partials.facts}", bin_seconds)).to_pylist()
+    return rows + scan_facts(engine, scans, bin_seconds)
 
 
 def conversations_sql() -> str:
@@ -195,29 +261,34 @@ def _iso(value: Any) -> str | None:
     return str(value)
 
 
-def run(engine: Engine, options: Options = Options(), scans: Sequence[rawscan.RawScan] = ()) -> dict[str, Any]:
+def run(engine: Engine, options: Options = Options(), scans: Sequence[rawscan.RawScan] = (),
+        partials: Partials | None = None) -> dict[str, Any]:
     """Every report section from one engine; the report module adds inputs and rejections.
 
     ``flows`` holds the rows read record by record; ``scans`` are files the engine aggregated
-    itself (``rawscan``). Every section but the ALB figures is a sum, so both add up.
+    itself (``rawscan``). Every section but the ALB figures is a sum, so both add up. With
+    ``partials`` (follow mode) the rows' sums come from there and ``counted`` is the caller's.
     """
     d = engine.dialect
-    duplicates = prepare(engine)
-    span = engine.query(f"SELECT min(start) AS first, max({d.quote('end')}) AS last FROM counted").to_pylist()[0]
+    if partials is None:
+        duplicates = prepare(engine)
+        span = engine.query(f"SELECT min(start) AS first, max({d.quote('end')}) AS last FROM counted").to_pylist()[0]
+    else:
+        duplicates, span = partials.duplicates, dict(partials.span)
     for scan in scans:
         span = _wider(span, {"first": scan.first, "last": scan.last})
     size = options.bin_seconds or choose_bin(span["first"], span["last"])
-    row_facts = engine.query(facts_sql(d, size)).to_pylist()
-    facts = row_facts + scan_facts(engine, scans, size)
+    row_facts = facts(engine, size, partials=partials)
+    all_facts = row_facts + scan_facts(engine, scans, size)
     kind_facts = row_facts + [f for scan in scans for f in engine.query(rawscan.kind_facts_sql(scan)).to_pylist()]
     sections: dict[str, Any] = {}
-    sections["summary"] = _summary(facts, duplicates, span)
-    sections["adoption"] = _adoption(facts)
-    sections["actions"] = _actions(facts)
-    sections["protocols"] = _protocols(facts)
+    sections["summary"] = _summary(all_facts, duplicates, span)
+    sections["adoption"] = _adoption(all_facts)
+    sections["actions"] = _actions(all_facts)
+    sections["protocols"] = _protocols(all_facts)
     sections["address_types"] = _address_types(kind_facts)
-    sections["trends"] = _trends(facts, size)
-    sections["top_talkers"] = _top_talkers(engine, options, scans)
+    sections["trends"] = _trends(all_facts, size)
+    sections["top_talkers"] = _top_talkers(engine, options, scans, partials)
     sections["alb"] = _alb(engine, options)
     return sections
 
@@ -370,12 +441,16 @@ def _trends(facts: list[dict[str, Any]], size: int) -> dict[str, Any]:
     return {"bin_seconds": size, "bins": series}
 
 
-def _top_talkers(engine: Engine, options: Options, scans: Sequence[rawscan.RawScan]) -> dict[str, Any]:
+def _top_talkers(engine: Engine, options: Options, scans: Sequence[rawscan.RawScan],
+                 partials: Partials | None = None) -> dict[str, Any]:
     d = engine.dialect
     roles = {"source": ("src",), "destination": ("dst",), "pair": ("src", "dst")}
     out: dict[str, Any] = {}
     rows = _int(engine.query("SELECT count(*) AS n FROM counted").column("n")[0].as_py()) if scans else 0
-    if len(scans) == 1 and scans[0].canonical and rows == 0:  # already one row per pair of values
+    if partials is not None and not scans:  # kept merged, one row per pair (an empty start: no row yet)
+        engine.view("conversations", f"SELECT * FROM {partials.conversations}" if partials.conversations
+                    else f"SELECT * FROM ({conversations_sql()}) none WHERE FALSE")
+    elif len(scans) == 1 and scans[0].canonical and rows == 0:  # already one row per pair of values
         engine.view("conversations", rawscan.conversations_sql(scans[0]))
     elif scans:  # the rows' conversations and each file's pairs, merged by 128-bit value
         parts = " UNION ALL ".join([conversations_sql(), *(rawscan.conversations_sql(s) for s in scans)])

@@ -432,40 +432,50 @@ def _int(value: Any) -> int:
 def run(engine: Engine, config: DetectionConfig | None = None) -> list[Detection]:
     """Every rule over the engine's ``counted`` view; episodes sorted by start, rule and source."""
     config = config or DetectionConfig()
-    d = engine.dialect
-    engine.materialize("detect_base", base_sql(d))
-    exempt = config.exempt_prefixes()
+    engine.materialize("detect_base", base_sql(engine.dialect))
     found: list[Detection] = []
     for index, rule in enumerate(config.rules):
-        name = f"detect_breach_{index}"
-        engine.materialize(name, breach_sql(d, rule, config))
-        rows = engine.query(f"SELECT * FROM {name}").to_pylist()
-        rows = [r for r in rows if not _exempt(r, rule, exempt)]
-        if not rows:
-            continue
-        target_cols, _ = _target(d, rule)
-        samples: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-        sample_sql = samples_sql(d, rule, name, config.samples)
-        if sample_sql is not None:
-            for s in engine.query(sample_sql).to_pylist():
-                match = [s[c] for c in target_cols] if rule.kind != "high_volume" else []
-                samples.setdefault((*[s[c] for c in KEY], *match, s["ws"]), []).append(s)
-        sources: dict[tuple[Any, ...], dict[str, Any]] = {}
-        if rule.key == "/64":
-            for s in engine.query(sources_sql(d, rule, name, config.samples)).to_pylist():
-                entry = sources.setdefault((*[s[c] for c in KEY], s["ws"]), {"count": s["sources"], "sample": []})
-                entry["sample"].append(s)
-        breaches = []
-        for r in rows:
-            key = (r["k_family"], r["k_hi"], r["k_lo"])
-            target = tuple(r[c] for c in target_cols)
-            extra = {c: r[c] for c in r if c.endswith("_") or c in ("flows", "prior", "prior_windows", "src_kind")}
-            extra["samples"] = samples.get((*key, *(target if rule.kind in ("port_scan", "address_scan") else ()),
-                                            r["ws"]), [])
-            extra["sources"] = sources.get((*key, r["ws"]))
-            breaches.append(Breach(key, target, r["ws"], float(r["n"]), extra))
-        found += episodes(rule, breaches)
+        found += episodes(rule, rule_breaches(engine, index, rule, config))
+    return ordered(found, config)
+
+
+def ordered(found: list[Detection], config: DetectionConfig) -> list[Detection]:
+    """The events: overlapping episodes merged, sorted by start, rule and source."""
     return sorted(merge_overlapping(found, config.rules), key=lambda e: (e.first_window, e.rule, e.source))
+
+
+def rule_breaches(engine: Engine, index: int, rule: Rule, config: DetectionConfig) -> list[Breach]:
+    """The breaching windows of ``rule`` (the ``index``-th) over the rows of ``detect_base``, with their evidence."""
+    d = engine.dialect
+    exempt = config.exempt_prefixes()
+    name = f"detect_breach_{index}"
+    engine.materialize(name, breach_sql(d, rule, config))
+    rows = engine.query(f"SELECT * FROM {name}").to_pylist()
+    rows = [r for r in rows if not _exempt(r, rule, exempt)]
+    if not rows:
+        return []
+    target_cols, _ = _target(d, rule)
+    samples: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    sample_sql = samples_sql(d, rule, name, config.samples)
+    if sample_sql is not None:
+        for s in engine.query(sample_sql).to_pylist():
+            match = [s[c] for c in target_cols] if rule.kind != "high_volume" else []
+            samples.setdefault((*[s[c] for c in KEY], *match, s["ws"]), []).append(s)
+    sources: dict[tuple[Any, ...], dict[str, Any]] = {}
+    if rule.key == "/64":
+        for s in engine.query(sources_sql(d, rule, name, config.samples)).to_pylist():
+            entry = sources.setdefault((*[s[c] for c in KEY], s["ws"]), {"count": s["sources"], "sample": []})
+            entry["sample"].append(s)
+    breaches = []
+    for r in rows:
+        key = (r["k_family"], r["k_hi"], r["k_lo"])
+        target = tuple(r[c] for c in target_cols)
+        extra = {c: r[c] for c in r if c.endswith("_") or c in ("flows", "prior", "prior_windows", "src_kind")}
+        extra["samples"] = samples.get((*key, *(target if rule.kind in ("port_scan", "address_scan") else ()),
+                                        r["ws"]), [])
+        extra["sources"] = sources.get((*key, r["ws"]))
+        breaches.append(Breach(key, target, r["ws"], float(r["n"]), extra))
+    return breaches
 
 
 def _exempt(row: dict[str, Any], rule: Rule, exempt: Sequence[Prefix]) -> bool:

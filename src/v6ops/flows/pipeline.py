@@ -46,13 +46,17 @@ def open_engine(name: str, threads: int | None = None, master: str | None = None
 
 
 def report_sections(engine: analyses.Engine, options: analyses.Options, scans: list[rawscan.RawScan],
-                    detect: detections.DetectionConfig | None) -> tuple[dict[str, Any], list[detections.Detection]]:
-    """Every analysis, the alarms, the CloudWatch metric series and (with ``detect``) the detections."""
-    sections = analyses.run(engine, options, scans)
-    sections["alarms"] = alarms.run(engine, scans=scans)
+                    detect: detections.DetectionConfig | None, partials: analyses.Partials | None = None,
+                    ) -> tuple[dict[str, Any], list[detections.Detection]]:
+    """Every analysis, the alarms, the CloudWatch metric series and (with ``detect``) the detections.
+
+    With ``partials`` (follow mode) the sums come from the rows' kept aggregates (``analyses.Partials``).
+    """
+    sections = analyses.run(engine, options, scans, partials)
+    sections["alarms"] = alarms.run(engine, scans=scans, partials=partials)
     sections["metrics"] = {"period_seconds": METRIC_PERIOD, "series": {
         metric: [[start, value] for start, value in sorted(points.items())]
-        for metric, points in alarms.series(engine, METRIC_PERIOD, scans).items()
+        for metric, points in alarms.series(engine, METRIC_PERIOD, scans, partials).items()
     }}
     found = detections.run(engine, detect) if detect is not None else []
     if detect is not None:

@@ -106,25 +106,55 @@ def _not_readable(path: Path) -> str:
 
 
 def _s3_objects(url: str, client: Any | None) -> list[Source]:
+    objects: list[Source] = [listed.object for listed in list_s3(url, client)]
+    if not objects:
+        raise FlowInputError(f"{url}: no objects under this prefix")
+    return objects
+
+
+@dataclass(frozen=True)
+class S3Listed:
+    """An object as ListObjectsV2 lists it: what identifies one version of it (ETag and size) and when it was written."""
+
+    object: S3Object
+    etag: str
+    size: int
+    modified: float  # LastModified, epoch seconds
+
+
+def connect_s3(endpoint_url: str | None = None) -> Any:
+    """A boto3 S3 client from the usual credential chain; ``endpoint_url`` for moto, MinIO or LocalStack."""
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint_url)
+
+
+def list_s3(url: str, client: Any | None = None, page_size: int | None = None) -> list[S3Listed]:
+    """Objects under ``s3://bucket/prefix`` (a glob in the key part filters), in key order.
+
+    Every page of ListObjectsV2 is read (the paginator follows ``NextContinuationToken``); S3 lists
+    keys in UTF-8 binary order, so the result is key order. "Folder" placeholders (keys ending
+    in ``/``) are not objects to read.
+    """
     import fnmatch
 
-    if client is None:
-        import boto3
-
-        client = boto3.client("s3")
     parsed = urlparse(url)
     bucket, pattern = parsed.netloc, parsed.path.lstrip("/")
+    if parsed.scheme != "s3" or not bucket:
+        raise FlowInputError(f"{url}: not an s3://bucket/prefix URL")
+    client = client if client is not None else connect_s3()
     prefix = pattern.split("*", 1)[0].split("?", 1)[0]
-    objects: list[Source] = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    config = {"PageSize": page_size} if page_size else {}
+    listed: list[S3Listed] = []
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, PaginationConfig=config)
+    for page in pages:
         for item in page.get("Contents", []):
             key = item["Key"]
             if key.endswith("/") or (glob.has_magic(pattern) and not fnmatch.fnmatchcase(key, pattern)):
                 continue
-            objects.append(S3Object(bucket, key, client))
-    if not objects:
-        raise FlowInputError(f"{url}: no objects under this prefix")
-    return objects
+            listed.append(S3Listed(S3Object(bucket, key, client), item["ETag"].strip('"'), int(item["Size"]),
+                                   item["LastModified"].timestamp()))
+    return listed
 
 
 def text_chunks(stream: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[pa.Buffer]:

@@ -8,6 +8,8 @@ Any exception rolls the whole transaction back, so a failed allocation changes n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Protocol
@@ -94,6 +96,8 @@ class RangeAllocator:
         self.pool = pool
         self.prefix = range_prefix(row)
         self.space = FreeSpace(session, row.id, self.prefix, row.customer_length)
+        self._returning = self.space.cursor.connection.cursor()
+        self._pending: AllocationRow | None = None
 
     def _check_length(self, length: int) -> None:
         if not self.prefix.length <= length <= self.prefix.width:
@@ -104,15 +108,7 @@ class RangeAllocator:
 
     def allocate(self, length: int, kind: str, now: datetime, **owner: Any) -> AllocationRow:
         """First fit: the lowest-addressed free /length; exhaustion names the pool and its utilization."""
-        self._check_length(length)
-        self.reclaim_expired(now)
-        network = self.space.take_first(length)
-        if network is None:
-            self._settle(now)
-            raise PoolExhaustedError(
-                self.pool.name, str(self.prefix), self.row.used_units, self.row.total_units, length
-            )
-        return self._record(Prefix(self.prefix.version, network, length), kind, now, owner)
+        return allocate_each([(self, length, kind)], now, owner)[0]
 
     def reserve(self, prefix: Prefix, kind: str, now: datetime, **owner: Any) -> AllocationRow:
         """Take exactly ``prefix`` (a reservation or a manual assignment)."""
@@ -128,21 +124,32 @@ class RangeAllocator:
 
     def _record(self, prefix: Prefix, kind: str, now: datetime, owner: dict[str, Any]) -> AllocationRow:
         """Insert the allocation (one statement, RETURNING its id) and settle the counter."""
+        self._send_record(prefix, kind, now, owner)
+        return self._end_record()
+
+    def _send_record(self, prefix: Prefix, kind: str, now: datetime, owner: dict[str, Any]) -> None:
+        """Send the allocation's INSERT (on its own cursor, so the counter update can follow it in a
+        pipeline before the id is read) and settle the counter; ``_end_record`` reads the id."""
         space = self.space
         network = network_key(prefix.version, prefix.network)
         cidr = str(prefix)
         subscriber_id, device_id = owner.get("subscriber_id"), owner.get("device_id")
         dns_name, description = owner.get("dns_name"), owner.get("description") or ""
-        row = space.run(_INSERT_ALLOCATION, (
+        self._returning.execute(space._sql(_INSERT_ALLOCATION), (
             self.row.vrf_id, self.row.id, prefix.version, network, prefix.length, cidr, kind, subscriber_id,
             device_id, dns_name, description, db_time(now, space.qmark),
-        )).fetchone()
-        allocation = AllocationRow(
-            id=row[0], vrf_id=self.row.vrf_id, prefix_id=self.row.id, family=prefix.version, network=network,
+        ))
+        self._pending = AllocationRow(
+            id=0, vrf_id=self.row.vrf_id, prefix_id=self.row.id, family=prefix.version, network=network,
             length=prefix.length, cidr=cidr, kind=kind, status="active", subscriber_id=subscriber_id,
             device_id=device_id, dns_name=dns_name, description=description, created_at=now, reusable_at=None,
         )
         self._settle(now)
+
+    def _end_record(self) -> AllocationRow:
+        row = self._returning.fetchone()
+        assert self._pending is not None and row is not None
+        allocation, self._pending = replace(self._pending, id=row[0]), None
         return allocation
 
     def release(self, allocation: Allocation, now: datetime) -> None:
@@ -220,6 +227,32 @@ class RangeAllocator:
             )
 
 
+def allocate_each(requests: Sequence[tuple[RangeAllocator, int, str]], now: datetime,
+                  owner: dict[str, Any]) -> list[AllocationRow]:
+    """First fit in several ranges at once (a dual-stack provisioning's IPv4 address, IPv6 address and
+    delegated prefix), or raise PoolExhaustedError naming the first range (in request order) without room.
+
+    Same result as allocating one after the other; but inside a psycopg pipeline (``pipelined``) the
+    ranges' find-and-delete statements travel together, and so do their INSERT ... RETURNING, so the
+    whole costs two round trips under the pool lock instead of two per range.
+    """
+    for allocator, length, _ in requests:
+        allocator._check_length(length)
+        allocator.reclaim_expired(now)
+    for allocator, length, _ in requests:
+        allocator.space.start_take_first(length)
+    networks = [allocator.space.end_take_first(length) for allocator, length, _ in requests]
+    for (allocator, length, _), network in zip(requests, networks, strict=True):
+        if network is None:
+            allocator._settle(now)
+            raise PoolExhaustedError(allocator.pool.name, str(allocator.prefix), allocator.row.used_units,
+                                     allocator.row.total_units, length)
+    for (allocator, length, kind), network in zip(requests, networks, strict=True):
+        assert network is not None
+        allocator._send_record(Prefix(allocator.prefix.version, network, length), kind, now, owner)
+    return [allocator._end_record() for allocator, _, _ in requests]
+
+
 @cache
 def _pool_with_ranges_sql(lock: bool) -> Select[Any]:
     pool_columns = [c.label(f"pool_{c.name}") for c in POOLS.c]
@@ -236,14 +269,32 @@ def pool_with_ranges(session: Session, name: str, lock: bool) -> tuple[PoolRow, 
 
     With ``lock`` on PostgreSQL the range rows are locked (FOR UPDATE) in id order: this is the
     per-pool lock; other pools allocate in parallel. SQLite already holds its write lock.
+    Locked rows cannot change under this transaction but through the allocators, which keep the
+    row objects in step with what they write; so a transaction asks the database once per pool
+    (a group commit's batch provisions many subscribers of one pool: ``Store.write_grouped``).
     """
+    locked: dict[str, tuple[Any, PoolRow, dict[str, RangeRow]]] = session.info.setdefault(_LOCKED_POOLS, {})
+    transaction = session.get_transaction()
+    if lock and (hit := locked.get(name)) is not None and hit[0] is transaction:
+        return hit[1], hit[2]
     stmt = _pool_with_ranges_sql(lock and is_postgres(session))
     rows = session.connection().execute(stmt, {"name": name}).all()
     if not rows:
         raise NotFoundError(f"unknown pool {name!r}")
     first = rows[0]._mapping
     pool = PoolRow(**{c.name: first[f"pool_{c.name}"] for c in POOLS.c})
-    return pool, {r.purpose: r for r in _ranges(rows) if r.purpose}
+    ranges = {r.purpose: r for r in _ranges(rows) if r.purpose}
+    if lock:
+        locked[name] = (transaction, pool, ranges)
+    return pool, ranges
+
+
+def forget_locked_pool(session: Session, name: str) -> None:
+    """After a savepoint rollback: the kept rows may hold counters the database no longer has."""
+    session.info.get(_LOCKED_POOLS, {}).pop(name, None)
+
+
+_LOCKED_POOLS = "v6ops.locked_pools"
 
 
 def range_for(session: Session, vrf_id: int, prefix: Prefix) -> RangeRow:

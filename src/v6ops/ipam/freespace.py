@@ -79,6 +79,7 @@ class FreeSpace:
         self.width = WIDTH[range_prefix.version]
         self.customer_length = customer_length
         self.unit_delta = 0
+        self._taken: Any = None
 
     def _sql(self, statement: str) -> str:
         return statement if self.qmark else statement.replace("?", "%s")
@@ -134,19 +135,32 @@ class FreeSpace:
 
     def take_first(self, length: int) -> int | None:
         """Allocate the lowest free /length (first fit); None when no block is big enough."""
+        self.start_take_first(length)
+        return self.end_take_first(length)
+
+    def start_take_first(self, length: int) -> None:
+        """The first half of ``take_first``: on PostgreSQL the find-and-delete is sent and not waited
+        for, so several ranges' first fits share one round trip in a pipeline (``end_take_first``)."""
         params = (self.prefix_id, length, self.prefix_id, length, self.prefix_id)
         if self.qmark:  # SQLite: no round trips to save, and two plain statements plan better
             row = self.run(_LOWEST_BLOCK, params).fetchone()
-            if row is None:
-                return None
-            block_length, network = int(row[0]), network_from_key(bytes(row[1]))
-            self._delete(block_length, network)
+            if row is not None:
+                self._delete(int(row[0]), network_from_key(bytes(row[1])))
+            self._taken = row
         else:
-            row = self.run(_TAKE_LOWEST_BLOCK, (*params, self.prefix_id)).fetchone()
-            if row is None:
-                return None
-            block_length, network = int(row[0]), network_from_key(bytes(row[1]))
-            self.unit_delta += self._units(block_length)
+            self.run(_TAKE_LOWEST_BLOCK, (*params, self.prefix_id))
+
+    def end_take_first(self, length: int) -> int | None:
+        """The lowest free /length that ``start_take_first`` took, its split-off halves left free."""
+        if self.qmark:
+            row, self._taken = self._taken, None
+        else:
+            row = self.cursor.fetchone()
+            if row is not None:
+                self.unit_delta += self._units(int(row[0]))
+        if row is None:
+            return None
+        block_length, network = int(row[0]), network_from_key(bytes(row[1]))
         # The upper halves split off on the way down to /length stay free.
         self._insert((k, network + (1 << (self.width - k))) for k in range(block_length + 1, length + 1))
         return network

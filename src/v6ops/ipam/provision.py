@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from v6ops.addr import Prefix
-from v6ops.ipam.engine import RangeAllocator, pool_with_ranges, range_prefix, record_event, utcnow
+from v6ops.ipam.engine import (
+    RangeAllocator,
+    allocate_each,
+    forget_locked_pool,
+    pool_with_ranges,
+    range_prefix,
+    record_event,
+    utcnow,
+)
 from v6ops.ipam.errors import IpamError, NotFoundError, PoolExhaustedError
 from v6ops.ipam.rows import AllocationRow, PoolRow, RangeRow
 from v6ops.store.db import pipelined
@@ -42,22 +50,22 @@ def allocate_dual_stack(
     # Only plain DB-API statements may run in a psycopg pipeline: not the savepoint of
     # prefer-dual-stack, nor the ORM queries that free expired quarantines.
     reclaim_due = any(r.next_reclaim_at is not None and r.next_reclaim_at <= now for r in ranges.values())
+    purposes = ([] if policy == "ipv6-only" else ["ipv4"]) + \
+        ([] if policy == "ipv4-only" else [p for p in ("ipv6-delegation", "ipv6-address") if p in ranges])
     with nullcontext() if reclaim_due or policy == "prefer-dual-stack" else pipelined(session):
-        if policy != "ipv6-only":
-            got["ipv4"] = _allocate(session, pool, ranges, "ipv4", now, owner)
-        if policy != "ipv4-only":
-            v6 = [p for p in ("ipv6-delegation", "ipv6-address") if p in ranges]
-            if policy == "prefer-dual-stack":
-                savepoint = session.begin_nested()
-                try:
-                    got.update({p: _allocate(session, pool, ranges, p, now, owner) for p in v6})
-                    savepoint.commit()
-                except PoolExhaustedError as exc:
-                    savepoint.rollback()
-                    warnings.append(f"IPv6 unavailable, provisioned IPv4 only: {exc}")
-                    record_event(session, "ipv6-fallback", "warning", f"{subject}: {warnings[-1]}", pool, subject)
-            else:
-                got.update({p: _allocate(session, pool, ranges, p, now, owner) for p in v6})
+        if policy == "prefer-dual-stack":
+            got.update(_allocate(session, pool, ranges, purposes[:1], now, owner))
+            savepoint = session.begin_nested()
+            try:
+                got.update(_allocate(session, pool, ranges, purposes[1:], now, owner))
+                savepoint.commit()
+            except PoolExhaustedError as exc:
+                savepoint.rollback()
+                forget_locked_pool(session, pool.name)
+                warnings.append(f"IPv6 unavailable, provisioned IPv4 only: {exc}")
+                record_event(session, "ipv6-fallback", "warning", f"{subject}: {warnings[-1]}", pool, subject)
+        else:
+            got.update(_allocate(session, pool, ranges, purposes, now, owner))
     if device is not None:
         if "ipv4" in got:
             device.ipv4 = got["ipv4"].network
@@ -72,13 +80,17 @@ def allocate_dual_stack(
     }
 
 
-def _allocate(session: Session, pool: PoolRow, ranges: dict[str, RangeRow], purpose: str, now: datetime,
-              owner: dict[str, object]) -> AllocationRow:
-    row = ranges.get(purpose)
-    if row is None:
-        raise IpamError(f"pool {pool.name!r} has no {purpose} range")
-    assert row.customer_length is not None
-    return RangeAllocator(session, row, pool).allocate(row.customer_length, KIND_BY_PURPOSE[purpose], now, **owner)
+def _allocate(session: Session, pool: PoolRow, ranges: dict[str, RangeRow], purposes: list[str], now: datetime,
+              owner: dict[str, object]) -> dict[str, AllocationRow]:
+    """One customer block from each purpose's range (``allocate_each``: their round trips shared)."""
+    requests = []
+    for purpose in purposes:
+        row = ranges.get(purpose)
+        if row is None:
+            raise IpamError(f"pool {pool.name!r} has no {purpose} range")
+        assert row.customer_length is not None
+        requests.append((RangeAllocator(session, row, pool), row.customer_length, KIND_BY_PURPOSE[purpose]))
+    return dict(zip(purposes, allocate_each(requests, now, owner), strict=True))
 
 
 def _text(allocation: AllocationRow | None) -> str | None:

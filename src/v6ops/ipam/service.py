@@ -151,17 +151,18 @@ def available_ips(store: Store, name: str, limit: int, tenant: str | None = None
 
 def provision(store: Store, pool: str, subscriber: str | None = None, device: str | None = None,
               dns_name: str | None = None, tenant: str | None = None) -> dict[str, Any]:
-    def work(session: Session) -> dict[str, Any]:
+    def prepare(session: Session) -> tuple[Subscriber | None, Device | None]:
         _check_pool(session, pool, tenant)
         sub = _own_subscriber(session, subscriber, tenant) if subscriber else None
-        dev = _own_device(session, device, tenant) if device else None
-        got = allocate_dual_stack(session, pool, subscriber=sub, device=dev, dns_name=dns_name)
         if sub is not None:
             enqueue(session, [sub.id])
-        return got
+        return sub, _own_device(session, device, tenant) if device else None
+
+    def finish(session: Session, owners: tuple[Subscriber | None, Device | None]) -> dict[str, Any]:
+        return allocate_dual_stack(session, pool, subscriber=owners[0], device=owners[1], dns_name=dns_name)
 
     try:
-        got = store.write_grouped(("provision", pool), work)
+        got = store.write_grouped(("provision", pool), prepare, finish)
     except PoolExhaustedError as exc:
         record_provisioning_failure(store, pool, subscriber or device or "", exc)
         raise
@@ -177,14 +178,19 @@ def add_subscriber(store: Store, spec: SubscriberSpec, tenant: str | None = None
     if owner != spec.tenant:
         spec = spec.model_copy(update={"tenant": owner})
 
-    def work(session: Session) -> dict[str, Any]:
+    def prepare(session: Session) -> tuple[Subscriber, dict[str, Any]]:
         if spec.pool:
             _check_pool(session, spec.pool, tenant)
         subscriber = create_subscriber(session, spec)
         if not spec.identities.is_empty():
             set_identities(session, subscriber, spec.identities)
         enqueue(session, [subscriber.id])
-        view = subscriber_view(subscriber, [], _identities(session, [subscriber.id]).get(subscriber.id))
+        identities = _identities(session, [subscriber.id])[subscriber.id] if not spec.identities.is_empty() \
+            else identity_view([])
+        return subscriber, subscriber_view(subscriber, [], identities)
+
+    def finish(session: Session, made: tuple[Subscriber, dict[str, Any]]) -> dict[str, Any]:
+        subscriber, view = made
         if spec.pool:
             got = allocate_dual_stack(session, spec.pool, subscriber=subscriber)
             view.update({k: got[k] for k in ("ipv4", "ipv6_address", "ipv6_prefix")})
@@ -192,10 +198,10 @@ def add_subscriber(store: Store, spec: SubscriberSpec, tenant: str | None = None
 
     if not spec.pool:
         with store.write() as session:
-            view = work(session)
+            view = finish(session, prepare(session))
     else:
         try:
-            view = store.write_grouped(("provision", spec.pool), work)
+            view = store.write_grouped(("provision", spec.pool), prepare, finish)
         except PoolExhaustedError as exc:
             record_provisioning_failure(store, spec.pool, spec.name, exc)
             raise

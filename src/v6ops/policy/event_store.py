@@ -2,6 +2,10 @@
 
 Inserts are batched (``batch_size`` or ``flush``); an event whose id is already stored is skipped,
 so re-delivering a replayed capture (same deterministic ids) does not duplicate it.
+
+Reads take ``tenant``: None for the whole installation, else only that customer's events (another
+tenant's event is "not found"; events without a customer, such as flow detections, are the
+installation's).
 """
 
 from __future__ import annotations
@@ -67,14 +71,17 @@ class EventStore:
     def close(self) -> None:
         self.flush()
 
-    def get(self, event_id: str) -> SecurityEvent | None:
+    def get(self, event_id: str, tenant: str | None = None) -> SecurityEvent | None:
         with self.store.read() as session:
             row = session.get(SecurityEventRow, event_id)
-            return None if row is None else SecurityEvent.model_validate(row.event)
+            if row is None or (tenant is not None and row.customer_id != tenant):
+                return None
+            return SecurityEvent.model_validate(row.event)
 
     def query(self, *, vm_id: str | None = None, customer_id: str | None = None, start: datetime | None = None,
               end: datetime | None = None, event_type: str | None = None, severity: str | None = None,
-              min_severity: str | None = None, offset: int = 0, limit: int = 100) -> EventPage:
+              min_severity: str | None = None, offset: int = 0, limit: int = 100,
+              tenant: str | None = None) -> EventPage:
         """Events newest first; ``start`` inclusive, ``end`` exclusive; ``min_severity`` means that or worse."""
         if not 1 <= limit <= MAX_PAGE:
             raise EventQueryError(f"limit {limit} must be 1-{MAX_PAGE}")
@@ -97,6 +104,8 @@ class EventStore:
             stmt = stmt.where(SecurityEventRow.vm_id == vm_id)
         if customer_id:
             stmt = stmt.where(SecurityEventRow.customer_id == customer_id)
+        if tenant is not None:
+            stmt = stmt.where(SecurityEventRow.customer_id == tenant)
         if start:
             stmt = stmt.where(SecurityEventRow.timestamp >= _naive(start))
         if end:
@@ -108,3 +117,12 @@ class EventStore:
             events = [r.event for r in rows]
         nxt = offset + len(events)
         return EventPage(events=events, total=total, offset=offset, limit=limit, next_offset=nxt if nxt < total else None)
+
+    def severity_counts(self, since: datetime, tenant: str | None = None) -> dict[str, int]:
+        """Events per severity since ``since`` (every severity present, worst first): the overview's tally."""
+        stmt = select(SecurityEventRow.severity, func.count()).where(SecurityEventRow.timestamp >= _naive(since))
+        if tenant is not None:
+            stmt = stmt.where(SecurityEventRow.customer_id == tenant)
+        with self.store.read() as session:
+            found = {severity: n for severity, n in session.execute(stmt.group_by(SecurityEventRow.severity))}
+        return {s.value: int(found.get(s.value, 0)) for s in sorted(Severity, key=lambda s: -s.rank)}

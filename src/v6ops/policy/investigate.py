@@ -72,24 +72,26 @@ def _all_events(store: EventStore, **filters: Any) -> list[dict[str, Any]]:
 
 
 def investigate(events: EventStore, vms: VmSecurityService, event_id: str,
-                window: timedelta = timedelta(hours=1)) -> Investigation:
-    event: SecurityEvent | None = events.get(event_id)
+                window: timedelta = timedelta(hours=1), tenant: str | None = None) -> Investigation:
+    """``tenant``: the caller's; the investigation then sees that customer's events and VMs only."""
+    event: SecurityEvent | None = events.get(event_id, tenant)
     if event is None:
         raise InvestigationNotFoundError(f"event {event_id!r} does not exist")
     start, end = event.timestamp - window, event.timestamp + window
-    correlated = [e for e in _all_events(events, vm_id=event.vm_id, start=start, end=end) if e["event_id"] != event_id]
+    correlated = [e for e in _all_events(events, vm_id=event.vm_id, start=start, end=end, tenant=tenant)
+                  if e["event_id"] != event_id]
     config, version, exists, customer = None, None, True, event.customer_id
     try:
-        current = vms.get(event.vm_id)
+        current = vms.get(event.vm_id, tenant)
         customer = customer or current.customer_id
     except VmNotFoundError:
         exists = False
     try:
-        at = vms.history(event.vm_id, event.timestamp)[0]
+        at = vms.history(event.vm_id, event.timestamp, tenant)[0]
         config, version = at.ipv6_config, at.version
     except VmNotFoundError:
         pass
-    in_window = _all_events(events, start=start, end=end)
+    in_window = _all_events(events, start=start, end=end, tenant=tenant)
     per_vm = Counter(e["vm_id"] for e in in_window)
     return Investigation(
         event=event.to_dict(), window_start=start.isoformat(), window_end=end.isoformat(), vm_id=event.vm_id,

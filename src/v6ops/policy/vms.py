@@ -4,6 +4,9 @@ A VM's security is the seed's VM-side ``IPv6Config``. Every write validates the 
 the policy validator (errors name the field path and nothing is stored), recompiles the VM's nftables
 table, stores a new numbered version with who made it, and appends a ``change`` record (before and
 after, secrets redacted) to the audit log. A write that fails leaves the database as it was.
+
+Every operation takes ``tenant``: None for the whole installation, else the one customer the caller
+belongs to. Another tenant's VM is "not found" (404), never "forbidden", so its name does not leak.
 """
 
 from __future__ import annotations
@@ -53,6 +56,12 @@ class VmConflictError(VmError):
 
 class VmExistsError(VmConflictError):
     pass
+
+
+class VmForbiddenError(VmError):
+    """A tenant-scoped caller asked to act for another tenant."""
+
+    status = 403
 
 
 class VmConfigError(VmError):
@@ -209,8 +218,10 @@ class VmSecurityService:
                              compiled_sha256=row.compiled_sha256, created_at=row.created_at)
 
     @staticmethod
-    def _row(session: Session, vm_id: str, lock: bool = False) -> SecurityVm:
+    def _row(session: Session, vm_id: str, lock: bool = False, tenant: str | None = None) -> SecurityVm:
         stmt = select(SecurityVm).where(SecurityVm.id == vm_id)
+        if tenant is not None:
+            stmt = stmt.where(SecurityVm.customer_id == tenant)
         row = session.scalars(stmt.with_for_update() if lock else stmt).first()
         if row is None:
             raise VmNotFoundError(f"VM {vm_id!r} does not exist")
@@ -232,7 +243,10 @@ class VmSecurityService:
     # ------------------------------------------------------------------ operations
 
     def create(self, vm_id: str, customer_id: str, ipv6_config: dict[str, Any], *, name: str = "", tier: str = "",
-               actor: str = "") -> VmView:
+               actor: str = "", tenant: str | None = None) -> VmView:
+        if tenant is not None and customer_id != tenant:
+            raise VmForbiddenError(f"customer_id {customer_id!r}: a caller of tenant {tenant!r} creates VMs of "
+                                   f"{tenant!r} only")
         if not VM_ID.match(vm_id or ""):
             raise VmError(f"id {vm_id!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         if not customer_id or len(customer_id) > 64:
@@ -251,19 +265,19 @@ class VmSecurityService:
         self._audit(actor, "create", vm_id, customer_id, None, compiled.config, 1)
         return view
 
-    def get(self, vm_id: str) -> VmView:
+    def get(self, vm_id: str, tenant: str | None = None) -> VmView:
         with self.store.read() as session:
-            return self._view(self._row(session, vm_id))
+            return self._view(self._row(session, vm_id, tenant=tenant))
 
-    def compiled_table(self, vm_id: str) -> str:
+    def compiled_table(self, vm_id: str, tenant: str | None = None) -> str:
         with self.store.read() as session:
-            return self._row(session, vm_id).compiled
+            return self._row(session, vm_id, tenant=tenant).compiled
 
     def _write(self, vm_id: str, new_config: Any, actor: str, action: str, expected_version: int | None,
                path_prefix: str = "ipv6_config", patch: dict[str, Any] | None = None,
-               security: dict[str, Any] | None = None) -> VmView:
+               security: dict[str, Any] | None = None, tenant: str | None = None) -> VmView:
         with self.store.write() as session:
-            row = self._row(session, vm_id, lock=True)
+            row = self._row(session, vm_id, lock=True, tenant=tenant)
             if expected_version is not None and row.version != expected_version:
                 raise VmConflictError(f"VM {vm_id!r} is at version {row.version}, not {expected_version}")
             before = row.ipv6_config
@@ -282,35 +296,38 @@ class VmSecurityService:
         return view
 
     def replace(self, vm_id: str, ipv6_config: dict[str, Any], *, actor: str = "",
-                expected_version: int | None = None) -> VmView:
-        return self._write(vm_id, ipv6_config, actor, "replace", expected_version)
+                expected_version: int | None = None, tenant: str | None = None) -> VmView:
+        return self._write(vm_id, ipv6_config, actor, "replace", expected_version, tenant=tenant)
 
     def patch_security(self, vm_id: str, patch: dict[str, Any], *, actor: str = "",
-                       expected_version: int | None = None) -> VmView:
+                       expected_version: int | None = None, tenant: str | None = None) -> VmView:
         """The seed's ``PATCH /api/v1/vms/{id}/security``: a merge patch of the ``security`` section."""
         if not isinstance(patch, dict):
             raise VmError("the security patch must be an object")
-        return self._write(vm_id, None, actor, "patch", expected_version, path_prefix="ipv6_config", patch=patch)
+        return self._write(vm_id, None, actor, "patch", expected_version, path_prefix="ipv6_config", patch=patch,
+                           tenant=tenant)
 
     def replace_security(self, vm_id: str, security: dict[str, Any], *, actor: str = "",
-                         expected_version: int | None = None) -> VmView:
+                         expected_version: int | None = None, tenant: str | None = None) -> VmView:
         """The whole ``security`` section replaced; addresses and interface stay."""
         if not isinstance(security, dict):
             raise VmError("the security config must be an object")
-        return self._write(vm_id, None, actor, "replace", expected_version, security=security)
+        return self._write(vm_id, None, actor, "replace", expected_version, security=security, tenant=tenant)
 
-    def rollback(self, vm_id: str, version: int, *, actor: str = "") -> VmView:
+    def rollback(self, vm_id: str, version: int, *, actor: str = "", tenant: str | None = None) -> VmView:
         """A new version whose config is that of ``version`` (history is never rewritten)."""
+        stmt = select(SecurityVmVersion).where(SecurityVmVersion.vm_id == vm_id, SecurityVmVersion.version == version)
+        if tenant is not None:
+            stmt = stmt.where(SecurityVmVersion.customer_id == tenant)
         with self.store.read() as session:
-            old = session.scalars(select(SecurityVmVersion).where(
-                SecurityVmVersion.vm_id == vm_id, SecurityVmVersion.version == version)).first()
+            old = session.scalars(stmt).first()
         if old is None or old.ipv6_config is None:
             raise VmNotFoundError(f"VM {vm_id!r} has no version {version} with a config")
-        return self._write(vm_id, old.ipv6_config, actor, "rollback", None)
+        return self._write(vm_id, old.ipv6_config, actor, "rollback", None, tenant=tenant)
 
-    def delete(self, vm_id: str, *, actor: str = "") -> None:
+    def delete(self, vm_id: str, *, actor: str = "", tenant: str | None = None) -> None:
         with self.store.write() as session:
-            row = self._row(session, vm_id, lock=True)
+            row = self._row(session, vm_id, lock=True, tenant=tenant)
             before, customer = row.ipv6_config, row.customer_id
             row.version += 1
             self._record(session, row, "delete", actor, None, "")
@@ -319,7 +336,7 @@ class VmSecurityService:
         self._audit(actor, "delete", vm_id, customer, before, None, version)
 
     def list_vms(self, *, customer_id: str | None = None, tier: str | None = None, profile: str | None = None,
-             offset: int = 0, limit: int = 100) -> VmPage:
+                 offset: int = 0, limit: int = 100, tenant: str | None = None) -> VmPage:
         if not 1 <= limit <= MAX_PAGE:
             raise VmError(f"limit {limit} must be 1-{MAX_PAGE}")
         if offset < 0:
@@ -327,6 +344,8 @@ class VmSecurityService:
         stmt = select(SecurityVm)
         if customer_id:
             stmt = stmt.where(SecurityVm.customer_id == customer_id)
+        if tenant is not None:
+            stmt = stmt.where(SecurityVm.customer_id == tenant)
         if tier:
             stmt = stmt.where(SecurityVm.tier == tier)
         if profile:
@@ -338,9 +357,11 @@ class VmSecurityService:
         nxt = offset + len(vms)
         return VmPage(vms=vms, total=total, offset=offset, limit=limit, next_offset=nxt if nxt < total else None)
 
-    def history(self, vm_id: str, at: datetime | None = None) -> list[VmVersionView]:
+    def history(self, vm_id: str, at: datetime | None = None, tenant: str | None = None) -> list[VmVersionView]:
         """Every version, oldest first; with ``at``, only the version in force at that time."""
         stmt = select(SecurityVmVersion).where(SecurityVmVersion.vm_id == vm_id)
+        if tenant is not None:
+            stmt = stmt.where(SecurityVmVersion.customer_id == tenant)
         if at is not None:
             stmt = stmt.where(SecurityVmVersion.created_at <= _utc(at))
         with self.store.read() as session:

@@ -28,7 +28,7 @@ SQLITE_CACHE_KIB = 65_536
 SQLITE_AUTOCHECKPOINT_PAGES = 1000
 
 
-# PostgreSQL connections per process; the server lowers it when it runs several worker processes.
+# Database connections per process; the server lowers it when it runs several worker processes.
 _pool = {"size": 20, "overflow": 20}
 
 
@@ -48,7 +48,12 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        # The pool keeps as many connections as the threadpool may use at once: a connection past
+        # pool_size is closed when returned, and the next request pays connect + PRAGMAs again
+        # (a tenth of a worker's CPU on benchmarks/api_load.py's reads at SQLAlchemy's default 5).
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                               **({} if parsed.database in (None, "", ":memory:") else
+                                  {"pool_size": _pool["size"], "max_overflow": _pool["overflow"]}))
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
@@ -103,19 +108,29 @@ def pipelined(session: Session) -> AbstractContextManager[object]:
 
 
 T = TypeVar("T")
+P = TypeVar("P")
 GROUP_LIMIT = 64
 
 
 @dataclass(eq=False)
 class _Waiter:
-    """One caller of ``Store.write_grouped``: its work, then its result or error."""
+    """One caller of ``Store.write_grouped``: its two steps, then its result or error."""
 
-    work: Callable[[Session], Any]
+    prepare: Callable[[Session], Any]
+    finish: Callable[[Session, Any], Any]
     done: threading.Event = field(default_factory=threading.Event)
     lead: bool = False
     finished: bool = False
     result: Any = None
     error: BaseException | None = None
+
+
+class _CallerFailedError(Exception):
+    """Rolls a group's transaction back so it can run again without ``waiter``."""
+
+    def __init__(self, waiter: _Waiter) -> None:
+        super().__init__()
+        self.waiter = waiter
 
 
 @dataclass(eq=False)
@@ -170,17 +185,24 @@ class Store:
         with self._write_lock, (self._bulk_writer if bulk else self._writer)() as session, session.begin():
             yield session
 
-    def write_grouped(self, key: object, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in a write transaction shared with the callers of the same ``key`` waiting meanwhile
-        (group commit, as databases do with their log): each caller's work runs in its own savepoint, so
-        a failing one rolls back alone and gets its own error; the rest commit together, and every caller
-        returns only after that commit. Callers of one key (one pool) queue on the same rows anyway;
-        sharing the lock and the commit's fsync lets one transaction carry many of them.
+    def write_grouped(self, key: object, prepare: Callable[[Session], P], finish: Callable[[Session, P], T]) -> T:
+        """Run ``finish(session, prepare(session))`` in a write transaction shared with the callers of the
+        same ``key`` waiting meanwhile (group commit, as databases do with their log): the batch commits
+        together, and every caller returns only after that commit. Callers of one key (one pool) queue on
+        the same rows anyway; sharing the lock and the commit's fsync lets one transaction carry many.
+
+        Every caller's ``prepare`` (rows of its own: a subscriber, its queue entry) runs before the first
+        ``finish`` (the allocation, which takes the pool's row locks until the commit), so a batch holds
+        the lock only for the part that needs it, while another process's batch prepares.
+
+        A caller whose steps fail gets its own error and leaves nothing behind: the transaction is
+        rolled back and run again without it (failures are rare, so this is cheaper than a savepoint
+        per caller, which costs two round trips each under the pool lock).
 
         The first caller leads a batch; callers arriving while it runs wait for the next batch, led by
         the first of them, so nobody waits for more than the batch in progress and its own.
         """
-        waiter = _Waiter(work)
+        waiter = _Waiter(prepare, finish)
         with self._groups_lock:
             group = self._groups.setdefault(key, _Group())
             group.pending.append(waiter)
@@ -197,18 +219,20 @@ class Store:
     def _run_group(self, group: _Group) -> None:
         with self._groups_lock:
             batch, group.pending = group.pending[:GROUP_LIMIT], group.pending[GROUP_LIMIT:]
-        try:
-            with self.write() as session:
-                for waiter in batch:
-                    try:
-                        with session.begin_nested():
-                            waiter.result = waiter.work(session)
-                    except Exception as exc:  # this caller's failure: its savepoint is rolled back, it gets the error
-                        waiter.error = exc
-        except Exception as exc:  # the commit failed: nothing of the batch is stored, every caller hears why
-            for waiter in batch:
-                if waiter.error is None:
+        todo = list(batch)
+        while todo:
+            try:
+                with self.write() as session:
+                    prepared = [self._step(waiter, waiter.prepare, session) for waiter in todo]
+                    for waiter, value in zip(todo, prepared, strict=True):
+                        waiter.result = self._step(waiter, waiter.finish, session, value)
+            except _CallerFailedError as failed:
+                todo.remove(failed.waiter)
+                continue
+            except Exception as exc:  # the commit failed: nothing of the batch is stored, every caller hears why
+                for waiter in todo:
                     waiter.result, waiter.error = None, exc
+            break
         following: _Waiter | None = None
         with self._groups_lock:
             for waiter in batch:
@@ -222,6 +246,14 @@ class Store:
             waiter.done.set()
         if following is not None:
             following.done.set()
+
+    @staticmethod
+    def _step(waiter: _Waiter, step: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return step(*args)
+        except Exception as exc:  # this caller's failure: it gets the error, the batch runs again without it
+            waiter.error = exc
+            raise _CallerFailedError(waiter) from exc
 
     def checkpoint(self) -> None:
         """Copy the WAL into the SQLite database file (PASSIVE: never waits for readers); no-op elsewhere."""

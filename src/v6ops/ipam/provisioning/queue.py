@@ -14,6 +14,7 @@ from v6ops.store.provisioning_models import ProvisioningQueue
 QUEUED_TARGETS = ("radius", "kea")
 _QUEUE: Table = ProvisioningQueue.__table__  # type: ignore[assignment]
 _DELETE_CHUNK = 10_000
+_ONE_STATEMENT_ROWS = 64
 
 
 def enqueue(session: Session, subscriber_ids: Iterable[int], previous: Iterable[str] = ()) -> None:
@@ -21,7 +22,10 @@ def enqueue(session: Session, subscriber_ids: Iterable[int], previous: Iterable[
     olds: list[str | None] = list(previous) or [None]
     rows = [{"target": t, "subscriber_id": i, "previous": p} for i in subscriber_ids for t in QUEUED_TARGETS
             for p in olds]
-    if rows:
+    if len(rows) <= _ONE_STATEMENT_ROWS:  # one multi-row INSERT: psycopg runs executemany as a pipeline, a sync more
+        if rows:
+            session.execute(insert(_QUEUE).values(rows))
+    else:
         session.execute(insert(_QUEUE), rows)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from pathlib import Path
@@ -47,7 +48,34 @@ class ProvisioningSettings(BaseSettings):
 
 
 def load_provisioning_settings(**overrides: Any) -> ProvisioningSettings:
+    """The settings from ``V6OPS_CONFIG``'s ``[provisioning]`` table and ``V6OPS_PROVISIONING_*`` (which win).
+
+    Every subscriber change asks for them (``sync_after_change``), and building a pydantic-settings
+    model costs about as much CPU as the change's SQL; so the result is kept until the file (path,
+    size, mtime) or the variables change.
+    """
     path = os.environ.get("V6OPS_CONFIG")
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("V6OPS_PROVISIONING_")))
+    stamp: tuple[int, int] | None = None
+    if path:
+        try:
+            stat = os.stat(path)
+        except OSError as exc:
+            raise IpamError(f"config file {path!r}: {exc}") from exc
+        stamp = (stat.st_size, stat.st_mtime_ns)
+    settings = _load(path, stamp, env)
+    if overrides := {k: v for k, v in overrides.items() if v is not None}:
+        settings = _validated({**_file_values(path, env), **overrides})
+    return settings
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str | None, _stamp: tuple[int, int] | None, env: tuple[tuple[str, str], ...]) -> ProvisioningSettings:
+    return _validated(_file_values(path, env))
+
+
+def _file_values(path: str | None, env: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """The file's values for the fields no ``V6OPS_PROVISIONING_*`` variable sets."""
     values: dict[str, Any] = {}
     if path:
         try:
@@ -55,9 +83,11 @@ def load_provisioning_settings(**overrides: Any) -> ProvisioningSettings:
                 values = tomllib.load(fh).get("provisioning", {})
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise IpamError(f"config file {path!r}: {exc}") from exc
-    env = {k[len("V6OPS_PROVISIONING_"):].lower() for k in os.environ if k.startswith("V6OPS_PROVISIONING_")}
-    values = {k: v for k, v in values.items() if k not in env}
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    set_by_env = {k[len("V6OPS_PROVISIONING_"):].lower() for k, _ in env}
+    return {k: v for k, v in values.items() if k not in set_by_env}
+
+
+def _validated(values: dict[str, Any]) -> ProvisioningSettings:
     try:
         return ProvisioningSettings(**values)
     except ValidationError as exc:

@@ -3,11 +3,20 @@
 Messages convert through the same pydantic schema the REST API validates with, so one config stores
 the same object whichever door it came in by. Bad configs fail with INVALID_ARGUMENT and a
 ``google.rpc.BadRequest`` detail listing every field path (AIP-193).
+
+Authenticated as the REST API is, with the same API tokens (``v6ops token create``): every call
+carries ``authorization: Bearer <token>`` metadata, checked by :class:`BearerAuth` before the method
+runs (UNAUTHENTICATED without one or with a bad, expired or revoked one; PERMISSION_DENIED when a
+viewer writes). The servicer is a thin shell like the REST router: it passes the caller's tenant to
+:class:`VmSecurityService`, so a tenant-scoped token sees only its own VMs (another tenant's is
+NOT_FOUND) and creates VMs only for its own customer (PERMISSION_DENIED otherwise).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent import futures
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -19,6 +28,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from pydantic import BaseModel, SecretStr
 
+from v6ops.auth.credentials import Principal, Role, authenticate_secret
 from v6ops.policy.schema import IPv6Config, IPv6SecurityConfig, ProtoEnum
 from v6ops.policy.vmrpc import vm_service_pb2 as pb
 from v6ops.policy.vmrpc import vm_service_pb2_grpc as pb_grpc
@@ -27,11 +37,13 @@ from v6ops.policy.vms import (
     VmConflictError,
     VmError,
     VmExistsError,
+    VmForbiddenError,
     VmNotFoundError,
     VmSecurityService,
     VmVersionView,
     VmView,
 )
+from v6ops.store.db import Store
 
 
 def message_dict(message: Message, defaults: bool = False) -> dict[str, Any]:
@@ -116,6 +128,8 @@ def _fail(context: grpc.ServicerContext, exc: VmError, path_map: tuple[str, str]
         _abort(context, code_pb2.INVALID_ARGUMENT, str(exc), [(where(p.path), p.message) for p in exc.problems])
     if isinstance(exc, VmNotFoundError):
         _abort(context, code_pb2.NOT_FOUND, str(exc))
+    if isinstance(exc, VmForbiddenError):
+        _abort(context, code_pb2.PERMISSION_DENIED, str(exc))
     if isinstance(exc, VmExistsError):
         _abort(context, code_pb2.ALREADY_EXISTS, str(exc))
     if isinstance(exc, VmConflictError):
@@ -123,8 +137,67 @@ def _fail(context: grpc.ServicerContext, exc: VmError, path_map: tuple[str, str]
     _abort(context, code_pb2.INVALID_ARGUMENT, str(exc))
 
 
-def _actor(context: grpc.ServicerContext) -> str:
-    return f"anonymous@{context.peer()}"
+# The methods a viewer may call; every other method of the service changes VMs and needs an operator,
+# so a method added to the proto later is a write until it is listed here.
+READ_METHODS = frozenset({"GetVm", "GetVmNetworkSecurity", "ListVms", "GetVmHistory"})
+_caller: ContextVar[Principal | None] = ContextVar("v6ops_grpc_caller", default=None)
+
+
+def _bearer(context: grpc.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            return value if isinstance(value, str) else value.decode("latin-1")
+    return None
+
+
+class BearerAuth(grpc.ServerInterceptor):
+    """Every call needs an API token of a role that reaches the method's (viewer reads, operator writes).
+
+    The token is checked in the worker thread that runs the call (not in the server's polling thread)
+    and against the database on every call, so a revocation takes effect on the next call."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler  # unknown method: grpc answers UNIMPLEMENTED; the service is all unary
+        needed = Role.VIEWER if details.method.rsplit("/", 1)[-1] in READ_METHODS else Role.OPERATOR
+        method = handler.unary_unary
+
+        def checked(request: Message, context: grpc.ServicerContext) -> Message:
+            who = self.authenticate(context)
+            if not who.can(needed):
+                _abort(context, code_pb2.PERMISSION_DENIED,
+                       f"this needs the {needed.label} role; {who.name!r} is {who.role.label}")
+            token = _caller.set(who)
+            try:
+                return method(request, context)
+            finally:
+                _caller.reset(token)
+
+        return grpc.unary_unary_rpc_method_handler(checked, request_deserializer=handler.request_deserializer,
+                                                   response_serializer=handler.response_serializer)
+
+    def authenticate(self, context: grpc.ServicerContext) -> Principal:
+        authorization = _bearer(context)
+        if authorization is None:
+            _abort(context, code_pb2.UNAUTHENTICATED, "authentication required: send 'authorization: Bearer "
+                   "<token>' metadata (v6ops token create)")
+        scheme, _, secret = authorization.partition(" ")
+        who = authenticate_secret(self.store, secret.strip(), "api") if scheme.lower() == "bearer" else None
+        if who is None:
+            _abort(context, code_pb2.UNAUTHENTICATED, "invalid, expired or revoked bearer token")
+        return who
+
+
+def _principal(context: grpc.ServicerContext) -> Principal:
+    """The caller :class:`BearerAuth` checked; a servicer served without it refuses every call."""
+    who = _caller.get()
+    if who is None:
+        _abort(context, code_pb2.UNAUTHENTICATED, "authentication required")
+    return who
 
 
 def _set_path(target: dict[str, Any], path: list[str], value: Any) -> None:
@@ -138,16 +211,18 @@ class VmServicer(pb_grpc.VmServiceServicer):
         self.service = service
 
     def CreateVm(self, request: pb.CreateVmRequest, context: grpc.ServicerContext) -> pb.CreateVmResponse:  # noqa: N802 (the proto's names)
+        who = _principal(context)
         config = message_dict(request.config.ipv6_config) if request.config.HasField("ipv6_config") else {}
         try:
             view = self.service.create(request.vm_id, request.customer_id, config, name=request.name,
-                                       tier=request.tier, actor=_actor(context))
+                                       tier=request.tier, actor=who.actor(context.peer()), tenant=who.tenant)
         except VmError as exc:
             _fail(context, exc)
         return pb.CreateVmResponse(vm=vm_message(view))
 
     def UpdateVmNetworkSecurity(self, request: pb.UpdateVmNetworkSecurityRequest,  # noqa: N802 (the proto's names)
                                 context: grpc.ServicerContext) -> pb.UpdateVmNetworkSecurityResponse:
+        who = _principal(context)
         expected = request.expected_version or None
         mapping = ("ipv6_config.security", "security")
         try:
@@ -163,11 +238,12 @@ class VmServicer(pb_grpc.VmServiceServicer):
                                    "of IPv6SecurityConfig", [(f"update_mask.paths[{i}]", f"unknown field {path!r}")])
                         node = node[part]
                     _set_path(patch, parts, node)
-                view = self.service.patch_security(request.vm_id, patch, actor=_actor(context),
-                                                   expected_version=expected)
+                view = self.service.patch_security(request.vm_id, patch, actor=who.actor(context.peer()),
+                                                   expected_version=expected, tenant=who.tenant)
             else:
                 view = self.service.replace_security(request.vm_id, message_dict(request.security),
-                                                     actor=_actor(context), expected_version=expected)
+                                                     actor=who.actor(context.peer()), expected_version=expected,
+                                                     tenant=who.tenant)
         except VmError as exc:
             _fail(context, exc, mapping)
         return pb.UpdateVmNetworkSecurityResponse(vm=vm_message(view))
@@ -175,7 +251,7 @@ class VmServicer(pb_grpc.VmServiceServicer):
     def GetVmNetworkSecurity(self, request: pb.GetVmNetworkSecurityRequest,  # noqa: N802 (the proto's names)
                              context: grpc.ServicerContext) -> pb.GetVmNetworkSecurityResponse:
         try:
-            view = self.service.get(request.vm_id)
+            view = self.service.get(request.vm_id, _principal(context).tenant)
         except VmError as exc:
             _fail(context, exc)
         return pb.GetVmNetworkSecurityResponse(
@@ -184,14 +260,16 @@ class VmServicer(pb_grpc.VmServiceServicer):
 
     def GetVm(self, request: pb.GetVmRequest, context: grpc.ServicerContext) -> pb.Vm:  # noqa: N802 (the proto's names)
         try:
-            return vm_message(self.service.get(request.vm_id))
+            return vm_message(self.service.get(request.vm_id, _principal(context).tenant))
         except VmError as exc:
             _fail(context, exc)
 
     def ReplaceVm(self, request: pb.ReplaceVmRequest, context: grpc.ServicerContext) -> pb.Vm:  # noqa: N802 (the proto's names)
+        who = _principal(context)
         try:
-            view = self.service.replace(request.vm_id, message_dict(request.config.ipv6_config), actor=_actor(context),
-                                        expected_version=request.expected_version or None)
+            view = self.service.replace(request.vm_id, message_dict(request.config.ipv6_config),
+                                        actor=who.actor(context.peer()),
+                                        expected_version=request.expected_version or None, tenant=who.tenant)
         except VmError as exc:
             _fail(context, exc, ("ipv6_config", "config.ipv6_config"))
         return vm_message(view)
@@ -204,7 +282,7 @@ class VmServicer(pb_grpc.VmServiceServicer):
         try:
             page = self.service.list_vms(customer_id=request.customer_id or None, tier=request.tier or None,
                                          profile=request.profile or None, offset=int(token),
-                                         limit=request.page_size or 100)
+                                         limit=request.page_size or 100, tenant=_principal(context).tenant)
         except VmError as exc:
             _fail(context, exc)
         return pb.ListVmsResponse(vms=[vm_message(v) for v in page.vms], total=page.total,
@@ -212,7 +290,8 @@ class VmServicer(pb_grpc.VmServiceServicer):
 
     def DeleteVm(self, request: pb.DeleteVmRequest, context: grpc.ServicerContext) -> pb.DeleteVmResponse:  # noqa: N802 (the proto's names)
         try:
-            self.service.delete(request.vm_id, actor=_actor(context))
+            who = _principal(context)
+            self.service.delete(request.vm_id, actor=who.actor(context.peer()), tenant=who.tenant)
         except VmError as exc:
             _fail(context, exc)
         return pb.DeleteVmResponse()
@@ -226,21 +305,26 @@ class VmServicer(pb_grpc.VmServiceServicer):
                 _abort(context, code_pb2.INVALID_ARGUMENT, f"at {request.at!r} is not an RFC 3339 time",
                        [("at", "not an RFC 3339 time")])
         try:
-            versions = self.service.history(request.vm_id, at)
+            versions = self.service.history(request.vm_id, at, _principal(context).tenant)
         except VmError as exc:
             _fail(context, exc)
         return pb.GetVmHistoryResponse(versions=[version_message(v) for v in versions])
 
     def RollbackVm(self, request: pb.RollbackVmRequest, context: grpc.ServicerContext) -> pb.Vm:  # noqa: N802 (the proto's names)
         try:
-            return vm_message(self.service.rollback(request.vm_id, request.version, actor=_actor(context)))
+            who = _principal(context)
+            return vm_message(self.service.rollback(request.vm_id, request.version, actor=who.actor(context.peer()),
+                                                    tenant=who.tenant))
         except VmError as exc:
             _fail(context, exc)
 
 
 def serve(service: VmSecurityService, address: str = "127.0.0.1:0", workers: int = 8) -> tuple[grpc.Server, int]:
-    """A started server (insecure: put it behind TLS or a loopback/unix listener) and its port."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+    """A started server and its port; every call needs an API token of the service's database.
+
+    Plaintext HTTP/2: the token crosses the wire in clear, so listen on loopback or a unix socket, or put
+    the server behind a TLS-terminating proxy."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), interceptors=[BearerAuth(service.store)])
     pb_grpc.add_VmServiceServicer_to_server(VmServicer(service), server)
     port = server.add_insecure_port(address)
     server.start()
