@@ -166,7 +166,7 @@ def watch_cmd(
     from v6ops.flows.problems import FlowInputError
     from v6ops.flows.sources import connect_s3
     from v6ops.flows.watch import Watcher
-    from v6ops.policy.event_pipeline import syslog_sink
+    from v6ops.policy.event_pipeline import syslog_sink, syslog_target
 
     config = _detection_config(rules)
     if endpoint_url is not None and not location.startswith("s3://"):
@@ -174,7 +174,7 @@ def watch_cmd(
     try:
         sinks: list[Sink] = [JsonLinesSink(events)] if events is not None else []
         if syslog is not None:  # undelivered TCP/TLS events are spooled in the state directory
-            sinks.append(syslog_sink(syslog, syslog_ca, state / "spool"))
+            sinks.append(syslog_sink(syslog_target(syslog), syslog_ca, state / "spool"))
         sink = FanOut(*sinks) if sinks else None
         client = connect_s3(endpoint_url) if location.startswith("s3://") else None
         watcher = Watcher(location, state, out, sink, config, settle=settle, s3_client=client)
