@@ -12,6 +12,8 @@ after the file was read into the page cache:
   (the gcd of the rules' slides), which the rules read in place of rows;
 - ``spark``: the report with detections on the Spark engine, ``local[2]``, on the first
   ``--spark-records`` records of the same data (the rate is what is compared; the line says so).
+  Spark's executors read the file themselves (a plain text file over 64 MiB is split over both
+  tasks and parsed by the row path's parsers); the wall time includes starting the JVM.
 
 The load average is printed before and after the runs (the machine may be shared); the ratio
 printed last is report+detect over report, by wall time (target >= 0.75).

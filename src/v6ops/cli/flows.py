@@ -51,13 +51,13 @@ def report_cmd(
         fail(f"--top must be at least 1, not {top}")
     detect = _detection_config(rules) if detections or rules is not None else None
     try:
-        sources = expand(paths)
+        sources = expand(paths) if engine != "spark" else None  # Spark lists the inputs on the cluster
         progress = Progress(
             TextColumn("reading"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
             console=console, disable=as_json, transient=True,
         )
         with progress:
-            task = progress.add_task("read", total=input_size(sources))
+            task = progress.add_task("read", total=input_size(sources) if sources is not None else None)
             report = build_report(
                 paths, Options(top=top, bin_seconds=bin_seconds), vpc_format=vpc_format,
                 advance=lambda n: progress.advance(task, n), sources=sources, detect=detect, engine_name=engine,

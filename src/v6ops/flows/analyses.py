@@ -73,7 +73,7 @@ def _half_masks(d: Dialect, side: str, length4: int, length6: int) -> tuple[str,
     """SQL for the (hi, lo) halves of ``side``'s prefix: IPv4 lives in the low 32 bits of ``lo``."""
     fam, hi, lo = f"{side}_family", f"{side}_hi", f"{side}_lo"
     hi6 = hi if length6 >= 64 else d.keep_high_bits(hi, length6)
-    lo6 = lo if length6 == 128 else ("0" if length6 <= 64 else d.keep_high_bits(lo, length6 - 64))
+    lo6 = lo if length6 == 128 else d.keep_high_bits(lo, max(0, length6 - 64))
     lo4 = lo if length4 == 32 else d.keep_high_bits(lo, 32 + length4)
     return (f"CASE WHEN {fam} = 6 THEN {hi6} ELSE {hi} END", f"CASE WHEN {fam} = 6 THEN {lo6} ELSE {lo4} END")
 

@@ -142,7 +142,7 @@ def _summary(ingest: Ingest, source: Source, kind: str) -> FileSummary:
     return summary
 
 
-def _first_line(chunk: pa.Buffer) -> tuple[str, int]:
+def head_line(chunk: pa.Buffer) -> tuple[str, int]:
     """The first line's text and the offset just after it."""
     head = chunk[: 1 << 16].to_pybytes()
     cut = head.find(b"\n")
@@ -150,31 +150,43 @@ def _first_line(chunk: pa.Buffer) -> tuple[str, int]:
     return line.decode("utf-8", "replace").strip(), (len(head) if cut < 0 else cut + 1)
 
 
+def text_layout(first_line: str, fields: list[str] | None, where: str,
+                rejections: Rejections) -> tuple[str, list[str] | None, bool]:
+    """What a text file holds, from its first line: (format, VPC fields or None for ALB, whether line 1 is a header).
+
+    Shared by the row path and the Spark engine, which decides this on the driver for files it splits.
+    """
+    if alb.looks_like_alb(first_line):
+        return "alb", None, False
+    if vpc.looks_like_header(first_line):
+        return "vpc-flow-log", vpc.parse_format(first_line, rejections), True
+    if fields is None:
+        tokens = first_line.split()
+        if not (tokens[0].isdigit() and len(tokens) == len(vpc.DEFAULT_FORMAT)):
+            raise FlowInputError(
+                f"{where}: not a recognized log (no VPC header line, not the default v2 format, not ALB); "
+                "pass the custom format with --format"
+            )
+        fields = vpc.DEFAULT_FORMAT
+    return "vpc-flow-log", fields, False
+
+
 def _read_text(chunks: Iterator[pa.Buffer], source: Source, ingest: Ingest, fields: list[str] | None) -> Iterator[pa.Table]:
     first = next(chunks, pa.py_buffer(b""))
-    first_line, after_first = _first_line(first)
+    first_line, after_first = head_line(first)
     if not first_line:
         _summary(ingest, source, "empty")
         return
-    if alb.looks_like_alb(first_line):
-        summary = _summary(ingest, source, "alb")
+    kind, fields, header = text_layout(first_line, fields, source.name, ingest.rejections)
+    summary = _summary(ingest, source, kind)
+    if fields is None:
         for chunk in _with_first(first, chunks):
             table = alb.parse_chunk(chunk, source.name, ingest.rejections)
             summary.records += table.num_rows
             yield table
         return
-    if vpc.looks_like_header(first_line):
-        fields = vpc.parse_format(first_line, ingest.rejections)
+    if header:
         first = first[after_first:]
-    elif fields is None:
-        tokens = first_line.split()
-        if not (tokens[0].isdigit() and len(tokens) == len(vpc.DEFAULT_FORMAT)):
-            raise FlowInputError(
-                f"{source.name}: not a recognized log (no VPC header line, not the default v2 format, not ALB); "
-                "pass the custom format with --format"
-            )
-        fields = vpc.DEFAULT_FORMAT
-    summary = _summary(ingest, source, "vpc-flow-log")
     parser = vpc.TextChunkParser(fields, source.name, ingest.rejections, ingest.core_only)
     for table in in_parallel(parser.parse, (c for c in _with_first(first, chunks) if c.size)):
         summary.records += table.num_rows

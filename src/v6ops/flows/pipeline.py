@@ -89,12 +89,14 @@ def build_report(
     With DuckDB, local VPC files are read straight into aggregates (``rawscan``), the lines that
     reader does not take row by row; the rest (ALB, pcap, S3, flow-direction, files the reader
     cannot take, and with detections Parquet files) is read row by row, as is everything with
-    ``scan_files=False`` (the reference the tests compare the scans with) and with Spark
-    (``engine_name="spark"`` on ``master``). With detections the reader also sums each file's
-    counted flows per source, destination, port and time bin, which the rules read as the rows.
+    ``scan_files=False`` (the reference the tests compare the scans with). With detections the reader
+    also sums each file's counted flows per source, destination, port and time bin, which the rules
+    read as the rows. With Spark (``engine_name="spark"`` on ``master``) the executors read ``paths``
+    themselves.
     """
     started = time.perf_counter()
-    sources = sources if sources is not None else expand(paths, s3_client)
+    # Spark's executors list and read the inputs themselves (sparkread); the other engines read them here.
+    sources = [] if engine_name == "spark" else sources if sources is not None else expand(paths, s3_client)
     ingest = Ingest(core_only=True)
     engine = open_engine(engine_name, threads, master, DETECT_MEMORY_LIMIT if detect is not None else "1GB")
     scan_files = scan_files and isinstance(engine, DuckEngine)
@@ -119,7 +121,10 @@ def build_report(
             ingest.files.append(FileSummary(source.name, scan.raw.kind, records))
             if advance is not None:
                 advance(scan.raw.source.path.stat().st_size)
-        engine.load(itertools.chain(odd_rows, read_batches(paths, ingest, vpc_format, s3_client, advance, by_rows)))
+        if isinstance(engine, SparkEngine):
+            engine.read(paths, ingest, vpc_format)
+        else:
+            engine.load(itertools.chain(odd_rows, read_batches(paths, ingest, vpc_format, s3_client, advance, by_rows)))
         order = {source.name: index for index, source in enumerate(sources)}
         ingest.files.sort(key=lambda f: order.get(f.name, len(order)))
         loaded = time.perf_counter()
@@ -155,11 +160,14 @@ def detect_threats(
 ) -> dict[str, Any]:
     """Read every input row by row and run the detections alone (``v6ops flows detect``); events go to ``sink``."""
     config = config or detections.DetectionConfig()
-    sources = sources if sources is not None else expand(paths, s3_client)
+    sources = [] if engine_name == "spark" else sources if sources is not None else expand(paths, s3_client)
     ingest = Ingest(core_only=True)
     engine = open_engine(engine_name, None, master, DETECT_MEMORY_LIMIT)
     try:
-        engine.load(read_batches(paths, ingest, vpc_format, s3_client, advance, sources))
+        if isinstance(engine, SparkEngine):
+            engine.read(paths, ingest, vpc_format)
+        else:
+            engine.load(read_batches(paths, ingest, vpc_format, s3_client, advance, sources))
         analyses.prepare(engine)
         found = detections.run(engine, config)
     finally:

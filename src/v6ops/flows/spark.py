@@ -6,29 +6,50 @@ results; this module only supplies what differs in Spark (``SparkDialect``) and 
 test_spark.py compares them).
 
 Spark has no unsigned 64-bit type, so the address halves ``*_hi``/``*_lo`` (uint64 in the
-normalized table) are ``DECIMAL(20,0)`` here: exact, ordered as unsigned integers (the top lists'
-tie order), and masked with arithmetic (``x - pmod(x, 2^k)``) instead of bit operations. Results
-come back as Arrow with those decimals turned back into uint64.
+normalized table) are BIGINT here with the top bit flipped (``x XOR 2^63``, i.e. ``x - 2^63``): a
+bijection that keeps the unsigned order as signed order (the top lists' tie order), and under which
+keeping the high ``k >= 1`` bits is the same AND with the same mask (the flipped bit is inside it),
+while unsigned 0 is ``-2^63``. Grouping and joining on BIGINT is far cheaper than on DECIMAL(20,0)
+(Java BigDecimal). Results come back as Arrow with every ``*_hi``/``*_lo`` column flipped back to uint64.
 
-Inputs reach Spark through the row path: every file (text, gzip, Parquet, ALB, pcap, S3 through
-boto3) is read and normalized by the same Python code, on the driver, and handed to Spark as Arrow,
-so rejections are counted exactly as with DuckDB.
+Spark reads the inputs itself (``sparkread``): executors fetch the files (local, ``s3a://``, whole
+partitioned trees) and normalize them with the row path's own parsers, so rejections are counted
+exactly as with DuckDB and no record passes through the driver.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+import sys
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from v6ops.flows.schema import CORE_FIELDS, CORE_NAMES, complete
+from v6ops.flows.ingest import Ingest
+from v6ops.flows.schema import complete
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-DECIMAL_HALF = pa.decimal128(20, 0)
+SIGN_BIT = 1 << 63
+
+
+def _bigint(value: int) -> str:
+    """A BIGINT literal (``L`` suffix); -2^63 is spelled as a sum, its magnitude being no BIGINT."""
+    return f"{value}L" if value > -SIGN_BIT else f"({-SIGN_BIT + 1}L - 1L)"
+
+
+def is_half(name: str) -> bool:
+    """Address-half columns (``src_hi``, ``k_lo``, ...): the definitions name them all ``*_hi``/``*_lo``."""
+    return name.endswith(("_hi", "_lo"))
+
+
+def flip(column: pa.Array | pa.ChunkedArray, to: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    """uint64 <-> BIGINT with the top bit flipped (order-preserving both ways)."""
+    source = pa.uint64() if pa.types.is_int64(to) else pa.int64()
+    flipped = pc.bit_wise_xor(column.cast(source), pa.scalar(SIGN_BIT if source == pa.uint64() else -SIGN_BIT, source))
+    return flipped.cast(to, safe=False)
 
 
 class SparkDialect:
@@ -41,7 +62,10 @@ class SparkDialect:
     def keep_high_bits(self, expression: str, bits: int) -> str:
         if bits >= 64:
             return expression
-        return f"CAST({expression} - pmod({expression}, {1 << (64 - bits)}) AS DECIMAL(20,0))"
+        if bits <= 0:
+            return _bigint(-SIGN_BIT)  # unsigned 0, flipped
+        mask = ((1 << 64) - 1) ^ ((1 << (64 - bits)) - 1)
+        return f"({expression} & {_bigint(mask - (1 << 64))})"  # the mask's top bit is set: signed, negative
 
     def quote(self, identifier: str) -> str:
         return "`" + identifier.replace("`", "``") + "`"
@@ -61,20 +85,24 @@ def session(master: str | None = None, app_name: str = "v6ops") -> SparkSession:
         builder = builder.master(master)
     if (master or "").startswith("local"):  # one machine: few shuffle partitions, no web UI
         builder = builder.config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
+        # Executors parse the files with v6ops: in local mode they are this interpreter (on a cluster,
+        # PYSPARK_PYTHON or spark.pyspark.python with the venv archive says which, docs/flows.md).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = builder.config("spark.ui.showConsoleProgress", "false")  # stderr is the CLI's
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     return builder.getOrCreate()
 
 
 def to_spark_types(table: pa.Table) -> pa.Table:
-    """The normalized table in types Spark takes: uint64 halves as DECIMAL(20,0), labels as strings."""
+    """The normalized table in types Spark takes: uint64 halves as flipped BIGINT, labels as strings."""
     columns, fields = [], []
     for field, column in zip(table.schema, table.columns, strict=True):
         kind = field.type
         if pa.types.is_dictionary(kind):
             kind = kind.value_type
         if pa.types.is_uint64(kind):
-            kind = DECIMAL_HALF
+            kind = pa.int64()
+            column = flip(column, kind)
         elif pa.types.is_uint8(kind):
             kind = pa.int16()
         elif pa.types.is_timestamp(kind):
@@ -85,12 +113,13 @@ def to_spark_types(table: pa.Table) -> pa.Table:
 
 
 def from_spark_types(table: pa.Table) -> pa.Table:
-    """Spark's answer with DECIMAL(p,0) address halves back as uint64 and times in UTC."""
+    """Spark's answer with the address halves back as uint64 and times in UTC."""
     columns, fields = [], []
     for field, column in zip(table.schema, table.columns, strict=True):
         kind = field.type
-        if pa.types.is_decimal(kind) and kind.scale == 0:
+        if pa.types.is_int64(kind) and is_half(field.name):
             kind = pa.uint64()
+            column = flip(column, kind)
         elif pa.types.is_timestamp(kind) and kind.tz is None:
             column = column.cast(pa.timestamp(kind.unit, tz="UTC"))
             kind = column.type
@@ -112,14 +141,13 @@ class SparkEngine:
         self.cached: list[DataFrame] = []
         self.views: list[str] = []
 
-    def load(self, batches: Iterable[pa.Table]) -> int:
-        """Normalized Arrow batches (the row path's output) as view ``flows``."""
-        tables = [batch.select([n for n in batch.column_names if n in CORE_NAMES]) for batch in batches]
-        table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
-        table = to_spark_types(complete(table).select([f.name for f in CORE_FIELDS]))
-        frame = self.spark.createDataFrame(table) if table.num_rows else self.spark.createDataFrame([], _spark_schema())
+    def read(self, paths: list[str], ingest: Ingest, vpc_format: str | None = None) -> None:
+        """Spark's executors read ``paths`` (local, ``s3://``/``s3a://``, any Hadoop URL) into view ``flows``."""
+        from v6ops.flows.sparkread import read_inputs
+
+        frame, cached = read_inputs(self.spark, paths, ingest, vpc_format)
+        self.cached += cached
         self.register_frame("flows", frame)
-        return table.num_rows
 
     def register(self, name: str, table: pa.Table) -> None:
         self.register_frame(name, self.spark.createDataFrame(to_spark_types(table)))
@@ -146,8 +174,3 @@ class SparkEngine:
             self.spark.catalog.dropTempView(name)
         self.cached, self.views = [], []
 
-
-def _spark_schema() -> Any:
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    return from_arrow_schema(CORE_SPARK)
