@@ -110,16 +110,20 @@ def test_aggregate_and_row_paths_raise_the_same_events(tmp_path: Path, binned_ro
 
 
 def test_planted_attacks_through_the_reader(tmp_path: Path, binned_rows: list[int]) -> None:
-    """The planted-attack corpus (every kind, default rules): the same events as ``v6ops flows detect``."""
+    """The planted-attack corpus (every kind, default rules): the report and ``v6ops flows detect`` both
+    read it through the C reader's flows aggregate and raise the same events as the row path."""
     generate(tmp_path)
     plant(tmp_path)
     config = DetectionConfig(internet_facing=(INTERNET_ENI,), exempt=(LAB_PREFIX,))
     logs = str(tmp_path / "logs")
     report = build_report([logs], detect=config)
     assert binned_rows and sum(binned_rows) > 0
+    binned_rows.clear()
     events = detect_threats([logs], config)["detections"]
+    assert binned_rows and sum(binned_rows) > 0, "flows detect did not read the aggregate"
     assert len(events) > 10
     assert report["detections"] == events
+    assert build_report([logs], detect=config, scan_files=False)["detections"] == events
 
 
 def test_a_64_scanning_several_targets_in_one_window_counts_each_source_once(tmp_path: Path) -> None:

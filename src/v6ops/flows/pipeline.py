@@ -71,6 +71,42 @@ def report_sections(engine: analyses.Engine, options: analyses.Options, scans: l
     return sections, found
 
 
+def read_inputs(engine: DuckEngine | SparkEngine, ingest: Ingest, paths: list[str], sources: list[Source] | None,
+                vpc_format: str | None, s3_client: Any | None, advance: Advance | None, fine_bin: int,
+                detect: detections.DetectionConfig | None, scan_files: bool = True) -> list[rawscan.RawScan]:
+    """Load every input into ``engine``: clean local VPC files through the C reader into aggregates
+    (``rawscan``; with ``detect`` also the detections' per-bin flow sums), the rest row by row;
+    Spark's executors list and read ``paths`` themselves. Returns the scanned files' aggregates."""
+    sources = [] if isinstance(engine, SparkEngine) else sources if sources is not None else expand(paths, s3_client)
+    scan_files = scan_files and isinstance(engine, DuckEngine)
+    bins = encoded.DetectBins(detections.detect_bins(detect), detect.internet_facing) if detect is not None else None
+    scans: list[rawscan.RawScan] = []
+    by_rows: list[Source] = []
+    odd_rows: list[pa.Table] = []  # the scanned files' lines the reader did not take, parsed by rows
+    for index, source in enumerate(sources):
+        raw = rawscan.sniff(source, vpc_format, ingest.rejections) if scan_files else None
+        scan = rawscan.scan_file(engine, raw, f"vpc_file_{index}", fine_bin, bins) if raw is not None else None
+        if scan is None:
+            by_rows.append(source)
+            continue
+        scans.append(scan)
+        records = scan.records
+        if scan.odd_lines:
+            parser = vpc.TextChunkParser(list(scan.raw.fields), source.name, ingest.rejections, core_only=True)
+            odd_rows.append(parser.parse(pa.py_buffer(scan.odd_lines)))
+            records += odd_rows[-1].num_rows
+        ingest.files.append(FileSummary(source.name, scan.raw.kind, records))
+        if advance is not None:
+            advance(scan.raw.source.path.stat().st_size)
+    if isinstance(engine, SparkEngine):
+        engine.read(paths, ingest, vpc_format)
+    else:
+        engine.load(itertools.chain(odd_rows, read_batches(paths, ingest, vpc_format, s3_client, advance, by_rows)))
+    order = {source.name: index for index, source in enumerate(sources)}
+    ingest.files.sort(key=lambda f: order.get(f.name, len(order)))
+    return scans
+
+
 def build_report(
     paths: list[str],
     options: analyses.Options = analyses.Options(),
@@ -95,38 +131,12 @@ def build_report(
     themselves.
     """
     started = time.perf_counter()
-    # Spark's executors list and read the inputs themselves (sparkread); the other engines read them here.
-    sources = [] if engine_name == "spark" else sources if sources is not None else expand(paths, s3_client)
     ingest = Ingest(core_only=True)
     engine = open_engine(engine_name, threads, master, DETECT_MEMORY_LIMIT if detect is not None else "1GB")
-    scan_files = scan_files and isinstance(engine, DuckEngine)
-    bins = encoded.DetectBins(detections.detect_bins(detect), detect.internet_facing) if detect is not None else None
     try:
         fine_bin = math.gcd(analyses.TREND_BINS[0], options.bin_seconds or analyses.TREND_BINS[0])
-        scans: list[rawscan.RawScan] = []
-        by_rows: list[Source] = []
-        odd_rows: list[pa.Table] = []  # the scanned files' lines the reader did not take, parsed by rows
-        for index, source in enumerate(sources):
-            raw = rawscan.sniff(source, vpc_format, ingest.rejections) if scan_files else None
-            scan = rawscan.scan_file(engine, raw, f"vpc_file_{index}", fine_bin, bins) if raw is not None else None
-            if scan is None:
-                by_rows.append(source)
-                continue
-            scans.append(scan)
-            records = scan.records
-            if scan.odd_lines:
-                parser = vpc.TextChunkParser(list(scan.raw.fields), source.name, ingest.rejections, core_only=True)
-                odd_rows.append(parser.parse(pa.py_buffer(scan.odd_lines)))
-                records += odd_rows[-1].num_rows
-            ingest.files.append(FileSummary(source.name, scan.raw.kind, records))
-            if advance is not None:
-                advance(scan.raw.source.path.stat().st_size)
-        if isinstance(engine, SparkEngine):
-            engine.read(paths, ingest, vpc_format)
-        else:
-            engine.load(itertools.chain(odd_rows, read_batches(paths, ingest, vpc_format, s3_client, advance, by_rows)))
-        order = {source.name: index for index, source in enumerate(sources)}
-        ingest.files.sort(key=lambda f: order.get(f.name, len(order)))
+        scans = read_inputs(engine, ingest, paths, sources, vpc_format, s3_client, advance, fine_bin,
+                            detect, scan_files)
         loaded = time.perf_counter()
         sections, _ = report_sections(engine, options, scans, detect)
     finally:
@@ -158,18 +168,19 @@ def detect_threats(
     engine_name: str = "duckdb",
     master: str | None = None,
 ) -> dict[str, Any]:
-    """Read every input row by row and run the detections alone (``v6ops flows detect``); events go to ``sink``."""
+    """Read every input and run the detections alone (``v6ops flows detect``); events go to ``sink``.
+
+    Inputs are read as ``build_report`` reads them with detections: clean local VPC text through the
+    C reader into per-bin flow sums, the rest row by row, so both raise the same events.
+    """
     config = config or detections.DetectionConfig()
-    sources = [] if engine_name == "spark" else sources if sources is not None else expand(paths, s3_client)
     ingest = Ingest(core_only=True)
     engine = open_engine(engine_name, None, master, DETECT_MEMORY_LIMIT)
     try:
-        if isinstance(engine, SparkEngine):
-            engine.read(paths, ingest, vpc_format)
-        else:
-            engine.load(read_batches(paths, ingest, vpc_format, s3_client, advance, sources))
+        scans = read_inputs(engine, ingest, paths, sources, vpc_format, s3_client, advance,
+                            analyses.TREND_BINS[0], config)
         analyses.prepare(engine)
-        found = detections.run(engine, config)
+        found = detections.run(engine, config, [scan.flows for scan in scans if scan.flows is not None])
     finally:
         engine.close()
     if sink is not None:
