@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from v6ops.events.model import EventValueError
-from v6ops.events.outbox import SpoolBacklog, spool_backlog
+from v6ops.events.outbox import SpoolBacklog, spool_backlog, spool_folders
 from v6ops.ipam.engine import utcnow
 from v6ops.ipam.utilization import provisioning_stats
 from v6ops.settings import Settings
@@ -126,7 +126,7 @@ def _event_backlog(report: HealthReport, spool: Path | None, max_age: timedelta)
     """Security events the network sinks (SIEM, syslog over TCP/TLS) have not delivered yet, read from
     their spools (one folder per sink), so every worker process and a restart see the same backlog.
     Any backlog is degraded (the receiver is down or slow); one waiting ``max_age`` or longer is unhealthy."""
-    sinks = sorted(d for d in spool.iterdir() if d.is_dir()) if spool is not None and spool.is_dir() else []
+    sinks = spool_folders(spool) if spool is not None else []
     backlogs: list[SpoolBacklog] = []
     for directory in sinks:
         try:

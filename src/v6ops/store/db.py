@@ -46,14 +46,14 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get their directory, WAL and the BEGIN recipe."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        on_disk = parsed.database not in (None, "", ":memory:")
+        if on_disk:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         # The pool keeps as many connections as the threadpool may use at once: a connection past
         # pool_size is closed when returned, and the next request pays connect + PRAGMAs again
         # (a tenth of a worker's CPU on benchmarks/api_load.py's reads at SQLAlchemy's default 5).
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-                               **({} if parsed.database in (None, "", ":memory:") else
-                                  {"pool_size": _pool["size"], "max_overflow": _pool["overflow"]}))
+                               **({"pool_size": _pool["size"], "max_overflow": _pool["overflow"]} if on_disk else {}))
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":

@@ -22,9 +22,10 @@ def enqueue(session: Session, subscriber_ids: Iterable[int], previous: Iterable[
     olds: list[str | None] = list(previous) or [None]
     rows = [{"target": t, "subscriber_id": i, "previous": p} for i in subscriber_ids for t in QUEUED_TARGETS
             for p in olds]
+    if not rows:
+        return
     if len(rows) <= _ONE_STATEMENT_ROWS:  # one multi-row INSERT: psycopg runs executemany as a pipeline, a sync more
-        if rows:
-            session.execute(insert(_QUEUE).values(rows))
+        session.execute(insert(_QUEUE).values(rows))
     else:
         session.execute(insert(_QUEUE), rows)
 

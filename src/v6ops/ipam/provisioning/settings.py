@@ -63,10 +63,9 @@ def load_provisioning_settings(**overrides: Any) -> ProvisioningSettings:
         except OSError as exc:
             raise IpamError(f"config file {path!r}: {exc}") from exc
         stamp = (stat.st_size, stat.st_mtime_ns)
-    settings = _load(path, stamp, env)
     if overrides := {k: v for k, v in overrides.items() if v is not None}:
-        settings = _validated({**_file_values(path, env), **overrides})
-    return settings
+        return _validated({**_file_values(path, env), **overrides})
+    return _load(path, stamp, env)
 
 
 @functools.lru_cache(maxsize=8)
