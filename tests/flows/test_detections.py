@@ -214,3 +214,27 @@ def test_api_detect_matches_cli(tmp_path: Path, attacked: tuple[Path, list[Case]
     bad = client.post("/api/v1/flows/detect", json={"paths": ["logs"], "rules": {"rules": [{"name": "x"}]}})
     assert bad.status_code == 422 and "rules.rules.0" in bad.json()["detail"]
     assert client.post("/api/v1/flows/detect", json={"paths": ["/etc"]}).status_code == 403
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=flow_rows, threshold=st.integers(0, 3))
+def test_evidence_of_the_peak_windows_only_is_the_evidence_of_every_window(rows: list[tuple[int, int, int, int]],
+                                                                           threshold: int) -> None:
+    """``run`` reads samples for each episode's peak (``peaks_sql``); follow mode keeps them for every
+    breaching window (``rule_breaches``): the events must be the same, evidence included."""
+    rules = tuple(
+        Rule(name=f"{kind}-{key.strip('/')}-{size}", kind=kind, key=key, window=size, slide=slide, threshold=limit)
+        for kind, limit in (("port_scan", threshold), ("address_scan", threshold // 2), ("high_volume", threshold * 100))
+        for key in ("address", "/64") for size, slide in ((60, None), (300, 60))
+    )
+    config = DetectionConfig(rules=rules, samples=2)
+    engine = _engine_over(rows + [(1, 1, port, 1767571200 + port) for port in range(1, 6)])  # one sure breach
+    try:
+        every = detections.ordered([e for index, rule in enumerate(rules)
+                                    for e in detections.episodes(rule, detections.rule_breaches(engine, index, rule, config))],
+                                   config)
+        peaks = detections.run(engine, config)
+    finally:
+        engine.close()
+    assert len(every) >= 2, "too few breaches: the comparison would prove little"
+    assert [e.as_dict() for e in peaks] == [e.as_dict() for e in every]

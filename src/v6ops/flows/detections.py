@@ -354,10 +354,34 @@ def _item_windows(rule: Rule, inner: str, group: list[str], items: list[str]) ->
 
 
 def _distinct_windowed(rule: Rule, inner: str, group: list[str], items: list[str]) -> str:
-    """Distinct ``items`` per group and window (of groups with more than ``threshold`` over all the data)."""
+    """Distinct ``items`` per group and window, for the windows over ``threshold``: group, ``ws``, ``n``.
+
+    Only groups with more than ``threshold`` over all the data are counted (``_candidates``). An
+    item seen in slide bins b1 < b2 < ... lies in the windows starting at ``b - j * slide`` (j below
+    ``window / slide``); bin b adds those after its previous bin, a range of starts. So each (item,
+    bin) gives two events, +1 where its new range of windows starts and -1 after it ends, and a
+    running sum of the events per group is its distinct count from that window start to the next
+    event: the count per window without repeating every item in every window holding it. Only the
+    ranges over the threshold are spread to their windows (at most ``window / slide`` each: an
+    item's range is that long, and every bin holding an item ends a range).
+    """
     inner = _candidates(inner, group, f"count(*) > {rule.threshold}", distinct=items)
-    windows = _item_windows(rule, inner, group, items)
-    return f"SELECT {', '.join(group)}, ws, count(*) AS n FROM ({windows}) z GROUP BY {', '.join(group)}, ws"
+    step, count = rule.step, rule.window // rule.step
+    cols, keys = ", ".join(group + items), ", ".join(group)
+    binned = f"SELECT DISTINCT {cols}, t - (t % {step}) AS b FROM ({inner}) x"
+    if count == 1:
+        return (f"SELECT {keys}, ws, n FROM (SELECT {keys}, b AS ws, count(*) AS n FROM ({binned}) y "
+                f"GROUP BY {keys}, b) z WHERE n > {rule.threshold}")
+    lagged = f"SELECT {cols}, b, lag(b) OVER (PARTITION BY {cols} ORDER BY b) AS prev FROM ({binned}) y"
+    first = f"CASE WHEN prev IS NULL OR prev < b - {count * step} THEN b - {(count - 1) * step} ELSE prev + {step} END"
+    events = (f"SELECT {keys}, {first} AS pos, 1 AS d FROM ({lagged}) z UNION ALL "
+              f"SELECT {keys}, b + {step} AS pos, -1 AS d FROM ({binned}) y")
+    summed = f"SELECT {keys}, pos, sum(d) AS d FROM ({events}) e GROUP BY {keys}, pos"
+    order = f"PARTITION BY {keys} ORDER BY pos"
+    running = (f"SELECT {keys}, pos, CAST(sum(d) OVER ({order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS n, "
+               f"lead(pos) OVER ({order}) AS next FROM ({summed}) s")
+    return (f"SELECT {keys}, pos + j * {step} AS ws, n FROM ({running}) r CROSS JOIN {_offsets(count)} "
+            f"WHERE n > {rule.threshold} AND pos + j * {step} < next")
 
 
 def _target(d: Dialect, rule: Rule) -> tuple[list[str], list[str]]:
@@ -383,7 +407,8 @@ VOLUME_KINDS = ("high_volume", "volume_baseline", "high_rejection_rate")
 
 def shared_stage(rule: Rule) -> tuple[Any, ...] | None:
     """Rules that share one first stage: port scans and address scans per prefix length share
-    their targets' bound (``targets_sql``), volume rules per key level their sums (``volume_sql``)."""
+    their items per source address and bin (``scan_items_sql``), volume rules per key level their
+    sums (``volume_sql``)."""
     if rule.kind == "port_scan":
         return ("port_scan",)
     if rule.kind == "address_scan":
@@ -395,9 +420,10 @@ def shared_stage(rule: Rule) -> tuple[Any, ...] | None:
 
 def shared_sql(d: Dialect, rule: Rule, sharing: Sequence[Rule]) -> str:
     """The first stage of ``rule``'s ``shared_stage`` for every rule of ``sharing``."""
+    seconds = math.gcd(*(r.step for r in sharing))
     if rule.kind in VOLUME_KINDS:
-        return volume_sql(d, rule, math.gcd(*(r.step for r in sharing)))
-    return targets_sql(d, rule, min(r.threshold for r in sharing))
+        return volume_sql(d, rule, seconds)
+    return scan_items_sql(d, rule, min(r.threshold for r in sharing), seconds)
 
 
 def volume_sql(d: Dialect, rule: Rule, seconds: int) -> str:
@@ -411,25 +437,33 @@ def volume_sql(d: Dialect, rule: Rule, seconds: int) -> str:
             f"GROUP BY {', '.join(KEY)}, t")
 
 
-def targets_sql(d: Dialect, rule: Rule, threshold: float) -> str:
-    """Targets with more than ``threshold`` distinct items from all sources over all the data.
+def scan_items_sql(d: Dialect, rule: Rule, threshold: float, seconds: int) -> str:
+    """Each distinct (source address, target, item, bin of ``seconds``) of the scan rules sharing
+    ``rule``'s stage, for the targets with more than ``threshold`` distinct items from all sources
+    over all the data: src_family, src_hi, src_lo, the target's columns, the items, ``t`` (the bin).
 
     A source key counts, in one window, at most the items its target saw from everyone over all
     the data, so a scan rule (and every rule of the same ``shared_stage`` with a threshold at least
     this one) can only breach on these targets: dropping the others first is exact, and in benign
     traffic (a handful of ports per server, a few hosts per /64) leaves almost nothing to window.
+    ``seconds`` divides each sharing rule's slide, so their windows are unions of these bins and
+    each rule (by address or by /64) counts distinct items over these rows as over the flows.
     """
     target, target_select = _target(d, rule)
     _, item_select, where = _scan_items(d, rule)
     cols = ", ".join(target)
-    return (f"SELECT {cols} FROM (SELECT DISTINCT {', '.join(target_select)}, {item_select} FROM detect_base "
-            f"WHERE {where}) a GROUP BY {cols} HAVING count(*) > {threshold}")
+    bound = (f"SELECT {cols} FROM (SELECT DISTINCT {', '.join(target_select)}, {item_select} FROM detect_base "
+             f"WHERE {where}) a GROUP BY {cols} HAVING count(*) > {threshold}")
+    rows = (f"SELECT src_family, src_hi, src_lo, {', '.join(target_select)}, {item_select}, t - (t % {seconds}) AS t "
+            f"FROM detect_base WHERE {where}")
+    on = " AND ".join(f"r.{c} = g.{c}" for c in target)
+    return f"SELECT DISTINCT r.* FROM ({rows}) r JOIN ({bound}) g ON {on}"
 
 
 def breach_sql(d: Dialect, rule: Rule, config: DetectionConfig, shared: str | None = None) -> str:
     """Every window of ``rule`` over its threshold: key, target, ``ws`` (window start), ``n`` (value), extras.
 
-    ``shared``: the table of the rule's ``shared_sql`` (a scan rule's targets to read only, a volume
+    ``shared``: the table of the rule's ``shared_sql`` (a scan rule's items per source address and bin, a volume
     rule's sums to read instead of the rows), or None to start from the rows.
     """
     key = _key_columns(d, rule)
@@ -438,10 +472,10 @@ def breach_sql(d: Dialect, rule: Rule, config: DetectionConfig, shared: str | No
     if rule.kind in ("port_scan", "address_scan"):
         items, item_select, where = _scan_items(d, rule)
         inner = f"SELECT {', '.join(key + target_select)}, {item_select}, t FROM {_rows(rule)} WHERE {where}"
-        if shared is not None:
-            on = " AND ".join(f"i.{c} = g.{c}" for c in target)
-            inner = f"SELECT i.* FROM ({inner}) i JOIN {shared} g ON {on}"
-        return f"SELECT * FROM ({_distinct_windowed(rule, inner, group, items)}) w WHERE n > {rule.threshold}"
+        if shared is not None:  # the stage's items per source address, target and bin (``scan_items_sql``)
+            rows = shared if rule.key == "address" else f"(SELECT * FROM {shared} WHERE src_family = 6) r"
+            inner = f"SELECT {', '.join(key + target + items)}, t FROM {rows}"
+        return _distinct_windowed(rule, inner, group, items)
     inner = f"SELECT {', '.join(key)}, packets, bytes, rejected, flows, t FROM {_rows(rule)}"
     if shared is not None:
         inner = f"SELECT {', '.join(KEY)}, packets, bytes, rejected, flows, t FROM {shared}"
@@ -550,7 +584,13 @@ def run(engine: Engine, config: DetectionConfig | None = None, binned: Sequence[
     found: list[Detection] = []
     for index, rule in enumerate(config.rules):
         stage = shared_stage(rule)
-        found += episodes(rule, rule_breaches(engine, index, rule, config, stages[stage] if stage is not None else None))
+        breaches = rule_breaches(engine, index, rule, config, stages[stage] if stage is not None else None,
+                                 evidence=False)
+        runs = episode_runs(rule, breaches)
+        if runs:  # the evidence of each episode's peak window only: thousands of windows may breach
+            engine.materialize(f"detect_peak_{index}", peaks_sql(d, rule, f"detect_breach_{index}"))
+            add_evidence(engine, rule, config, f"detect_peak_{index}", [_peak(run_) for _, run_ in runs])
+        found += [_detection(rule, key, run_) for key, run_ in runs]
     return ordered(found, config)
 
 
@@ -560,8 +600,9 @@ def ordered(found: list[Detection], config: DetectionConfig) -> list[Detection]:
 
 
 def rule_breaches(engine: Engine, index: int, rule: Rule, config: DetectionConfig,
-                  shared: str | None = None) -> list[Breach]:
-    """The breaching windows of ``rule`` (the ``index``-th) over the rows of ``detect_base``, with their evidence.
+                  shared: str | None = None, evidence: bool = True) -> list[Breach]:
+    """The breaching windows of ``rule`` (the ``index``-th) over the rows of ``detect_base`` (table
+    ``detect_breach_{index}``), each with its evidence (``add_evidence``) unless ``evidence`` is False.
 
     ``shared``: the table of the rule's ``shared_sql`` over the same ``detect_base`` (see ``breach_sql``), if made.
     """
@@ -570,31 +611,57 @@ def rule_breaches(engine: Engine, index: int, rule: Rule, config: DetectionConfi
     name = f"detect_breach_{index}"
     engine.materialize(name, breach_sql(d, rule, config, shared))
     rows = engine.query(f"SELECT * FROM {name}").to_pylist()
-    rows = [r for r in rows if not _exempt(r, rule, exempt)]
-    if not rows:
-        return []
     target_cols, _ = _target(d, rule)
+    breaches = []
+    for r in rows:
+        if _exempt(r, rule, exempt):
+            continue
+        extra = {c: r[c] for c in r if c.endswith("_") or c in ("flows", "prior", "prior_windows", "src_kind")}
+        breaches.append(Breach((r["k_family"], r["k_hi"], r["k_lo"]), tuple(r[c] for c in target_cols), r["ws"],
+                               float(r["n"]), extra))
+    if evidence and breaches:
+        add_evidence(engine, rule, config, name, breaches)
+    return breaches
+
+
+def add_evidence(engine: Engine, rule: Rule, config: DetectionConfig, windows: str, breaches: Sequence[Breach]) -> None:
+    """Each breach's sample targets (``extra["samples"]``) and, for /64 keys, its source addresses
+    (``extra["sources"]``), read from ``detect_base`` for the windows of table ``windows`` (rows of
+    ``detect_breach_*`` holding those of ``breaches``)."""
+    d = engine.dialect
+    target_cols, _ = _target(d, rule)
+    scan = rule.kind in ("port_scan", "address_scan")
     samples: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    sample_sql = samples_sql(d, rule, name, config.samples)
+    sample_sql = samples_sql(d, rule, windows, config.samples)
     if sample_sql is not None:
         for s in engine.query(sample_sql).to_pylist():
-            match = [s[c] for c in target_cols] if rule.kind != "high_volume" else []
+            match = [s[c] for c in target_cols] if scan else []
             samples.setdefault((*[s[c] for c in KEY], *match, s["ws"]), []).append(s)
     sources: dict[tuple[Any, ...], dict[str, Any]] = {}
     if rule.key == "/64":
-        for s in engine.query(sources_sql(d, rule, name, config.samples)).to_pylist():
+        for s in engine.query(sources_sql(d, rule, windows, config.samples)).to_pylist():
             entry = sources.setdefault((*[s[c] for c in KEY], s["ws"]), {"count": s["sources"], "sample": []})
             entry["sample"].append(s)
-    breaches = []
-    for r in rows:
-        key = (r["k_family"], r["k_hi"], r["k_lo"])
-        target = tuple(r[c] for c in target_cols)
-        extra = {c: r[c] for c in r if c.endswith("_") or c in ("flows", "prior", "prior_windows", "src_kind")}
-        extra["samples"] = samples.get((*key, *(target if rule.kind in ("port_scan", "address_scan") else ()),
-                                        r["ws"]), [])
-        extra["sources"] = sources.get((*key, r["ws"]))
-        breaches.append(Breach(key, target, r["ws"], float(r["n"]), extra))
-    return breaches
+    for b in breaches:
+        b.extra["samples"] = samples.get((*b.key, *(b.target if scan else ()), b.start), [])
+        b.extra["sources"] = sources.get((*b.key, b.start))
+
+
+def peaks_sql(d: Dialect, rule: Rule, breaches: str) -> str:
+    """The peak window of each episode of table ``breaches`` (``episode_runs`` and ``_peak`` in SQL):
+    an episode is the windows of one key whose start is at most ``window`` after the previous one's
+    (ordered by start, then target); its peak has the highest value, then the earliest start and
+    the smallest target. The run's evidence is read for its peak only."""
+    target, _ = _target(d, rule)
+    order = ", ".join(["ws", *target])
+    key = ", ".join(KEY)
+    lagged = f"SELECT *, lag(ws) OVER (PARTITION BY {key} ORDER BY {order}) AS prev_ws FROM {breaches}"
+    numbered = (f"SELECT *, sum(CASE WHEN prev_ws IS NULL OR ws > prev_ws + {rule.window} THEN 1 ELSE 0 END) "
+                f"OVER (PARTITION BY {key} ORDER BY {order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS episode "
+                f"FROM ({lagged}) l")
+    ranked = (f"SELECT *, row_number() OVER (PARTITION BY {key}, episode ORDER BY n DESC, {order}) AS peak_rank "
+              f"FROM ({numbered}) e")
+    return f"SELECT * FROM ({ranked}) r WHERE peak_rank = 1"
 
 
 def _exempt(row: dict[str, Any], rule: Rule, exempt: Sequence[Prefix]) -> bool:
@@ -608,29 +675,39 @@ def _exempt(row: dict[str, Any], rule: Rule, exempt: Sequence[Prefix]) -> bool:
     return any(p.version == family and p.contains(item) for p in exempt)
 
 
-def episodes(rule: Rule, breaches: Iterable[Breach]) -> list[Detection]:
-    """Breaching windows of one rule merged per source: a window starting at or before the last one's end continues it."""
+def episode_runs(rule: Rule, breaches: Iterable[Breach]) -> list[tuple[tuple[int, int, int], list[Breach]]]:
+    """Breaching windows of one rule grouped per source: a window starting at or before the last one's end continues it."""
     by_key: dict[tuple[int, int, int], list[Breach]] = {}
     for b in breaches:
         by_key.setdefault(b.key, []).append(b)
-    out: list[Detection] = []
+    out: list[tuple[tuple[int, int, int], list[Breach]]] = []
     for key, items in by_key.items():
         items.sort(key=lambda b: (b.start, b.target))
         run_: list[Breach] = []
         for b in items:  # sorted by start: the run's latest start is its last breach's
             if run_ and b.start > run_[-1].start + rule.window:
-                out.append(_detection(rule, key, run_))
+                out.append((key, run_))
                 run_ = []
             run_.append(b)
         if run_:
-            out.append(_detection(rule, key, run_))
+            out.append((key, run_))
     return out
+
+
+def episodes(rule: Rule, breaches: Iterable[Breach]) -> list[Detection]:
+    """One detection per run of ``episode_runs`` (the breaches carry their evidence)."""
+    return [_detection(rule, key, run_) for key, run_ in episode_runs(rule, breaches)]
+
+
+def _peak(run_: list[Breach]) -> Breach:
+    """The run's highest window, the earliest of equals (``peaks_sql`` picks the same)."""
+    return max(run_, key=lambda b: (b.value, -b.start))
 
 
 def _detection(rule: Rule, key: tuple[int, int, int], run_: list[Breach]) -> Detection:
     family, hi, lo = key
     source = _text(family, hi, lo, None if rule.key == "address" or family == 4 else 64)
-    peak = max(run_, key=lambda b: (b.value, -b.start))
+    peak = _peak(run_)
     starts = sorted({b.start for b in run_})
     evidence: dict[str, Any] = {
         "window_seconds": rule.window, "slide_seconds": rule.step,
