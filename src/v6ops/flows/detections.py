@@ -274,7 +274,8 @@ def base_sql(d: Dialect, internet_facing: Sequence[str] = (), binned: Sequence[s
         f"WHERE source <> '{SOURCE_ALB}' AND (log_status IS NULL OR CAST(log_status AS STRING) = 'OK') "
         "AND src_family IS NOT NULL AND start IS NOT NULL"
     )
-    return " UNION ALL ".join([rows, *(f"SELECT {', '.join(BASE_COLUMNS)} FROM {name}" for name in binned)])
+    columns = ", ".join("CAST(src_kind AS STRING) AS src_kind" if c == "src_kind" else c for c in BASE_COLUMNS)
+    return " UNION ALL ".join([rows, *(f"SELECT {columns} FROM {name}" for name in binned)])
 
 
 def detect_bins(config: DetectionConfig) -> int:
