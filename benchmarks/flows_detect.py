@@ -1,6 +1,6 @@
 """The full flow report with the threat detections vs the report without them, and Spark local[2] beside DuckDB.
 
-    python benchmarks/flows_detect.py [--records 10000000] [--spark-records 1000000] [--workdir /tmp/v6ops-flows-bench]
+    python benchmarks/flows_detect.py [--records 10000000] [--spark-records N] [--workdir /tmp/v6ops-flows-bench]
 
 Same data as benchmarks/flows_report.py (N default-format VPC records, 60% IPv6, Zipf talkers,
 privacy addresses inside /64s; written once and reused). Each measurement runs in its own process
@@ -10,8 +10,9 @@ after the file was read into the page cache:
 - ``report+detect``: the same report with every default detection rule (``detect=DetectionConfig()``):
   the C reader also sums the counted flows per source, destination, protocol, port and minute
   (the gcd of the rules' slides), which the rules read in place of rows;
-- ``spark``: the report with detections on the Spark engine, ``local[2]``, on the first
-  ``--spark-records`` records of the same data (the rate is what is compared; the line says so).
+- ``spark``: the report with detections on the Spark engine, ``local[2]``, on the same file (by
+  default), or on its first ``--spark-records`` records beside DuckDB on those (the rate is what
+  is compared; the line says so).
   Spark's executors read the file themselves (a plain text file over 64 MiB is split over both
   tasks and parsed by the row path's parsers); the wall time includes starting the JVM.
 
@@ -62,7 +63,7 @@ def measure(kind: str, path: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=10_000_000)
-    parser.add_argument("--spark-records", type=int, default=1_000_000)
+    parser.add_argument("--spark-records", type=int, default=None, help="default: every record (the same file)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/v6ops-flows-bench"))
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -75,15 +76,18 @@ def main() -> None:
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
     text_path, _ = write_data(args.workdir, args.records)
-    subset = args.workdir / f"vpc-{args.records}-first-{args.spark_records}.log"
-    if not subset.exists():
-        with text_path.open() as source, subset.open("w") as target:
-            target.writelines(islice(source, args.spark_records + 1))  # the header line and N records
+    spark_records = min(args.spark_records or args.records, args.records)
+    subset = text_path
+    if spark_records < args.records:
+        subset = args.workdir / f"vpc-{args.records}-first-{spark_records}.log"
+        if not subset.exists():
+            with text_path.open() as source, subset.open("w") as target:
+                target.writelines(islice(source, spark_records + 1))  # the header line and N records
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     report = measure("report", text_path)
     detect = measure("report+detect", text_path)
     spark = measure("spark", subset)
-    duck_subset = measure("report+detect", subset)
+    duck_subset = detect if subset == text_path else measure("report+detect", subset)
 
     def line(label: str, r: dict[str, Any]) -> None:
         print(f"{label:<58} {r['rate'] / 1e6:6.3f} M rec/s  {r['seconds']:7.2f} s wall  {r['cpu_seconds']:7.2f} s CPU"
@@ -92,7 +96,8 @@ def main() -> None:
 
     line(f"DuckDB report, {report['records']:,} records", report)
     line(f"DuckDB report + detections, {detect['records']:,} records", detect)
-    line(f"DuckDB report + detections, {duck_subset['records']:,} records", duck_subset)
+    if duck_subset is not detect:
+        line(f"DuckDB report + detections, {duck_subset['records']:,} records", duck_subset)
     line(f"Spark local[2] report + detections, {spark['records']:,} records", spark)
     print(f"Spark local[2] vs DuckDB, report + detections on {spark['records']:,} records: "
           f"{spark['rate'] / duck_subset['rate']:.3f}x")
