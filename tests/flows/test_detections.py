@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import threading
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -121,10 +122,10 @@ def test_rules_are_checked() -> None:
 
 # The windows against a plain-Python oracle: random flows, every window start of every bin.
 
-def _engine_over(rows: list[tuple[int, int, int, int]]) -> DuckEngine:
+def _engine_over(rows: list[tuple[int, int, int, int]], threads: int = 1) -> DuckEngine:
     """rows: (source host, destination host, destination port, start epoch) as IPv6 flows, 100 bytes each."""
     n = len(rows)
-    engine = DuckEngine(threads=1)
+    engine = DuckEngine(threads=threads)
     table = pa.table({
         "source": constant_label(SOURCE_VPC, n),
         "start": pa.array([r[3] for r in rows], pa.timestamp("s", tz="UTC")),
@@ -238,3 +239,29 @@ def test_evidence_of_the_peak_windows_only_is_the_evidence_of_every_window(rows:
         engine.close()
     assert len(every) >= 2, "too few breaches: the comparison would prove little"
     assert [e.as_dict() for e in peaks] == [e.as_dict() for e in every]
+
+
+def test_rules_side_by_side_raise_what_rules_in_turn_raise() -> None:
+    """``DuckEngine.each`` runs the rules on two cursors at once (proved by a barrier both must
+    reach together), each seeing the tables made before; the events equal those of one cursor."""
+    rows = [(src, dst, port, 1767571200 + 7 * port + src) for src in (1, 2, 3) for dst in (1, 2) for port in range(1, 9)]
+    rules = tuple(Rule(name=f"{kind}-{key.strip('/')}", kind=kind, key=key, window=300, slide=60, threshold=limit)
+                  for kind, limit in (("port_scan", 3), ("address_scan", 1), ("high_volume", 500))
+                  for key in ("address", "/64"))
+    config = DetectionConfig(rules=rules, samples=3)
+    alone, side_by_side = _engine_over(rows, threads=1), _engine_over(rows, threads=2)
+    try:
+        together = threading.Barrier(2, timeout=30)
+
+        def meet(engine: Any, item: int) -> int:
+            if item < 2:
+                together.wait()  # raises BrokenBarrierError if the items ran one after the other
+            return int(engine.query("SELECT count(*) AS n FROM detect_base").to_pylist()[0]["n"]) + item
+
+        assert side_by_side.each(meet, [0, 1, 2, 3]) == [len(rows) + i for i in range(4)]
+        expected = [e.as_dict() for e in detections.run(alone, config)]
+        assert len(expected) >= 4
+        assert [e.as_dict() for e in detections.run(side_by_side, config)] == expected
+    finally:
+        alone.close()
+        side_by_side.close()

@@ -15,10 +15,10 @@ same definitions. Counting rules (docs/flows.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 
@@ -26,6 +26,9 @@ from v6ops.flows import rawscan
 from v6ops.flows.addresses import prefix_text
 from v6ops.flows.protocols import protocol_name
 from v6ops.flows.schema import SOURCE_ALB, TRAFFIC_IPV4, TRAFFIC_IPV6, TRAFFIC_NAT64
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 CLASSES = (TRAFFIC_IPV4, TRAFFIC_IPV6, TRAFFIC_NAT64)
 DEDUP_WINDOW_SECONDS = 60
@@ -61,6 +64,9 @@ class Engine(Protocol):
         """Name ``sql`` for later statements without computing it."""
 
     def query(self, sql: str) -> pa.Table: ...
+
+    def each(self, work: Callable[[Any, Item], Result], items: Sequence[Item]) -> list[Result]:
+        """``work(engine, item)`` for every item, results in order, side by side where the engine gains by it."""
 
 
 @dataclass(frozen=True)

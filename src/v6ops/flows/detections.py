@@ -580,18 +580,23 @@ def run(engine: Engine, config: DetectionConfig | None = None, binned: Sequence[
         stage = shared_stage(rule)
         if stage is not None and stage not in stages:
             stages[stage] = f"detect_shared_{len(stages)}"
-            sharing = [r for r in config.rules if shared_stage(r) == stage]
-            engine.materialize(stages[stage], shared_sql(d, rule, sharing))
-    found: list[Detection] = []
-    for index, rule in enumerate(config.rules):
+    sharing = {stage: [r for r in config.rules if shared_stage(r) == stage] for stage in stages}
+    engine.each(lambda e, stage: e.materialize(stages[stage], shared_sql(d, sharing[stage][0], sharing[stage])),
+                list(stages))
+
+    def detect(e: Engine, index: int) -> list[Detection]:
+        rule = config.rules[index]
         stage = shared_stage(rule)
-        breaches = rule_breaches(engine, index, rule, config, stages[stage] if stage is not None else None,
-                                 evidence=False)
+        breaches = rule_breaches(e, index, rule, config, stages[stage] if stage is not None else None, evidence=False)
         runs = episode_runs(rule, breaches)
         if runs:  # the evidence of each episode's peak window only: thousands of windows may breach
-            engine.materialize(f"detect_peak_{index}", peaks_sql(d, rule, f"detect_breach_{index}"))
-            add_evidence(engine, rule, config, f"detect_peak_{index}", [_peak(run_) for _, run_ in runs])
-        found += [_detection(rule, key, run_) for key, run_ in runs]
+            e.materialize(f"detect_peak_{index}", peaks_sql(d, rule, f"detect_breach_{index}"))
+            add_evidence(e, rule, config, f"detect_peak_{index}", [_peak(run_) for _, run_ in runs])
+        return [_detection(rule, key, run_) for key, run_ in runs]
+
+    # Scan rules first: they cost the most, and the cores stay busy while the rest fill in behind them.
+    order = sorted(range(len(config.rules)), key=lambda i: config.rules[i].kind not in ("address_scan", "port_scan"))
+    found = [e for episodes_ in engine.each(detect, order) for e in episodes_]
     return ordered(found, config)
 
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
 
 from v6ops.flows.schema import CORE_NAMES, CORE_SCHEMA, complete
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 class DuckDialect:
@@ -39,6 +45,9 @@ class DuckEngine:
     def __init__(self, threads: int | None = None, memory_limit: str = "1GB", temp_dir: Path | None = None,
                  database: Path | None = None) -> None:
         self.connection = duckdb.connect(str(database) if database is not None else ":memory:")
+        # In memory, stages are plain tables, which every cursor of ``each`` sees (a TEMP table is
+        # its connection's own); in a database file they stay TEMP, never written to the file.
+        self.scope = "TEMP " if database is not None else ""
         self.connection.execute(f"SET memory_limit = '{memory_limit}'")
         self.connection.execute("SET preserve_insertion_order = false")
         self.connection.execute("SET enable_progress_bar = false")  # stdout belongs to the CLI (--json)
@@ -71,13 +80,42 @@ class DuckEngine:
         self.connection.register(name, table)
 
     def materialize(self, name: str, sql: str) -> None:
-        self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        self.connection.execute(f"CREATE OR REPLACE {self.scope}TABLE {name} AS {sql}")
 
     def view(self, name: str, sql: str) -> None:
         self.connection.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
 
     def query(self, sql: str) -> pa.Table:
         return self.connection.sql(sql).to_arrow_table()
+
+    def each(self, work: Callable[[DuckEngine, Item], Result], items: Sequence[Item]) -> list[Result]:
+        """``work(engine, item)`` for every item, results in order: on an in-memory engine, on every
+        core at once, each with a cursor of its own whose queries run on one thread.
+
+        Why: many independent statements (the detection rules) keep the cores busier side by side
+        than each split over the cores in turn, as DuckDB's parallel hash aggregates and windows
+        spend much of a second core on partitioning and merging. Tables made before are shared;
+        ``work`` must name the tables it makes apart from every other item's.
+        """
+        setting = self.connection.execute("SELECT current_setting('threads')").fetchone()
+        threads = int(setting[0]) if setting is not None else 1
+        if self.scope or threads < 2 or len(items) < 2:
+            return [work(self, item) for item in items]
+
+        def job(item: Item) -> Result:
+            fork = copy.copy(self)
+            fork.connection = self.connection.cursor()
+            try:
+                return work(fork, item)
+            finally:
+                fork.connection.close()
+
+        self.connection.execute("SET threads = 1")
+        try:
+            with ThreadPoolExecutor(threads) as pool:
+                return list(pool.map(job, items))
+        finally:
+            self.connection.execute(f"SET threads = {threads}")
 
     def close(self) -> None:
         self.connection.close()

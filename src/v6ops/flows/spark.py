@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from v6ops.flows.ingest import Ingest
 from v6ops.flows.schema import complete
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -166,6 +170,10 @@ class SparkEngine:
 
     def query(self, sql: str) -> pa.Table:
         return from_spark_types(self.spark.sql(sql).toArrow())
+
+    def each(self, work: Callable[[SparkEngine, Item], Result], items: Sequence[Item]) -> list[Result]:
+        """``work(engine, item)`` for every item in turn: Spark spreads each statement over its executors."""
+        return [work(self, item) for item in items]
 
     def close(self) -> None:
         for frame in self.cached:
