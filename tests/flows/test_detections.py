@@ -161,9 +161,15 @@ def test_sliding_windows_match_an_oracle(rows: list[tuple[int, int, int, int]], 
     engine = _engine_over(rows)
     try:
         scan = Rule(name="p", kind="port_scan", window=size, slide=slide if slide != size else None, threshold=threshold)
-        got = {(r["k_lo"], r["dst_lo"], r["ws"]): r["n"]
-               for r in engine.query(detections.breach_sql(engine.dialect, scan, DetectionConfig())).to_pylist()}
+        engine.materialize("breaches", detections.breach_sql(engine.dialect, scan, DetectionConfig()))
+        got = {(r["k_lo"], r["dst_lo"], r["ws"]): r["n"] for r in engine.query("SELECT * FROM breaches").to_pylist()}
         assert got == {k: len(v) for k, v in ports.items() if len(v) > threshold}
+        sample_sql = detections.samples_sql(engine.dialect, scan, "breaches", 3)
+        assert sample_sql is not None
+        samples: dict[tuple[int, int, int], list[int]] = defaultdict(list)
+        for r in engine.query(f"{sample_sql} ORDER BY r").to_pylist():
+            samples[(r["k_lo"], r["dst_lo"], r["ws"])].append(r["port"] - 6 * 65536)
+        assert samples == {k: sorted(ports[k])[:3] for k in got}  # the 3 smallest ports of each breaching window
         bulk = Rule(name="v", kind="high_volume", window=size, slide=slide if slide != size else None,
                     threshold=threshold * 100)
         got_volume = {(r["k_lo"], r["ws"]): r["n"]

@@ -336,24 +336,6 @@ def _windowed(rule: Rule, inner: str, group: list[str], measures: dict[str, str]
             f"GROUP BY {cols}, b - j * {step}")
 
 
-def _item_windows(rule: Rule, inner: str, group: list[str], items: list[str]) -> str:
-    """Each distinct (``group``, ``items``) of ``inner`` once per window holding it: columns group, items, ``ws``.
-
-    An item seen in slide bins b1 < b2 < ... lies in the windows starting at ``b - j * slide``
-    (j below ``window / slide``); those that also hold its previous bin start at or before that
-    bin, so bin b adds only the starts after it. Each (item, window) comes out once, without
-    spreading every bin over every window and removing the repeats afterwards.
-    """
-    step, count = rule.step, rule.window // rule.step
-    cols = ", ".join(group + items)
-    binned = f"SELECT DISTINCT {cols}, t - (t % {step}) AS b FROM ({inner}) x"
-    if count == 1:
-        return f"SELECT {cols}, b AS ws FROM ({binned}) y"
-    lagged = f"SELECT {cols}, b, lag(b) OVER (PARTITION BY {cols} ORDER BY b) AS prev FROM ({binned}) y"
-    return (f"SELECT {cols}, b - j * {step} AS ws FROM ({lagged}) z CROSS JOIN {_offsets(count)} "
-            f"WHERE prev IS NULL OR b - j * {step} > prev")
-
-
 def _distinct_windowed(rule: Rule, inner: str, group: list[str], items: list[str]) -> str:
     """Distinct ``items`` per group and window, for the windows over ``threshold``: group, ``ws``, ``n``.
 
@@ -532,18 +514,17 @@ def samples_sql(d: Dialect, rule: Rule, breaches: str, limit: int) -> str | None
 
 
 def _in_windows(rule: Rule, inner: str, breaches: str, match: list[str], items: list[str]) -> str:
-    """Each distinct ``items`` of ``inner`` once per breaching window (``breaches``) that holds it:
-    columns ``match``, ``ws``, ``items``. Only the rows of breaching keys are windowed, and the
-    windows are joined on their start, not on a time range (a source breaching in hundreds of
-    windows would otherwise pair each of its rows with each of them). ``match`` may be coarser
-    than a breach (a /64's sources, breaching on several targets): its windows are taken once."""
+    """Each distinct ``items`` of ``inner`` once per window of ``breaches`` that holds it: columns
+    ``match``, ``ws``, ``items``. The windows are spread to their slide bins (``window / slide``
+    each) and the rows joined on their bin, so a row meets only the windows that hold it, however
+    many windows its key breached. ``match`` may be coarser than a breach (a /64's sources,
+    breaching on several targets): its windows are taken once."""
+    step, count = rule.step, rule.window // rule.step
     cols = ", ".join(match)
-    on = " AND ".join(f"a.{c} = k.{c}" for c in match)
-    keyed = f"SELECT a.* FROM ({inner}) a JOIN (SELECT DISTINCT {cols} FROM {breaches}) k ON {on}"
-    windows = _item_windows(rule, keyed, match, items)
-    same = " AND ".join(f"x.{c} = b.{c}" for c in [*match, "ws"])
-    return (f"SELECT {', '.join(f'x.{c}' for c in [*match, 'ws', *items])} FROM ({windows}) x "
-            f"JOIN (SELECT DISTINCT {cols}, ws FROM {breaches}) b ON {same}")
+    bins = f"SELECT DISTINCT {cols}, ws, ws + j * {step} AS b FROM {breaches} CROSS JOIN {_offsets(count)}"
+    on = " AND ".join(f"a.{c} = w.{c}" for c in match)
+    return (f"SELECT DISTINCT {', '.join(f'w.{c}' for c in match)}, w.ws, {', '.join(f'a.{c}' for c in items)} "
+            f"FROM ({inner}) a JOIN ({bins}) w ON {on} AND a.t - (a.t % {step}) = w.b")
 
 
 def sources_sql(d: Dialect, rule: Rule, breaches: str, limit: int) -> str:
