@@ -254,13 +254,43 @@ def allocate_each(requests: Sequence[tuple[RangeAllocator, int, str]], now: date
 
 
 @cache
-def _pool_with_ranges_sql(lock: bool) -> Select[Any]:
+def _pools_with_ranges_sql(lock: bool) -> Select[Any]:
     pool_columns = [c.label(f"pool_{c.name}") for c in POOLS.c]
     stmt = (
         select(*pool_columns, PREFIXES).join(PREFIXES, PREFIXES.c.pool_id == POOLS.c.id)
-        .where(POOLS.c.name == bindparam("name")).order_by(PREFIXES.c.id)
+        .where(POOLS.c.name.in_(bindparam("names", expanding=True))).order_by(PREFIXES.c.id)
     )
     return stmt.with_for_update(of=PREFIXES) if lock else stmt
+
+
+def _pools_with_ranges(session: Session, names: list[str], lock: bool) -> dict[str, tuple[PoolRow, dict[str, RangeRow]]]:
+    """The named pools that exist, each with its ranges by purpose, in one query; with ``lock`` on PostgreSQL
+    their range rows are locked in id order (the one order every transaction locks ranges in, as
+    ``lock_ranges`` does), so two transactions locking overlapping sets of pools cannot deadlock: whoever
+    waits holds no lock the other one still needs (PostgreSQL locks the rows as the ORDER BY yields them).
+    With ``lock`` the result is also kept for the transaction (``pool_with_ranges``)."""
+    rows = session.connection().execute(_pools_with_ranges_sql(lock and is_postgres(session)), {"names": names}).all()
+    by_pool: dict[int, list[Any]] = {}
+    for row in rows:
+        by_pool.setdefault(row._mapping[PREFIXES.c.pool_id], []).append(row)
+    found: dict[str, tuple[PoolRow, dict[str, RangeRow]]] = {}
+    for pool_rows in by_pool.values():
+        first = pool_rows[0]._mapping
+        pool = PoolRow(**{c.name: first[f"pool_{c.name}"] for c in POOLS.c})
+        found[pool.name] = (pool, {r.purpose: r for r in _ranges(pool_rows) if r.purpose})
+    if lock:
+        transaction = session.get_transaction()
+        locked = session.info.setdefault(_LOCKED_POOLS, {})
+        for name, (pool, ranges) in found.items():
+            locked[name] = (transaction, pool, ranges)
+    return found
+
+
+def lock_pools(session: Session, names: list[str]) -> None:
+    """Lock these pools for the transaction (names that are no pool are left out), all in one round trip
+    and in the one deadlock-free order: a group commit's batch does this before its callers allocate,
+    whatever order they came in and whichever pools they name (``Store.write_grouped``)."""
+    _pools_with_ranges(session, names, lock=True)
 
 
 def pool_with_ranges(session: Session, name: str, lock: bool) -> tuple[PoolRow, dict[str, RangeRow]]:
@@ -271,22 +301,15 @@ def pool_with_ranges(session: Session, name: str, lock: bool) -> tuple[PoolRow, 
     per-pool lock; other pools allocate in parallel. SQLite already holds its write lock.
     Locked rows cannot change under this transaction but through the allocators, which keep the
     row objects in step with what they write; so a transaction asks the database once per pool
-    (a group commit's batch provisions many subscribers of one pool: ``Store.write_grouped``).
+    (a group commit's batch provisions many subscribers, locking all their pools at once: ``lock_pools``).
     """
     locked: dict[str, tuple[Any, PoolRow, dict[str, RangeRow]]] = session.info.setdefault(_LOCKED_POOLS, {})
-    transaction = session.get_transaction()
-    if lock and (hit := locked.get(name)) is not None and hit[0] is transaction:
+    if lock and (hit := locked.get(name)) is not None and hit[0] is session.get_transaction():
         return hit[1], hit[2]
-    stmt = _pool_with_ranges_sql(lock and is_postgres(session))
-    rows = session.connection().execute(stmt, {"name": name}).all()
-    if not rows:
+    found = _pools_with_ranges(session, [name], lock).get(name)
+    if found is None:
         raise NotFoundError(f"unknown pool {name!r}")
-    first = rows[0]._mapping
-    pool = PoolRow(**{c.name: first[f"pool_{c.name}"] for c in POOLS.c})
-    ranges = {r.purpose: r for r in _ranges(rows) if r.purpose}
-    if lock:
-        locked[name] = (transaction, pool, ranges)
-    return pool, ranges
+    return found
 
 
 def forget_locked_pool(session: Session, name: str) -> None:

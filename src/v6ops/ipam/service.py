@@ -12,7 +12,16 @@ from sqlalchemy.orm import Session
 from v6ops.addr import Prefix
 from v6ops.ipam import devices as device_ops
 from v6ops.ipam.dnsname import check_dns_name
-from v6ops.ipam.engine import RangeAllocator, load_pool, lock_ranges, range_for, range_prefix, record_event, utcnow
+from v6ops.ipam.engine import (
+    RangeAllocator,
+    load_pool,
+    lock_pools,
+    lock_ranges,
+    range_for,
+    range_prefix,
+    record_event,
+    utcnow,
+)
 from v6ops.ipam.errors import ForbiddenTenantError, IpamError, NotFoundError, PoolExhaustedError
 from v6ops.ipam.freespace import FreeSpace
 from v6ops.ipam.identities import identity_view, set_identities
@@ -35,6 +44,9 @@ from v6ops.store.models import Allocation, Device, Event, PlanPrefix, Pool, Subs
 from v6ops.store.provisioning_models import SubscriberIdentity
 
 MAX_LIST = 1000
+# Provisionings share transactions (``Store.write_grouped``) whatever their pools: a batch locks its pools
+# at once in the deadlock-free order (``lock_pools``), so callers alone in their pools share commits too.
+PROVISIONING = "provision"
 
 
 def _vrf(session: Session, name: str) -> Vrf:
@@ -162,7 +174,7 @@ def provision(store: Store, pool: str, subscriber: str | None = None, device: st
         return allocate_dual_stack(session, pool, subscriber=owners[0], device=owners[1], dns_name=dns_name)
 
     try:
-        got = store.write_grouped(("provision", pool), prepare, finish)
+        got = store.write_grouped(PROVISIONING, prepare, finish, pool, lock_pools)
     except PoolExhaustedError as exc:
         record_provisioning_failure(store, pool, subscriber or device or "", exc)
         raise
@@ -173,7 +185,7 @@ def provision(store: Store, pool: str, subscriber: str | None = None, device: st
 
 def add_subscriber(store: Store, spec: SubscriberSpec, tenant: str | None = None) -> dict[str, Any]:
     """Create the subscriber (with its identities) and, with ``spec.pool``, provision it in the same
-    transaction (shared with other provisionings in the same pool arriving meanwhile: ``Store.write_grouped``)."""
+    transaction (shared with other provisionings arriving meanwhile: ``Store.write_grouped``)."""
     owner = _tenant_for_new(spec.tenant if "tenant" in spec.model_fields_set else None, tenant)
     if owner != spec.tenant:
         spec = spec.model_copy(update={"tenant": owner})
@@ -201,7 +213,7 @@ def add_subscriber(store: Store, spec: SubscriberSpec, tenant: str | None = None
             view = finish(session, prepare(session))
     else:
         try:
-            view = store.write_grouped(("provision", spec.pool), prepare, finish)
+            view = store.write_grouped(PROVISIONING, prepare, finish, spec.pool, lock_pools)
         except PoolExhaustedError as exc:
             record_provisioning_failure(store, spec.pool, spec.name, exc)
             raise

@@ -8,7 +8,7 @@ cannot both read the free-space index and then collide at commit time.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
@@ -107,9 +107,21 @@ def pipelined(session: Session) -> AbstractContextManager[object]:
     return driver.pipeline()
 
 
+def run_driver(session: Session, statement: str, params: Sequence[Any]) -> Any:
+    """Run ``statement`` (``?`` placeholders) on the DB-API cursor of the session's connection, in its
+    transaction, and return the cursor: for the statements of every provisioning, where SQLAlchemy's
+    compiling and result objects cost more CPU than the database spends on them. Parameters must be in
+    the driver's form already (``types.db_time`` for times)."""
+    connection = session.connection()
+    cursor = connection.connection.cursor()
+    cursor.execute(statement if connection.dialect.paramstyle == "qmark" else statement.replace("?", "%s"), params)
+    return cursor
+
+
 T = TypeVar("T")
 P = TypeVar("P")
 GROUP_LIMIT = 64
+GROUP_BATCHES = 2
 
 
 @dataclass(eq=False)
@@ -118,6 +130,8 @@ class _Waiter:
 
     prepare: Callable[[Session], Any]
     finish: Callable[[Session, Any], Any]
+    claim: Any
+    lock: Callable[[Session, list[Any]], None] | None
     done: threading.Event = field(default_factory=threading.Event)
     lead: bool = False
     finished: bool = False
@@ -136,7 +150,7 @@ class _CallerFailedError(Exception):
 @dataclass(eq=False)
 class _Group:
     pending: list[_Waiter] = field(default_factory=list)
-    running: bool = False
+    running: int = 0  # batches in progress
 
 
 class Store:
@@ -185,15 +199,20 @@ class Store:
         with self._write_lock, (self._bulk_writer if bulk else self._writer)() as session, session.begin():
             yield session
 
-    def write_grouped(self, key: object, prepare: Callable[[Session], P], finish: Callable[[Session, P], T]) -> T:
+    def write_grouped(self, key: object, prepare: Callable[[Session], P], finish: Callable[[Session, P], T],
+                      claim: object = None, lock: Callable[[Session, list[Any]], None] | None = None) -> T:
         """Run ``finish(session, prepare(session))`` in a write transaction shared with the callers of the
         same ``key`` waiting meanwhile (group commit, as databases do with their log): the batch commits
-        together, and every caller returns only after that commit. Callers of one key (one pool) queue on
-        the same rows anyway; sharing the lock and the commit's fsync lets one transaction carry many.
+        together, and every caller returns only after that commit. Sharing a transaction saves each caller
+        a connection checkout, a commit and its fsync; callers of one pool also queue on the same row locks.
 
         Every caller's ``prepare`` (rows of its own: a subscriber, its queue entry) runs before the first
         ``finish`` (the allocation, which takes the pool's row locks until the commit), so a batch holds
-        the lock only for the part that needs it, while another process's batch prepares.
+        the locks only for the part that needs it, while another process's batch prepares. In between,
+        ``lock(session, claims)`` (the same function for every caller of ``key``) gets the distinct
+        ``claim`` of the batch's callers (the pools they allocate in) in arrival order, to lock them all at
+        once in an order of its own: a batch of callers in different pools must take its locks in the
+        order every other transaction does, or two batches could deadlock.
 
         A caller whose steps fail gets its own error and leaves nothing behind: the transaction is
         rolled back and run again without it (failures are rare, so this is cheaper than a savepoint
@@ -202,12 +221,13 @@ class Store:
         The first caller leads a batch; callers arriving while it runs wait for the next batch, led by
         the first of them, so nobody waits for more than the batch in progress and its own.
         """
-        waiter = _Waiter(prepare, finish)
+        waiter = _Waiter(prepare, finish, claim, lock)
         with self._groups_lock:
             group = self._groups.setdefault(key, _Group())
             group.pending.append(waiter)
-            if not group.running:
-                group.running = waiter.lead = True
+            if group.running < GROUP_BATCHES:
+                group.running += 1
+                waiter.lead = True
         if not waiter.lead:
             waiter.done.wait()
         if waiter.lead and not waiter.finished:
@@ -224,6 +244,8 @@ class Store:
             try:
                 with self.write() as session:
                     prepared = [self._step(waiter, waiter.prepare, session) for waiter in todo]
+                    if todo[0].lock is not None:
+                        todo[0].lock(session, list(dict.fromkeys(waiter.claim for waiter in todo)))
                     for waiter, value in zip(todo, prepared, strict=True):
                         waiter.result = self._step(waiter, waiter.finish, session, value)
             except _CallerFailedError as failed:
@@ -241,7 +263,7 @@ class Store:
                 following = group.pending[0]
                 following.lead = True
             else:
-                group.running = False
+                group.running -= 1
         for waiter in batch:
             waiter.done.set()
         if following is not None:

@@ -5,16 +5,23 @@ when a target is down (rows are removed only after the target has committed)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
+from v6ops.store.db import run_driver
 from v6ops.store.provisioning_models import ProvisioningQueue
 
 QUEUED_TARGETS = ("radius", "kea")
 _QUEUE: Table = ProvisioningQueue.__table__  # type: ignore[assignment]
 _DELETE_CHUNK = 10_000
 _ONE_STATEMENT_ROWS = 64
+
+
+@cache
+def _insert_rows_sql(count: int) -> str:
+    return f"INSERT INTO {_QUEUE.name} (target, subscriber_id, previous) VALUES " + ", ".join(["(?, ?, ?)"] * count)
 
 
 def enqueue(session: Session, subscriber_ids: Iterable[int], previous: Iterable[str] = ()) -> None:
@@ -25,7 +32,7 @@ def enqueue(session: Session, subscriber_ids: Iterable[int], previous: Iterable[
     if not rows:
         return
     if len(rows) <= _ONE_STATEMENT_ROWS:  # one multi-row INSERT: psycopg runs executemany as a pipeline, a sync more
-        session.execute(insert(_QUEUE).values(rows))
+        run_driver(session, _insert_rows_sql(len(rows)), [v for row in rows for v in row.values()])
     else:
         session.execute(insert(_QUEUE), rows)
 
