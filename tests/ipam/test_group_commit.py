@@ -27,9 +27,9 @@ def test_concurrent_callers_get_their_own_results_and_errors(store: Store) -> No
     batches: list[int] = []
     real = store._run_group
 
-    def counting(group: Any) -> None:
-        batches.append(len(group.pending))
-        real(group)
+    def counting(group: Any, batch: list[Any]) -> None:
+        batches.append(len(batch))
+        real(group, batch)
 
     store._run_group = counting  # type: ignore[method-assign]
 

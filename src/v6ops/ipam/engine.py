@@ -9,6 +9,7 @@ Any exception rolls the whole transaction back, so a failed allocation changes n
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -21,7 +22,7 @@ from v6ops.addr import Prefix
 from v6ops.ipam.errors import ConflictError, IpamError, NotFoundError, PoolExhaustedError
 from v6ops.ipam.freespace import FreeSpace
 from v6ops.ipam.rows import AllocationRow, PoolRow, RangeRow
-from v6ops.store.db import is_postgres
+from v6ops.store.db import is_postgres, pipelined
 from v6ops.store.models import Allocation, Event, PlanPrefix, Pool
 from v6ops.store.types import db_time, network_from_key, network_key
 
@@ -286,11 +287,23 @@ def _pools_with_ranges(session: Session, names: list[str], lock: bool) -> dict[s
     return found
 
 
-def lock_pools(session: Session, names: list[str]) -> None:
+def lock_pools(session: Session, names: list[str]) -> AbstractContextManager[object]:
     """Lock these pools for the transaction (names that are no pool are left out), all in one round trip
     and in the one deadlock-free order: a group commit's batch does this before its callers allocate,
-    whatever order they came in and whichever pools they name (``Store.write_grouped``)."""
-    _pools_with_ranges(session, names, lock=True)
+    whatever order they came in and whichever pools they name (``Store.write_grouped``). Returns the
+    context the batch's allocations can share: a pipeline when all of them can run in one."""
+    now = utcnow()
+    if all(pipelinable(pool, ranges, now) for pool, ranges in _pools_with_ranges(session, names, lock=True).values()):
+        return pipelined(session)
+    return nullcontext()
+
+
+def pipelinable(pool: PoolRow, ranges: dict[str, RangeRow], now: datetime) -> bool:
+    """Whether allocating in the pool needs only plain DB-API statements, which can run in a psycopg
+    pipeline (``pipelined``): not the savepoint of prefer-dual-stack, nor the ORM queries that free
+    expired quarantines."""
+    return pool.family_policy != "prefer-dual-stack" and not any(
+        r.next_reclaim_at is not None and r.next_reclaim_at <= now for r in ranges.values())
 
 
 def pool_with_ranges(session: Session, name: str, lock: bool) -> tuple[PoolRow, dict[str, RangeRow]]:

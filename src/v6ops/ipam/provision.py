@@ -13,6 +13,7 @@ from v6ops.ipam.engine import (
     RangeAllocator,
     allocate_each,
     forget_locked_pool,
+    pipelinable,
     pool_with_ranges,
     range_prefix,
     record_event,
@@ -47,12 +48,9 @@ def allocate_dual_stack(
     policy = pool.family_policy
     got: dict[str, AllocationRow] = {}
     warnings: list[str] = []
-    # Only plain DB-API statements may run in a psycopg pipeline: not the savepoint of
-    # prefer-dual-stack, nor the ORM queries that free expired quarantines.
-    reclaim_due = any(r.next_reclaim_at is not None and r.next_reclaim_at <= now for r in ranges.values())
     purposes = ([] if policy == "ipv6-only" else ["ipv4"]) + \
         ([] if policy == "ipv4-only" else [p for p in ("ipv6-delegation", "ipv6-address") if p in ranges])
-    with nullcontext() if reclaim_due or policy == "prefer-dual-stack" else pipelined(session):
+    with pipelined(session) if pipelinable(pool, ranges, now) else nullcontext():
         if policy == "prefer-dual-stack":
             got.update(_allocate(session, pool, ranges, purposes[:1], now, owner))
             savepoint = session.begin_nested()

@@ -104,6 +104,8 @@ def pipelined(session: Session) -> AbstractContextManager[object]:
         return nullcontext()
     driver = session.connection().connection.driver_connection
     assert driver is not None
+    if driver.pgconn.pipeline_status:  # inside one already (a group commit's batch shares one): no sync here
+        return nullcontext()
     return driver.pipeline()
 
 
@@ -121,7 +123,11 @@ def run_driver(session: Session, statement: str, params: Sequence[Any]) -> Any:
 T = TypeVar("T")
 P = TypeVar("P")
 GROUP_LIMIT = 64
+# Batches of one key a process runs at once: while one allocates under its row locks, the next one
+# prepares (and, in other pools, allocates) instead of waiting for the commit.
 GROUP_BATCHES = 2
+# ``lock(session, claims)``: takes the batch's locks, returns a context its finishes may run in together.
+Lock = Callable[[Session, list[Any]], AbstractContextManager[object]]
 
 
 @dataclass(eq=False)
@@ -131,9 +137,9 @@ class _Waiter:
     prepare: Callable[[Session], Any]
     finish: Callable[[Session, Any], Any]
     claim: Any
-    lock: Callable[[Session, list[Any]], None] | None
+    lock: Lock | None
     done: threading.Event = field(default_factory=threading.Event)
-    lead: bool = False
+    batch: list[_Waiter] | None = None  # the batch this caller leads
     finished: bool = False
     result: Any = None
     error: BaseException | None = None
@@ -151,6 +157,10 @@ class _CallerFailedError(Exception):
 class _Group:
     pending: list[_Waiter] = field(default_factory=list)
     running: int = 0  # batches in progress
+
+    def take(self) -> list[_Waiter]:
+        batch, self.pending = self.pending[:GROUP_LIMIT], self.pending[GROUP_LIMIT:]
+        return batch
 
 
 class Store:
@@ -200,7 +210,7 @@ class Store:
             yield session
 
     def write_grouped(self, key: object, prepare: Callable[[Session], P], finish: Callable[[Session, P], T],
-                      claim: object = None, lock: Callable[[Session, list[Any]], None] | None = None) -> T:
+                      claim: object = None, lock: Lock | None = None) -> T:
         """Run ``finish(session, prepare(session))`` in a write transaction shared with the callers of the
         same ``key`` waiting meanwhile (group commit, as databases do with their log): the batch commits
         together, and every caller returns only after that commit. Sharing a transaction saves each caller
@@ -208,18 +218,22 @@ class Store:
 
         Every caller's ``prepare`` (rows of its own: a subscriber, its queue entry) runs before the first
         ``finish`` (the allocation, which takes the pool's row locks until the commit), so a batch holds
-        the locks only for the part that needs it, while another process's batch prepares. In between,
+        the locks only for the part that needs it, while another batch prepares. In between,
         ``lock(session, claims)`` (the same function for every caller of ``key``) gets the distinct
-        ``claim`` of the batch's callers (the pools they allocate in) in arrival order, to lock them all at
-        once in an order of its own: a batch of callers in different pools must take its locks in the
-        order every other transaction does, or two batches could deadlock.
+        ``claim`` of the batch's callers (the pools they allocate in), to lock them all at once in an order
+        of its own: a batch of callers in different pools must take its locks in the order every other
+        transaction does, or two batches could deadlock. It returns a context the finishes of a batch run in
+        together (a pipeline, so one caller's statements need not wait for a sync before the next caller's).
 
         A caller whose steps fail gets its own error and leaves nothing behind: the transaction is
         rolled back and run again without it (failures are rare, so this is cheaper than a savepoint
-        per caller, which costs two round trips each under the pool lock).
+        per caller, which costs two round trips each under the pool lock). In the shared context an error
+        may surface in a later caller's step (a statement whose result nobody read), so on any error the
+        batch first runs again with each finish on its own, where every error is its caller's.
 
-        The first caller leads a batch; callers arriving while it runs wait for the next batch, led by
-        the first of them, so nobody waits for more than the batch in progress and its own.
+        The first caller leads a batch; callers arriving while ``GROUP_BATCHES`` batches run wait for the
+        next batch, led by the first of them, so nobody waits for more than the batches in progress and
+        its own.
         """
         waiter = _Waiter(prepare, finish, claim, lock)
         with self._groups_lock:
@@ -227,32 +241,37 @@ class Store:
             group.pending.append(waiter)
             if group.running < GROUP_BATCHES:
                 group.running += 1
-                waiter.lead = True
-        if not waiter.lead:
+                waiter.batch = group.take()
+        if waiter.batch is None:
             waiter.done.wait()
-        if waiter.lead and not waiter.finished:
-            self._run_group(group)
+        if waiter.batch is not None and not waiter.finished:
+            self._run_group(group, waiter.batch)
         if waiter.error is not None:
             raise waiter.error
         return waiter.result
 
-    def _run_group(self, group: _Group) -> None:
-        with self._groups_lock:
-            batch, group.pending = group.pending[:GROUP_LIMIT], group.pending[GROUP_LIMIT:]
+    def _run_group(self, group: _Group, batch: list[_Waiter]) -> None:
         todo = list(batch)
+        shared = len(todo) > 1
         while todo:
+            for waiter in todo:
+                waiter.error = None
             try:
                 with self.write() as session:
                     prepared = [self._step(waiter, waiter.prepare, session) for waiter in todo]
-                    if todo[0].lock is not None:
-                        todo[0].lock(session, list(dict.fromkeys(waiter.claim for waiter in todo)))
-                    for waiter, value in zip(todo, prepared, strict=True):
-                        waiter.result = self._step(waiter, waiter.finish, session, value)
-            except _CallerFailedError as failed:
-                todo.remove(failed.waiter)
-                continue
-            except Exception as exc:  # the commit failed: nothing of the batch is stored, every caller hears why
-                for waiter in todo:
+                    lock = todo[0].lock
+                    together = lock(session, list(dict.fromkeys(w.claim for w in todo))) if lock else nullcontext()
+                    with together if shared else nullcontext():
+                        for waiter, value in zip(todo, prepared, strict=True):
+                            waiter.result = self._step(waiter, waiter.finish, session, value)
+            except Exception as exc:
+                if shared:  # inside the shared context an error may surface in another caller's step: again, apart
+                    shared = False
+                    continue
+                if isinstance(exc, _CallerFailedError):
+                    todo.remove(exc.waiter)
+                    continue
+                for waiter in todo:  # the commit failed: nothing of the batch is stored, every caller hears why
                     waiter.result, waiter.error = None, exc
             break
         following: _Waiter | None = None
@@ -261,7 +280,7 @@ class Store:
                 waiter.finished = True
             if group.pending:
                 following = group.pending[0]
-                following.lead = True
+                following.batch = group.take()
             else:
                 group.running -= 1
         for waiter in batch:
