@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from v6ops.addr import Prefix
+from v6ops.store.db import many_rows
 from v6ops.store.types import network_from_key, network_key
 
 WIDTH = {4: 32, 6: 128}
@@ -58,6 +59,8 @@ def _lowest_blocks_sql(classes: int) -> str:
 
 
 _INSERT = "INSERT INTO free_blocks (prefix_id, length, network) VALUES (?, ?, ?)"
+# Up to one split per bit of an IPv6 range: an allocation's halves always fit one statement.
+_ONE_STATEMENT_ROWS = 128
 _DELETE = "DELETE FROM free_blocks WHERE prefix_id = ? AND length = ? AND network = ?"
 
 
@@ -95,10 +98,12 @@ class FreeSpace:
         return network_key(self.range.version, network)
 
     def _insert(self, blocks: Iterable[tuple[int, int]]) -> None:
-        pairs = list(blocks)
-        if pairs:
-            self.cursor.executemany(self._sql(_INSERT), [(self.prefix_id, ln, self._key(net)) for ln, net in pairs])
-            self.unit_delta -= sum(self._units(ln) for ln, _ in pairs)
+        rows = [(self.prefix_id, ln, self._key(net)) for ln, net in blocks]
+        if len(rows) > _ONE_STATEMENT_ROWS:  # seeding a range
+            self.cursor.executemany(self._sql(_INSERT), rows)
+        elif rows:  # the halves an allocation splits off: one statement (in a pipeline, executemany costs more)
+            self.run(many_rows(_INSERT, len(rows)), [v for row in rows for v in row])
+        self.unit_delta -= sum(self._units(ln) for _, ln, _ in rows)
 
     def _delete(self, length: int, network: int) -> None:
         self.run(_DELETE, (self.prefix_id, length, self._key(network)))

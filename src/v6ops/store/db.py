@@ -109,6 +109,13 @@ def pipelined(session: Session) -> AbstractContextManager[object]:
     return driver.pipeline()
 
 
+@cache
+def many_rows(statement: str, count: int) -> str:
+    """``statement``, an INSERT ending in one ``VALUES (...)`` row, for ``count`` rows in one statement."""
+    row = statement[statement.rindex("("):]
+    return statement + f", {row}" * (count - 1)
+
+
 def run_driver(session: Session, statement: str, params: Sequence[Any]) -> Any:
     """Run ``statement`` (``?`` placeholders) on the DB-API cursor of the session's connection, in its
     transaction, and return the cursor: for the statements of every provisioning, where SQLAlchemy's
