@@ -130,9 +130,6 @@ def run_driver(session: Session, statement: str, params: Sequence[Any]) -> Any:
 T = TypeVar("T")
 P = TypeVar("P")
 GROUP_LIMIT = 64
-# Batches of one key a process runs at once: while one allocates under its row locks, the next one
-# prepares (and, in other pools, allocates) instead of waiting for the commit.
-GROUP_BATCHES = 2
 # ``lock(session, claims)``: takes the batch's locks, returns a context its finishes may run in together.
 Lock = Callable[[Session, list[Any]], AbstractContextManager[object]]
 
@@ -146,7 +143,7 @@ class _Waiter:
     claim: Any
     lock: Lock | None
     done: threading.Event = field(default_factory=threading.Event)
-    batch: list[_Waiter] | None = None  # the batch this caller leads
+    lead: bool = False
     finished: bool = False
     result: Any = None
     error: BaseException | None = None
@@ -163,11 +160,7 @@ class _CallerFailedError(Exception):
 @dataclass(eq=False)
 class _Group:
     pending: list[_Waiter] = field(default_factory=list)
-    running: int = 0  # batches in progress
-
-    def take(self) -> list[_Waiter]:
-        batch, self.pending = self.pending[:GROUP_LIMIT], self.pending[GROUP_LIMIT:]
-        return batch
+    running: bool = False
 
 
 class Store:
@@ -225,7 +218,7 @@ class Store:
 
         Every caller's ``prepare`` (rows of its own: a subscriber, its queue entry) runs before the first
         ``finish`` (the allocation, which takes the pool's row locks until the commit), so a batch holds
-        the locks only for the part that needs it, while another batch prepares. In between,
+        the locks only for the part that needs it, while another process's batch prepares. In between,
         ``lock(session, claims)`` (the same function for every caller of ``key``) gets the distinct
         ``claim`` of the batch's callers (the pools they allocate in), to lock them all at once in an order
         of its own: a batch of callers in different pools must take its locks in the order every other
@@ -238,26 +231,26 @@ class Store:
         may surface in a later caller's step (a statement whose result nobody read), so on any error the
         batch first runs again with each finish on its own, where every error is its caller's.
 
-        The first caller leads a batch; callers arriving while ``GROUP_BATCHES`` batches run wait for the
-        next batch, led by the first of them, so nobody waits for more than the batches in progress and
-        its own.
+        The first caller leads a batch; callers arriving while it runs wait for the next batch, led by
+        the first of them, so nobody waits for more than the batch in progress and its own.
         """
         waiter = _Waiter(prepare, finish, claim, lock)
         with self._groups_lock:
             group = self._groups.setdefault(key, _Group())
             group.pending.append(waiter)
-            if group.running < GROUP_BATCHES:
-                group.running += 1
-                waiter.batch = group.take()
-        if waiter.batch is None:
+            if not group.running:
+                group.running = waiter.lead = True
+        if not waiter.lead:
             waiter.done.wait()
-        if waiter.batch is not None and not waiter.finished:
-            self._run_group(group, waiter.batch)
+        if waiter.lead and not waiter.finished:
+            self._run_group(group)
         if waiter.error is not None:
             raise waiter.error
         return waiter.result
 
-    def _run_group(self, group: _Group, batch: list[_Waiter]) -> None:
+    def _run_group(self, group: _Group) -> None:
+        with self._groups_lock:
+            batch, group.pending = group.pending[:GROUP_LIMIT], group.pending[GROUP_LIMIT:]
         todo = list(batch)
         shared = len(todo) > 1
         while todo:
@@ -287,9 +280,9 @@ class Store:
                 waiter.finished = True
             if group.pending:
                 following = group.pending[0]
-                following.batch = group.take()
+                following.lead = True
             else:
-                group.running -= 1
+                group.running = False
         for waiter in batch:
             waiter.done.set()
         if following is not None:
