@@ -17,7 +17,7 @@ from v6ops.ipam.engine import lock_pools
 from v6ops.ipam.errors import ConflictError, NotFoundError
 from v6ops.ipam.plan import parse_plan
 from v6ops.ipam.subscribers import SubscriberSpec
-from v6ops.store.db import Store, run_driver
+from v6ops.store.db import Steps, Store, run_driver
 
 PLAN = {"vrfs": ["global"], "pools": [{
     "name": "g", "role": "residential", "lab": True, "ipv4": {"prefix": "100.64.0.0/24", "customer_length": 32},
@@ -65,16 +65,16 @@ def test_concurrent_callers_get_their_own_results_and_errors(store: Store) -> No
 def test_a_failing_caller_does_not_undo_the_others(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     service.plan_apply(store, parse_plan(PLAN))
     calls = []
-    real = service.allocate_dual_stack
+    real = service.dual_stack_steps
 
-    def flaky(session: Any, pool: str, **kw: Any) -> dict[str, Any]:
+    def flaky(session: Any, pool: str, **kw: Any) -> Steps[dict[str, Any]]:
         calls.append(kw["subscriber"].name)
-        got = real(session, pool, **kw)
+        got = yield from real(session, pool, **kw)
         if kw["subscriber"].name == "bad":
             raise RuntimeError("boom after allocating")
         return got
 
-    monkeypatch.setattr(service, "allocate_dual_stack", flaky)
+    monkeypatch.setattr(service, "dual_stack_steps", flaky)
     with ThreadPoolExecutor(8) as pool:
         futures = {n: pool.submit(service.add_subscriber, store, SubscriberSpec(name=n, pool="g"))
                    for n in ["a", "b", "bad", "c", "d"]}
@@ -176,21 +176,21 @@ def test_a_failing_caller_in_a_mixed_batch_leaves_the_others(store: Store, monke
     service.plan_apply(store, parse_plan(MANY_PLAN))
     service.add_subscriber(store, SubscriberSpec(name="taken", pool="p0"))
     gate = threading.Event()
-    real_create, real_allocate = service.create_subscriber, service.allocate_dual_stack
+    real_create, real_allocate = service.create_subscriber, service.dual_stack_steps
 
     def held(session: Any, spec: SubscriberSpec) -> Any:
         if spec.name == "hold":  # the batch in flight waits, so everybody else queues for the next one
             assert gate.wait(30)
         return real_create(session, spec)
 
-    def flaky(session: Any, pool: str, **kw: Any) -> dict[str, Any]:
-        got = real_allocate(session, pool, **kw)
+    def flaky(session: Any, pool: str, **kw: Any) -> Steps[dict[str, Any]]:
+        got = yield from real_allocate(session, pool, **kw)
         if kw["subscriber"].name == "bad":
             run_driver(session, "SELECT * FROM no_such_table", [])
         return got
 
     monkeypatch.setattr(service, "create_subscriber", held)
-    monkeypatch.setattr(service, "allocate_dual_stack", flaky)
+    monkeypatch.setattr(service, "dual_stack_steps", flaky)
     batches = recording_batches(store)
     names = {"a": "p1", "bad": "p2", "b": "p3", "taken": "p4", "c": "p1", "lost": "nowhere", "d": "p5", "e": "p2"}
     try:

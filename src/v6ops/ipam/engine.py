@@ -9,7 +9,7 @@ Any exception rolls the whole transaction back, so a failed allocation changes n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -22,7 +22,7 @@ from v6ops.addr import Prefix
 from v6ops.ipam.errors import ConflictError, IpamError, NotFoundError, PoolExhaustedError
 from v6ops.ipam.freespace import FreeSpace
 from v6ops.ipam.rows import AllocationRow, PoolRow, RangeRow
-from v6ops.store.db import is_postgres, pipelined
+from v6ops.store.db import Steps, is_postgres, pipelined, run_steps
 from v6ops.store.models import Allocation, Event, PlanPrefix, Pool
 from v6ops.store.types import db_time, network_from_key, network_key
 
@@ -109,7 +109,7 @@ class RangeAllocator:
 
     def allocate(self, length: int, kind: str, now: datetime, **owner: Any) -> AllocationRow:
         """First fit: the lowest-addressed free /length; exhaustion names the pool and its utilization."""
-        return allocate_each([(self, length, kind)], now, owner)[0]
+        return run_steps(allocate_each([(self, length, kind)], now, owner))[0]
 
     def reserve(self, prefix: Prefix, kind: str, now: datetime, **owner: Any) -> AllocationRow:
         """Take exactly ``prefix`` (a reservation or a manual assignment)."""
@@ -229,19 +229,21 @@ class RangeAllocator:
 
 
 def allocate_each(requests: Sequence[tuple[RangeAllocator, int, str]], now: datetime,
-                  owner: dict[str, Any]) -> list[AllocationRow]:
+                  owner: dict[str, Any]) -> Steps[list[AllocationRow]]:
     """First fit in several ranges at once (a dual-stack provisioning's IPv4 address, IPv6 address and
     delegated prefix), or raise PoolExhaustedError naming the first range (in request order) without room.
 
     Same result as allocating one after the other; but inside a psycopg pipeline (``pipelined``) the
     ranges' find-and-delete statements travel together, and so do their INSERT ... RETURNING, so the
-    whole costs two round trips under the pool lock instead of two per range.
+    whole costs two round trips under the pool lock instead of two per range. In two steps: a group
+    commit's batch sends those of its callers in other pools in the same round trips.
     """
     for allocator, length, _ in requests:
         allocator._check_length(length)
         allocator.reclaim_expired(now)
     for allocator, length, _ in requests:
         allocator.space.start_take_first(length)
+    yield
     networks = [allocator.space.end_take_first(length) for allocator, length, _ in requests]
     for (allocator, length, _), network in zip(requests, networks, strict=True):
         if network is None:
@@ -251,6 +253,7 @@ def allocate_each(requests: Sequence[tuple[RangeAllocator, int, str]], now: date
     for (allocator, length, kind), network in zip(requests, networks, strict=True):
         assert network is not None
         allocator._send_record(Prefix(allocator.prefix.version, network, length), kind, now, owner)
+    yield
     return [allocator._end_record() for allocator, _, _ in requests]
 
 
@@ -287,15 +290,16 @@ def _pools_with_ranges(session: Session, names: list[str], lock: bool) -> dict[s
     return found
 
 
-def lock_pools(session: Session, names: list[str]) -> AbstractContextManager[object]:
+def lock_pools(session: Session, names: list[str]) -> AbstractContextManager[object] | None:
     """Lock these pools for the transaction (names that are no pool are left out), all in one round trip
     and in the one deadlock-free order: a group commit's batch does this before its callers allocate,
     whatever order they came in and whichever pools they name (``Store.write_grouped``). Returns the
-    context the batch's allocations can share: a pipeline when all of them can run in one."""
+    pipeline the batch's allocations can share on PostgreSQL, when all of them can run in one."""
+    found = _pools_with_ranges(session, names, lock=True)
     now = utcnow()
-    if all(pipelinable(pool, ranges, now) for pool, ranges in _pools_with_ranges(session, names, lock=True).values()):
+    if is_postgres(session) and all(pipelinable(pool, ranges, now) for pool, ranges in found.values()):
         return pipelined(session)
-    return nullcontext()
+    return None
 
 
 def pipelinable(pool: PoolRow, ranges: dict[str, RangeRow], now: datetime) -> bool:

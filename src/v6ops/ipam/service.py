@@ -27,7 +27,7 @@ from v6ops.ipam.freespace import FreeSpace
 from v6ops.ipam.identities import identity_view, set_identities
 from v6ops.ipam.lookup import by_name
 from v6ops.ipam.plan import Plan, apply_plan, diff_plan
-from v6ops.ipam.provision import allocate_dual_stack, find_allocation
+from v6ops.ipam.provision import allocate_dual_stack, dual_stack_steps, find_allocation
 from v6ops.ipam.provisioning.queue import enqueue
 from v6ops.ipam.provisioning.service import sync_after_change
 from v6ops.ipam.subscribers import (
@@ -39,7 +39,7 @@ from v6ops.ipam.subscribers import (
 )
 from v6ops.ipam.utilization import adoption, prefix_utilizations
 from v6ops.ipam.views import allocation_view, device_view, subscriber_view
-from v6ops.store.db import Store
+from v6ops.store.db import Steps, Store, run_steps
 from v6ops.store.models import Allocation, Device, Event, PlanPrefix, Pool, Subscriber, Vrf
 from v6ops.store.provisioning_models import SubscriberIdentity
 
@@ -170,8 +170,8 @@ def provision(store: Store, pool: str, subscriber: str | None = None, device: st
             enqueue(session, [sub.id])
         return sub, _own_device(session, device, tenant) if device else None
 
-    def finish(session: Session, owners: tuple[Subscriber | None, Device | None]) -> dict[str, Any]:
-        return allocate_dual_stack(session, pool, subscriber=owners[0], device=owners[1], dns_name=dns_name)
+    def finish(session: Session, owners: tuple[Subscriber | None, Device | None]) -> Steps[dict[str, Any]]:
+        return (yield from dual_stack_steps(session, pool, subscriber=owners[0], device=owners[1], dns_name=dns_name))
 
     try:
         got = store.write_grouped(PROVISIONING, prepare, finish, pool, lock_pools)
@@ -201,16 +201,16 @@ def add_subscriber(store: Store, spec: SubscriberSpec, tenant: str | None = None
             else identity_view([])
         return subscriber, subscriber_view(subscriber, [], identities)
 
-    def finish(session: Session, made: tuple[Subscriber, dict[str, Any]]) -> dict[str, Any]:
+    def finish(session: Session, made: tuple[Subscriber, dict[str, Any]]) -> Steps[dict[str, Any]]:
         subscriber, view = made
         if spec.pool:
-            got = allocate_dual_stack(session, spec.pool, subscriber=subscriber)
+            got = yield from dual_stack_steps(session, spec.pool, subscriber=subscriber)
             view.update({k: got[k] for k in ("ipv4", "ipv6_address", "ipv6_prefix")})
         return view
 
     if not spec.pool:
         with store.write() as session:
-            view = finish(session, prepare(session))
+            view = run_steps(finish(session, prepare(session)))
     else:
         try:
             view = store.write_grouped(PROVISIONING, prepare, finish, spec.pool, lock_pools)
