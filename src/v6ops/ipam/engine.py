@@ -54,6 +54,7 @@ _INSERT_ALLOCATION = (
     "device_id, dns_name, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?) RETURNING id"
 )
 _SAVE_RANGE = "UPDATE prefixes SET used_units = ?, alerting = ?, next_reclaim_at = ? WHERE id = ?"
+_SAVE_RANGE_AND_INSERT_ALLOCATION = f"WITH saved AS ({_SAVE_RANGE}) {_INSERT_ALLOCATION}"
 
 
 def _ranges(rows: Any) -> list[RangeRow]:
@@ -129,23 +130,26 @@ class RangeAllocator:
         return self._end_record()
 
     def _send_record(self, prefix: Prefix, kind: str, now: datetime, owner: dict[str, Any]) -> None:
-        """Send the allocation's INSERT (on its own cursor, so the counter update can follow it in a
-        pipeline before the id is read) and settle the counter; ``_end_record`` reads the id."""
+        """Send the allocation's INSERT (on its own cursor, so the next range's statements can follow it in
+        a pipeline before the id is read) with the range's counter update; ``_end_record`` reads the id.
+        On PostgreSQL both are one statement (the update in a WITH clause), elsewhere two."""
         space = self.space
         network = network_key(prefix.version, prefix.network)
         cidr = str(prefix)
         subscriber_id, device_id = owner.get("subscriber_id"), owner.get("device_id")
         dns_name, description = owner.get("dns_name"), owner.get("description") or ""
-        self._returning.execute(space._sql(_INSERT_ALLOCATION), (
-            self.row.vrf_id, self.row.id, prefix.version, network, prefix.length, cidr, kind, subscriber_id,
-            device_id, dns_name, description, db_time(now, space.qmark),
-        ))
+        values = (self.row.vrf_id, self.row.id, prefix.version, network, prefix.length, cidr, kind, subscriber_id,
+                  device_id, dns_name, description, db_time(now, space.qmark))
+        if space.qmark:
+            self._settle(now)
+            self._returning.execute(_INSERT_ALLOCATION, values)
+        else:
+            self._returning.execute(space._sql(_SAVE_RANGE_AND_INSERT_ALLOCATION), (*self._counted(now), *values))
         self._pending = AllocationRow(
             id=0, vrf_id=self.row.vrf_id, prefix_id=self.row.id, family=prefix.version, network=network,
             length=prefix.length, cidr=cidr, kind=kind, status="active", subscriber_id=subscriber_id,
             device_id=device_id, dns_name=dns_name, description=description, created_at=now, reusable_at=None,
         )
-        self._settle(now)
 
     def _end_record(self) -> AllocationRow:
         row = self._returning.fetchone()
@@ -198,14 +202,17 @@ class RangeAllocator:
 
     def _settle(self, now: datetime, force: bool = False) -> None:
         """Apply the utilization change, raise or clear the threshold alert, and write the range row."""
+        if self.space.unit_delta or force:
+            self.space.run(_SAVE_RANGE, self._counted(now))
+
+    def _counted(self, now: datetime) -> tuple[Any, ...]:
+        """Apply the utilization change and raise or clear the threshold alert: the range row's new values,
+        as ``_SAVE_RANGE`` takes them."""
         delta, self.space.unit_delta = self.space.unit_delta, 0
-        if not delta and not force:
-            return
         row = self.row
         row.used_units += delta
         self._check_threshold()
-        self.space.run(_SAVE_RANGE, (str(row.used_units), row.alerting,
-                                     db_time(row.next_reclaim_at, self.space.qmark), row.id))
+        return str(row.used_units), row.alerting, db_time(row.next_reclaim_at, self.space.qmark), row.id
 
     def _check_threshold(self) -> None:
         row = self.row
