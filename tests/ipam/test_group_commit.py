@@ -6,13 +6,16 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from v6ops.ipam import service
+from v6ops.ipam import service, subscriber_import
 from v6ops.ipam.engine import lock_pools
 from v6ops.ipam.errors import ConflictError, NotFoundError
 from v6ops.ipam.plan import parse_plan
@@ -222,13 +225,28 @@ def test_a_failing_caller_in_a_mixed_batch_leaves_the_others(store: Store, monke
     counters_match(store)
 
 
+def lock_as_a_batch(store: Store, _tmp: Path) -> None:
+    with store.write() as session:
+        lock_pools(session, ["p7", "p0"])
+
+
+def import_two(store: Store, tmp: Path) -> None:
+    path = tmp / "two.jsonl"
+    path.write_text('{"name": "in7", "pool": "p7"}\n{"name": "in0", "pool": "p0"}\n')
+    assert subscriber_import.import_subscribers(store, path)["imported"] == 2
+
+
 @pytest.mark.requires("postgres")
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-def test_a_batch_locks_its_pools_in_range_order(db_url: str) -> None:
-    """lock_pools takes the pools' range locks in id order whatever order it is given them in: while pool
-    p0 is locked elsewhere, a batch asking for p7 then p0 waits for p0 holding nothing, so p7 stays free
-    (in the callers' order it would hold p7, and a batch locking p0 then p7 would deadlock with it)."""
+@pytest.mark.parametrize("locker", [lock_as_a_batch, import_two])
+def test_pools_are_locked_in_range_order(db_url: str, locker: Callable[[Store, Path], None], tmp_path: Path) -> None:
+    """A batch (lock_pools) and a bulk import take their pools' range locks in id order, whatever order the
+    pools come in: while pool p0 is locked elsewhere, one asking for p7 then p0 waits for p0 holding
+    nothing, so p7 stays free (in the callers' order it would hold p7, and a transaction locking p0 then
+    p7 would deadlock with it)."""
     store = Store(db_url)
+    tag = f"v6ops-lock-order-{uuid.uuid4().hex[:8]}"
+    waiting = Store(f"{db_url}&application_name={tag}")
     try:
         service.plan_apply(store, parse_plan(MANY_PLAN))
         with store.read() as session:
@@ -243,30 +261,27 @@ def test_a_batch_locks_its_pools_in_range_order(db_url: str) -> None:
                 holding.set()
                 assert release.wait(30)
 
-        def batch() -> None:
-            with store.write() as session:
-                lock_pools(session, ["p7", "p0"])
-
         with ThreadPoolExecutor(2) as pool:
             first = pool.submit(hold_p0)
             assert holding.wait(30)
-            second = pool.submit(batch)
+            second = pool.submit(locker, waiting, tmp_path)
             with store.read() as session:
-                for _ in range(500):  # until the batch waits for a lock
+                for _ in range(500):  # until it waits for a lock
                     if session.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                            "AND datname = current_database()")).scalar():
+                                            "AND application_name = :tag"), {"tag": tag}).scalar():
                         break
                     session.rollback()
                     time.sleep(0.01)
                 else:
-                    pytest.fail("the batch never waited for p0")
-            with store.write() as session:  # NOWAIT: fails at once if the waiting batch held any of p7's rows
+                    pytest.fail("it never waited for p0")
+            with store.write() as session:  # NOWAIT: fails at once if the waiting one held any of p7's rows
                 session.execute(text("SELECT r.id FROM prefixes r JOIN pools p ON r.pool_id = p.id "
                                      "WHERE p.name = 'p7' FOR UPDATE OF r NOWAIT")).all()
             release.set()
             first.result()
             second.result()
     finally:
+        waiting.close()
         store.close()
 
 

@@ -260,8 +260,10 @@ def delete_subscriber(store: Store, name: str, tenant: str | None = None) -> dic
         subscriber = _own_subscriber(session, name, tenant)
         view = _subscriber_view(session, subscriber)
         now = utcnow()
+        # Ranges locked in id order, as every transaction does (``lock_pools``): no deadlock with a batch.
         for allocation in session.scalars(select(Allocation).where(
-                Allocation.subscriber_id == subscriber.id, Allocation.status == "active")).all():
+                Allocation.subscriber_id == subscriber.id, Allocation.status == "active")
+                .order_by(Allocation.prefix_id)).all():
             row = range_for(session, allocation.vrf_id, range_prefix(allocation))
             assert row.pool_id is not None
             RangeAllocator(session, row, load_pool(session, row.pool_id)).release(allocation, now)
