@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from v6ops.addr import Prefix
-from v6ops.store.db import many_rows
+from v6ops.store.db import dbapi_connection, many_rows
 from v6ops.store.types import network_from_key, network_key
 
 WIDTH = {4: 32, 6: 128}
@@ -74,9 +74,8 @@ class FreeSpace:
     """
 
     def __init__(self, session: Session, prefix_id: int, range_prefix: Prefix, customer_length: int) -> None:
-        connection = session.connection()
-        self.cursor = connection.connection.cursor()
-        self.qmark = connection.dialect.paramstyle == "qmark"
+        connection, self.qmark = dbapi_connection(session)
+        self.cursor = connection.cursor()
         self.prefix_id = prefix_id
         self.range = range_prefix
         self.width = WIDTH[range_prefix.version]

@@ -103,7 +103,7 @@ def pipelined(session: Session) -> AbstractContextManager[object]:
     pool's rows are locked. Errors still surface before the commit. Elsewhere nothing."""
     if not is_postgres(session):
         return nullcontext()
-    driver = session.connection().connection.driver_connection
+    driver = dbapi_connection(session)[0].driver_connection
     assert driver is not None
     if driver.pgconn.pipeline_status:  # inside one already (a group commit's batch shares one): no sync here
         return nullcontext()
@@ -122,10 +122,26 @@ def run_driver(session: Session, statement: str, params: Sequence[Any]) -> Any:
     transaction, and return the cursor: for the statements of every provisioning, where SQLAlchemy's
     compiling and result objects cost more CPU than the database spends on them. Parameters must be in
     the driver's form already (``types.db_time`` for times)."""
-    connection = session.connection()
-    cursor = connection.connection.cursor()
-    cursor.execute(statement if connection.dialect.paramstyle == "qmark" else statement.replace("?", "%s"), params)
+    connection, qmark = dbapi_connection(session)
+    cursor = connection.cursor()
+    cursor.execute(statement if qmark else statement.replace("?", "%s"), params)
     return cursor
+
+
+def dbapi_connection(session: Session) -> tuple[Any, bool]:
+    """The DB-API connection (SQLAlchemy's pool proxy) of the session's transaction, and whether it takes
+    ``?`` placeholders (SQLite). Asked of SQLAlchemy once per transaction: ``Session.connection`` costs tens
+    of microseconds a call, and an allocation's statements, on the DB-API connection, need it several times."""
+    transaction = session.get_transaction()
+    known = session.info.get(_DBAPI_CONNECTION)
+    if known is None or known[0] is not transaction:
+        connection = session.connection()
+        known = session.info[_DBAPI_CONNECTION] = (session.get_transaction(), connection.connection,
+                                                   connection.dialect.paramstyle == "qmark")
+    return known[1], known[2]
+
+
+_DBAPI_CONNECTION = "v6ops.dbapi_connection"
 
 
 T = TypeVar("T")
