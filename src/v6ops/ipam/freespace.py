@@ -3,9 +3,10 @@
 Every free address of a range lies in exactly one row of ``free_blocks``, and two
 free buddies are always merged, so the rows are the canonical decomposition of the
 free space. Then the lowest free aligned /L is the first /L of the lowest-addressed
-block whose length is <= L: one primary-key seek per length class that has free
-blocks, whatever the number of allocations. Splitting or merging touches at most
-one row per length.
+block whose length is <= L: one seek in the blocks by address (``ix_free_blocks_prefix_network``),
+whatever the number of allocations, reading past only the free blocks too small for a /L that lie
+below it (none in a range allocated in its customer size, whose blocks are all at least that big).
+Splitting or merging touches at most one row per length.
 """
 
 from __future__ import annotations
@@ -32,19 +33,13 @@ _PRESENT_LENGTHS = """WITH RECURSIVE present(len) AS (
     FROM present WHERE present.len IS NOT NULL
 )"""
 
-# First fit: the lowest network among the first block of each present length <= L.
-_LOWEST_BLOCK = _PRESENT_LENGTHS + """
-SELECT len, (SELECT network FROM free_blocks WHERE prefix_id = ? AND length = present.len
-             ORDER BY network LIMIT 1) AS net
-FROM present WHERE len IS NOT NULL ORDER BY net LIMIT 1"""
+# First fit: the lowest-addressed block that can hold a /L, read in address order. The unary plus keeps
+# SQLite from picking the primary key for ``length <= ?`` and sorting every free block of the range.
+_LOWEST_BLOCK = "SELECT length, network FROM free_blocks WHERE prefix_id = ? AND +length <= ? ORDER BY network LIMIT 1"
 
 # PostgreSQL: find and delete the block in one statement, saving a round trip under the pool lock.
-_TAKE_LOWEST_BLOCK = _PRESENT_LENGTHS + """, pick AS (
-SELECT len, (SELECT network FROM free_blocks WHERE prefix_id = ? AND length = present.len
-             ORDER BY network LIMIT 1) AS net
-FROM present WHERE len IS NOT NULL ORDER BY net LIMIT 1)
-DELETE FROM free_blocks AS f USING pick WHERE f.prefix_id = ? AND f.length = pick.len AND f.network = pick.net
-RETURNING f.length, f.network"""
+_TAKE_LOWEST_BLOCK = f"""DELETE FROM free_blocks AS f USING ({_LOWEST_BLOCK}) AS pick
+WHERE f.prefix_id = ? AND f.length = pick.length AND f.network = pick.network RETURNING f.length, f.network"""
 
 
 @cache
@@ -145,7 +140,7 @@ class FreeSpace:
     def start_take_first(self, length: int) -> None:
         """The first half of ``take_first``: on PostgreSQL the find-and-delete is sent and not waited
         for, so several ranges' first fits share one round trip in a pipeline (``end_take_first``)."""
-        params = (self.prefix_id, length, self.prefix_id, length, self.prefix_id)
+        params = (self.prefix_id, length)
         if self.qmark:  # SQLite: no round trips to save, and two plain statements plan better
             row = self.run(_LOWEST_BLOCK, params).fetchone()
             if row is not None:
