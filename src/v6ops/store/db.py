@@ -303,10 +303,9 @@ class Store:
                     else:
                         together = None
                         for waiter, value in zip(todo, prepared, strict=True):
-                            waiter.result = self._step(waiter, lambda w, v: run_steps(w.finish(session, v)), waiter,
-                                                       value)
+                            waiter.result = self._step(waiter, self._finish_alone, waiter, session, value)
             except Exception as exc:
-                if together is not None:
+                if together is not None:  # in lockstep the error may be another caller's: again, each on its own
                     lockstep = False
                     continue
                 if isinstance(exc, _CallerFailedError):
@@ -339,6 +338,10 @@ class Store:
             running = [(w, self._step(w, w.finish, session, v)) for w, v in (item for item in wave if item)]
             while running:
                 running = [(w, steps) for w, steps in running if not self._step(w, self._advance, w, steps)]
+
+    @staticmethod
+    def _finish_alone(waiter: _Waiter, session: Session, prepared: Any) -> Any:
+        return run_steps(waiter.finish(session, prepared))
 
     @staticmethod
     def _advance(waiter: _Waiter, steps: Steps[Any]) -> bool:
