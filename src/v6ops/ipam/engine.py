@@ -9,6 +9,7 @@ Any exception rolls the whole transaction back, so a failed allocation changes n
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -21,7 +22,7 @@ from v6ops.addr import Prefix
 from v6ops.ipam.errors import ConflictError, IpamError, NotFoundError, PoolExhaustedError
 from v6ops.ipam.freespace import FreeSpace
 from v6ops.ipam.rows import AllocationRow, PoolRow, RangeRow
-from v6ops.store.db import is_postgres
+from v6ops.store.db import Steps, is_postgres, pipelined, run_steps
 from v6ops.store.models import Allocation, Event, PlanPrefix, Pool
 from v6ops.store.types import db_time, network_from_key, network_key
 
@@ -53,6 +54,7 @@ _INSERT_ALLOCATION = (
     "device_id, dns_name, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?) RETURNING id"
 )
 _SAVE_RANGE = "UPDATE prefixes SET used_units = ?, alerting = ?, next_reclaim_at = ? WHERE id = ?"
+_SAVE_RANGE_AND_INSERT_ALLOCATION = f"WITH saved AS ({_SAVE_RANGE}) {_INSERT_ALLOCATION}"
 
 
 def _ranges(rows: Any) -> list[RangeRow]:
@@ -108,7 +110,7 @@ class RangeAllocator:
 
     def allocate(self, length: int, kind: str, now: datetime, **owner: Any) -> AllocationRow:
         """First fit: the lowest-addressed free /length; exhaustion names the pool and its utilization."""
-        return allocate_each([(self, length, kind)], now, owner)[0]
+        return run_steps(allocate_each([(self, length, kind)], now, owner))[0]
 
     def reserve(self, prefix: Prefix, kind: str, now: datetime, **owner: Any) -> AllocationRow:
         """Take exactly ``prefix`` (a reservation or a manual assignment)."""
@@ -128,23 +130,26 @@ class RangeAllocator:
         return self._end_record()
 
     def _send_record(self, prefix: Prefix, kind: str, now: datetime, owner: dict[str, Any]) -> None:
-        """Send the allocation's INSERT (on its own cursor, so the counter update can follow it in a
-        pipeline before the id is read) and settle the counter; ``_end_record`` reads the id."""
+        """Send the allocation's INSERT (on its own cursor, so the next range's statements can follow it in
+        a pipeline before the id is read) with the range's counter update; ``_end_record`` reads the id.
+        On PostgreSQL both are one statement (the update in a WITH clause), elsewhere two."""
         space = self.space
         network = network_key(prefix.version, prefix.network)
         cidr = str(prefix)
         subscriber_id, device_id = owner.get("subscriber_id"), owner.get("device_id")
         dns_name, description = owner.get("dns_name"), owner.get("description") or ""
-        self._returning.execute(space._sql(_INSERT_ALLOCATION), (
-            self.row.vrf_id, self.row.id, prefix.version, network, prefix.length, cidr, kind, subscriber_id,
-            device_id, dns_name, description, db_time(now, space.qmark),
-        ))
+        values = (self.row.vrf_id, self.row.id, prefix.version, network, prefix.length, cidr, kind, subscriber_id,
+                  device_id, dns_name, description, db_time(now, space.qmark))
+        if space.qmark:
+            self._settle(now)
+            self._returning.execute(_INSERT_ALLOCATION, values)
+        else:
+            self._returning.execute(space._sql(_SAVE_RANGE_AND_INSERT_ALLOCATION), (*self._counted(now), *values))
         self._pending = AllocationRow(
             id=0, vrf_id=self.row.vrf_id, prefix_id=self.row.id, family=prefix.version, network=network,
             length=prefix.length, cidr=cidr, kind=kind, status="active", subscriber_id=subscriber_id,
             device_id=device_id, dns_name=dns_name, description=description, created_at=now, reusable_at=None,
         )
-        self._settle(now)
 
     def _end_record(self) -> AllocationRow:
         row = self._returning.fetchone()
@@ -197,14 +202,17 @@ class RangeAllocator:
 
     def _settle(self, now: datetime, force: bool = False) -> None:
         """Apply the utilization change, raise or clear the threshold alert, and write the range row."""
+        if self.space.unit_delta or force:
+            self.space.run(_SAVE_RANGE, self._counted(now))
+
+    def _counted(self, now: datetime) -> tuple[Any, ...]:
+        """Apply the utilization change and raise or clear the threshold alert: the range row's new values,
+        as ``_SAVE_RANGE`` takes them."""
         delta, self.space.unit_delta = self.space.unit_delta, 0
-        if not delta and not force:
-            return
         row = self.row
         row.used_units += delta
         self._check_threshold()
-        self.space.run(_SAVE_RANGE, (str(row.used_units), row.alerting,
-                                     db_time(row.next_reclaim_at, self.space.qmark), row.id))
+        return str(row.used_units), row.alerting, db_time(row.next_reclaim_at, self.space.qmark), row.id
 
     def _check_threshold(self) -> None:
         row = self.row
@@ -228,19 +236,21 @@ class RangeAllocator:
 
 
 def allocate_each(requests: Sequence[tuple[RangeAllocator, int, str]], now: datetime,
-                  owner: dict[str, Any]) -> list[AllocationRow]:
+                  owner: dict[str, Any]) -> Steps[list[AllocationRow]]:
     """First fit in several ranges at once (a dual-stack provisioning's IPv4 address, IPv6 address and
     delegated prefix), or raise PoolExhaustedError naming the first range (in request order) without room.
 
     Same result as allocating one after the other; but inside a psycopg pipeline (``pipelined``) the
     ranges' find-and-delete statements travel together, and so do their INSERT ... RETURNING, so the
-    whole costs two round trips under the pool lock instead of two per range.
+    whole costs two round trips under the pool lock instead of two per range. In two steps: a group
+    commit's batch sends those of its callers in other pools in the same round trips.
     """
     for allocator, length, _ in requests:
         allocator._check_length(length)
         allocator.reclaim_expired(now)
     for allocator, length, _ in requests:
         allocator.space.start_take_first(length)
+    yield
     networks = [allocator.space.end_take_first(length) for allocator, length, _ in requests]
     for (allocator, length, _), network in zip(requests, networks, strict=True):
         if network is None:
@@ -250,17 +260,61 @@ def allocate_each(requests: Sequence[tuple[RangeAllocator, int, str]], now: date
     for (allocator, length, kind), network in zip(requests, networks, strict=True):
         assert network is not None
         allocator._send_record(Prefix(allocator.prefix.version, network, length), kind, now, owner)
+    yield
     return [allocator._end_record() for allocator, _, _ in requests]
 
 
 @cache
-def _pool_with_ranges_sql(lock: bool) -> Select[Any]:
+def _pools_with_ranges_sql(lock: bool) -> Select[Any]:
     pool_columns = [c.label(f"pool_{c.name}") for c in POOLS.c]
     stmt = (
         select(*pool_columns, PREFIXES).join(PREFIXES, PREFIXES.c.pool_id == POOLS.c.id)
-        .where(POOLS.c.name == bindparam("name")).order_by(PREFIXES.c.id)
+        .where(POOLS.c.name.in_(bindparam("names", expanding=True))).order_by(PREFIXES.c.id)
     )
     return stmt.with_for_update(of=PREFIXES) if lock else stmt
+
+
+def _pools_with_ranges(session: Session, names: list[str], lock: bool) -> dict[str, tuple[PoolRow, dict[str, RangeRow]]]:
+    """The named pools that exist, each with its ranges by purpose, in one query; with ``lock`` on PostgreSQL
+    their range rows are locked in id order (the one order every transaction locks ranges in, as
+    ``lock_ranges`` does), so two transactions locking overlapping sets of pools cannot deadlock: whoever
+    waits holds no lock the other one still needs (PostgreSQL locks the rows as the ORDER BY yields them).
+    With ``lock`` the result is also kept for the transaction (``pool_with_ranges``)."""
+    rows = session.connection().execute(_pools_with_ranges_sql(lock and is_postgres(session)), {"names": names}).all()
+    by_pool: dict[int, list[Any]] = {}
+    for row in rows:
+        by_pool.setdefault(row._mapping[PREFIXES.c.pool_id], []).append(row)
+    found: dict[str, tuple[PoolRow, dict[str, RangeRow]]] = {}
+    for pool_rows in by_pool.values():
+        first = pool_rows[0]._mapping
+        pool = PoolRow(**{c.name: first[f"pool_{c.name}"] for c in POOLS.c})
+        found[pool.name] = (pool, {r.purpose: r for r in _ranges(pool_rows) if r.purpose})
+    if lock:
+        transaction = session.get_transaction()
+        locked = session.info.setdefault(_LOCKED_POOLS, {})
+        for name, (pool, ranges) in found.items():
+            locked[name] = (transaction, pool, ranges)
+    return found
+
+
+def lock_pools(session: Session, names: list[str]) -> AbstractContextManager[object] | None:
+    """Lock these pools for the transaction (names that are no pool are left out), all in one round trip
+    and in the one deadlock-free order: a group commit's batch does this before its callers allocate,
+    whatever order they came in and whichever pools they name (``Store.write_grouped``). Returns the
+    pipeline the batch's allocations can share on PostgreSQL, when all of them can run in one."""
+    found = _pools_with_ranges(session, names, lock=True)
+    now = utcnow()
+    if is_postgres(session) and all(pipelinable(pool, ranges, now) for pool, ranges in found.values()):
+        return pipelined(session)
+    return None
+
+
+def pipelinable(pool: PoolRow, ranges: dict[str, RangeRow], now: datetime) -> bool:
+    """Whether allocating in the pool needs only plain DB-API statements, which can run in a psycopg
+    pipeline (``pipelined``): not the savepoint of prefer-dual-stack, nor the ORM queries that free
+    expired quarantines."""
+    return pool.family_policy != "prefer-dual-stack" and not any(
+        r.next_reclaim_at is not None and r.next_reclaim_at <= now for r in ranges.values())
 
 
 def pool_with_ranges(session: Session, name: str, lock: bool) -> tuple[PoolRow, dict[str, RangeRow]]:
@@ -271,22 +325,15 @@ def pool_with_ranges(session: Session, name: str, lock: bool) -> tuple[PoolRow, 
     per-pool lock; other pools allocate in parallel. SQLite already holds its write lock.
     Locked rows cannot change under this transaction but through the allocators, which keep the
     row objects in step with what they write; so a transaction asks the database once per pool
-    (a group commit's batch provisions many subscribers of one pool: ``Store.write_grouped``).
+    (a group commit's batch provisions many subscribers, locking all their pools at once: ``lock_pools``).
     """
     locked: dict[str, tuple[Any, PoolRow, dict[str, RangeRow]]] = session.info.setdefault(_LOCKED_POOLS, {})
-    transaction = session.get_transaction()
-    if lock and (hit := locked.get(name)) is not None and hit[0] is transaction:
+    if lock and (hit := locked.get(name)) is not None and hit[0] is session.get_transaction():
         return hit[1], hit[2]
-    stmt = _pool_with_ranges_sql(lock and is_postgres(session))
-    rows = session.connection().execute(stmt, {"name": name}).all()
-    if not rows:
+    found = _pools_with_ranges(session, [name], lock).get(name)
+    if found is None:
         raise NotFoundError(f"unknown pool {name!r}")
-    first = rows[0]._mapping
-    pool = PoolRow(**{c.name: first[f"pool_{c.name}"] for c in POOLS.c})
-    ranges = {r.purpose: r for r in _ranges(rows) if r.purpose}
-    if lock:
-        locked[name] = (transaction, pool, ranges)
-    return pool, ranges
+    return found
 
 
 def forget_locked_pool(session: Session, name: str) -> None:

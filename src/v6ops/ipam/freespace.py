@@ -3,9 +3,10 @@
 Every free address of a range lies in exactly one row of ``free_blocks``, and two
 free buddies are always merged, so the rows are the canonical decomposition of the
 free space. Then the lowest free aligned /L is the first /L of the lowest-addressed
-block whose length is <= L: one primary-key seek per length class that has free
-blocks, whatever the number of allocations. Splitting or merging touches at most
-one row per length.
+block whose length is <= L: one seek in the blocks by address (``ix_free_blocks_prefix_network``),
+whatever the number of allocations, reading past only the free blocks too small for a /L that lie
+below it (none in a range allocated in its customer size, whose blocks are all at least that big).
+Splitting or merging touches at most one row per length.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from v6ops.addr import Prefix
+from v6ops.store.db import dbapi_connection, many_rows
 from v6ops.store.types import network_from_key, network_key
 
 WIDTH = {4: 32, 6: 128}
@@ -31,19 +33,13 @@ _PRESENT_LENGTHS = """WITH RECURSIVE present(len) AS (
     FROM present WHERE present.len IS NOT NULL
 )"""
 
-# First fit: the lowest network among the first block of each present length <= L.
-_LOWEST_BLOCK = _PRESENT_LENGTHS + """
-SELECT len, (SELECT network FROM free_blocks WHERE prefix_id = ? AND length = present.len
-             ORDER BY network LIMIT 1) AS net
-FROM present WHERE len IS NOT NULL ORDER BY net LIMIT 1"""
+# First fit: the lowest-addressed block that can hold a /L, read in address order. The unary plus keeps
+# SQLite from picking the primary key for ``length <= ?`` and sorting every free block of the range.
+_LOWEST_BLOCK = "SELECT length, network FROM free_blocks WHERE prefix_id = ? AND +length <= ? ORDER BY network LIMIT 1"
 
 # PostgreSQL: find and delete the block in one statement, saving a round trip under the pool lock.
-_TAKE_LOWEST_BLOCK = _PRESENT_LENGTHS + """, pick AS (
-SELECT len, (SELECT network FROM free_blocks WHERE prefix_id = ? AND length = present.len
-             ORDER BY network LIMIT 1) AS net
-FROM present WHERE len IS NOT NULL ORDER BY net LIMIT 1)
-DELETE FROM free_blocks AS f USING pick WHERE f.prefix_id = ? AND f.length = pick.len AND f.network = pick.net
-RETURNING f.length, f.network"""
+_TAKE_LOWEST_BLOCK = f"""DELETE FROM free_blocks AS f USING ({_LOWEST_BLOCK}) AS pick
+WHERE f.prefix_id = ? AND f.length = pick.length AND f.network = pick.network RETURNING f.length, f.network"""
 
 
 @cache
@@ -58,6 +54,8 @@ def _lowest_blocks_sql(classes: int) -> str:
 
 
 _INSERT = "INSERT INTO free_blocks (prefix_id, length, network) VALUES (?, ?, ?)"
+# Up to one split per bit of an IPv6 range: an allocation's halves always fit one statement.
+_ONE_STATEMENT_ROWS = 128
 _DELETE = "DELETE FROM free_blocks WHERE prefix_id = ? AND length = ? AND network = ?"
 
 
@@ -71,9 +69,8 @@ class FreeSpace:
     """
 
     def __init__(self, session: Session, prefix_id: int, range_prefix: Prefix, customer_length: int) -> None:
-        connection = session.connection()
-        self.cursor = connection.connection.cursor()
-        self.qmark = connection.dialect.paramstyle == "qmark"
+        connection, self.qmark = dbapi_connection(session)
+        self.cursor = connection.cursor()
         self.prefix_id = prefix_id
         self.range = range_prefix
         self.width = WIDTH[range_prefix.version]
@@ -95,10 +92,12 @@ class FreeSpace:
         return network_key(self.range.version, network)
 
     def _insert(self, blocks: Iterable[tuple[int, int]]) -> None:
-        pairs = list(blocks)
-        if pairs:
-            self.cursor.executemany(self._sql(_INSERT), [(self.prefix_id, ln, self._key(net)) for ln, net in pairs])
-            self.unit_delta -= sum(self._units(ln) for ln, _ in pairs)
+        rows = [(self.prefix_id, ln, self._key(net)) for ln, net in blocks]
+        if len(rows) > _ONE_STATEMENT_ROWS:  # seeding a range
+            self.cursor.executemany(self._sql(_INSERT), rows)
+        elif rows:  # the halves an allocation splits off: one statement (in a pipeline, executemany costs more)
+            self.run(many_rows(_INSERT, len(rows)), [v for row in rows for v in row])
+        self.unit_delta -= sum(self._units(ln) for _, ln, _ in rows)
 
     def _delete(self, length: int, network: int) -> None:
         self.run(_DELETE, (self.prefix_id, length, self._key(network)))
@@ -141,7 +140,7 @@ class FreeSpace:
     def start_take_first(self, length: int) -> None:
         """The first half of ``take_first``: on PostgreSQL the find-and-delete is sent and not waited
         for, so several ranges' first fits share one round trip in a pipeline (``end_take_first``)."""
-        params = (self.prefix_id, length, self.prefix_id, length, self.prefix_id)
+        params = (self.prefix_id, length)
         if self.qmark:  # SQLite: no round trips to save, and two plain statements plan better
             row = self.run(_LOWEST_BLOCK, params).fetchone()
             if row is not None:

@@ -13,6 +13,7 @@ from v6ops.ipam.engine import (
     RangeAllocator,
     allocate_each,
     forget_locked_pool,
+    pipelinable,
     pool_with_ranges,
     range_prefix,
     record_event,
@@ -20,7 +21,7 @@ from v6ops.ipam.engine import (
 )
 from v6ops.ipam.errors import IpamError, NotFoundError, PoolExhaustedError
 from v6ops.ipam.rows import AllocationRow, PoolRow, RangeRow
-from v6ops.store.db import pipelined
+from v6ops.store.db import Steps, pipelined, run_steps
 from v6ops.store.models import Allocation, Device, Subscriber
 from v6ops.store.types import network_key
 
@@ -36,6 +37,14 @@ def allocate_dual_stack(
     ``prefer-dual-stack`` falls back to IPv4 only when the IPv6 ranges are exhausted and
     records a warning event; every other shortage raises PoolExhaustedError.
     """
+    return run_steps(dual_stack_steps(session, pool_name, subscriber=subscriber, device=device, dns_name=dns_name))
+
+
+def dual_stack_steps(
+    session: Session, pool_name: str, *, subscriber: Subscriber | None = None, device: Device | None = None,
+    dns_name: str | None = None,
+) -> Steps[dict[str, Any]]:
+    """``allocate_dual_stack`` in steps (``allocate_each``'s), for a group commit's batch."""
     if (subscriber is None) == (device is None):
         raise IpamError("allocate_dual_stack needs exactly one of a subscriber or a device")
     pool, ranges = pool_with_ranges(session, pool_name, lock=True)
@@ -47,17 +56,14 @@ def allocate_dual_stack(
     policy = pool.family_policy
     got: dict[str, AllocationRow] = {}
     warnings: list[str] = []
-    # Only plain DB-API statements may run in a psycopg pipeline: not the savepoint of
-    # prefer-dual-stack, nor the ORM queries that free expired quarantines.
-    reclaim_due = any(r.next_reclaim_at is not None and r.next_reclaim_at <= now for r in ranges.values())
     purposes = ([] if policy == "ipv6-only" else ["ipv4"]) + \
         ([] if policy == "ipv4-only" else [p for p in ("ipv6-delegation", "ipv6-address") if p in ranges])
-    with nullcontext() if reclaim_due or policy == "prefer-dual-stack" else pipelined(session):
-        if policy == "prefer-dual-stack":
-            got.update(_allocate(session, pool, ranges, purposes[:1], now, owner))
+    with pipelined(session) if pipelinable(pool, ranges, now) else nullcontext():
+        if policy == "prefer-dual-stack":  # never in a pipeline (``pipelinable``): no steps to share
+            got.update(run_steps(_allocate(session, pool, ranges, purposes[:1], now, owner)))
             savepoint = session.begin_nested()
             try:
-                got.update(_allocate(session, pool, ranges, purposes[1:], now, owner))
+                got.update(run_steps(_allocate(session, pool, ranges, purposes[1:], now, owner)))
                 savepoint.commit()
             except PoolExhaustedError as exc:
                 savepoint.rollback()
@@ -65,7 +71,7 @@ def allocate_dual_stack(
                 warnings.append(f"IPv6 unavailable, provisioned IPv4 only: {exc}")
                 record_event(session, "ipv6-fallback", "warning", f"{subject}: {warnings[-1]}", pool, subject)
         else:
-            got.update(_allocate(session, pool, ranges, purposes, now, owner))
+            got.update((yield from _allocate(session, pool, ranges, purposes, now, owner)))
     if device is not None:
         if "ipv4" in got:
             device.ipv4 = got["ipv4"].network
@@ -81,7 +87,7 @@ def allocate_dual_stack(
 
 
 def _allocate(session: Session, pool: PoolRow, ranges: dict[str, RangeRow], purposes: list[str], now: datetime,
-              owner: dict[str, object]) -> dict[str, AllocationRow]:
+              owner: dict[str, object]) -> Steps[dict[str, AllocationRow]]:
     """One customer block from each purpose's range (``allocate_each``: their round trips shared)."""
     requests = []
     for purpose in purposes:
@@ -90,7 +96,7 @@ def _allocate(session: Session, pool: PoolRow, ranges: dict[str, RangeRow], purp
             raise IpamError(f"pool {pool.name!r} has no {purpose} range")
         assert row.customer_length is not None
         requests.append((RangeAllocator(session, row, pool), row.customer_length, KIND_BY_PURPOSE[purpose]))
-    return dict(zip(purposes, allocate_each(requests, now, owner), strict=True))
+    return dict(zip(purposes, (yield from allocate_each(requests, now, owner)), strict=True))
 
 
 def _text(allocation: AllocationRow | None) -> str | None:

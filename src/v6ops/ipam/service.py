@@ -12,13 +12,22 @@ from sqlalchemy.orm import Session
 from v6ops.addr import Prefix
 from v6ops.ipam import devices as device_ops
 from v6ops.ipam.dnsname import check_dns_name
-from v6ops.ipam.engine import RangeAllocator, load_pool, lock_ranges, range_for, range_prefix, record_event, utcnow
+from v6ops.ipam.engine import (
+    RangeAllocator,
+    load_pool,
+    lock_pools,
+    lock_ranges,
+    range_for,
+    range_prefix,
+    record_event,
+    utcnow,
+)
 from v6ops.ipam.errors import ForbiddenTenantError, IpamError, NotFoundError, PoolExhaustedError
 from v6ops.ipam.freespace import FreeSpace
 from v6ops.ipam.identities import identity_view, set_identities
 from v6ops.ipam.lookup import by_name
 from v6ops.ipam.plan import Plan, apply_plan, diff_plan
-from v6ops.ipam.provision import allocate_dual_stack, find_allocation
+from v6ops.ipam.provision import allocate_dual_stack, dual_stack_steps, find_allocation
 from v6ops.ipam.provisioning.queue import enqueue
 from v6ops.ipam.provisioning.service import sync_after_change
 from v6ops.ipam.subscribers import (
@@ -30,11 +39,14 @@ from v6ops.ipam.subscribers import (
 )
 from v6ops.ipam.utilization import adoption, prefix_utilizations
 from v6ops.ipam.views import allocation_view, device_view, subscriber_view
-from v6ops.store.db import Store
+from v6ops.store.db import Steps, Store, run_steps
 from v6ops.store.models import Allocation, Device, Event, PlanPrefix, Pool, Subscriber, Vrf
 from v6ops.store.provisioning_models import SubscriberIdentity
 
 MAX_LIST = 1000
+# Provisionings share transactions (``Store.write_grouped``) whatever their pools: a batch locks its pools
+# at once in the deadlock-free order (``lock_pools``), so callers alone in their pools share commits too.
+PROVISIONING = "provision"
 
 
 def _vrf(session: Session, name: str) -> Vrf:
@@ -158,11 +170,11 @@ def provision(store: Store, pool: str, subscriber: str | None = None, device: st
             enqueue(session, [sub.id])
         return sub, _own_device(session, device, tenant) if device else None
 
-    def finish(session: Session, owners: tuple[Subscriber | None, Device | None]) -> dict[str, Any]:
-        return allocate_dual_stack(session, pool, subscriber=owners[0], device=owners[1], dns_name=dns_name)
+    def finish(session: Session, owners: tuple[Subscriber | None, Device | None]) -> Steps[dict[str, Any]]:
+        return (yield from dual_stack_steps(session, pool, subscriber=owners[0], device=owners[1], dns_name=dns_name))
 
     try:
-        got = store.write_grouped(("provision", pool), prepare, finish)
+        got = store.write_grouped(PROVISIONING, prepare, finish, pool, lock_pools)
     except PoolExhaustedError as exc:
         record_provisioning_failure(store, pool, subscriber or device or "", exc)
         raise
@@ -173,7 +185,7 @@ def provision(store: Store, pool: str, subscriber: str | None = None, device: st
 
 def add_subscriber(store: Store, spec: SubscriberSpec, tenant: str | None = None) -> dict[str, Any]:
     """Create the subscriber (with its identities) and, with ``spec.pool``, provision it in the same
-    transaction (shared with other provisionings in the same pool arriving meanwhile: ``Store.write_grouped``)."""
+    transaction (shared with other provisionings arriving meanwhile: ``Store.write_grouped``)."""
     owner = _tenant_for_new(spec.tenant if "tenant" in spec.model_fields_set else None, tenant)
     if owner != spec.tenant:
         spec = spec.model_copy(update={"tenant": owner})
@@ -189,19 +201,19 @@ def add_subscriber(store: Store, spec: SubscriberSpec, tenant: str | None = None
             else identity_view([])
         return subscriber, subscriber_view(subscriber, [], identities)
 
-    def finish(session: Session, made: tuple[Subscriber, dict[str, Any]]) -> dict[str, Any]:
+    def finish(session: Session, made: tuple[Subscriber, dict[str, Any]]) -> Steps[dict[str, Any]]:
         subscriber, view = made
         if spec.pool:
-            got = allocate_dual_stack(session, spec.pool, subscriber=subscriber)
+            got = yield from dual_stack_steps(session, spec.pool, subscriber=subscriber)
             view.update({k: got[k] for k in ("ipv4", "ipv6_address", "ipv6_prefix")})
         return view
 
     if not spec.pool:
         with store.write() as session:
-            view = finish(session, prepare(session))
+            view = run_steps(finish(session, prepare(session)))
     else:
         try:
-            view = store.write_grouped(("provision", spec.pool), prepare, finish)
+            view = store.write_grouped(PROVISIONING, prepare, finish, spec.pool, lock_pools)
         except PoolExhaustedError as exc:
             record_provisioning_failure(store, spec.pool, spec.name, exc)
             raise
@@ -248,8 +260,10 @@ def delete_subscriber(store: Store, name: str, tenant: str | None = None) -> dic
         subscriber = _own_subscriber(session, name, tenant)
         view = _subscriber_view(session, subscriber)
         now = utcnow()
+        # Ranges locked in id order, as every transaction does (``lock_pools``): no deadlock with a batch.
         for allocation in session.scalars(select(Allocation).where(
-                Allocation.subscriber_id == subscriber.id, Allocation.status == "active")).all():
+                Allocation.subscriber_id == subscriber.id, Allocation.status == "active")
+                .order_by(Allocation.prefix_id)).all():
             row = range_for(session, allocation.vrf_id, range_prefix(allocation))
             assert row.pool_id is not None
             RangeAllocator(session, row, load_pool(session, row.pool_id)).release(allocation, now)

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from v6ops.ipam.devices import ImportReport, read_rows
+from v6ops.ipam.engine import lock_pools
 from v6ops.ipam.errors import IpamError, NotFoundError
 from v6ops.ipam.identities import FIELD_KIND, set_identities
 from v6ops.ipam.provision import allocate_dual_stack
@@ -77,6 +78,9 @@ def import_subscribers(store: Store, path: Path, progress: Callable[[int], None]
     if report.rejected:
         return report.as_dict()
     with store.write() as session:
+        # All the file's pools locked at once, in the order every transaction locks them in: taken one by
+        # one in the file's order, they could deadlock with a provisioning batch holding several pools.
+        lock_pools(session, list({spec.pool for spec in specs if spec.pool}))
         for spec in specs:
             subscriber = create_subscriber(session, spec)
             if not spec.identities.is_empty():

@@ -6,8 +6,7 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Table, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from v6ops.ipam.dnsname import check_dns_name
@@ -15,13 +14,18 @@ from v6ops.ipam.engine import utcnow
 from v6ops.ipam.errors import ConflictError
 from v6ops.ipam.identities import Identities
 from v6ops.ipam.lookup import by_name
+from v6ops.store.db import run_driver
 from v6ops.store.models import Subscriber
+from v6ops.store.types import db_time
 
 _RATE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:bps|bit/s)?$")
 _SI = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 MAX_RATE = 10**15  # a petabit per second; the columns are 64-bit
 _SUBSCRIBERS: Table = Subscriber.__table__  # type: ignore[assignment]
-_INSERT = insert(_SUBSCRIBERS).returning(_SUBSCRIBERS.c.id)
+_COLUMNS = ("name", "tenant", "service_tier", "status", "dns_name", "ipv4_download_bps", "ipv4_upload_bps",
+            "ipv6_download_bps", "ipv6_upload_bps", "created_at")
+_INSERT = (f"INSERT INTO {_SUBSCRIBERS.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+           "RETURNING id")
 
 
 def parse_rate(value: int | str) -> int:
@@ -75,17 +79,20 @@ class SubscriberSpec(BaseModel):
 
 
 def create_subscriber(session: Session, spec: SubscriberSpec) -> Subscriber:
-    """Insert the subscriber (one Core statement, RETURNING its id; the returned object is not tracked
-    by the session); the unique name constraint, not a prior read, detects a duplicate."""
+    """Insert the subscriber (one statement on the driver's cursor, RETURNING its id; the returned object
+    is not tracked by the session); the unique name constraint, not a prior read, detects a duplicate."""
     r = spec.rate_limits
+    now = utcnow()
     values = {
         "name": spec.name, "tenant": spec.tenant, "service_tier": spec.service_tier, "status": spec.status,
         "dns_name": spec.dns_name, "ipv4_download_bps": r.ipv4.download, "ipv4_upload_bps": r.ipv4.upload,
-        "ipv6_download_bps": r.ipv6.download, "ipv6_upload_bps": r.ipv6.upload, "created_at": utcnow(),
+        "ipv6_download_bps": r.ipv6.download, "ipv6_upload_bps": r.ipv6.upload, "created_at": now,
     }
+    dialect = session.get_bind().dialect
+    params = [values[c] for c in _COLUMNS[:-1]] + [db_time(now, dialect.name == "sqlite")]
     try:
-        new_id = session.connection().execute(_INSERT, values).scalar_one()
-    except IntegrityError as exc:
+        new_id = run_driver(session, _INSERT, params).fetchone()[0]
+    except dialect.loaded_dbapi.IntegrityError as exc:
         raise ConflictError(f"subscriber {spec.name!r} already exists") from exc
     return Subscriber(id=new_id, pool_id=None, **values)
 

@@ -7,13 +7,14 @@ cannot both read the free-space index and then collide at commit time.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -102,14 +103,66 @@ def pipelined(session: Session) -> AbstractContextManager[object]:
     pool's rows are locked. Errors still surface before the commit. Elsewhere nothing."""
     if not is_postgres(session):
         return nullcontext()
-    driver = session.connection().connection.driver_connection
+    driver = dbapi_connection(session)[0].driver_connection
     assert driver is not None
+    if driver.pgconn.pipeline_status:  # inside one already (a group commit's batch shares one): no sync here
+        return nullcontext()
     return driver.pipeline()
+
+
+@cache
+def many_rows(statement: str, count: int) -> str:
+    """``statement``, an INSERT ending in one ``VALUES (...)`` row, for ``count`` rows in one statement."""
+    row = statement[statement.rindex("("):]
+    return statement + f", {row}" * (count - 1)
+
+
+def run_driver(session: Session, statement: str, params: Sequence[Any]) -> Any:
+    """Run ``statement`` (``?`` placeholders) on the DB-API cursor of the session's connection, in its
+    transaction, and return the cursor: for the statements of every provisioning, where SQLAlchemy's
+    compiling and result objects cost more CPU than the database spends on them. Parameters must be in
+    the driver's form already (``types.db_time`` for times)."""
+    connection, qmark = dbapi_connection(session)
+    cursor = connection.cursor()
+    cursor.execute(statement if qmark else statement.replace("?", "%s"), params)
+    return cursor
+
+
+def dbapi_connection(session: Session) -> tuple[Any, bool]:
+    """The DB-API connection (SQLAlchemy's pool proxy) of the session's transaction, and whether it takes
+    ``?`` placeholders (SQLite). Asked of SQLAlchemy once per transaction: ``Session.connection`` costs tens
+    of microseconds a call, and an allocation's statements, on the DB-API connection, need it several times."""
+    transaction = session.get_transaction()
+    known = session.info.get(_DBAPI_CONNECTION)
+    if known is None or known[0] is not transaction:
+        connection = session.connection()
+        known = session.info[_DBAPI_CONNECTION] = (session.get_transaction(), connection.connection,
+                                                   connection.dialect.paramstyle == "qmark")
+    return known[1], known[2]
+
+
+_DBAPI_CONNECTION = "v6ops.dbapi_connection"
 
 
 T = TypeVar("T")
 P = TypeVar("P")
 GROUP_LIMIT = 64
+# Work in steps: it yields where it has sent statements (in a pipeline) and waits for their results, so
+# the statements of others can travel in the same round trip (``Store.write_grouped``); ``run_steps``
+# runs it alone.
+Steps = Generator[None, None, T]
+# ``lock(session, claims)``: takes the batch's locks, returns a context its finishes can run in together
+# (or None when they cannot share one).
+Lock = Callable[[Session, list[Any]], AbstractContextManager[object] | None]
+
+
+def run_steps(steps: Steps[T]) -> T:
+    """The result of ``steps`` run to the end on their own."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast(T, done.value)
 
 
 @dataclass(eq=False)
@@ -117,7 +170,9 @@ class _Waiter:
     """One caller of ``Store.write_grouped``: its two steps, then its result or error."""
 
     prepare: Callable[[Session], Any]
-    finish: Callable[[Session, Any], Any]
+    finish: Callable[[Session, Any], Steps[Any]]
+    claim: Any
+    lock: Lock | None
     done: threading.Event = field(default_factory=threading.Event)
     lead: bool = False
     finished: bool = False
@@ -185,24 +240,36 @@ class Store:
         with self._write_lock, (self._bulk_writer if bulk else self._writer)() as session, session.begin():
             yield session
 
-    def write_grouped(self, key: object, prepare: Callable[[Session], P], finish: Callable[[Session, P], T]) -> T:
+    def write_grouped(self, key: object, prepare: Callable[[Session], P], finish: Callable[[Session, P], Steps[T]],
+                      claim: object = None, lock: Lock | None = None) -> T:
         """Run ``finish(session, prepare(session))`` in a write transaction shared with the callers of the
         same ``key`` waiting meanwhile (group commit, as databases do with their log): the batch commits
-        together, and every caller returns only after that commit. Callers of one key (one pool) queue on
-        the same rows anyway; sharing the lock and the commit's fsync lets one transaction carry many.
+        together, and every caller returns only after that commit. Sharing a transaction saves each caller
+        a connection checkout, a commit and its fsync; callers of one pool also queue on the same row locks.
 
         Every caller's ``prepare`` (rows of its own: a subscriber, its queue entry) runs before the first
         ``finish`` (the allocation, which takes the pool's row locks until the commit), so a batch holds
-        the lock only for the part that needs it, while another process's batch prepares.
+        the locks only for the part that needs it, while another process's batch prepares. In between,
+        ``lock(session, claims)`` (the same function for every caller of ``key``) gets the distinct
+        ``claim`` of the batch's callers (the pools they allocate in), to lock them all at once in an order
+        of its own: a batch of callers in different pools must take its locks in the order every other
+        transaction does, or two batches could deadlock.
+
+        ``finish`` works in ``Steps``. When ``lock`` returns a context (a pipeline), the finishes of callers
+        with different claims run in it in lockstep: each one sends its statements up to its next step
+        before any reads its results, so one round trip carries the statements of all of them. Callers of
+        one claim run one after the other (in one pool each first fit depends on the one before).
 
         A caller whose steps fail gets its own error and leaves nothing behind: the transaction is
         rolled back and run again without it (failures are rare, so this is cheaper than a savepoint
-        per caller, which costs two round trips each under the pool lock).
+        per caller, which costs two round trips each under the pool lock). In lockstep an error may
+        surface in another caller's step (a statement whose result nobody reads), so on any error there
+        the batch first runs again with each finish on its own, where every error is its caller's.
 
         The first caller leads a batch; callers arriving while it runs wait for the next batch, led by
         the first of them, so nobody waits for more than the batch in progress and its own.
         """
-        waiter = _Waiter(prepare, finish)
+        waiter = _Waiter(prepare, finish, claim, lock)
         with self._groups_lock:
             group = self._groups.setdefault(key, _Group())
             group.pending.append(waiter)
@@ -220,17 +287,31 @@ class Store:
         with self._groups_lock:
             batch, group.pending = group.pending[:GROUP_LIMIT], group.pending[GROUP_LIMIT:]
         todo = list(batch)
+        lockstep = len(todo) > 1  # until an error in lockstep: then each finish runs on its own
         while todo:
+            for waiter in todo:
+                waiter.error = None
+            together: AbstractContextManager[object] | None = None
             try:
                 with self.write() as session:
                     prepared = [self._step(waiter, waiter.prepare, session) for waiter in todo]
-                    for waiter, value in zip(todo, prepared, strict=True):
-                        waiter.result = self._step(waiter, waiter.finish, session, value)
-            except _CallerFailedError as failed:
-                todo.remove(failed.waiter)
-                continue
-            except Exception as exc:  # the commit failed: nothing of the batch is stored, every caller hears why
-                for waiter in todo:
+                    lock = todo[0].lock
+                    together = lock(session, list(dict.fromkeys(w.claim for w in todo))) if lock else None
+                    if lockstep and together is not None:
+                        with together:
+                            self._finish_in_lockstep(todo, prepared, session)
+                    else:
+                        together = None
+                        for waiter, value in zip(todo, prepared, strict=True):
+                            waiter.result = self._step(waiter, self._finish_alone, waiter, session, value)
+            except Exception as exc:
+                if together is not None:  # in lockstep the error may be another caller's: again, each on its own
+                    lockstep = False
+                    continue
+                if isinstance(exc, _CallerFailedError):
+                    todo.remove(exc.waiter)
+                    continue
+                for waiter in todo:  # the commit failed: nothing of the batch is stored, every caller hears why
                     waiter.result, waiter.error = None, exc
             break
         following: _Waiter | None = None
@@ -246,6 +327,31 @@ class Store:
             waiter.done.set()
         if following is not None:
             following.done.set()
+
+    def _finish_in_lockstep(self, todo: list[_Waiter], prepared: list[Any], session: Session) -> None:
+        """Run the finishes in waves (the first caller of every claim, then the second, ...); in a wave,
+        every finish takes one step before any takes the next."""
+        by_claim: dict[Any, list[tuple[_Waiter, Any]]] = {}
+        for waiter, value in zip(todo, prepared, strict=True):
+            by_claim.setdefault(waiter.claim, []).append((waiter, value))
+        for wave in itertools.zip_longest(*by_claim.values()):
+            running = [(w, self._step(w, w.finish, session, v)) for w, v in (item for item in wave if item)]
+            while running:
+                running = [(w, steps) for w, steps in running if not self._step(w, self._advance, w, steps)]
+
+    @staticmethod
+    def _finish_alone(waiter: _Waiter, session: Session, prepared: Any) -> Any:
+        return run_steps(waiter.finish(session, prepared))
+
+    @staticmethod
+    def _advance(waiter: _Waiter, steps: Steps[Any]) -> bool:
+        """Take the next step; True when there is none left (the result is then the caller's)."""
+        try:
+            next(steps)
+        except StopIteration as done:
+            waiter.result = done.value
+            return True
+        return False
 
     @staticmethod
     def _step(waiter: _Waiter, step: Callable[..., Any], *args: Any) -> Any:

@@ -84,9 +84,11 @@ class PlanPrefix(Base):
 
 
 class FreeBlock(Base):
-    """Maximal aligned free block of a range (buddy system); the primary key is the index."""
+    """Maximal aligned free block of a range (buddy system), by size (the primary key) and by address
+    (first fit: ``ipam.freespace``)."""
 
     __tablename__ = "free_blocks"
+    __table_args__ = (Index("ix_free_blocks_prefix_network", "prefix_id", "network"),)
     prefix_id: Mapped[int] = mapped_column(ForeignKey("prefixes.id", ondelete="CASCADE"), primary_key=True)
     length: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     network: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)

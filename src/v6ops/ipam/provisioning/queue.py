@@ -9,12 +9,14 @@ from collections.abc import Iterable
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
+from v6ops.store.db import many_rows, run_driver
 from v6ops.store.provisioning_models import ProvisioningQueue
 
 QUEUED_TARGETS = ("radius", "kea")
 _QUEUE: Table = ProvisioningQueue.__table__  # type: ignore[assignment]
 _DELETE_CHUNK = 10_000
 _ONE_STATEMENT_ROWS = 64
+_INSERT_ROW = f"INSERT INTO {_QUEUE.name} (target, subscriber_id, previous) VALUES (?, ?, ?)"
 
 
 def enqueue(session: Session, subscriber_ids: Iterable[int], previous: Iterable[str] = ()) -> None:
@@ -25,7 +27,7 @@ def enqueue(session: Session, subscriber_ids: Iterable[int], previous: Iterable[
     if not rows:
         return
     if len(rows) <= _ONE_STATEMENT_ROWS:  # one multi-row INSERT: psycopg runs executemany as a pipeline, a sync more
-        session.execute(insert(_QUEUE).values(rows))
+        run_driver(session, many_rows(_INSERT_ROW, len(rows)), [v for row in rows for v in row.values()])
     else:
         session.execute(insert(_QUEUE), rows)
 
