@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from v6ops.addr import Prefix
-from v6ops.store.db import dbapi_connection, many_rows
+from v6ops.store.db import dbapi_connection, driver_sql, many_rows
 from v6ops.store.types import network_from_key, network_key
 
 WIDTH = {4: 32, 6: 128}
@@ -79,7 +79,7 @@ class FreeSpace:
         self._taken: Any = None
 
     def _sql(self, statement: str) -> str:
-        return statement if self.qmark else statement.replace("?", "%s")
+        return driver_sql(statement, self.qmark)
 
     def run(self, statement: str, params: Sequence[Any]) -> Any:
         self.cursor.execute(self._sql(statement), params)

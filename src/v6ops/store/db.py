@@ -124,8 +124,13 @@ def run_driver(session: Session, statement: str, params: Sequence[Any]) -> Any:
     the driver's form already (``types.db_time`` for times)."""
     connection, qmark = dbapi_connection(session)
     cursor = connection.cursor()
-    cursor.execute(statement if qmark else statement.replace("?", "%s"), params)
+    cursor.execute(driver_sql(statement, qmark), params)
     return cursor
+
+
+def driver_sql(statement: str, qmark: bool) -> str:
+    """``statement``, written with ``?`` placeholders, in the driver's paramstyle (``%s`` for psycopg)."""
+    return statement if qmark else statement.replace("?", "%s")
 
 
 def dbapi_connection(session: Session) -> tuple[Any, bool]:
@@ -136,7 +141,7 @@ def dbapi_connection(session: Session) -> tuple[Any, bool]:
     known = session.info.get(_DBAPI_CONNECTION)
     if known is None or known[0] is not transaction:
         connection = session.connection()
-        known = session.info[_DBAPI_CONNECTION] = (session.get_transaction(), connection.connection,
+        known = session.info[_DBAPI_CONNECTION] = (session.get_transaction(), connection.connection,  # connection() may begin it
                                                    connection.dialect.paramstyle == "qmark")
     return known[1], known[2]
 
