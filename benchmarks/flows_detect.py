@@ -10,6 +10,10 @@ after the file was read into the page cache:
 - ``report+detect``: the same report with every default detection rule (``detect=DetectionConfig()``):
   the C reader also sums the counted flows per source, destination, protocol, port and minute
   (the gcd of the rules' slides), which the rules read in place of rows;
+- ``report+input``: the same report with an empty rule set (``DetectionConfig(rules=())``): the
+  reader still keeps that aggregate and the detections still load it (``detect_base``), but no rule
+  reads it. What the rules read costs this much before any rule runs, so its ratio to the report
+  bounds what any rule set over this input can reach;
 - ``spark``: the report with detections on the Spark engine, ``local[2]``, on the same file (by
   default), or on its first ``--spark-records`` records beside DuckDB on those (the rate is what
   is compared; the line says so).
@@ -44,6 +48,8 @@ def run(kind: str, path: str) -> dict[str, Any]:
         report = build_report([path])
     elif kind == "report+detect":
         report = build_report([path], detect=DetectionConfig())
+    elif kind == "report+input":
+        report = build_report([path], detect=DetectionConfig(rules=()))
     else:
         report = build_report([path], detect=DetectionConfig(), engine_name="spark", master="local[2]")
     return {"records": report["summary"]["flows"], "seconds": time.perf_counter() - start,
@@ -86,6 +92,7 @@ def main() -> None:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     report = measure("report", text_path)
     detect = measure("report+detect", text_path)
+    detect_input = measure("report+input", text_path)
     spark = measure("spark", subset)
     duck_subset = detect if subset == text_path else measure("report+detect", subset)
 
@@ -96,12 +103,15 @@ def main() -> None:
 
     line(f"DuckDB report, {report['records']:,} records", report)
     line(f"DuckDB report + detections, {detect['records']:,} records", detect)
+    line(f"DuckDB report + detections' input, no rule, {detect_input['records']:,}", detect_input)
     if duck_subset is not detect:
         line(f"DuckDB report + detections, {duck_subset['records']:,} records", duck_subset)
     line(f"Spark local[2] report + detections, {spark['records']:,} records", spark)
     print(f"Spark local[2] vs DuckDB, report + detections on {spark['records']:,} records: "
           f"{spark['rate'] / duck_subset['rate']:.3f}x")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"report with the detections' input and no rule / without (wall, the bound on any rule set): "
+          f"{detect_input['rate'] / report['rate']:.2f}")
     print(f"report with detections / without (wall, {args.records:,} records): {detect['rate'] / report['rate']:.2f}")
 
 
