@@ -13,15 +13,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from v6ops.flows import rawscan
+from v6ops.flows import analyses, detections, rawscan
 from v6ops.flows.attacks import INTERNET_ENI, LAB_PREFIX, plant
 from v6ops.flows.detections import DetectionConfig, Rule, detect_bins
+from v6ops.flows.duck import DuckEngine
+from v6ops.flows.encoded import DetectBins
 from v6ops.flows.generate import generate
 from v6ops.flows.pipeline import build_report, detect_threats
+from v6ops.flows.problems import Rejections
+from v6ops.flows.sources import LocalFile
 
 BASE = 1767571200  # 2026-01-05T00:00:00Z
 SOURCES = ("2a0c:9a40:7::1", "2a0c:9a40:7::2", "2a0c:9a40:7:0:aaaa::9", "2a0c:9a40:8::1", "198.51.100.7",
@@ -140,3 +145,26 @@ def test_a_64_scanning_several_targets_in_one_window_counts_each_source_once(tmp
         assert [e["source"] for e in events] == ["2a0c:9a40:9::/64"]
         assert events[0]["evidence"]["source_addresses"] == 3
         assert events[0]["evidence"]["target_count"] == 2
+
+
+def test_the_rules_free_the_flows_aggregate_once_loaded(tmp_path: Path) -> None:
+    """``run`` consumes the reader's flows aggregates: loaded into ``detect_base``, then unregistered
+    (they would hold as much memory again while the rules run), and the events are still there."""
+    lines = [_line("2a0c:9a40:9::1", f"2600:1f18:70::{host}", 6, 443, 10 + host, 1, "ACCEPT", ENIS[0])
+             for host in range(1, 6)]
+    path = tmp_path / "flows.log"
+    path.write_text("\n".join(lines) + "\n")
+    config = DetectionConfig(rules=(Rule(name="hosts", kind="address_scan", window=60, threshold=3),))
+    engine = DuckEngine()
+    raw = rawscan.sniff(LocalFile(path), None, Rejections())
+    assert raw is not None
+    scan = rawscan.scan_file(engine, raw, "file_0", 60, DetectBins(detect_bins(config), ()))
+    assert scan is not None and scan.flows is not None
+    assert engine.query(f"SELECT count(*) AS n FROM {scan.flows}").column("n")[0].as_py() == 5
+    engine.load([])  # no rows beside the aggregate
+    analyses.prepare(engine)
+    found = detections.run(engine, config, [scan.flows])
+    assert [e.source for e in found] == ["2a0c:9a40:9::1"]
+    with pytest.raises(duckdb.CatalogException, match=scan.flows):
+        engine.query(f"SELECT * FROM {scan.flows}")
+    engine.close()

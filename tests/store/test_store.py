@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import event, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from tests.ipam.fixtures import new_postgres_url
@@ -113,4 +113,37 @@ def test_postgres_exclusion_constraint_stops_a_buggy_client(postgres_schemas: li
     with store.read() as session:
         assert session.execute(text("SELECT count(*) FROM allocations")).scalar() == 2
         assert session.execute(text("SELECT count(*) FROM pools")).scalar() == 0
+    store.close()
+
+
+@pytest.mark.requires("postgres")
+def test_postgres_builds_the_free_block_index_concurrently_and_reruns_after_a_failed_build(
+        postgres_schemas: list[str]) -> None:
+    """ipam_0002 builds its index CONCURRENTLY (allocations keep writing during the build), and an
+    INVALID index left by an interrupted concurrent build does not stop the migration from running again."""
+    store = Store(new_postgres_url(postgres_schemas))
+    upgrade(store.engine, "0001")
+    with store.engine.connect() as conn:  # a concurrent build that failed: an INVALID index of that name
+        conn.execute(text("INSERT INTO vrfs (name, description) VALUES ('a', '')"))
+        conn.execute(text(
+            "INSERT INTO prefixes (vrf_id, name, family, network, length, cidr, role, description, all_usable, "
+            "used_units, total_units, alerting) SELECT id, 'p', 6, '\\x00', 32, '2001:db8::/32', 'x', '', true, "
+            "'0', '0', false FROM vrfs"))
+        conn.execute(text(
+            "INSERT INTO free_blocks (prefix_id, network, length) SELECT p.id, CAST(n AS bytea), 64 "
+            "FROM prefixes p, (VALUES ('\\x01'), ('\\x02')) AS v(n)"))
+        conn.commit()
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        with pytest.raises(IntegrityError):
+            conn.execute(text("CREATE UNIQUE INDEX CONCURRENTLY ix_free_blocks_prefix_network ON free_blocks (prefix_id)"))
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    upgrade(store.engine)
+    assert any(s.startswith("CREATE INDEX CONCURRENTLY ix_free_blocks_prefix_network") for s in statements)
+    with store.read() as session:
+        row = session.execute(text(
+            "SELECT i.indisvalid, i.indisunique, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'ix_free_blocks_prefix_network' "
+            "AND c.relnamespace = current_schema()::regnamespace")).one()
+    assert row[0] is True and row[1] is False and row[2].endswith("(prefix_id, network)")
     store.close()

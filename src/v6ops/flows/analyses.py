@@ -68,6 +68,9 @@ class Engine(Protocol):
     def each(self, work: Callable[[Any, Item], Result], items: Sequence[Item]) -> list[Result]:
         """``work(engine, item)`` for every item, results in order, side by side where the engine gains by it."""
 
+    def unregister(self, name: str) -> None:
+        """Forget the data ``register`` gave as ``name``, and the memory it holds."""
+
 
 @dataclass(frozen=True)
 class Options:

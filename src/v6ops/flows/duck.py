@@ -79,6 +79,9 @@ class DuckEngine:
     def register(self, name: str, table: pa.Table) -> None:
         self.connection.register(name, table)
 
+    def unregister(self, name: str) -> None:
+        self.connection.unregister(name)
+
     def materialize(self, name: str, sql: str) -> None:
         self.connection.execute(f"CREATE OR REPLACE {self.scope}TABLE {name} AS {sql}")
 

@@ -160,6 +160,10 @@ class SparkEngine:
         frame.createOrReplaceTempView(name)
         self.views.append(name)
 
+    def unregister(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+        self.views.remove(name)
+
     def materialize(self, name: str, sql: str) -> None:
         frame = self.spark.sql(sql).cache()
         self.cached.append(frame)
